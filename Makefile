@@ -1,0 +1,40 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything installs from uv.lock into .venv; the only prerequisite is Python 3.11+.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV_PY := .venv/bin/python
+SYNC_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml */pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: run test bench install lock clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(SYNC_STAMP): $(UV)
+	$(UV) sync --all-packages --frozen --python $(PYTHON)
+	rm -f .venv/.synced-*
+	touch $@
+
+install: $(SYNC_STAMP)
+
+## Start the whole platform on the embedded default (SQLite + in-process bus); gateway on :8000
+run: install
+	$(VENV_PY) scripts/run_platform.py
+
+## Run every test (against PostgreSQL and RabbitMQ too when they are reachable)
+test: install
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+## Benchmarks (installs the benchmark-only extras, e.g. pandapower)
+bench: $(UV)
+	$(UV) sync --all-packages --frozen --group bench --python $(PYTHON)
+	rm -f .venv/.synced-*
+	$(VENV_PY) -m pytest tests/bench -s -p no:cacheprovider -o testpaths=tests/bench $(PYTEST_ARGS)
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf .venv .tools var
