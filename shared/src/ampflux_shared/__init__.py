@@ -1,1 +1,1 @@
-"""AmpFlux package."""
+"""AmpFlux common library: the infrastructure every service shares, once."""

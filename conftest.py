@@ -1,0 +1,88 @@
+"""Fixtures every test folder shares: real PostgreSQL and RabbitMQ.
+
+A test that needs one of them gets its URL from these fixtures. When the server is not
+reachable the test is skipped with the reason, except in CI (CI=true), where it fails:
+CI must prove the real stack, never quietly skip it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    u = urlparse(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require(url: str, default_port: int, what: str) -> None:
+    if _reachable(url, default_port):
+        return
+    msg = f"{what} is not reachable at {url}; start it (see DEVELOPERS.md) to run this test"
+    if IN_CI:
+        pytest.fail(f"{msg} (CI must run it, not skip it)")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    require(AMQP_URL, 5672, "RabbitMQ")
+    return AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require(REDIS_URL, 6379, "Redis")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    require(PG_ADMIN_URL, 5432, "PostgreSQL")
+    return PG_ADMIN_URL
+
+
+def _pg_url_for(admin_url: str, dbname: str) -> str:
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture
+def make_postgres_database(pg_admin_url):
+    """Factory: a brand-new, empty PostgreSQL database for this test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(pg_admin_url.replace("+asyncpg", "+psycopg"), isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make(prefix: str = "ampflux_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return _pg_url_for(pg_admin_url, name)
+
+    yield make
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(make_postgres_database) -> str:
+    return make_postgres_database()

@@ -1,0 +1,142 @@
+"""One call that wires a service with everything in `shared/`.
+
+`create_service_app` gives a FastAPI app with problem+json errors, request ids, JSON logs,
+metrics, `/health`, `/ready`, `/metrics`, and a lifespan that opens the database (running the
+service's migrations in the embedded mode), the event bus, the outbox relay and the token
+verifier. Services add their routers and, if they consume events, their subscriptions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import MetaData
+
+from .db import Database
+from .errors import install_error_handlers
+from .health import ReadinessCheck
+from .health import router as health_router
+from .migrations import ensure_postgres_database, upgrade_to_head_async
+from .observability import HttpMetricsMiddleware, RequestIdMiddleware, ServiceMetrics, configure_logging, metrics_response
+from .security import JWKSVerifier
+from .settings import ServiceSettings
+
+log = logging.getLogger("ampflux.app")
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service tells the factory about itself."""
+
+    title: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    version: str = "0.1.0"
+    description: str = ""
+    # Database: the service's MetaData and its Alembic folder; None for services without one.
+    metadata: MetaData | None = None
+    migrations_dir: Path | None = None
+    # Events: set when the service writes to an outbox (its EventTables on `metadata`).
+    event_tables: object | None = None
+    # Token verification; the auth service passes a key source reading its own keys.
+    verifier: JWKSVerifier | None = None
+    verify_tokens: bool = True
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    cors_origins: Sequence[str] = ()
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        async with AsyncExitStack() as stack:
+            checks: dict[str, ReadinessCheck] = dict(spec.readiness_checks)
+            if spec.metadata is not None:
+                url = settings.resolved_database_url()
+                if settings.migrate_on_start and spec.migrations_dir is not None:
+                    ensure_postgres_database(url)
+                    await upgrade_to_head_async(spec.migrations_dir, url, f"alembic_version_{settings.service_name}")
+                db = Database(url)
+                stack.push_async_callback(db.dispose)
+                app.state.db = db
+                checks["database"] = db.ping
+            if spec.event_tables is not None:
+                from .events import OutboxRelay, create_bus
+
+                bus = create_bus(settings.amqp_url, registry=metrics.registry)
+                await bus.start()
+                stack.push_async_callback(bus.stop)
+                app.state.bus = bus
+                checks["broker"] = bus.ping
+                relay = OutboxRelay(app.state.db, bus, spec.event_tables, registry=metrics.registry)
+                await relay.start()
+                stack.push_async_callback(relay.stop)
+                app.state.relay = relay
+            if spec.verify_tokens:
+                verifier = spec.verifier or JWKSVerifier(
+                    settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+                )
+                app.state.verifier = verifier
+                # Started after on_startup hooks (the auth service creates its keys there).
+            app.state.readiness_checks = checks
+            for hook in spec.on_startup:
+                await hook(app)
+            for hook in reversed(spec.on_shutdown):
+                stack.push_async_callback(hook, app)
+            if spec.verify_tokens:
+                await app.state.verifier.start()
+                stack.push_async_callback(app.state.verifier.stop)
+            log.info("%s started", settings.service_name)
+            yield
+
+    app = FastAPI(
+        title=spec.title,
+        version=spec.version,
+        description=spec.description,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(health_router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics():
+        return metrics_response(metrics)
+
+    for router in spec.routers:
+        app.include_router(router)
+    # Outermost first: request id wraps everything so metrics and logs see it.
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    if spec.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(spec.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one service with uvicorn (its own process in the real stack)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=False)

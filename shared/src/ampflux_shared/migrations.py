@@ -1,0 +1,80 @@
+"""Alembic helpers shared by every service's `migrations/` folder.
+
+Each service keeps its own migration scripts and version table. Migrations run with a
+synchronous engine (psycopg 3 and sqlite3 both work synchronously), in a worker thread when
+called from a running event loop, so Alembic's own machinery is used unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, pool, text
+from sqlalchemy.engine import make_url
+
+
+def sync_url(url: str) -> str:
+    u = make_url(url)
+    if u.drivername == "sqlite+aiosqlite":
+        u = u.set(drivername="sqlite")
+    elif u.drivername.startswith("postgresql"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def alembic_config(script_location: Path, url: str, version_table: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    cfg.attributes["version_table"] = version_table
+    return cfg
+
+
+def upgrade_to_head(script_location: Path, url: str, version_table: str) -> None:
+    command.upgrade(alembic_config(script_location, url, version_table), "head")
+
+
+async def upgrade_to_head_async(script_location: Path, url: str, version_table: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, script_location, url, version_table)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of a service's `migrations/env.py`."""
+    cfg = context.config
+    version_table = cfg.attributes.get("version_table", "alembic_version")
+    url = cfg.get_main_option("sqlalchemy.url")
+    opts = dict(
+        target_metadata=target_metadata,
+        version_table=version_table,
+        render_as_batch=url.startswith("sqlite"),  # SQLite can't ALTER most things in place
+        compare_type=True,
+    )
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **opts)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        context.configure(connection=conn, **opts)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database named in `url` if it does not exist yet."""
+    u = make_url(sync_url(url))
+    if not u.drivername.startswith("postgresql") or not u.database:
+        return
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": u.database}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{u.database}"'))
+    finally:
+        admin.dispose()

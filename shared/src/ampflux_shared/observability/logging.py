@@ -1,0 +1,47 @@
+"""Structured JSON logs, one object per line, with the request id when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from .request_id import current_request_id
+
+_RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = current_request_id()
+        if rid:
+            out["request_id"] = rid
+        out.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    root = logging.getLogger()
+    # In the embedded mode several services configure logging in one process: keep one handler.
+    if not any(getattr(h, "_ampflux", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter(service if service else "ampflux"))
+        handler._ampflux = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "aiormq", "aio_pika"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,54 @@
+"""Request id: accepted from `X-Request-ID` only if it looks like one, else made fresh.
+
+Kept in a context variable so logs and event envelopes written during the request carry it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_current: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _current.get()
+
+
+def accept_or_make(candidate: str | None) -> str:
+    return candidate if candidate and _VALID.match(candidate) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for k, v in scope.get("headers", []):
+            if k == b"x-request-id":
+                incoming = v.decode("latin-1")
+                break
+        rid = accept_or_make(incoming)
+        scope.setdefault("state", {})["request_id"] = rid
+        token = _current.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _current.reset(token)

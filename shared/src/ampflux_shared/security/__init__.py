@@ -1,0 +1,22 @@
+"""Access-token verification from the auth service's JWKS, and the principal dependencies."""
+
+from .jwks import JWKSVerifier, TokenError
+from .principal import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Principal,
+    current_principal,
+    optional_principal,
+    require_roles,
+)
+
+__all__ = [
+    "CurrentPrincipal",
+    "JWKSVerifier",
+    "OptionalPrincipal",
+    "Principal",
+    "TokenError",
+    "current_principal",
+    "optional_principal",
+    "require_roles",
+]

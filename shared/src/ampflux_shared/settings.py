@@ -1,0 +1,62 @@
+"""Settings base every service's `Settings` derives from.
+
+Each service sets its own `env_prefix` (``AUTH_``, ``GATEWAY_``...) so that in the embedded
+mode, where every service runs in one process, each still reads its own database URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENVIRONMENTS = {"local", "test"}
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: str = "service"
+    environment: str = Field(default="local", description="local, test, staging or production")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    # Empty means the embedded default: a SQLite file under data_dir.
+    database_url: str = ""
+    # Empty means the in-process bus (embedded default); else amqp://user:pass@host:port/vhost
+    amqp_url: str = ""
+    data_dir: Path = Path("var")
+    # Where verifiers fetch the auth service's public keys.
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    jwt_issuer: str = "ampflux-auth"
+    jwt_audience: str = "ampflux"
+    # Run Alembic migrations at start-up (embedded mode default); the real stack runs
+    # `python -m ampflux_shared.migrate <service>` as a deploy step instead.
+    migrate_on_start: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL; a SQLite file per service when none is configured."""
+        if self.database_url:
+            return normalize_async_url(self.database_url)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+
+def normalize_async_url(url: str) -> str:
+    """Accept the URL forms people paste (postgres://, postgresql://) and pick async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+    return url
