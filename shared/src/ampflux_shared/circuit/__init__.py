@@ -1,0 +1,40 @@
+"""The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
+
+from .io import CircuitFileError, load_circuit_file
+from .model import (
+    Bus,
+    Case,
+    CircuitDocument,
+    ExtGrid,
+    Fault,
+    Generator,
+    Line,
+    Motor,
+    Study,
+    Transformer,
+    Transformer3W,
+)
+from .problems import CircuitProblem, CircuitValidationError
+from .validation import CASES, FAULTS, parse_circuit, validate_circuit
+
+__all__ = [
+    "CASES",
+    "FAULTS",
+    "Bus",
+    "Case",
+    "CircuitDocument",
+    "CircuitFileError",
+    "CircuitProblem",
+    "CircuitValidationError",
+    "ExtGrid",
+    "Fault",
+    "Generator",
+    "Line",
+    "Motor",
+    "Study",
+    "Transformer",
+    "Transformer3W",
+    "load_circuit_file",
+    "parse_circuit",
+    "validate_circuit",
+]

@@ -1,0 +1,55 @@
+"""The elements the data checks look at, each with its index in the document (for paths)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .model import ELEMENT_MODELS, Bus, CircuitDocument, ExtGrid, Generator, Line, Motor, Transformer, Transformer3W
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class IndexedElements:
+    buses: list[tuple[int, Bus]] = field(default_factory=list)
+    ext_grids: list[tuple[int, ExtGrid]] = field(default_factory=list)
+    lines: list[tuple[int, Line]] = field(default_factory=list)
+    transformers: list[tuple[int, Transformer]] = field(default_factory=list)
+    transformers3w: list[tuple[int, Transformer3W]] = field(default_factory=list)
+    generators: list[tuple[int, Generator]] = field(default_factory=list)
+    motors: list[tuple[int, Motor]] = field(default_factory=list)
+
+    @classmethod
+    def of_document(cls, doc: CircuitDocument) -> IndexedElements:
+        return cls(**{name: list(enumerate(getattr(doc, name))) for name in ELEMENT_MODELS})
+
+    @classmethod
+    def salvage(cls, data: Mapping[str, object]) -> IndexedElements:
+        """The entries of an invalid document that are valid on their own.
+
+        One bad cable should not hide a transformer rated for the wrong voltage: the
+        data checks still run on everything that can be read.
+        """
+        return cls(**{name: _valid_entries(model, data.get(name)) for name, model in ELEMENT_MODELS.items()})
+
+    def bus_kv(self) -> dict[str, float]:
+        kv: dict[str, float] = {}
+        for _, bus in self.buses:
+            kv.setdefault(bus.id, bus.vn_kv)  # a duplicate id is reported elsewhere; the first one counts
+        return kv
+
+
+def _valid_entries(model: type[M], raw: object) -> list[tuple[int, M]]:
+    if not isinstance(raw, list):
+        return []
+    valid = []
+    for index, entry in enumerate(raw):
+        try:
+            valid.append((index, model.model_validate(entry)))
+        except ValidationError:
+            continue  # the whole-document validation has already reported why
+    return valid

@@ -1,0 +1,287 @@
+"""The circuit document (FORMAT.md, version 1) as pydantic models.
+
+Attribute names are the JSON field names, so a model dumps back to the same document.
+The models check what a single element can check on its own (types, physical ranges,
+vkr <= vk). Everything that needs the whole document or the study (bus references,
+connectivity, data required by 1ph or min-case studies) is in `validation.py`: that is
+why zero-sequence and min-case fields are optional here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+Id = Annotated[str, StringConstraints(min_length=1)]
+
+Fault = Literal["3ph", "2ph", "1ph", "2phg"]
+Case = Literal["max", "min"]
+
+# Two-winding groups named in FORMAT.md, HV side first, without clock number.
+VectorGroup = Literal["Dyn", "YNd", "YNyn", "Yyn", "YNy", "Yzn", "Yy", "Yd", "Dy", "Dd"]
+# Three-winding groups are open-ended (YNynd, Yynd, Yyd, ...): HV letter(s), then MV and LV.
+VectorGroup3W = Annotated[str, StringConstraints(pattern=r"^(YN|Y|D|Z|ZN)(yn|y|d|zn|z)(yn|y|d|zn|z)$")]
+
+# Physical quantities. Ratings and lengths must be positive, impedances and ratios only
+# non-negative; percentages of a rating stay below 100 %.
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, lt=100)]
+PositivePercent = Annotated[float, Field(gt=0, lt=100)]
+
+
+class _Element(BaseModel):
+    # Unknown keys are ignored so documents written by newer tools still load.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+def _not_above(value: float | None, info: ValidationInfo, limit_field: str) -> float | None:
+    """Field-validator body for "resistive part <= total", so the error sits on the field."""
+    limit = info.data.get(limit_field)
+    if value is not None and limit is not None and value > limit:
+        raise PydanticCustomError("exceeds_limit", "must not exceed {limit_field} ({limit})", {"limit_field": limit_field, "limit": limit})
+    return value
+
+
+class Study(_Element):
+    frequency_hz: Literal[50, 60]
+    faults: list[Fault] = Field(default_factory=lambda: ["3ph"], min_length=1)
+    cases: list[Case] = Field(default_factory=lambda: ["max"], min_length=1)
+    lv_tol_percent: Literal[6, 10] = 10
+    kappa_method: Literal["B", "C"] = "C"
+    topology: Literal["auto", "meshed", "radial"] = "auto"
+    ip: bool = True
+    ith: bool = True
+    tk_s: Positive = 1.0
+    tmin_s: Positive = 0.1
+    r_fault_ohm: NonNegative = 0.0
+    x_fault_ohm: NonNegative = 0.0
+    sn_mva: Positive = 1.0
+
+    @field_validator("faults", "cases")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("repeated_entry", "lists an entry more than once")
+        return value
+
+
+class Bus(_Element):
+    id: Id
+    vn_kv: Positive
+    name: str | None = None
+
+
+class ExtGrid(_Element):
+    id: Id
+    bus: Id
+    s_sc_max_mva: Positive
+    rx_max: NonNegative
+    s_sc_min_mva: Positive | None = None
+    rx_min: NonNegative | None = None
+    x0x_max: NonNegative | None = None
+    r0x0_max: NonNegative | None = None
+    x0x_min: NonNegative | None = None
+    r0x0_min: NonNegative | None = None
+
+    @field_validator("s_sc_min_mva")
+    @classmethod
+    def _min_not_above_max(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, "s_sc_max_mva")
+
+
+class Line(_Element):
+    id: Id
+    from_bus: Id
+    to_bus: Id
+    length_km: Positive
+    r_ohm_per_km: NonNegative
+    x_ohm_per_km: NonNegative
+    c_nf_per_km: NonNegative = 0.0
+    r0_ohm_per_km: NonNegative | None = None
+    x0_ohm_per_km: NonNegative | None = None
+    c0_nf_per_km: NonNegative | None = None
+    parallel: Annotated[int, Field(ge=1)] = 1
+    # Below 20 °C the min-case correction would lower R; above a few hundred °C no conductor survives.
+    endtemp_degree: Annotated[float, Field(ge=20, le=400)] | None = None
+
+    @field_validator("to_bus")
+    @classmethod
+    def _not_a_loop(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("from_bus"):
+            raise PydanticCustomError("same_bus", "must differ from from_bus")
+        return value
+
+    @field_validator("x_ohm_per_km")
+    @classmethod
+    def _has_impedance(cls, value: float, info: ValidationInfo) -> float:
+        # A zero-impedance line makes the admittance matrix singular; FORMAT.md says merge the buses.
+        if value == 0 and info.data.get("r_ohm_per_km") == 0:
+            raise PydanticCustomError("zero_impedance", "line has zero impedance; merge its buses instead")
+        return value
+
+
+class _TapChanger(_Element):
+    tap_neutral: int | None = None
+    tap_pos: int | None = None
+    tap_step_percent: Percent | None = None
+    tap_min: int | None = None
+    tap_max: int | None = None
+
+    @field_validator("tap_max")
+    @classmethod
+    def _range_ordered(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("tap_min")
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError("exceeds_limit", "must not be below tap_min ({low})", {"low": low})
+        return value
+
+
+class Transformer(_TapChanger):
+    id: Id
+    hv_bus: Id
+    lv_bus: Id
+    sn_mva: Positive
+    vn_hv_kv: Positive
+    vn_lv_kv: Positive
+    vk_percent: PositivePercent
+    vkr_percent: Percent
+    vector_group: VectorGroup | None = None
+    vk0_percent: PositivePercent | None = None
+    vkr0_percent: Percent | None = None
+    mag0_percent: Positive | None = None
+    mag0_rx: NonNegative | None = None
+    si0_hv_partial: Annotated[float, Field(ge=0, le=1)] | None = None
+    shift_degree: float = 0.0
+    parallel: Annotated[int, Field(ge=1)] = 1
+    tap_side: Literal["hv", "lv"] | None = None
+    power_station_unit: bool = False
+    oltc: bool = False
+    pt_percent: Percent | None = None
+    xn_ohm: NonNegative = 0.0
+    rn_ohm: NonNegative = 0.0
+
+    @field_validator("lv_bus")
+    @classmethod
+    def _two_buses(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("hv_bus"):
+            raise PydanticCustomError("same_bus", "must differ from hv_bus")
+        return value
+
+    @field_validator("vkr_percent")
+    @classmethod
+    def _vkr(cls, value: float, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, "vk_percent")
+
+    @field_validator("vkr0_percent")
+    @classmethod
+    def _vkr0(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, "vk0_percent")
+
+
+class Transformer3W(_TapChanger):
+    id: Id
+    hv_bus: Id
+    mv_bus: Id
+    lv_bus: Id
+    vn_hv_kv: Positive
+    vn_mv_kv: Positive
+    vn_lv_kv: Positive
+    sn_hv_mva: Positive
+    sn_mv_mva: Positive
+    sn_lv_mva: Positive
+    vk_hv_percent: PositivePercent
+    vk_mv_percent: PositivePercent
+    vk_lv_percent: PositivePercent
+    vkr_hv_percent: Percent
+    vkr_mv_percent: Percent
+    vkr_lv_percent: Percent
+    vk0_hv_percent: PositivePercent | None = None
+    vk0_mv_percent: PositivePercent | None = None
+    vk0_lv_percent: PositivePercent | None = None
+    vkr0_hv_percent: Percent | None = None
+    vkr0_mv_percent: Percent | None = None
+    vkr0_lv_percent: Percent | None = None
+    vector_group: VectorGroup3W | None = None
+    shift_mv_degree: float = 0.0
+    shift_lv_degree: float = 0.0
+    tap_side: Literal["hv", "mv", "lv"] | None = None
+
+    @field_validator("mv_bus", "lv_bus")
+    @classmethod
+    def _three_buses(cls, value: str, info: ValidationInfo) -> str:
+        # While mv_bus is validated, info.data holds only hv_bus; for lv_bus it holds both.
+        if value in (info.data.get("hv_bus"), info.data.get("mv_bus")):
+            raise PydanticCustomError("same_bus", "the three windings must connect to three different buses")
+        return value
+
+    @field_validator("vkr_hv_percent", "vkr_mv_percent", "vkr_lv_percent")
+    @classmethod
+    def _vkr(cls, value: float, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, info.field_name.replace("vkr_", "vk_"))
+
+    @field_validator("vkr0_hv_percent", "vkr0_mv_percent", "vkr0_lv_percent")
+    @classmethod
+    def _vkr0(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, info.field_name.replace("vkr0_", "vk0_"))
+
+
+class Generator(_Element):
+    id: Id
+    bus: Id
+    sn_mva: Positive
+    vn_kv: Positive
+    xdss_pu: Positive
+    rdss_ohm: NonNegative | None = None
+    rdss_pu: NonNegative | None = None
+    cos_phi: Annotated[float, Field(gt=0, le=1)]
+    pg_percent: Percent = 0.0
+    power_station_trafo: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_stator_resistance(self) -> Generator:
+        if (self.rdss_ohm is None) == (self.rdss_pu is None):
+            raise PydanticCustomError("one_of", "give exactly one of rdss_ohm or rdss_pu")
+        return self
+
+
+class Motor(_Element):
+    id: Id
+    bus: Id
+    pn_mech_mw: Positive
+    cos_phi_n: Annotated[float, Field(gt=0, le=1)]
+    efficiency_n_percent: Annotated[float, Field(gt=0, le=100)]
+    vn_kv: Positive
+    lrc_pu: Positive
+    rx: NonNegative
+
+
+class CircuitDocument(_Element):
+    format: Literal["circuit-document"]
+    version: Literal[1]
+    id: Id
+    title: str | None = None
+    description: str | None = None
+    study: Study
+    buses: list[Bus] = Field(min_length=1)
+    ext_grids: list[ExtGrid] = Field(default_factory=list)
+    lines: list[Line] = Field(default_factory=list)
+    transformers: list[Transformer] = Field(default_factory=list)
+    transformers3w: list[Transformer3W] = Field(default_factory=list)
+    generators: list[Generator] = Field(default_factory=list)
+    motors: list[Motor] = Field(default_factory=list)
+    expected: dict[str, Any] | None = None
+
+
+# The document's element lists in FORMAT.md order, with the model of one entry.
+ELEMENT_MODELS: dict[str, type[_Element]] = {
+    "buses": Bus,
+    "ext_grids": ExtGrid,
+    "lines": Line,
+    "transformers": Transformer,
+    "transformers3w": Transformer3W,
+    "generators": Generator,
+    "motors": Motor,
+}
