@@ -56,6 +56,9 @@ def metrics_response(metrics: ServiceMetrics) -> Response:
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template, so ids never become label values."""
+    route = scope.get("route")  # the router records the route it dispatched to
+    if route is not None and getattr(route, "path", None):
+        return route.path
     app = scope.get("app")
     router = getattr(app, "router", None)
     for route in getattr(router, "routes", []):

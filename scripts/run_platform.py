@@ -1,0 +1,82 @@
+"""Start the whole platform in one process on the embedded default.
+
+Every service that exists in the repo runs on its own port (SQLite files under ./var,
+the in-process event bus shared by all of them), and the gateway listens on :8000 in
+front. Set DATABASE/AMQP URLs per service (see .env.example) to use PostgreSQL/RabbitMQ.
+
+Adding a service: append it to SERVICES; the gateway's default route table already
+points at its port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+
+import uvicorn
+
+# (name, module with create_app(), port): the gateway starts last, in front of the others.
+SERVICES = [
+    ("auth", "ampflux_auth.main", 8001),
+    ("project", "ampflux_project.main", 8002),
+    ("simulation", "ampflux_simulation.main", 8003),
+    ("gateway", "ampflux_gateway.main", 8000),
+]
+
+log = logging.getLogger("ampflux.launcher")
+
+
+def _load(module: str):
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(mod, "create_app", None)
+
+
+async def main() -> int:
+    host = os.environ.get("AMPFLUX_HOST", "127.0.0.1")
+    servers: list[uvicorn.Server] = []
+    for name, module, port in SERVICES:
+        factory = _load(module)
+        if factory is None:
+            continue
+        config = uvicorn.Config(factory(), host=host, port=port, log_config=None, lifespan="on")
+        server = uvicorn.Server(config)
+        # One process, one set of signal handlers (below) for all servers.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        servers.append(server)
+        print(f"  {name:<11} http://{host}:{port}", file=sys.stderr)
+
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for s in servers:
+            s.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+    tasks = []
+    for server in servers:
+        tasks.append(asyncio.create_task(server.serve()))
+        # Start in order so the gateway finds its upstreams (and the auth JWKS) up.
+        while not server.started and not tasks[-1].done():
+            await asyncio.sleep(0.05)
+        if tasks[-1].done():
+            stop()
+            break
+    print("AmpFlux is running: gateway on http://localhost:8000 (docs: /docs/auth ...). Ctrl-C stops.", file=sys.stderr)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return 0 if all(not t.exception() for t in tasks if not t.cancelled()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
