@@ -1,0 +1,77 @@
+"""The real stack for end-to-end tests: auth service and gateway as separate processes,
+on a fresh PostgreSQL database and the real RabbitMQ broker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from e2e.stack import LOGIN_QUOTA, ServiceProcess, free_port
+
+
+
+
+
+@pytest.fixture(scope="session")
+def e2e_databases(pg_admin_url):
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    names: dict[str, str] = {}
+
+    def make(service: str) -> str:
+        name = f"ampflux_e2e_{service}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        names[service] = name
+        return pg_admin_url.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_databases, amqp_url, tmp_path_factory):
+    """auth + gateway, started once for the e2e session."""
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    auth_port, gw_port = free_port(), free_port()
+    auth = ServiceProcess(
+        "auth", "ampflux_auth", auth_port,
+        {
+            "AUTH_PORT": str(auth_port),
+            "AUTH_DATABASE_URL": e2e_databases("auth"),
+            "AUTH_AMQP_URL": amqp_url,
+            "AUTH_ENVIRONMENT": "test",
+        },
+        logs / "auth.log",
+    ).start()
+    login_limit = {"policy": "login", "quota": LOGIN_QUOTA, "window_s": 60}
+    routes = [
+        {"prefix": "/auth/login", "service": "auth", "upstreams": [auth.url], "public": True, "rate_limit": login_limit},
+        {"prefix": "/auth", "service": "auth", "upstreams": [auth.url],
+         "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
+         "rate_limit": {"policy": "auth-default", "quota": 1000, "window_s": 60}},
+        {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True},
+    ]
+    gateway = ServiceProcess(
+        "gateway", "ampflux_gateway", gw_port,
+        {
+            "GATEWAY_PORT": str(gw_port),
+            "GATEWAY_ROUTES": json.dumps(routes),
+            "GATEWAY_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
+            "GATEWAY_ENVIRONMENT": "test",
+        },
+        logs / "gateway.log",
+    )
+    try:
+        gateway.start()
+    except Exception:
+        auth.stop()
+        raise
+    yield {"auth": auth, "gateway": gateway, "amqp_url": amqp_url}
+    gateway.stop()
+    auth.stop()

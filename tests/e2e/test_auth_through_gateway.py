@@ -1,0 +1,190 @@
+"""A user's first day, through the real gateway in front of the real auth service,
+on PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+
+import aio_pika
+import httpx
+import pytest
+
+from e2e.stack import LOGIN_QUOTA
+
+pytestmark = pytest.mark.slow
+
+
+def new_user(company: str | None = None) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "name": f"Ada {tag}",
+        "email": f"ada.{tag}@example.com",
+        "password": "correct horse battery staple",
+        "company_name": company or f"Volta {tag}",
+    }
+
+
+@pytest.fixture
+def gw(stack):
+    with httpx.Client(base_url=stack["gateway"].url, timeout=15) as client:
+        yield client
+
+
+def register_and_login(gw: httpx.Client, user: dict | None = None) -> tuple[dict, dict]:
+    user = user or new_user()
+    r = gw.post("/auth/register", json=user)
+    assert r.status_code == 201, r.text
+    r = gw.post("/auth/login", json={"email": user["email"], "password": user["password"]})
+    assert r.status_code == 200, r.text
+    return user, r.json()
+
+
+def bearer(tokens: dict) -> dict:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_register_login_me_refresh_logout(gw):
+    user, tokens = register_and_login(gw)
+    assert tokens["token_type"].lower() == "bearer" and tokens["expires_in"] > 0
+
+    me = gw.get("/auth/me", headers=bearer(tokens))
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == user["email"]
+    assert "admin" in me.json()["roles"]
+    assert me.headers.get("x-request-id")
+
+    r = gw.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+
+    # The old refresh token was rotated away: using it again revokes the whole family.
+    reuse = gw.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert reuse.status_code == 401
+    assert reuse.headers["content-type"] == "application/problem+json"
+    assert gw.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]}).status_code == 401
+
+    _, fresh = register_and_login(gw, None)
+    assert gw.post("/auth/logout", json={"refresh_token": fresh["refresh_token"]}, headers=bearer(fresh)).status_code in (200, 204)
+    assert gw.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 401
+
+
+def test_oauth2_password_form_login_works_for_swagger(gw):
+    user, _ = register_and_login(gw)
+    r = gw.post("/auth/login", data={"username": user["email"], "password": user["password"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["access_token"]
+
+
+def test_protected_route_without_token_is_refused_by_the_gateway(gw):
+    r = gw.get("/auth/me")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_alg_none_and_tampered_tokens_are_refused(gw):
+    _, tokens = register_and_login(gw)
+    head, body, _sig = tokens["access_token"].split(".")
+
+    def b64(d: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    none_token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+    claims["roles"] = ["admin", "engineer"]
+    tampered = f"{head}.{b64(claims)}.{_sig}"
+    for token in (none_token, tampered):
+        r = gw.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, token
+
+
+def test_api_key_is_accepted_in_place_of_a_token_until_revoked(gw):
+    user, tokens = register_and_login(gw)
+    r = gw.post("/auth/api-keys", json={"name": "ci script"}, headers=bearer(tokens))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    secret = created.get("key") or created.get("api_key") or created.get("secret")
+    assert secret
+
+    me = gw.get("/auth/me", headers={"X-API-Key": secret})
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == user["email"]
+
+    listed = gw.get("/auth/api-keys", headers=bearer(tokens)).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert any(k["id"] == created["id"] for k in items)
+    assert all(secret not in json.dumps(k) for k in items)
+
+    assert gw.delete(f"/auth/api-keys/{created['id']}", headers=bearer(tokens)).status_code in (200, 204)
+    # The gateway caches an exchange briefly; a revoked key must stop working within that.
+    deadline_ok = False
+    for _ in range(40):
+        if gw.get("/auth/me", headers={"X-API-Key": secret}).status_code == 401:
+            deadline_ok = True
+            break
+        import time
+
+        time.sleep(0.5)
+    assert deadline_ok
+    assert gw.get("/auth/me", headers={"X-API-Key": "afx_bogus_key"}).status_code == 401
+
+
+def test_one_company_cannot_read_or_change_another_companys_users(gw):
+    _, a_tokens = register_and_login(gw)
+    _, b_tokens = register_and_login(gw)
+    b_me = gw.get("/auth/me", headers=bearer(b_tokens)).json()
+
+    assert gw.get(f"/auth/users/{b_me['id']}", headers=bearer(a_tokens)).status_code == 404
+    r = gw.patch(f"/auth/users/{b_me['id']}", json={"roles": ["viewer"]}, headers=bearer(a_tokens))
+    assert r.status_code == 404
+    listed = gw.get("/auth/users", headers=bearer(a_tokens)).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert b_me["id"] not in {u["id"] for u in items}
+    # B is untouched.
+    assert "admin" in gw.get("/auth/me", headers=bearer(b_tokens)).json()["roles"]
+
+
+def test_registration_publishes_events_to_rabbitmq(stack, gw):
+    async def scenario() -> set[str]:
+        conn = await aio_pika.connect_robust(stack["amqp_url"])
+        async with conn:
+            ch = await conn.channel()
+            exchange = await ch.declare_exchange("ampflux.events", aio_pika.ExchangeType.TOPIC, durable=True)
+            queue = await ch.declare_queue(f"e2e-{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True)
+            await queue.bind(exchange, "auth.#")
+            user = new_user()
+            r = await asyncio.to_thread(gw.post, "/auth/register", json=user)
+            assert r.status_code == 201
+            seen: set[str] = set()
+            deadline = asyncio.get_running_loop().time() + 20
+            while asyncio.get_running_loop().time() < deadline and len(seen) < 2:
+                msg = await queue.get(fail=False)
+                if msg is None:
+                    await asyncio.sleep(0.1)
+                    continue
+                await msg.ack()
+                env = json.loads(msg.body)
+                if env["payload"].get("email") == user["email"] or env["payload"].get("name") == user["company_name"]:
+                    seen.add(env["type"])
+            return seen
+
+    assert asyncio.run(scenario()) >= {"auth.company.created", "auth.user.registered"}
+
+
+# Last in the file: it spends the login budget of this client address.
+def test_login_burst_over_the_limit_gets_429_with_headers(gw):
+    seen_429 = None
+    for _ in range(LOGIN_QUOTA + 5):
+        r = gw.post("/auth/login", json={"email": "nobody@example.com", "password": "wrong-password-here"})
+        assert "RateLimit-Limit" in r.headers and "RateLimit-Policy" in r.headers
+        if r.status_code == 429:
+            seen_429 = r
+            break
+    assert seen_429 is not None, "no 429 within the burst"
+    assert int(seen_429.headers["Retry-After"]) >= 1
+    assert seen_429.headers["RateLimit-Remaining"] == "0"
+    assert seen_429.headers["content-type"] == "application/problem+json"
+    assert seen_429.headers["RateLimit-Policy"].startswith('"login";q=')
