@@ -1,0 +1,254 @@
+"""validate_circuit / parse_circuit: every problem of a document at once, each with its path."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ampflux_shared.circuit import (
+    CircuitDocument,
+    CircuitProblem,
+    CircuitValidationError,
+    parse_circuit,
+    validate_circuit,
+)
+
+Loader = Callable[[str], dict[str, Any]]
+
+
+def found(problems: list[CircuitProblem]) -> set[tuple[str, str]]:
+    return {(problem.path, problem.code) for problem in problems}
+
+
+def strip(entries: list[dict], *fields: str) -> None:
+    for entry in entries:
+        for field in fields:
+            entry.pop(field, None)
+
+
+def test_reference_circuit_has_no_problems(reference_case: Loader, case_name: str) -> None:
+    data = reference_case(case_name)
+
+    assert validate_circuit(data) == []
+    assert validate_circuit(data, faults=["3ph", "2ph", "1ph", "2phg"], cases=["max", "min"]) == []
+    doc = parse_circuit(data)
+    assert isinstance(doc, CircuitDocument) and doc.id == data["id"]
+    assert parse_circuit(doc) is doc
+
+
+def broken_meshed_network(reference_case: Loader) -> dict[str, Any]:
+    """mv_meshed_20kv with one mistake of each kind a user makes."""
+    data = reference_case("mv_meshed_20kv")
+    lines, buses = data["lines"], data["buses"]
+    lines[5]["to_bus"] = "NOWHERE"  # inside ring A1: the ring stays supplied from its other end
+    lines[6]["id"] = lines[2]["id"]
+    buses.append({"id": "HV-A", "vn_kv": 110.0})  # buses[39]
+    lines[34]["length_km"] = -2.4  # on the B2 spur: still connects B2-3..B2-5, so no false island
+    data["transformers"][2]["vn_lv_kv"] = 4.0  # 0.4 kV bus
+    # An island: two buses joined by a cable, no source.
+    buses += [{"id": "ISLAND-1", "vn_kv": 20.0}, {"id": "ISLAND-2", "vn_kv": 20.0}]  # buses[40], [41]
+    lines.append({**lines[1], "id": "ISLAND-CABLE", "from_bus": "ISLAND-1", "to_bus": "ISLAND-2"})
+    del lines[7]["r0_ohm_per_km"]
+    del data["transformers"][0]["vk0_percent"]
+    del data["ext_grids"][0]["s_sc_min_mva"]
+    del lines[8]["endtemp_degree"]
+    return data
+
+
+BROKEN_MESHED_NETWORK_PROBLEMS = {
+    ("lines[5].to_bus", "unknown_bus"),
+    ("lines[6].id", "duplicate_id"),
+    ("buses[39].id", "duplicate_id"),
+    ("lines[34].length_km", "greater_than"),
+    ("transformers[2].vn_lv_kv", "rating_mismatch"),
+    ("buses[40]", "no_source"),
+    ("buses[41]", "no_source"),
+    ("lines[7].r0_ohm_per_km", "missing_zero_sequence"),
+    ("transformers[0].vk0_percent", "missing_zero_sequence"),
+    ("ext_grids[0].s_sc_min_mva", "missing_min_case"),
+    ("lines[8].endtemp_degree", "missing_min_case"),
+}
+
+
+def test_every_problem_is_reported_at_once_with_its_path(reference_case: Loader) -> None:
+    problems = validate_circuit(broken_meshed_network(reference_case))
+
+    assert found(problems) == BROKEN_MESHED_NETWORK_PROBLEMS
+    assert len(problems) == len(BROKEN_MESHED_NETWORK_PROBLEMS)
+    by_path = {problem.path: problem.message for problem in problems}
+    assert "NOWHERE" in by_path["lines[5].to_bus"]
+    assert "lines[2]" in by_path["lines[6].id"]
+    assert "ISLAND-1" in by_path["buses[40]"]
+    assert "4 kV" in by_path["transformers[2].vn_lv_kv"]
+
+
+def test_problems_come_in_document_order(reference_case: Loader) -> None:
+    paths = [problem.path for problem in validate_circuit(broken_meshed_network(reference_case))]
+
+    assert paths == [
+        "buses[39].id",
+        "buses[40]",
+        "buses[41]",
+        "ext_grids[0].s_sc_min_mva",
+        "lines[5].to_bus",
+        "lines[6].id",
+        "lines[7].r0_ohm_per_km",
+        "lines[8].endtemp_degree",
+        "lines[34].length_km",
+        "transformers[0].vk0_percent",
+        "transformers[2].vn_lv_kv",
+    ]
+
+
+def test_parse_circuit_raises_with_every_problem(reference_case: Loader) -> None:
+    data = broken_meshed_network(reference_case)
+
+    with pytest.raises(CircuitValidationError) as caught:
+        parse_circuit(data)
+
+    assert caught.value.problems == validate_circuit(data)
+    assert "lines[5].to_bus: unknown bus 'NOWHERE'" in str(caught.value)
+
+
+def test_a_bad_study_does_not_hide_element_problems(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["study"]["frequency_hz"] = 55
+    data["transformers"][0]["lv_bus"] = "LV-9"
+
+    assert found(validate_circuit(data)) == {
+        ("study.frequency_hz", "literal_error"),
+        ("transformers[0].lv_bus", "unknown_bus"),
+    }
+
+
+def test_earth_fault_data_is_required_only_when_the_study_has_earth_faults(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    strip(data["lines"], "r0_ohm_per_km", "x0_ohm_per_km", "c0_nf_per_km")
+    strip(data["ext_grids"], "x0x_max", "r0x0_max", "x0x_min", "r0x0_min")
+
+    data["study"]["faults"] = ["3ph", "2ph"]
+    assert validate_circuit(data) == []
+
+    data["study"]["faults"] = ["3ph", "1ph"]
+    assert found(validate_circuit(data)) == {
+        ("ext_grids[0].x0x_max", "missing_zero_sequence"),
+        ("ext_grids[0].r0x0_max", "missing_zero_sequence"),
+        ("ext_grids[0].x0x_min", "missing_zero_sequence"),
+        ("ext_grids[0].r0x0_min", "missing_zero_sequence"),
+        ("lines[0].r0_ohm_per_km", "missing_zero_sequence"),
+        ("lines[0].x0_ohm_per_km", "missing_zero_sequence"),
+        ("lines[0].c0_nf_per_km", "missing_zero_sequence"),
+    }
+
+
+def test_faults_and_cases_arguments_override_the_study(reference_case: Loader) -> None:
+    data = reference_case("ind480_radial")
+    strip(data["transformers"], "vk0_percent")
+    strip(data["lines"], "endtemp_degree")
+    assert data["study"]["faults"] == ["3ph", "2ph", "1ph"] and data["study"]["cases"] == ["max", "min"]
+
+    assert validate_circuit(data, faults=["3ph"], cases=["max"]) == []
+    zero_sequence = validate_circuit(data, faults=["2phg"], cases=["max"])
+    assert {problem.code for problem in zero_sequence} == {"missing_zero_sequence"}
+    assert len(zero_sequence) == len(data["transformers"])
+    min_case = validate_circuit(data, faults=["3ph"], cases=["min"])
+    assert found(min_case) == {(f"lines[{i}].endtemp_degree", "missing_min_case") for i in range(len(data["lines"]))}
+
+
+def test_zero_sequence_needs_depend_on_the_vector_group(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    trafos = data["transformers"]
+    strip(trafos, "vk0_percent", "vkr0_percent")
+    trafos[0]["vector_group"] = "Dd"  # no zero-sequence path: nothing needed
+    trafos[1]["vector_group"] = "YNyn"  # path through the magnetising branch
+    del trafos[2]["vector_group"]  # needs depend on the group: ask for that first
+
+    problems = found(validate_circuit(data, faults=["1ph"]))
+
+    assert not any(path.startswith("transformers[0]") for path, _ in problems)
+    assert {path for path, _ in problems if path.startswith("transformers[1]")} == {
+        f"transformers[1].{field}"
+        for field in ("vk0_percent", "vkr0_percent", "mag0_percent", "mag0_rx", "si0_hv_partial")
+    }
+    assert {path for path, _ in problems if path.startswith("transformers[2]")} == {"transformers[2].vector_group"}
+
+
+def test_off_nominal_ratings_within_tolerance_are_accepted(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["transformers"][0]["vn_hv_kv"] = 21.0
+    data["transformers"][1]["vn_lv_kv"] = 0.42
+
+    assert validate_circuit(data) == []
+
+
+def test_swapped_transformer_windings_are_reported(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    first, second = data["transformers"][0], data["transformers"][1]
+    first["vn_hv_kv"], first["vn_lv_kv"] = first["vn_lv_kv"], first["vn_hv_kv"]
+    # Buses and ratings both swapped: each side fits its bus, yet HV is the 0.4 kV side.
+    second["hv_bus"], second["lv_bus"] = second["lv_bus"], second["hv_bus"]
+    second["vn_hv_kv"], second["vn_lv_kv"] = second["vn_lv_kv"], second["vn_hv_kv"]
+
+    assert found(validate_circuit(data)) == {
+        ("transformers[0].vn_hv_kv", "hv_lv_swapped"),
+        ("transformers[0].vn_hv_kv", "rating_mismatch"),
+        ("transformers[0].vn_lv_kv", "rating_mismatch"),
+        ("transformers[1].vn_hv_kv", "hv_lv_swapped"),
+    }
+
+
+def test_a_line_may_not_join_voltage_levels(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["lines"].append({**data["lines"][0], "id": "C-WRONG", "from_bus": "LV-2", "to_bus": "MV"})
+
+    assert found(validate_circuit(data)) == {("lines[1].to_bus", "voltage_level_mismatch")}
+
+
+def test_tap_position_must_be_possible_and_complete(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["transformers"][0].update(tap_side="hv", tap_neutral=0, tap_step_percent=2.5, tap_min=-2, tap_max=2, tap_pos=3)
+    data["transformers"][1].update(tap_pos=1)
+    data["transformers"][2].update(tap_side="hv", tap_neutral=0, tap_step_percent=2.5, tap_min=-2, tap_max=2, tap_pos=-2)
+
+    assert found(validate_circuit(data)) == {
+        ("transformers[0].tap_pos", "tap_out_of_range"),
+        ("transformers[1].tap_side", "missing_tap_data"),
+        ("transformers[1].tap_neutral", "missing_tap_data"),
+        ("transformers[1].tap_step_percent", "missing_tap_data"),
+    }
+
+
+def test_power_station_unit_must_name_a_transformer_at_the_generator(reference_case: Loader) -> None:
+    data = reference_case("edge_parallel_transformers")
+    generator = {"bus": "LV-1", "sn_mva": 0.5, "vn_kv": 0.4, "xdss_pu": 0.15, "rdss_pu": 0.01, "cos_phi": 0.8}
+    trafo_id = data["transformers"][0]["id"]  # MV -> LV-1
+    data["generators"] = [
+        {**generator, "id": "G1", "power_station_trafo": trafo_id},
+        {**generator, "id": "G2", "power_station_trafo": "T-NONE"},
+        {**generator, "id": "G3", "bus": "DB-1", "power_station_trafo": trafo_id},
+    ]
+
+    assert found(validate_circuit(data)) == {
+        ("generators[1].power_station_trafo", "unknown_transformer"),
+        ("generators[2].power_station_trafo", "unit_transformer_elsewhere"),
+    }
+
+
+def test_machines_count_as_sources(reference_case: Loader) -> None:
+    data = reference_case("ind480_radial")
+    data["ext_grids"] = []
+
+    # Without the utility, the motors still feed every bus they are connected to.
+    assert "no_source" not in {problem.code for problem in validate_circuit(data)}
+    data["motors"] = []
+    assert found(validate_circuit(data)) == {("ext_grids", "no_source")}
+
+
+def test_not_an_object() -> None:
+    assert found(validate_circuit(["not", "a", "document"])) == {("", "not_an_object")}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("faults", "cases"), [(["4ph"], None), (None, ["avg"]), ([], None), ("1ph", None)])
+def test_a_bad_override_is_a_programming_error(reference_case: Loader, faults, cases) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        validate_circuit(reference_case("ind480_radial"), faults=faults, cases=cases)
