@@ -1,2 +1,190 @@
-def main() -> None:  # replaced by the solver CLI
-    raise SystemExit("ampflux-solve is being built")
+"""`ampflux-solve`: run the short-circuit study of a circuit document from the command line.
+
+    ampflux-solve CIRCUIT.json [-o RESULTS.json] [--faults 3ph,2ph,1ph,2phg] [--cases max,min]
+                  [--bus ID ...] [--branches BUS_ID] [--table]
+
+Exit status: 0 solved; 1 the solver failed (its message on stderr); 2 bad flags, an
+unreadable file or an invalid document (every problem on stderr, one `path: message` per
+line, nothing on stdout), so a script can tell "fix your input" from "solver trouble".
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ampflux_shared.circuit import (
+    CASES,
+    FAULTS,
+    CircuitDocument,
+    CircuitFileError,
+    CircuitValidationError,
+    load_circuit_file,
+    parse_circuit,
+)
+
+EXIT_SOLVER_ERROR = 1
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        data = load_circuit_file(args.circuit)
+    except CircuitFileError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    errors = [f"{flag}: unknown bus {bus_id!r}" for flag, bus_id in _unknown_flag_buses(args, data)]
+    try:
+        doc = parse_circuit(data, faults=args.faults, cases=args.cases)
+    except CircuitValidationError as error:
+        errors = [f"{problem.path or 'document'}: {problem.message}" for problem in error.problems] + errors
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    # Imported here: the solver pulls in numpy and scipy, which a rejected document never needs.
+    from ampflux_simulation.solver import SolverError, solve_study
+
+    try:
+        result = solve_study(doc, faults=args.faults, cases=args.cases, buses=args.buses, branches_for=args.branches)
+    except SolverError as error:
+        print(f"ampflux-solve: {error}", file=sys.stderr)
+        return EXIT_SOLVER_ERROR
+
+    payload = {"circuit_id": doc.id, "result_sets": _json_safe(result.to_result_sets())}
+    if args.output is not None:
+        _write_json(args.output, payload)
+    if args.table:
+        print_table(payload["result_sets"], sys.stdout)
+    elif args.output is None:
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ampflux-solve",
+        description="IEC 60909 short-circuit study of a circuit document (FORMAT.md v1).",
+        epilog="Exit status: 0 solved, 1 solver error, 2 bad flags, file or document.",
+    )
+    parser.add_argument("circuit", type=Path, metavar="CIRCUIT.json", help="circuit document (.json or .json.gz)")
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="RESULTS.json", help="write the results here (gzip if it ends in .gz)"
+    )
+    parser.add_argument(
+        "--faults",
+        type=_choice_list(FAULTS),
+        metavar=",".join(FAULTS),
+        help="fault types to compute, replacing the document's study.faults",
+    )
+    parser.add_argument(
+        "--cases",
+        type=_choice_list(CASES),
+        metavar=",".join(CASES),
+        help="cases to compute, replacing the document's study.cases",
+    )
+    parser.add_argument(
+        "--bus",
+        dest="buses",
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="report only these buses (default: all)",
+    )
+    parser.add_argument("--branches", metavar="BUS_ID", help="add branch contributions for a fault at this bus")
+    parser.add_argument("--table", action="store_true", help="print an aligned table instead of JSON on stdout")
+    return parser
+
+
+def _choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        values = [value.strip() for value in text.split(",") if value.strip()]
+        unknown = [value for value in values if value not in choices]
+        if unknown or not values:
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {','.join(choices)}")
+        return list(dict.fromkeys(values))  # a repeated name would compute the same set twice
+
+    return parse
+
+
+def _unknown_flag_buses(args: argparse.Namespace, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    buses = data.get("buses")
+    known = {bus.get("id") for bus in buses if isinstance(bus, dict)} if isinstance(buses, list) else set()
+    asked = [("--bus", bus_id) for bus_id in args.buses or ()]
+    if args.branches is not None:
+        asked.append(("--branches", args.branches))
+    return [(flag, bus_id) for flag, bus_id in asked if bus_id not in known]
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no inf/nan numbers; FORMAT.md spells a missing zero-sequence path as the string "inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    text = json.dumps(payload, indent=2) + "\n"
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode("utf-8")))
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+# --- table output ---------------------------------------------------------------------
+
+
+def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
+    """One block per (fault, case): a row per bus, a column per quantity; then branch contributions."""
+    blocks = []
+    for result_set in result_sets:
+        title = f"{result_set['fault']} fault, {result_set['case']} case"
+        lines = [title, "=" * len(title)]
+        for quantity, reason in (result_set.get("omitted") or {}).items():
+            lines.append(f"({quantity} omitted: {reason})")
+        quantities = list(result_set.get("quantities") or [])
+        rows = [[bus_id, *(values.get(q) for q in quantities)] for bus_id, values in result_set["buses"].items()]
+        lines += _aligned(["bus", *quantities], rows)
+        for fault_bus, branches in (result_set.get("branches") or {}).items():
+            lines += ["", f"branch contributions, fault at {fault_bus}"]
+            columns = list(dict.fromkeys(key for values in branches.values() for key in values))
+            lines += _aligned(["branch", *columns], [[bid, *(v.get(c) for c in columns)] for bid, v in branches.items()])
+        blocks.append("\n".join(lines))
+    out.write("\n\n".join(blocks) + "\n")
+
+
+def _aligned(header: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [header, *([_cell(value) for value in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        # Names left-aligned, numbers right-aligned so their digits line up.
+        first, *rest = row
+        return "  ".join([first.ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(rest, widths[1:]))])
+
+    return [render(cells[0]), render(["-" * width for width in widths]), *map(render, cells[1:])]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
