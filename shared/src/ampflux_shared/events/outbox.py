@@ -1,0 +1,205 @@
+"""Transactional outbox: events are rows written with the state change, relayed afterwards.
+
+Request code calls `Outbox.add(session, envelope)` inside its unit of work; nothing is sent
+unless that transaction commits. `OutboxRelay` then publishes unsent rows in order with
+publisher confirms and marks them. Delivery is at least once: a crash between the confirm
+and the mark re-sends the event, which the consumers' inbox absorbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import Database
+from .bus import EventBus
+from .envelope import EventEnvelope
+from .errors import PublishError
+from .metrics import event_metrics
+from .tables import EventTables
+
+__all__ = ["EventTables", "Outbox", "OutboxRelay"]
+
+log = logging.getLogger("ampflux.events.outbox")
+_KICK_LISTENER = "ampflux_outbox_kick"
+
+
+class Outbox:
+    def __init__(self, tables: EventTables, *, on_commit: Callable[[], None] | None = None) -> None:
+        self.table = tables.outbox
+        self.on_commit = on_commit
+
+    async def add(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """Insert the event in the caller's transaction; the caller's unit of work commits."""
+        await session.execute(
+            insert(self.table).values(
+                id=envelope.id,
+                type=envelope.type,
+                version=envelope.version,
+                payload=envelope.payload,
+                envelope=envelope.model_dump(mode="json"),
+                created_at=envelope.time,
+                attempts=0,
+            )
+        )
+        if self.on_commit is not None and not session.info.get(_KICK_LISTENER):
+            # Wake the relay right after the commit, so nobody has to remember to.
+            callback = self.on_commit
+            event.listen(session.sync_session, "after_commit", lambda _session: callback())
+            session.info[_KICK_LISTENER] = True
+
+
+class OutboxRelay:
+    """Background publisher of a service's outbox. Several replicas may run one each."""
+
+    def __init__(
+        self,
+        database: Database,
+        bus: EventBus,
+        tables: EventTables,
+        *,
+        registry: CollectorRegistry | None = None,
+        poll_interval: float = 0.5,
+        batch_size: int = 100,
+        max_backoff: float = 30.0,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.database = database
+        self.bus = bus
+        self.table = tables.outbox
+        self.metrics = event_metrics(registry)
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.max_backoff = max_backoff
+        self.stop_grace = stop_grace
+        self.outbox = Outbox(tables, on_commit=self.kick)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        """Relay now rather than at the next poll (call after committing outbox rows)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace)
+        except TimeoutError:
+            # Cancelling rolls the pass back; its rows stay unpublished and go out next time.
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def pending(self) -> int:
+        async with self.database.session() as session:
+            stmt = select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
+            return int((await session.execute(stmt)).scalar_one())
+
+    async def relay_once(self) -> int:
+        """Publish one batch in order; the number confirmed. Raises `PublishError` after
+        recording it on the row that failed (later rows wait, keeping the order)."""
+        t = self.table
+        async with self.database.session() as session:
+            stmt = (
+                select(t.c.id, t.c.envelope)
+                .where(t.c.published_at.is_(None))
+                .order_by(t.c.created_at, t.c.id)
+                .limit(self.batch_size)
+            )
+            if not self.database.is_sqlite:
+                # Replicas share the work: rows another relay holds are skipped, not waited on.
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await session.execute(stmt)).all()
+            published: list[object] = []
+            failure: PublishError | None = None
+            for row in rows:
+                try:
+                    envelope = EventEnvelope.model_validate(row.envelope)
+                except ValidationError as exc:
+                    # Cannot happen for rows written by Outbox.add; leave it visible as pending.
+                    log.error("outbox row %s is not a valid envelope; skipping it: %s", row.id, exc)
+                    await self._record_failure(session, row.id, f"invalid envelope: {exc}")
+                    continue
+                try:
+                    await self.bus.publish(envelope)
+                except PublishError as exc:
+                    await self._record_failure(session, row.id, str(exc))
+                    failure = exc
+                    break
+                published.append(row.id)
+            if published:
+                await session.execute(
+                    update(t)
+                    .where(t.c.id.in_(published))
+                    .values(published_at=datetime.now(UTC), attempts=t.c.attempts + 1)
+                )
+        if failure is not None:
+            raise failure
+        return len(published)
+
+    async def purge_published(self, older_than: timedelta) -> int:
+        """Delete rows published before `older_than` ago (run it from a periodic job)."""
+        cutoff = datetime.now(UTC) - older_than
+        async with self.database.session() as session:
+            result = await session.execute(
+                delete(self.table).where(self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff)
+            )
+            return result.rowcount or 0
+
+    async def _record_failure(self, session: AsyncSession, row_id: object, error: str) -> None:
+        await session.execute(
+            update(self.table)
+            .where(self.table.c.id == row_id)
+            .values(attempts=self.table.c.attempts + 1, last_error=error[:2000])
+        )
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.clear()  # kicks arriving during the pass set it again: no lost wake-up
+            sent = 0
+            try:
+                sent = await self.relay_once()
+                failures = 0
+            except PublishError as exc:
+                failures += 1
+                log.warning("outbox relay: broker did not confirm, retrying later: %s", exc)
+            except Exception:
+                failures += 1
+                log.exception("outbox relay pass failed, retrying later")
+            await self._update_gauge()
+            if failures:
+                # Broker or database down: back off (ignoring kicks) but stay responsive to stop().
+                delay = min(self.poll_interval * 2 ** (failures - 1), self.max_backoff)
+                await _wait(self._stopping, delay)
+            elif sent < self.batch_size:
+                await _wait(self._wake, self.poll_interval)
+
+    async def _update_gauge(self) -> None:
+        try:
+            self.metrics.outbox_pending.set(await self.pending())
+        except Exception:
+            log.debug("could not count the outbox backlog", exc_info=True)
+
+
+async def _wait(flag: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(flag.wait(), timeout)
+    except TimeoutError:
+        pass

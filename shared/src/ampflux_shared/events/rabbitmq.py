@@ -1,0 +1,199 @@
+"""`EventBus` on RabbitMQ through aio-pika.
+
+Topology (declared idempotently by every service at start-up):
+- one durable topic exchange (`ampflux.events`), routing key = event type;
+- per consuming service a durable queue bound to the event types it needs, dead-lettering
+  through the direct exchange `<exchange>.dlx` into `<queue>.dlq`.
+
+Consuming queues are *quorum* queues: on RabbitMQ 3.10 only quorum queues honour
+`x-delivery-limit` (classic queues ignore it and would redeliver a failing message forever),
+and they are replicated in a cluster. 3.10 has no default limit, so we always set one.
+A queue that already exists with other arguments makes the declare fail
+(PRECONDITION_FAILED): change topology with a new queue name, not by editing arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aiormq.abc import DeliveredMessage
+from prometheus_client import CollectorRegistry
+
+from .bus import EventBus, Handler, Outcome, count_consumed, parse_envelope, run_handler
+from .envelope import EventEnvelope
+from .errors import BusUnavailableError, PublishError
+from .metrics import event_metrics
+
+log = logging.getLogger("ampflux.events.rabbitmq")
+
+DEFAULT_EXCHANGE = "ampflux.events"
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class RabbitMQBus(EventBus):
+    def __init__(
+        self,
+        url: str,
+        *,
+        registry: CollectorRegistry | None = None,
+        exchange: str = DEFAULT_EXCHANGE,
+        prefetch: int = 10,
+        publish_timeout: float = 5.0,
+        delivery_limit: int = 20,
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 30.0,
+        reconnect_interval: float = 2.0,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.dead_letter_exchange_name = f"{exchange}.dlx"
+        self.metrics = event_metrics(registry)
+        self.prefetch = prefetch
+        self.publish_timeout = publish_timeout
+        self.delivery_limit = delivery_limit
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.reconnect_interval = reconnect_interval
+        self.stop_grace = stop_grace
+        self._connection: AbstractRobustConnection | None = None
+        self._exchange: AbstractExchange | None = None
+        self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
+        self._inflight: set[asyncio.Task[object]] = set()
+
+    async def start(self) -> None:
+        """Connect (failing fast if the broker is down now) and declare the exchange.
+
+        After this, connection loss is repaired in the background by aio-pika's robust
+        connection, which also re-declares queues, bindings and consumers.
+        """
+        self._connection = await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
+        # A channel of its own for publishing, so consumer channel errors never block confirms.
+        channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+    async def stop(self) -> None:
+        for channel, queue, tag in self._consumers:
+            try:
+                await queue.cancel(tag)
+            except Exception:  # the connection may be gone already; closing below is enough
+                log.debug("could not cancel consumer %s on %s", tag, queue.name, exc_info=True)
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=self.stop_grace)
+        self._consumers.clear()
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._exchange = None
+
+    async def publish(self, envelope: EventEnvelope) -> bool:
+        exchange = self._exchange
+        if exchange is None:
+            raise PublishError("the RabbitMQ bus is not started")
+        message = aio_pika.Message(
+            envelope.to_json(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(envelope.id),
+            type=envelope.type,
+            timestamp=envelope.time,
+            app_id=envelope.producer,
+            correlation_id=envelope.request_id,
+            headers={"x-event-version": envelope.version}
+            | ({REQUEST_ID_HEADER: envelope.request_id} if envelope.request_id else {}),
+        )
+        try:
+            # The outer timeout also bounds the wait for a robust channel that is reconnecting.
+            async with asyncio.timeout(self.publish_timeout):
+                result = await exchange.publish(message, routing_key=envelope.type, mandatory=True)
+        except Exception as exc:
+            raise PublishError(f"{envelope.type} {envelope.id} not confirmed: {exc!r}") from exc
+        self.metrics.published.labels(event_type=envelope.type).inc()
+        # With mandatory=True an unroutable message comes back instead of an Ack. It is
+        # still confirmed (retrying cannot route it); the caller decides what that means.
+        routed = not isinstance(result, DeliveredMessage)
+        if not routed:
+            log.warning("no queue is bound to %s; event %s was not delivered anywhere", envelope.type, envelope.id)
+        return routed
+
+    async def subscribe(self, queue: str, routing_keys: list[str], handler: Handler) -> None:
+        if self._connection is None:
+            raise BusUnavailableError("the RabbitMQ bus is not started")
+        channel = await self._connection.channel()
+        # Bounded prefetch: at most this many unacked messages (and handler tasks) at once.
+        await channel.set_qos(prefetch_count=self.prefetch)
+        dlx = await channel.declare_exchange(self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
+        dlq = await channel.declare_queue(f"{queue}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
+        await dlq.bind(dlx, routing_key=queue)
+        q = await channel.declare_queue(
+            queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": self.dead_letter_exchange_name,
+                "x-dead-letter-routing-key": queue,
+                "x-delivery-limit": self.delivery_limit,
+            },
+        )
+        for key in routing_keys:
+            await q.bind(self.exchange_name, routing_key=key)
+        tag = await q.consume(self._on_message_callback(queue, handler), no_ack=False)
+        self._consumers.append((channel, q, tag))
+
+    async def ping(self) -> None:
+        conn = self._connection
+        if conn is None or conn.is_closed or not conn.connected.is_set():
+            raise BusUnavailableError("RabbitMQ is not connected")
+
+    def _on_message_callback(self, queue: str, handler: Handler):
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await self._handle(queue, handler, message)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        return on_message
+
+    async def _handle(self, queue: str, handler: Handler, message: AbstractIncomingMessage) -> None:
+        envelope = parse_envelope(message.body)
+        if envelope is None:
+            count_consumed(self.metrics, "unparseable", Outcome.DEAD_LETTER)
+            await _settle(message.reject(requeue=False), message)
+            return
+        outcome = await run_handler(handler, envelope, queue)
+        count_consumed(self.metrics, envelope.type, outcome)
+        if outcome is Outcome.OK:
+            await _settle(message.ack(), message)
+        elif outcome is Outcome.DEAD_LETTER:
+            await _settle(message.reject(requeue=False), message)
+        else:
+            # Hold the prefetch slot a little before requeueing so a transient fault (database
+            # restarting) is not hammered; the quorum queue's delivery limit bounds the retries.
+            await asyncio.sleep(self._retry_delay(message))
+            await _settle(message.nack(requeue=True), message)
+
+    def _retry_delay(self, message: AbstractIncomingMessage) -> float:
+        # Quorum queues count deliveries in this header (absent on the first delivery).
+        count = int((message.headers or {}).get("x-delivery-count") or 0)
+        return min(self.retry_delay * 2**count, self.max_retry_delay)
+
+
+async def _settle(action, message: AbstractIncomingMessage) -> None:
+    try:
+        await action
+    except Exception:
+        # The channel died under us: the broker requeues the unacked message by itself, and the
+        # inbox makes the redelivery of an already-committed event a no-op.
+        log.warning("could not settle message %s; the broker will redeliver it", message.message_id, exc_info=True)
