@@ -1,0 +1,262 @@
+"""ampflux-solve as a user runs it: a subprocess, a file in, results or errors out."""
+
+import gzip
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ampflux_shared.circuit import validate_circuit
+from ampflux_simulation.cli import print_table
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
+CASE_NAMES = ["edge_parallel_transformers", "ind480_radial", "mv_meshed_20kv"]
+
+
+def reference_case(name: str) -> dict[str, Any]:
+    if not CASES_DIR.is_dir():
+        pytest.fail(f"reference circuits not found at {CASES_DIR}: the shared folder must sit next to the repo")
+    return json.loads((CASES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ampflux_simulation.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+
+
+def write(path: Path, data: dict[str, Any]) -> Path:
+    text = json.dumps(data).encode("utf-8")
+    path.write_bytes(gzip.compress(text) if path.name.endswith(".gz") else text)
+    return path
+
+
+def broken_radial_plant() -> dict[str, Any]:
+    data = reference_case("ind480_radial")
+    data["lines"][1]["to_bus"] = "MCC-9"
+    data["lines"][2]["id"] = data["lines"][0]["id"]
+    data["lines"][3]["length_km"] = -0.05
+    data["transformers"][0]["vn_lv_kv"] = 4.16
+    data["buses"].append({"id": "SPARE", "vn_kv": 0.48})
+    del data["transformers"][1]["vk0_percent"]
+    del data["ext_grids"][0]["rx_min"]
+    return data
+
+
+def stderr_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return result.stderr.splitlines()
+
+
+# --- rejected input: no solver needed -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["broken.json", "broken.json.gz"])
+def test_invalid_document_exits_2_with_every_problem_on_stderr(tmp_path: Path, name: str) -> None:
+    data = broken_radial_plant()
+
+    result = run_cli(write(tmp_path / name, data))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    expected = [f"{problem.path}: {problem.message}" for problem in validate_circuit(data)]
+    assert stderr_lines(result) == expected
+    assert [line.split(":")[0] for line in expected] == [
+        "buses[8]",
+        "ext_grids[0].rx_min",
+        "lines[1].to_bus",
+        "lines[2].id",
+        "lines[3].length_km",
+        "transformers[0].vn_lv_kv",
+        "transformers[1].vk0_percent",
+    ]
+
+
+def test_faults_flag_replaces_the_study_faults(tmp_path: Path) -> None:
+    data = reference_case("ind480_radial")
+    data["study"]["faults"] = ["3ph"]
+    for line in data["lines"]:
+        del line["r0_ohm_per_km"]
+    path = write(tmp_path / "no_zero_sequence.json", data)
+
+    result = run_cli(path, "--faults", "3ph,1ph")
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert stderr_lines(result) == [
+        f"lines[{index}].r0_ohm_per_km: missing: needed for 1ph faults" for index in range(len(data["lines"]))
+    ]
+
+
+def test_cases_flag_replaces_the_study_cases(tmp_path: Path) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["study"]["cases"] = ["max"]
+    del data["ext_grids"][0]["s_sc_min_mva"]
+    path = write(tmp_path / "no_min_data.json", data)
+
+    result = run_cli(path, "--cases", "min")
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert stderr_lines(result) == ["ext_grids[0].s_sc_min_mva: missing: needed for the min case"]
+
+
+def test_unknown_buses_in_flags_are_reported_with_the_document_problems(tmp_path: Path) -> None:
+    data = reference_case("edge_parallel_transformers")
+    data["lines"][0]["length_km"] = 0
+    path = write(tmp_path / "circuit.json", data)
+
+    result = run_cli(path, "--bus", "LV-1", "LV-7", "--branches", "MV-2")
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert stderr_lines(result) == [
+        "lines[0].length_km: Input should be greater than 0",
+        "--bus: unknown bus 'LV-7'",
+        "--branches: unknown bus 'MV-2'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), (b'{"format": ', "invalid JSON at line 1"), (b"[]", "must be a JSON object")],
+)
+def test_unreadable_file_exits_2(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "circuit.json"
+    if content is not None:
+        path.write_bytes(content)
+
+    result = run_cli(path)
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert str(path) in result.stderr and message in result.stderr
+
+
+@pytest.mark.parametrize("flags", [["--faults", "4ph"], ["--cases", "max,avg"], ["--faults", ""]])
+def test_bad_flag_values_exit_2(tmp_path: Path, flags: list[str]) -> None:
+    result = run_cli(write(tmp_path / "c.json", reference_case("ind480_radial")), *flags)
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert "choose from" in result.stderr
+
+
+def test_table_aligns_every_column() -> None:
+    result_sets = reference_case("mv_meshed_20kv")["expected"]["result_sets"][:2]
+    out = io.StringIO()
+
+    print_table(result_sets, out)
+
+    blocks = out.getvalue().strip().split("\n\n")
+    assert [block.splitlines()[0] for block in blocks] == ["3ph fault, max case", "3ph fault, min case"]
+    for block, result_set in zip(blocks, result_sets, strict=True):
+        header, rule, *rows = block.splitlines()[2:]
+        assert header.split() == ["bus", *result_set["quantities"]]
+        assert [row.split()[0] for row in rows] == list(result_set["buses"])
+        assert len({len(header), len(rule), *map(len, rows)}) == 1
+
+
+# --- solving: runs once the solver package is importable -----------------------------------
+
+
+@pytest.fixture
+def solver() -> None:
+    pytest.importorskip("ampflux_simulation.solver")
+
+
+def close(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, str) or isinstance(actual, str):
+        return actual == expected
+    return math.isclose(actual, expected, rel_tol=1e-4, abs_tol=1e-9)
+
+
+@pytest.mark.usefixtures("solver")
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_solves_reference_circuit_to_its_expected_results(tmp_path: Path, name: str) -> None:
+    data = reference_case(name)
+    output = tmp_path / "results.json"
+
+    result = run_cli(CASES_DIR / f"{name}.json", "-o", output)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    results = json.loads(output.read_text(encoding="utf-8"))
+    assert results["circuit_id"] == data["id"]
+    got = {(rs["fault"], rs["case"]): rs for rs in results["result_sets"]}
+    wanted = {(rs["fault"], rs["case"]): rs for rs in data["expected"]["result_sets"]}
+    assert got.keys() == wanted.keys()
+    for key, expected_set in wanted.items():
+        actual_set = got[key]
+        assert set(expected_set["quantities"]) <= set(actual_set["quantities"]), key
+        assert actual_set["buses"].keys() == expected_set["buses"].keys(), key
+        for bus_id, expected_values in expected_set["buses"].items():
+            for quantity, value in expected_values.items():
+                actual = actual_set["buses"][bus_id][quantity]
+                assert close(actual, value), (key, bus_id, quantity, actual, value)
+
+
+@pytest.mark.usefixtures("solver")
+def test_flags_select_faults_cases_and_buses_of_a_gzipped_document(tmp_path: Path) -> None:
+    data = reference_case("edge_parallel_transformers")
+    path = write(tmp_path / "edge.json.gz", data)
+
+    result = run_cli(path, "--faults", "2ph", "--cases", "min", "--bus", "LV-1", "--bus", "LV-2")
+
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout)
+    assert [(rs["fault"], rs["case"]) for rs in results["result_sets"]] == [("2ph", "min")]
+    (result_set,) = results["result_sets"]
+    assert list(result_set["buses"]) == ["LV-1", "LV-2"]
+    expected = next(rs for rs in data["expected"]["result_sets"] if (rs["fault"], rs["case"]) == ("2ph", "min"))
+    for bus_id in ("LV-1", "LV-2"):
+        assert close(result_set["buses"][bus_id]["ikss_ka"], expected["buses"][bus_id]["ikss_ka"])
+
+
+@pytest.mark.usefixtures("solver")
+def test_table_and_file_output_together(tmp_path: Path) -> None:
+    output = tmp_path / "results.json.gz"
+
+    result = run_cli(CASES_DIR / "ind480_radial.json", "--faults", "3ph", "--table", "-o", output)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3ph fault, max case\n")
+    assert "SWBD" in result.stdout
+    results = json.loads(gzip.decompress(output.read_bytes()))
+    assert {rs["fault"] for rs in results["result_sets"]} == {"3ph"}
+
+
+@pytest.mark.usefixtures("solver")
+def test_branch_contributions_for_a_chosen_fault_bus(tmp_path: Path) -> None:
+    result = run_cli(CASES_DIR / "edge_parallel_transformers.json", "--faults", "3ph", "--cases", "max", "--branches", "LV-1")
+
+    assert result.returncode == 0, result.stderr
+    (result_set,) = json.loads(result.stdout)["result_sets"]
+    branches = result_set["branches"]["LV-1"]
+    assert branches, "no branch contributions for LV-1"
+    for values in branches.values():
+        assert {"ikss_from_ka", "ikss_to_ka"} <= values.keys()
+
+
+@pytest.mark.usefixtures("solver")
+def test_solver_error_exits_1_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ampflux_simulation.solver as solver_module
+    from ampflux_simulation import cli
+
+    # No valid document is known to make the solver fail, so stand in a solver that does.
+    def failing_solve(*args: Any, **kwargs: Any) -> Any:
+        raise solver_module.SolverError("the admittance matrix is singular")
+
+    monkeypatch.setattr(solver_module, "solve_study", failing_solve)
+    path = write(tmp_path / "c.json", reference_case("edge_parallel_transformers"))
+
+    assert cli.main([str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "ampflux-solve: the admittance matrix is singular\n"
