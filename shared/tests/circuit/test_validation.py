@@ -4,6 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ampflux_shared.circuit import (
     CircuitDocument,
@@ -252,3 +254,40 @@ def test_not_an_object() -> None:
 def test_a_bad_override_is_a_programming_error(reference_case: Loader, faults, cases) -> None:
     with pytest.raises((ValueError, TypeError)):
         validate_circuit(reference_case("ind480_radial"), faults=faults, cases=cases)
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "x", "SWBD", "MV-1", "TX-1", "hv", "Yyn", "1ph", "min"]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["id", "bus", "vn_kv"]), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 50), st.integers(0, 50), JUNK), max_size=6))
+def test_any_mangled_document_gets_problems_not_an_exception(reference_case: Loader, edits) -> None:
+    """Whatever a user uploads, validation answers with problems; it never crashes."""
+    data = reference_case("ind480_radial")
+    sections = ["study", "buses", "ext_grids", "lines", "transformers", "motors", "generators", "transformers3w"]
+    for section_index, element_index, field_index, value in edits:
+        section = sections[section_index]
+        target = data.get(section)
+        if isinstance(target, list) and target and isinstance(element := target[element_index % len(target)], dict):
+            target = element
+        if isinstance(target, dict) and target:
+            target[sorted(target)[field_index % len(target)]] = value
+        else:
+            data[section] = value
+
+    problems = validate_circuit(data, cases=["max", "min"])
+
+    assert all(isinstance(problem, CircuitProblem) and problem.message for problem in problems)
+    if problems:
+        with pytest.raises(CircuitValidationError):
+            parse_circuit(data, cases=["max", "min"])
+    else:
+        parse_circuit(data, cases=["max", "min"])

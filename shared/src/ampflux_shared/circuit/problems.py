@@ -45,5 +45,12 @@ def format_path(loc: Iterable[str | int]) -> str:
     return path
 
 
+# pydantic's wording where it speaks Python ("... or instance of Bus") rather than JSON.
+_JSON_WORDING = {"model_type": "Input should be a JSON object"}
+
+
 def problems_from_validation_error(error: ValidationError) -> list[CircuitProblem]:
-    return [CircuitProblem(format_path(item["loc"]), item["type"], item["msg"]) for item in error.errors()]
+    return [
+        CircuitProblem(format_path(item["loc"]), item["type"], _JSON_WORDING.get(item["type"], item["msg"]))
+        for item in error.errors()
+    ]

@@ -28,14 +28,14 @@ Entries = Mapping[str, Sequence[object]]
 
 
 def text_field(entry: object, name: str) -> str | None:
-    """An id-like field of a raw dict or a model, or None when absent or not a string."""
+    """An id-like field of a raw dict or a model, or None when absent, empty or not a string."""
     value = entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name, None)
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
 
 
 def check_topology(entries: Entries) -> list[CircuitProblem]:
     problems = _duplicate_ids(entries)
-    bus_ids = {bus_id for entry in entries.get("buses", ()) if (bus_id := text_field(entry, "id"))}
+    bus_ids = {bus_id for entry in entries.get("buses", ()) if (bus_id := text_field(entry, "id")) is not None}
     problems += _unknown_buses(entries, bus_ids)
     problems += _unit_transformers(entries)
     problems += _unsupplied_buses(entries, bus_ids)
@@ -78,22 +78,22 @@ def _unit_transformers(entries: Entries) -> list[CircuitProblem]:
     transformer_buses = {
         trafo_id: {text_field(entry, "hv_bus"), text_field(entry, "lv_bus")}
         for entry in entries.get("transformers", ())
-        if (trafo_id := text_field(entry, "id"))
+        if (trafo_id := text_field(entry, "id")) is not None
     }
     problems = []
     for index, entry in enumerate(entries.get("generators", ())):
-        trafo_id = text_field(entry, "power_station_trafo")
+        trafo_id, bus_id = text_field(entry, "power_station_trafo"), text_field(entry, "bus")
         if trafo_id is None:
             continue
         path = f"generators[{index}].power_station_trafo"
         if trafo_id not in transformer_buses:
             problems.append(CircuitProblem(path, "unknown_transformer", f"unknown transformer {trafo_id!r}"))
-        elif text_field(entry, "bus") not in transformer_buses[trafo_id]:
+        elif bus_id is not None and bus_id not in transformer_buses[trafo_id]:
             problems.append(
                 CircuitProblem(
                     path,
                     "unit_transformer_elsewhere",
-                    f"transformer {trafo_id!r} is not connected to the generator's bus {text_field(entry, 'bus')!r}",
+                    f"transformer {trafo_id!r} is not connected to the generator's bus {bus_id!r}",
                 )
             )
     return problems
