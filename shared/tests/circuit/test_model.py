@@ -195,3 +195,24 @@ def test_generator_takes_stator_resistance_in_ohm_or_per_unit(resistance: dict) 
 def test_three_winding_vector_groups() -> None:
     assert Transformer3W.model_validate({**TRAFO3W, "vector_group": "YNynd"}).vector_group == "YNynd"
     assert error_locs(Transformer3W, {**TRAFO3W, "vector_group": "YNyn0d5"}) == {("vector_group",)}
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "field", "value"),
+    [
+        (Line, LINE, "length_km", "1.0"),
+        (Line, LINE, "length_km", True),
+        (Line, LINE, "parallel", "2"),
+        (Line, LINE, "parallel", 2.5),
+        (Transformer, TRAFO, "tap_pos", True),
+        (Transformer, TRAFO, "oltc", "yes"),
+        (Study, {"frequency_hz": 50}, "ip", 1),
+    ],
+)
+def test_values_must_have_their_json_type(model, data, field, value) -> None:
+    assert error_locs(model, {**data, field: value}) == {(field,)}
+
+
+def test_whole_numbers_written_as_floats_are_integers() -> None:
+    assert Line.model_validate({**LINE, "parallel": 2.0}).parallel == 2
+    assert Transformer.model_validate({**TRAFO, "tap_pos": -1.0}).tap_pos == -1

@@ -11,8 +11,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+
+def _json_integer(value: object) -> object:
+    # Lax int parsing is wanted for 2.0 (some exporters write every number as a float),
+    # not for true or "2".
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
 
 Id = Annotated[str, StringConstraints(min_length=1)]
 
@@ -24,12 +42,20 @@ VectorGroup = Literal["Dyn", "YNd", "YNyn", "Yyn", "YNy", "Yzn", "Yy", "Yd", "Dy
 # Three-winding groups are open-ended (YNynd, Yynd, Yyd, ...): HV letter(s), then MV and LV.
 VectorGroup3W = Annotated[str, StringConstraints(pattern=r"^(YN|Y|D|Z|ZN)(yn|y|d|zn|z)(yn|y|d|zn|z)$")]
 
+# Numbers must be JSON numbers: lax parsing would read true as 1.0 and "0.4" as 0.4,
+# which hides a broken exporter instead of reporting it. Integers are fine where floats go.
+Real = Annotated[float, Field(strict=True)]
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+Flag = Annotated[bool, Field(strict=True)]
+Count = Annotated[Integer, Field(ge=1)]
+
 # Physical quantities. Ratings and lengths must be positive, impedances and ratios only
 # non-negative; percentages of a rating stay below 100 %.
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Percent = Annotated[float, Field(ge=0, lt=100)]
-PositivePercent = Annotated[float, Field(gt=0, lt=100)]
+Positive = Annotated[Real, Field(gt=0)]
+NonNegative = Annotated[Real, Field(ge=0)]
+Percent = Annotated[Real, Field(ge=0, lt=100)]
+PositivePercent = Annotated[Real, Field(gt=0, lt=100)]
+PowerFactor = Annotated[Real, Field(gt=0, le=1)]
 
 
 class _Element(BaseModel):
@@ -41,7 +67,9 @@ def _not_above(value: float | None, info: ValidationInfo, limit_field: str) -> f
     """Field-validator body for "resistive part <= total", so the error sits on the field."""
     limit = info.data.get(limit_field)
     if value is not None and limit is not None and value > limit:
-        raise PydanticCustomError("exceeds_limit", "must not exceed {limit_field} ({limit})", {"limit_field": limit_field, "limit": limit})
+        raise PydanticCustomError(
+            "exceeds_limit", "must not exceed {limit_field} ({limit})", {"limit_field": limit_field, "limit": limit}
+        )
     return value
 
 
@@ -52,8 +80,8 @@ class Study(_Element):
     lv_tol_percent: Literal[6, 10] = 10
     kappa_method: Literal["B", "C"] = "C"
     topology: Literal["auto", "meshed", "radial"] = "auto"
-    ip: bool = True
-    ith: bool = True
+    ip: Flag = True
+    ith: Flag = True
     tk_s: Positive = 1.0
     tmin_s: Positive = 0.1
     r_fault_ohm: NonNegative = 0.0
@@ -103,9 +131,9 @@ class Line(_Element):
     r0_ohm_per_km: NonNegative | None = None
     x0_ohm_per_km: NonNegative | None = None
     c0_nf_per_km: NonNegative | None = None
-    parallel: Annotated[int, Field(ge=1)] = 1
+    parallel: Count = 1
     # Below 20 °C the min-case correction would lower R; above a few hundred °C no conductor survives.
-    endtemp_degree: Annotated[float, Field(ge=20, le=400)] | None = None
+    endtemp_degree: Annotated[Real, Field(ge=20, le=400)] | None = None
 
     @field_validator("to_bus")
     @classmethod
@@ -124,11 +152,11 @@ class Line(_Element):
 
 
 class _TapChanger(_Element):
-    tap_neutral: int | None = None
-    tap_pos: int | None = None
+    tap_neutral: Integer | None = None
+    tap_pos: Integer | None = None
     tap_step_percent: Percent | None = None
-    tap_min: int | None = None
-    tap_max: int | None = None
+    tap_min: Integer | None = None
+    tap_max: Integer | None = None
 
     @field_validator("tap_max")
     @classmethod
@@ -153,12 +181,12 @@ class Transformer(_TapChanger):
     vkr0_percent: Percent | None = None
     mag0_percent: Positive | None = None
     mag0_rx: NonNegative | None = None
-    si0_hv_partial: Annotated[float, Field(ge=0, le=1)] | None = None
-    shift_degree: float = 0.0
-    parallel: Annotated[int, Field(ge=1)] = 1
+    si0_hv_partial: Annotated[Real, Field(ge=0, le=1)] | None = None
+    shift_degree: Real = 0.0
+    parallel: Count = 1
     tap_side: Literal["hv", "lv"] | None = None
-    power_station_unit: bool = False
-    oltc: bool = False
+    power_station_unit: Flag = False
+    oltc: Flag = False
     pt_percent: Percent | None = None
     xn_ohm: NonNegative = 0.0
     rn_ohm: NonNegative = 0.0
@@ -205,8 +233,8 @@ class Transformer3W(_TapChanger):
     vkr0_mv_percent: Percent | None = None
     vkr0_lv_percent: Percent | None = None
     vector_group: VectorGroup3W | None = None
-    shift_mv_degree: float = 0.0
-    shift_lv_degree: float = 0.0
+    shift_mv_degree: Real = 0.0
+    shift_lv_degree: Real = 0.0
     tap_side: Literal["hv", "mv", "lv"] | None = None
 
     @field_validator("mv_bus", "lv_bus")
@@ -236,7 +264,7 @@ class Generator(_Element):
     xdss_pu: Positive
     rdss_ohm: NonNegative | None = None
     rdss_pu: NonNegative | None = None
-    cos_phi: Annotated[float, Field(gt=0, le=1)]
+    cos_phi: PowerFactor
     pg_percent: Percent = 0.0
     power_station_trafo: Id | None = None
 
@@ -251,8 +279,8 @@ class Motor(_Element):
     id: Id
     bus: Id
     pn_mech_mw: Positive
-    cos_phi_n: Annotated[float, Field(gt=0, le=1)]
-    efficiency_n_percent: Annotated[float, Field(gt=0, le=100)]
+    cos_phi_n: PowerFactor
+    efficiency_n_percent: Annotated[Real, Field(gt=0, le=100)]
     vn_kv: Positive
     lrc_pu: Positive
     rx: NonNegative
