@@ -1,0 +1,18 @@
+"""IEC 60909 short-circuit solver: a pure library (numpy/scipy, no I/O).
+
+    from ampflux_simulation.solver import solve_study, StudyResult, SolverError
+    result = solve_study(doc)              # doc: ampflux_shared.circuit.CircuitDocument
+    result.to_result_sets()                # FORMAT.md `expected.result_sets` shape
+
+Modules by job: `elements` (per-sequence element models), `network` (sparse Y, LU,
+diagonal / columns of Z), `sequences` (the factorized networks of a case), `factors`
+(c, K_T, K_G, K_S, K_SO), `faults` (fault formulas), `peak` (κ, ip), `thermal` (m, n,
+Ith), `breaking` (μ, q, Ib), `contributions` (branch currents, post-fault voltages),
+`topology` (multiply-fed buses for κ method B), `result`, `solve`.
+"""
+
+from .errors import SolverError
+from .result import ResultSet, StudyResult
+from .solve import solve_study
+
+__all__ = ["ResultSet", "SolverError", "StudyResult", "solve_study"]

@@ -1,0 +1,450 @@
+"""Per-sequence models of every element, in per unit, for one case of a study.
+
+Every line and transformer becomes one or more *branch rows*: a two-port between a
+`from` and a `to` bus. In the positive sequence a row is a series impedance r + jx
+(per unit on the `to` bus base) behind an ideal ratio n on the `from` side, so method C
+can rescale X. In the zero sequence a row is a general two-port (yff, yft, ytf, ytt),
+which also carries the element's own zero-sequence paths to earth (a Dyn transformer is
+a row with only ytt), so branch contributions include them. Sources (external grids,
+generators, motors) are shunts at their bus.
+
+Per-unit bases: S_base = study.sn_mva, U_base = the bus's vn_kv (a three-winding star
+point takes its HV bus's). Results do not depend on S_base.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import factors
+
+if TYPE_CHECKING:
+    from ampflux_shared.circuit import CircuitDocument, Generator, Transformer, Transformer3W
+
+# R_Gf / X″d replacing the stator resistance for ip (IEC 60909-0 §6.6.1).
+RGF_HV_LARGE, RGF_HV_SMALL, RGF_LV = 0.05, 0.07, 0.15
+
+
+@dataclass
+class Machine:
+    """A rotating machine whose partial current decays (for Ib and n)."""
+
+    element: str
+    kind: str  # "generator" | "motor"
+    bus: int
+    shunt: int  # index into the positive-sequence shunts
+    ir_ka: float  # rated current at its own rated voltage
+    power_per_pole_pair_mw: float  # motors: m for q (one pole pair assumed when unknown)
+
+
+@dataclass
+class Network:
+    """Both sequence networks of one case, ready to assemble."""
+
+    bus_ids: list[str]
+    n_bus: int  # real buses + three-winding star points
+    base_kv: NDArray[np.float64]
+    c: NDArray[np.float64]  # voltage factor of the case, per bus (star points: their HV bus's)
+    c_max: NDArray[np.float64]
+    sn_mva: float
+    # branch rows
+    f: NDArray[np.int64]
+    t: NDArray[np.int64]
+    r1: NDArray[np.float64]
+    x1: NDArray[np.float64]
+    ratio: NDArray[np.float64]
+    row_element: list[str]
+    row_kind: list[str]
+    row_ends: list[tuple[str | None, str | None]]
+    # positive-sequence shunts (sources)
+    sh_bus: NDArray[np.int64]
+    sh_z: NDArray[np.complex128]
+    sh_z_peak: NDArray[np.complex128]  # generators with R_Gf for ip
+    sh_kind: list[str]
+    sh_element: list[str]
+    machines: list[Machine]
+    # zero sequence (None when not built)
+    y0: NDArray[np.complex128] | None = None  # rows × 4: yff, yft, ytf, ytt
+    sh0_bus: NDArray[np.int64] | None = None
+    sh0_y: NDArray[np.complex128] | None = None
+    notes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_real(self) -> int:
+        return len(self.bus_ids)
+
+    def z_base(self) -> NDArray[np.float64]:
+        return self.base_kv**2 / self.sn_mva
+
+
+class _Builder:
+    def __init__(self, doc: CircuitDocument, case: str, zero: bool, inside_unit: str | None) -> None:
+        self.doc = doc
+        self.case = case
+        self.zero = zero
+        self.inside_unit = inside_unit
+        study = doc.study
+        self.sn = float(study.sn_mva)
+        self.omega = 2.0 * math.pi * float(study.frequency_hz)
+        self.index = {b.id: i for i, b in enumerate(doc.buses)}
+        vn = np.array([b.vn_kv for b in doc.buses], dtype=float)
+        c_max, c_min = factors.voltage_factors(vn, int(study.lv_tol_percent))
+        self.vn = list(vn)
+        self.c_max = list(c_max)
+        self.c_case = list(c_max if case == "max" else c_min)
+        self.f: list[int] = []
+        self.t: list[int] = []
+        self.r1: list[float] = []
+        self.x1: list[float] = []
+        self.ratio: list[float] = []
+        self.y0: list[tuple[complex, complex, complex, complex]] = []
+        self.row_element: list[str] = []
+        self.row_kind: list[str] = []
+        self.row_ends: list[tuple[str | None, str | None]] = []
+        self.sh_bus: list[int] = []
+        self.sh_z: list[complex] = []
+        self.sh_z_peak: list[complex] = []
+        self.sh_kind: list[str] = []
+        self.sh_element: list[str] = []
+        self.sh0_bus: list[int] = []
+        self.sh0_y: list[complex] = []
+        self.machines: list[Machine] = []
+        # power station units: trafo id -> generator
+        self.unit_of_trafo: dict[str, Generator] = {g.power_station_trafo: g for g in doc.generators if g.power_station_trafo}
+        self.trafos = {t.id: t for t in doc.transformers}
+
+    # --- helpers -------------------------------------------------------------------
+    def zb(self, bus: int) -> float:
+        return self.vn[bus] ** 2 / self.sn
+
+    def add_bus(self, vn_kv: float, c_max: float, c_case: float) -> int:
+        self.vn.append(vn_kv)
+        self.c_max.append(c_max)
+        self.c_case.append(c_case)
+        return len(self.vn) - 1
+
+    def add_row(
+        self,
+        element: str,
+        kind: str,
+        f: int,
+        t: int,
+        z1_pu: complex,
+        ratio: float,
+        y0: tuple[complex, complex, complex, complex],
+        ends: tuple[str | None, str | None],
+    ) -> None:
+        self.f.append(f)
+        self.t.append(t)
+        self.r1.append(z1_pu.real)
+        self.x1.append(z1_pu.imag)
+        self.ratio.append(ratio)
+        self.y0.append(y0)
+        self.row_element.append(element)
+        self.row_kind.append(kind)
+        self.row_ends.append(ends)
+
+    def add_shunt(self, element: str, kind: str, bus: int, z_pu: complex, z_peak_pu: complex | None = None) -> int:
+        self.sh_bus.append(bus)
+        self.sh_z.append(z_pu)
+        self.sh_z_peak.append(z_pu if z_peak_pu is None else z_peak_pu)
+        self.sh_kind.append(kind)
+        self.sh_element.append(element)
+        return len(self.sh_bus) - 1
+
+    # --- elements --------------------------------------------------------------------
+    def ext_grids(self) -> None:
+        for eg in self.doc.ext_grids:
+            bus = self.index[eg.bus]
+            s_sc = eg.s_sc_max_mva if self.case == "max" else eg.s_sc_min_mva
+            rx = eg.rx_max if self.case == "max" else eg.rx_min
+            # S″kQ with the case's c of the grid's bus: Z = c·Un²/S″kQ, in per unit c·S_base/S″kQ
+            z = self.c_case[bus] * self.sn / s_sc
+            x = z / math.sqrt(1.0 + rx * rx)
+            self.add_shunt(eg.id, "ext_grid", bus, complex(rx * x, x))
+            if self.zero:
+                x0x = eg.x0x_max if self.case == "max" else eg.x0x_min
+                r0x0 = eg.r0x0_max if self.case == "max" else eg.r0x0_min
+                if x0x is not None and r0x0 is not None and x0x > 0:
+                    x0 = x0x * x
+                    self.sh0_bus.append(bus)
+                    self.sh0_y.append(1.0 / complex(r0x0 * x0, x0))
+
+    def lines(self) -> None:
+        for ln in self.doc.lines:
+            f, t = self.index[ln.from_bus], self.index[ln.to_bus]
+            zb = self.zb(f)
+            kr = factors.line_temperature_factor(ln.endtemp_degree) if self.case == "min" else 1.0
+            n = ln.parallel
+            z1 = complex(ln.r_ohm_per_km * kr, ln.x_ohm_per_km) * ln.length_km / n / zb
+            y0 = (0j, 0j, 0j, 0j)
+            if self.zero and ln.r0_ohm_per_km is not None and ln.x0_ohm_per_km is not None:
+                z0 = complex(ln.r0_ohm_per_km * kr, ln.x0_ohm_per_km) * ln.length_km / n / zb
+                # zero-sequence capacitance is kept (pi model, half at each end)
+                b0 = self.omega * (ln.c0_nf_per_km or 0.0) * 1e-9 * ln.length_km * n * zb
+                ys = 1.0 / z0
+                y0 = (ys + 0.5j * b0, -ys, -ys, ys + 0.5j * b0)
+            self.add_row(ln.id, "line", f, t, z1, 1.0, y0, ("from", "to"))
+
+    def _unit_factor(self, tr: Transformer) -> tuple[float, float, float, float] | None:
+        """(gen factor, trafo factor) for a power station unit, else None."""
+        gen = self.unit_of_trafo.get(tr.id)
+        if gen is None:
+            return None
+        hv = self.index[tr.hv_bus]
+        x_t = math.sqrt(max(tr.vk_percent**2 - tr.vkr_percent**2, 0.0)) / 100.0
+        c_max = self.c_max[hv]
+        if self.inside_unit == gen.id:
+            kg = factors.unit_generator_kgs(self.c_max[self.index[gen.bus]], gen.xdss_pu, gen.cos_phi, gen.pg_percent)
+            kt = factors.unit_transformer_kts(self.c_max[self.index[gen.bus]], x_t, gen.cos_phi)
+            return kg, kt, x_t, c_max
+        if tr.oltc:
+            ks = factors.power_station_ks(
+                un_q_kv=self.vn[hv], ur_g_kv=gen.vn_kv, ur_thv_kv=tr.vn_hv_kv, ur_tlv_kv=tr.vn_lv_kv,
+                c_max=c_max, xdss_pu=gen.xdss_pu, x_t_pu=x_t, cos_phi=gen.cos_phi,
+            )
+        else:
+            ks = factors.power_station_kso(
+                un_q_kv=self.vn[hv], ur_g_kv=gen.vn_kv, ur_thv_kv=tr.vn_hv_kv, ur_tlv_kv=tr.vn_lv_kv,
+                c_max=c_max, xdss_pu=gen.xdss_pu, cos_phi=gen.cos_phi, pg_percent=gen.pg_percent,
+                pt_percent=tr.pt_percent or 0.0,
+            )
+        return ks, ks, x_t, c_max
+
+    def transformers(self) -> None:
+        for tr in self.doc.transformers:
+            hv, lv = self.index[tr.hv_bus], self.index[tr.lv_bus]
+            u_hv, u_lv = _tapped(tr.vn_hv_kv, tr.vn_lv_kv, tr.tap_side, tr)
+            unit = self._unit_factor(tr)
+            if unit is not None:
+                k = unit[1]
+            elif self.case == "max" and not tr.power_station_unit:
+                k = factors.transformer_kt(tr.vk_percent, tr.vkr_percent, self.c_max[lv])
+            else:
+                k = 1.0
+            z_lv_ohm = _percent_impedance(tr.vk_percent, tr.vkr_percent) * u_lv**2 / tr.sn_mva / tr.parallel * k
+            ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
+            y0 = self._transformer_zero(tr, hv, lv, u_hv, u_lv, k) if self.zero else (0j, 0j, 0j, 0j)
+            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"))
+
+    def _transformer_zero(
+        self, tr: Transformer, hv: int, lv: int, u_hv: float, u_lv: float, k: float
+    ) -> tuple[complex, complex, complex, complex]:
+        group = (tr.vector_group or "").lower()
+        if group in ("", "yy", "yd", "dy", "dd") or tr.vk0_percent is None:
+            return (0j, 0j, 0j, 0j)
+        vkr0 = tr.vkr0_percent or 0.0
+        zk0_mag = tr.vk0_percent / 100.0 * u_lv**2 / tr.sn_mva / tr.parallel
+        z0 = _percent_impedance(tr.vk0_percent, vkr0) * u_lv**2 / tr.sn_mva / tr.parallel * k  # Ω, LV side
+        zm: complex | None = None
+        if tr.mag0_percent is not None:
+            # Zm0 = mag0 % of |Zk0| (uncorrected), angle from its R/X
+            zm_abs = tr.mag0_percent / 100.0 * zk0_mag
+            rx = tr.mag0_rx or 0.0
+            xm = zm_abs / math.sqrt(1.0 + rx * rx)
+            zm = complex(rx * xm, xm)
+        zn3 = 3.0 * complex(tr.rn_ohm or 0.0, tr.xn_ohm or 0.0)
+        to_hv = (u_hv / u_lv) ** 2  # refers an LV-side Ω value to the HV winding
+        zb_hv, zb_lv = self.zb(hv), self.zb(lv)
+        si0 = 0.5 if tr.si0_hv_partial is None else tr.si0_hv_partial
+        if group == "dyn":
+            return (0j, 0j, 0j, 1.0 / ((z0 + zn3) / zb_lv))
+        if group == "ynd":
+            return (1.0 / ((z0 * to_hv + zn3) / zb_hv), 0j, 0j, 0j)
+        if group == "yyn":
+            return (0j, 0j, 0j, 0j) if zm is None else (0j, 0j, 0j, 1.0 / ((z0 + zm + zn3) / zb_lv))
+        if group == "yny":
+            return (0j, 0j, 0j, 0j) if zm is None else (1.0 / (((z0 + zm) * to_hv + zn3) / zb_hv), 0j, 0j, 0j)
+        if group == "yzn":
+            # zigzag LV winding earths the LV side; the HV star is unearthed
+            zz = (1.0 - si0) * z0 + (zm if zm is not None else 0j) + zn3
+            return (0j, 0j, 0j, 1.0 / (zz / zb_lv))
+        if group == "ynyn":
+            ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
+            z1 = (si0 * z0 + zn3 / to_hv) / zb_lv
+            z2 = (1.0 - si0) * z0 / zb_lv
+            if zm is None:
+                y = 1.0 / (z1 + z2)
+                return (y / ratio**2, -y / ratio, -y / ratio, y)
+            z3 = zm / zb_lv
+            d = z1 * z2 + z2 * z3 + z1 * z3
+            yff, yft, ytt = (z2 + z3) / d, -z3 / d, (z1 + z3) / d
+            return (yff / ratio**2, yft / ratio, yft / ratio, ytt)
+        raise ValueError(f"transformer {tr.id}: vector group {tr.vector_group!r} has no zero-sequence model")
+
+    def transformers3w(self) -> None:
+        for t3 in self.doc.transformers3w:
+            self._transformer3w(t3)
+
+    def _transformer3w(self, t3: Transformer3W) -> None:
+        hv, mv, lv = self.index[t3.hv_bus], self.index[t3.mv_bus], self.index[t3.lv_bus]
+        u = {"hv": t3.vn_hv_kv, "mv": t3.vn_mv_kv, "lv": t3.vn_lv_kv}
+        if t3.tap_side is not None and t3.tap_pos is not None and t3.tap_step_percent is not None:
+            u[t3.tap_side] *= 1.0 + (t3.tap_pos - (t3.tap_neutral or 0)) * t3.tap_step_percent / 100.0
+        sn = {"hv": t3.sn_hv_mva, "mv": t3.sn_mv_mva, "lv": t3.sn_lv_mva}
+        # pair values: hv = HV–MV, mv = MV–LV, lv = HV–LV, each on the smaller rating
+        pairs = {"hv": ("hv", "mv"), "mv": ("mv", "lv"), "lv": ("hv", "lv")}
+        zb_hv_ohm = u["hv"] ** 2
+
+        def star(vk: dict[str, float], vkr: dict[str, float], kt: dict[str, float]) -> dict[str, complex]:
+            zp = {p: _percent_impedance(vk[p], vkr[p]) * zb_hv_ohm / min(sn[a] for a in pairs[p]) * kt[p] for p in pairs}
+            return {  # Ω referred to the HV winding
+                "hv": 0.5 * (zp["hv"] + zp["lv"] - zp["mv"]),
+                "mv": 0.5 * (zp["hv"] + zp["mv"] - zp["lv"]),
+                "lv": 0.5 * (zp["lv"] + zp["mv"] - zp["hv"]),
+            }
+
+        vk = {p: getattr(t3, f"vk_{p}_percent") for p in pairs}
+        vkr = {p: getattr(t3, f"vkr_{p}_percent") for p in pairs}
+        if self.case == "max":
+            kt = {p: factors.transformer_kt(vk[p], vkr[p], 1.1) for p in pairs}
+        else:
+            kt = {p: 1.0 for p in pairs}
+        z1 = star(vk, vkr, kt)
+        aux = self.add_bus(self.vn[hv], self.c_max[hv], self.c_case[hv])
+        zb_aux = self.zb(aux)
+        z0: dict[str, complex] | None = None
+        windings: tuple[str, str, str] = ("", "", "")
+        if self.zero and t3.vector_group and t3.vk0_hv_percent is not None:
+            vk0 = {p: getattr(t3, f"vk0_{p}_percent") for p in pairs}
+            vkr0 = {p: getattr(t3, f"vkr0_{p}_percent") or 0.0 for p in pairs}
+            z0 = star(vk0, vkr0, kt)
+            windings = _split_3w_group(t3.vector_group)
+        buses = {"hv": hv, "mv": mv, "lv": lv}
+        for i, side in enumerate(("hv", "mv", "lv")):
+            bus = buses[side]
+            if side == "hv":
+                f, t, z_pu, ratio = bus, aux, z1["hv"] / zb_aux, (u["hv"] / u["hv"]) / (self.vn[bus] / self.vn[aux])
+                ends: tuple[str | None, str | None] = ("hv", None)
+            else:
+                to_side = (u[side] / u["hv"]) ** 2
+                f, t, z_pu = aux, bus, z1[side] * to_side / self.zb(bus)
+                ratio = (u["hv"] / u[side]) / (self.vn[aux] / self.vn[bus])
+                ends = (None, side)
+            y0 = (0j, 0j, 0j, 0j)
+            if z0 is not None:
+                w = windings[i]
+                if w in ("yn", "zn"):
+                    if side == "hv":
+                        ys = 1.0 / (z0["hv"] / zb_aux)
+                        y0 = (ys / ratio**2, -ys / ratio, -ys / ratio, ys)
+                    else:
+                        ys = 1.0 / (z0[side] * (u[side] / u["hv"]) ** 2 / self.zb(bus))
+                        y0 = (ys / ratio**2, -ys / ratio, -ys / ratio, ys)
+                elif w == "d":
+                    # a delta winding short-circuits zero-sequence current at the star point
+                    ys = 1.0 / (z0[side] / zb_aux)
+                    y0 = (0j, 0j, 0j, ys) if side == "hv" else (ys, 0j, 0j, 0j)
+            self.add_row(t3.id, "trafo3w", f, t, z_pu, ratio, y0, ends)
+
+    def generators(self) -> None:
+        for g in self.doc.generators:
+            bus = self.index[g.bus]
+            x_d = g.xdss_pu * g.vn_kv**2 / g.sn_mva
+            r_g = g.rdss_ohm if g.rdss_ohm is not None else (g.rdss_pu or 0.0) * g.vn_kv**2 / g.sn_mva
+            if g.vn_kv > 1.0:
+                r_f = (RGF_HV_LARGE if g.sn_mva >= 100.0 else RGF_HV_SMALL) * x_d
+            else:
+                r_f = RGF_LV * x_d
+            unit_tr = self.trafos.get(g.power_station_trafo) if g.power_station_trafo else None
+            if unit_tr is not None:
+                k = self._unit_factor(unit_tr)
+                assert k is not None
+                kg = k[0]
+            else:
+                kg = factors.generator_kg(self.vn[bus], g.vn_kv, g.pg_percent, self.c_max[bus], g.xdss_pu, g.cos_phi)
+            zb = self.zb(bus)
+            sh = self.add_shunt(g.id, "generator", bus, complex(r_g, x_d) * kg / zb, complex(r_f, x_d) * kg / zb)
+            ir = g.sn_mva / (math.sqrt(3.0) * g.vn_kv)
+            self.machines.append(Machine(g.id, "generator", bus, sh, ir, 0.0))
+
+    def motors(self) -> None:
+        if self.case != "max":
+            return  # motors feed the max case only
+        for m in self.doc.motors:
+            bus = self.index[m.bus]
+            s_rm = m.pn_mech_mw / (m.efficiency_n_percent / 100.0 * m.cos_phi_n)
+            z = 1.0 / m.lrc_pu * m.vn_kv**2 / s_rm
+            x = z / math.sqrt(1.0 + m.rx**2)
+            sh = self.add_shunt(m.id, "motor", bus, complex(m.rx * x, x) / self.zb(bus))
+            ir = s_rm / (math.sqrt(3.0) * m.vn_kv)
+            # the document has no pole-pair count: one pair is the conservative choice (largest q)
+            self.machines.append(Machine(m.id, "motor", bus, sh, ir, m.pn_mech_mw))
+
+    def build(self) -> Network:
+        self.ext_grids()
+        self.lines()
+        self.transformers()
+        self.transformers3w()
+        self.generators()
+        self.motors()
+        net = Network(
+            bus_ids=[b.id for b in self.doc.buses],
+            n_bus=len(self.vn),
+            base_kv=np.asarray(self.vn, dtype=float),
+            c=np.asarray(self.c_case, dtype=float),
+            c_max=np.asarray(self.c_max, dtype=float),
+            sn_mva=self.sn,
+            f=np.asarray(self.f, dtype=np.int64),
+            t=np.asarray(self.t, dtype=np.int64),
+            r1=np.asarray(self.r1, dtype=float),
+            x1=np.asarray(self.x1, dtype=float),
+            ratio=np.asarray(self.ratio, dtype=float),
+            row_element=self.row_element,
+            row_kind=self.row_kind,
+            row_ends=self.row_ends,
+            sh_bus=np.asarray(self.sh_bus, dtype=np.int64),
+            sh_z=np.asarray(self.sh_z, dtype=complex),
+            sh_z_peak=np.asarray(self.sh_z_peak, dtype=complex),
+            sh_kind=self.sh_kind,
+            sh_element=self.sh_element,
+            machines=self.machines,
+        )
+        if self.zero:
+            net.y0 = np.asarray(self.y0, dtype=complex).reshape(-1, 4)
+            net.sh0_bus = np.asarray(self.sh0_bus, dtype=np.int64)
+            net.sh0_y = np.asarray(self.sh0_y, dtype=complex)
+        return net
+
+
+def _percent_impedance(vk_percent: float, vkr_percent: float) -> complex:
+    """Relative impedance vkr + j·√(vk² − vkr²), as a fraction."""
+    return complex(vkr_percent, math.sqrt(max(vk_percent**2 - vkr_percent**2, 0.0))) / 100.0
+
+
+def _tapped(u_hv: float, u_lv: float, side: str | None, tr: Transformer) -> tuple[float, float]:
+    if side is None or tr.tap_pos is None or tr.tap_step_percent is None:
+        return u_hv, u_lv
+    scale = 1.0 + (tr.tap_pos - (tr.tap_neutral or 0)) * tr.tap_step_percent / 100.0
+    return (u_hv * scale, u_lv) if side == "hv" else (u_hv, u_lv * scale)
+
+
+def _split_3w_group(group: str) -> tuple[str, str, str]:
+    """'YNynd' -> ('yn', 'yn', 'd'): winding connections HV, MV, LV."""
+    g = group.lower()
+    out: list[str] = []
+    i = 0
+    while i < len(g) and len(out) < 3:
+        for token in ("yn", "zn", "y", "z", "d"):
+            if g.startswith(token, i):
+                out.append(token)
+                i += len(token)
+                break
+        else:
+            raise ValueError(f"unknown three-winding vector group {group!r}")
+    if len(out) != 3:
+        raise ValueError(f"unknown three-winding vector group {group!r}")
+    return out[0], out[1], out[2]
+
+
+def build_network(doc: CircuitDocument, case: str, *, zero: bool, inside_unit: str | None = None) -> Network:
+    """The sequence networks of `doc` for `case` ("max"/"min").
+
+    `inside_unit` names a power-station generator whose terminals are faulted: its unit
+    uses K_G,S and K_T,S instead of K_S."""
+    return _Builder(doc, case, zero, inside_unit).build()

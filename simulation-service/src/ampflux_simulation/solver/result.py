@@ -1,0 +1,76 @@
+"""What a study returns, and its FORMAT.md `result_sets` shape."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SolverError
+
+# Reported quantities per fault, in FORMAT.md order; ip/ith only when the study asks.
+BASE_QUANTITIES = {
+    "3ph": ["ikss_ka", "skss_mw", "ip_ka", "ith_ka", "ib_ka", "rk_ohm", "xk_ohm"],
+    "2ph": ["ikss_ka", "ip_ka", "ith_ka", "ib_ka", "rk_ohm", "xk_ohm"],
+    "1ph": ["ikss_ka", "ip_ka", "ith_ka", "ib_ka", "rk_ohm", "xk_ohm", "rk0_ohm", "xk0_ohm"],
+    "2phg": ["ikss_ka", "ikss_e_ka", "ip_ka", "ith_ka", "ib_ka", "rk_ohm", "xk_ohm", "rk0_ohm", "xk0_ohm"],
+}
+# Where the zero-sequence impedance is infinite FORMAT.md asks for this string.
+NO_ZERO_PATH = "inf"
+
+
+@dataclass
+class ResultSet:
+    fault: str
+    case: str
+    quantities: list[str]
+    buses: dict[str, dict[str, float | str]]
+    trail: dict[str, dict[str, Any]]
+    omitted: dict[str, str] = field(default_factory=dict)
+    branches: dict[str, dict[str, dict[str, float]]] | None = None
+    voltages: dict[str, dict[str, dict[str, float]]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fault": self.fault,
+            "case": self.case,
+            "quantities": list(self.quantities),
+            "buses": self.buses,
+        }
+        if self.omitted:
+            out["omitted"] = dict(self.omitted)
+        out["trail"] = self.trail
+        if self.branches is not None:
+            out["branches"] = self.branches
+        if self.voltages is not None:
+            out["voltages"] = self.voltages
+        return out
+
+
+@dataclass
+class StudyResult:
+    result_sets: list[ResultSet]
+
+    def to_result_sets(self) -> list[dict[str, Any]]:
+        return [rs.to_dict() for rs in self.result_sets]
+
+    def get(self, fault: str, case: str) -> ResultSet:
+        for rs in self.result_sets:
+            if rs.fault == fault and rs.case == case:
+                return rs
+        raise KeyError((fault, case))
+
+
+def check_finite(result: StudyResult) -> None:
+    """No NaN or infinity may leave the solver (the "inf" marker string aside)."""
+    for rs in result.result_sets:
+        for bus, values in rs.buses.items():
+            for q, v in values.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise SolverError(f"{rs.fault}/{rs.case}: {q} at bus {bus} is not finite; the network is numerically degenerate")
+        for section in (rs.branches, rs.voltages):
+            for fault_bus, items in (section or {}).items():
+                for item, values in items.items():
+                    for q, v in values.items():
+                        if not math.isfinite(v):
+                            raise SolverError(f"{rs.fault}/{rs.case}: {q} of {item} for a fault at {fault_bus} is not finite")

@@ -1,0 +1,303 @@
+"""solve_study: all fault types and cases of a study at the chosen buses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import breaking, peak, thermal
+from .contributions import branch_contributions
+from .elements import Network, build_network
+from .errors import SolverError
+from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_currents
+from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult, check_finite
+from .sequences import CaseNetworks
+from .topology import multiply_fed
+
+if TYPE_CHECKING:
+    from ampflux_shared.circuit import CircuitDocument
+
+SQRT3 = math.sqrt(3.0)
+CASES = ("max", "min")
+# Steady-state current of a synchronous generator as a multiple of its rated current, for
+# I″k/Ik in the n factor: IEC 60909-0 Fig. 18 (series one, x_dsat ≈ 1.6, the typical turbo
+# generator value; the document carries no x_dsat).
+GENERATOR_LAMBDA_MAX = 1.7
+# Where only motors feed a fault its steady-state current is zero; I″k/Ik is capped here.
+MAX_IK_RATIO = 100.0
+
+
+@dataclass
+class _Machines:
+    """Partial currents of the decaying machines for faults at the chosen buses."""
+
+    partial_pu: NDArray[np.float64]  # buses × machines, at the fault location
+    drop: NDArray[np.float64]  # ΔU″_i / (c·Un/√3)
+    ratio_ir: NDArray[np.float64]  # I″k_i / I_r at the machine terminals
+    steady_pu: NDArray[np.float64]  # steady-state partial current (generators λ·I_rG, motors 0)
+
+
+def solve_study(
+    doc: CircuitDocument,
+    *,
+    faults: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+    buses: Sequence[str] | None = None,
+    branches_for: str | None = None,
+) -> StudyResult:
+    """Solve the study of `doc` (or the given faults / cases) at every bus (or `buses`).
+
+    `branches_for` adds branch contributions and post-fault voltages for a fault at that bus."""
+    study = doc.study
+    faults = list(faults) if faults else list(study.faults)
+    cases = list(cases) if cases else list(study.cases)
+    for f in faults:
+        if f not in FAULTS:
+            raise SolverError(f"unknown fault type {f!r}; expected one of {', '.join(FAULTS)}")
+    for c in cases:
+        if c not in CASES:
+            raise SolverError(f"unknown case {c!r}; expected 'max' or 'min'")
+    index = {b.id: i for i, b in enumerate(doc.buses)}
+    fault_ids = list(buses) if buses is not None else [b.id for b in doc.buses]
+    unknown = [b for b in fault_ids if b not in index]
+    if unknown:
+        raise SolverError(f"unknown bus id(s): {', '.join(unknown)}")
+    if branches_for is not None and branches_for not in index:
+        raise SolverError(f"unknown bus id for branch contributions: {branches_for}")
+
+    by_case = {case: _solve_case(doc, case, faults, fault_ids, branches_for) for case in cases}
+    sets = [by_case[case][fault] for fault in faults for case in cases]
+    result = StudyResult(sets)
+    check_finite(result)
+    return result
+
+
+def _kappa(
+    doc: CircuitDocument, nets: CaseNetworks, buses: NDArray[np.int64], zf: NDArray[np.complex128]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
+    """κ, the R/X it came from, and the method name, for faults at `buses`."""
+    study = doc.study
+    net = nets.net
+    f_hz = float(study.frequency_hz)
+    if study.topology != "radial" and study.kappa_method == "C":
+        scale = peak.EQUIVALENT_FREQUENCY_HZ[int(f_hz)] / f_hz
+        zc = nets.method_c.diagonal(buses) + (zf.real + 1j * zf.imag * scale)
+        rx = peak.method_c_ratio(zc, f_hz)
+        return peak.kappa(rx), rx, "C"
+    z = nets.peak.diagonal(buses) + zf
+    rx = z.real / z.imag
+    if study.topology == "radial":
+        return peak.kappa(rx), rx, "radial"
+    if study.topology == "meshed":
+        meshed = np.ones(len(buses), dtype=bool)
+    else:
+        meshed = multiply_fed(net.n_bus, net.f, net.t, net.sh_bus)[buses]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = bool(np.all(np.where(net.x1 > 0, net.r1 / net.x1, 0.0) < peak.METHOD_B_RX_LIMIT))
+    lv = net.base_kv[buses] < 1.0
+    return peak.method_b_kappa(rx, meshed, lv, low), rx, "B"
+
+
+def _machines(nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[np.complex128], c: NDArray[np.float64]) -> _Machines:
+    net = nets.net
+    machines = net.machines
+    nb = len(buses)
+    if not machines:
+        empty = np.zeros((nb, 0))
+        return _Machines(empty, empty, empty, empty)
+    mbus = np.unique([m.bus for m in machines])
+    cols = nets.pos.columns(mbus)  # Z[:, machine buses]; Y is symmetric so Z[k, m] = Z[m, k]
+    where = {int(b): j for j, b in enumerate(mbus)}
+    partial = np.empty((nb, len(machines)))
+    drop = np.empty((nb, len(machines)))
+    ratio = np.empty((nb, len(machines)))
+    steady = np.zeros((nb, len(machines)))
+    for i, m in enumerate(machines):
+        dv = cols[buses, where[m.bus]] * i_k  # voltage change at the machine's terminals
+        i_pu = np.abs(dv / net.sh_z[m.shunt])
+        partial[:, i] = i_pu
+        drop[:, i] = np.abs(dv) / c
+        ibase_m = net.sn_mva / (SQRT3 * net.base_kv[m.bus])
+        ratio[:, i] = i_pu * ibase_m / m.ir_ka
+        if m.kind == "generator":
+            steady[:, i] = np.minimum(i_pu, GENERATOR_LAMBDA_MAX * m.ir_ka / ibase_m)
+    return _Machines(partial, drop, ratio, steady)
+
+
+def _solve_case(
+    doc: CircuitDocument, case: str, faults: list[str], fault_ids: list[str], branches_for: str | None
+) -> dict[str, ResultSet]:
+    study = doc.study
+    f_hz = float(study.frequency_hz)
+    need_zero = any(f in ("1ph", "2phg") for f in faults)
+    net = build_network(doc, case, zero=need_zero)
+    nets = CaseNetworks(net, f_hz, has_generators=bool(doc.generators))
+    index = {b: i for i, b in enumerate(net.bus_ids)}
+    k = np.array([index[b] for b in fault_ids], dtype=np.int64)
+
+    zb = net.z_base()[k]
+    c = net.c[k]
+    un = net.base_kv[k]
+    ibase = net.sn_mva / (SQRT3 * un)
+    zf = complex(study.r_fault_ohm, study.x_fault_ohm) / zb
+
+    z1 = nets.pos.diagonal(k)
+    z0 = nets.zero.diagonal(k) if need_zero else None
+    want_kappa = study.ip or study.ith
+    kap, rx, method = _kappa(doc, nets, k, zf) if want_kappa else (None, None, "")
+    methods = [method] * len(k)
+    i_k3 = c / (z1 + zf)
+    mach = _machines(nets, k, i_k3, c) if "3ph" in faults else None
+
+    # faults at a power-station generator's terminals see K_G,S and K_T,S (own network)
+    unit_nets: dict[int, CaseNetworks] = {}
+    for gen in doc.generators:
+        if not gen.power_station_trafo:
+            continue
+        g = index[gen.bus]
+        pos = np.flatnonzero(k == g)
+        if pos.size == 0:
+            continue
+        inside = CaseNetworks(build_network(doc, case, zero=False, inside_unit=gen.id), f_hz, True)
+        unit_nets[g] = inside
+        gb = np.array([g])
+        z1[pos] = inside.pos.diagonal(gb)[0]
+        if want_kappa:
+            kk, rr, _ = _kappa(doc, inside, gb, zf[pos[:1]])
+            kap[pos], rx[pos] = kk[0], rr[0]  # type: ignore[index]
+        if mach is not None:
+            m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]])
+            for arr, new in ((mach.partial_pu, m2.partial_pu), (mach.drop, m2.drop), (mach.ratio_ir, m2.ratio_ir), (mach.steady_pu, m2.steady_pu)):
+                arr[pos] = new[0]
+        i_k3[pos] = c[pos] / (z1[pos] + zf[pos])
+
+    out: dict[str, ResultSet] = {}
+    for fault in faults:
+        seq = sequence_currents(fault, c, z1, z0, zf)
+        ikss = fault_current_pu(fault, seq) * ibase
+        quantities = [q for q in BASE_QUANTITIES[fault] if not (q == "ip_ka" and not study.ip) and not (q == "ith_ka" and not study.ith)]
+        n = np.ones(len(k))
+        ib = ikss.copy()
+        mu_q = None
+        if fault == "3ph" and mach is not None and mach.partial_pu.shape[1]:
+            mu_q = np.empty_like(mach.ratio_ir)
+            for i, m in enumerate(net.machines):
+                mu = breaking.mu_factor(mach.ratio_ir[:, i], study.tmin_s)
+                q = breaking.q_factor(m.power_per_pole_pair_mw, study.tmin_s) if m.kind == "motor" else 1.0
+                mu_q[:, i] = mu * q
+            partial_ka = mach.partial_pu * ibase[:, None]
+            ib = breaking.breaking_current(ikss, partial_ka, mach.drop, mu_q)
+            # Ik: motors decay to zero, generators to λ·I_rG (arithmetic sum, on the safe side)
+            ik_steady = ikss - np.sum((mach.partial_pu - mach.steady_pu) * ibase[:, None], axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
+            n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
+        m_fac = thermal.m_factor(kap, f_hz, study.tk_s) if kap is not None else None
+
+        values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss, "ib_ka": ib}
+        if fault == "3ph":
+            values["skss_mw"] = SQRT3 * un * ikss
+        if fault == "2phg":
+            values["ikss_e_ka"] = earth_current_pu(seq) * ibase
+        if kap is not None:
+            values["ip_ka"] = peak.peak_current(kap, ikss)
+            values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
+        z1_ohm = z1 * zb
+        values["rk_ohm"], values["xk_ohm"] = z1_ohm.real, z1_ohm.imag
+        z0_ohm = z0 * zb if z0 is not None else None
+
+        bus_values: dict[str, dict[str, float | str]] = {}
+        trail: dict[str, dict[str, Any]] = {}
+        for j, bus_id in enumerate(fault_ids):
+            row: dict[str, float | str] = {}
+            for q in quantities:
+                if q in ("rk0_ohm", "xk0_ohm"):
+                    assert z0_ohm is not None
+                    zz = z0_ohm[j]
+                    row[q] = NO_ZERO_PATH if not np.isfinite(zz) else float(zz.real if q == "rk0_ohm" else zz.imag)
+                else:
+                    row[q] = float(values[q][j])
+            bus_values[bus_id] = row
+            trail[bus_id] = _trail(fault, j, c, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, net, mach, mu_q, bus_id, k)
+
+        rs = ResultSet(fault=fault, case=case, quantities=quantities, buses=bus_values, trail=trail)
+        if branches_for is not None:
+            rs.branches, rs.voltages = _branches(doc, nets, unit_nets, net, index[branches_for], fault, zf, case)
+            rs.branches = {branches_for: rs.branches}
+            rs.voltages = {branches_for: rs.voltages}
+        out[fault] = rs
+    return out
+
+
+def _trail(
+    fault: str,
+    j: int,
+    c: NDArray[np.float64],
+    z1_ohm: NDArray[np.complex128],
+    z0_ohm: NDArray[np.complex128] | None,
+    kap: NDArray[np.float64] | None,
+    rx: NDArray[np.float64] | None,
+    methods: list[str],
+    m_fac: NDArray[np.float64] | None,
+    n: NDArray[np.float64],
+    net: Network,
+    mach: _Machines | None,
+    mu_q: NDArray[np.float64] | None,
+    bus_id: str,
+    k: NDArray[np.int64],
+) -> dict[str, Any]:
+    """The intermediate values behind one bus's numbers."""
+    t: dict[str, Any] = {
+        "method": "IEC 60909-0 equivalent voltage source at the fault",
+        "c": float(c[j]),
+        "z1_ohm": {"r": float(z1_ohm[j].real), "x": float(z1_ohm[j].imag)},
+    }
+    if z0_ohm is not None and fault in ("1ph", "2phg"):
+        z = z0_ohm[j]
+        t["z0_ohm"] = {"r": float(z.real), "x": float(z.imag)} if np.isfinite(z) else NO_ZERO_PATH
+    if kap is not None and rx is not None and m_fac is not None:
+        t["kappa"] = float(kap[j])
+        t["kappa_method"] = methods[j]
+        t["r_over_x_for_kappa"] = float(rx[j])
+        t["m"] = float(m_fac[j])
+    t["n"] = float(n[j])
+    mu: dict[str, float] = {}
+    q: dict[str, float] = {}
+    if fault == "3ph" and mach is not None and mu_q is not None:
+        for i, m in enumerate(net.machines):
+            if mach.ratio_ir[j, i] > 2.0 or m.kind == "motor":
+                mu[m.element] = float(mu_q[j, i])
+    if mu:
+        t["mu_q"] = mu  # μ·q per contributing machine (q = 1 for generators)
+    del q
+    return t
+
+
+def _branches(
+    doc: CircuitDocument,
+    nets: CaseNetworks,
+    unit_nets: dict[int, CaseNetworks],
+    net: Network,
+    bus: int,
+    fault: str,
+    zf_all: complex | NDArray[np.complex128],
+    case: str,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Branch currents and voltages for a fault at `bus`: one column per sequence."""
+    study = doc.study
+    use = unit_nets.get(bus, nets)
+    zf = complex(study.r_fault_ohm, study.x_fault_ohm) / float(use.net.z_base()[bus])
+    z1_col = use.pos.columns(np.array([bus]))[:, 0]
+    z0_col = None
+    z0_kk = None
+    if fault in ("1ph", "2phg"):
+        z0_col = nets.zero.column(bus, net.n_bus)
+        z0_kk = nets.zero.diagonal(np.array([bus]))
+    cvec = np.array([use.net.c[bus]])
+    seq = sequence_currents(fault, cvec, np.array([z1_col[bus]]), z0_kk, zf)
+    return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0)

@@ -1,0 +1,71 @@
+"""Which buses are fed over more than one path (κ method B, topology "auto")."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def multiply_fed(n_bus: int, f: NDArray[np.int64], t: NDArray[np.int64], source_buses: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """True where a bus has more than one simple path to the sources.
+
+    All sources hang on one extra "earth" node. A bus has a single path exactly when every
+    edge on its way to earth is a bridge (parallel circuits are separate edges, so they
+    count as two paths). Bridges by an iterative Tarjan low-link walk: linear in the network.
+    """
+    earth = n_bus
+    ends_a = np.concatenate([f, np.unique(source_buses)])
+    ends_b = np.concatenate([t, np.full(len(np.unique(source_buses)), earth)])
+    m = len(ends_a)
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n_bus + 1)]
+    for e in range(m):
+        a, b = int(ends_a[e]), int(ends_b[e])
+        adj[a].append((b, e))
+        adj[b].append((a, e))
+    order = np.full(n_bus + 1, -1, dtype=np.int64)
+    low = np.zeros(n_bus + 1, dtype=np.int64)
+    bridge = np.zeros(m, dtype=bool)
+    parent_edge = np.full(n_bus + 1, -1, dtype=np.int64)
+    counter = 0
+    for root in range(n_bus + 1):
+        if order[root] >= 0:
+            continue
+        order[root] = low[root] = counter
+        counter += 1
+        stack = [(root, 0)]
+        while stack:
+            v, i = stack[-1]
+            if i < len(adj[v]):
+                stack[-1] = (v, i + 1)
+                w, e = adj[v][i]
+                if e == parent_edge[v]:
+                    continue
+                if order[w] < 0:
+                    parent_edge[w] = e
+                    order[w] = low[w] = counter
+                    counter += 1
+                    stack.append((w, 0))
+                else:
+                    low[v] = min(low[v], order[w])
+            else:
+                stack.pop()
+                if stack:
+                    u = stack[-1][0]
+                    low[u] = min(low[u], low[v])
+                    if low[v] > order[u]:
+                        bridge[parent_edge[v]] = True
+    # walk out from earth: a bus is multiply fed once any non-bridge edge lies behind it
+    meshed = np.zeros(n_bus + 1, dtype=bool)
+    seen = np.zeros(n_bus + 1, dtype=bool)
+    seen[earth] = True
+    queue = deque([earth])
+    while queue:
+        v = queue.popleft()
+        for w, e in adj[v]:
+            if not seen[w]:
+                seen[w] = True
+                meshed[w] = meshed[v] or not bridge[e]
+                queue.append(w)
+    return meshed[:n_bus]
