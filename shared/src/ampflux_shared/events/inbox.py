@@ -37,9 +37,15 @@ class Inbox:
         dialect = session.get_bind().dialect.name
         dialect_insert = _INSERTS.get(dialect)
         if dialect_insert is not None:
-            stmt = dialect_insert(self.table).values(**values).on_conflict_do_nothing(index_elements=["event_id", "consumer"])
+            stmt = (
+                dialect_insert(self.table)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
+                # RETURNING rather than rowcount, which drivers do not all report for this.
+                .returning(self.table.c.event_id)
+            )
             result = await session.execute(stmt)
-            return result.rowcount == 1
+            return result.first() is not None
         # Other backends: a savepoint keeps the duplicate-key error from poisoning the transaction.
         try:
             async with session.begin_nested():

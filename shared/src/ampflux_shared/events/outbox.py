@@ -83,6 +83,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.passes = 0  # completed relay passes, for diagnostics and tests
 
     def kick(self) -> None:
         """Relay now rather than at the next poll (call after committing outbox rows)."""
@@ -184,6 +185,7 @@ class OutboxRelay:
                 failures += 1
                 log.exception("outbox relay pass failed, retrying later")
             await self._update_gauge()
+            self.passes += 1
             if failures:
                 # Broker or database down: back off (ignoring kicks) but stay responsive to stop().
                 delay = min(self.poll_interval * 2 ** (failures - 1), self.max_backoff)

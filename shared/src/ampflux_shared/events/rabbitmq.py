@@ -84,7 +84,9 @@ class RabbitMQBus(EventBus):
     async def stop(self) -> None:
         for channel, queue, tag in self._consumers:
             try:
-                await queue.cancel(tag)
+                # Bounded: a robust channel that is reconnecting would otherwise wait for it.
+                async with asyncio.timeout(self.publish_timeout):
+                    await queue.cancel(tag)
             except Exception:  # the connection may be gone already; closing below is enough
                 log.debug("could not cancel consumer %s on %s", tag, queue.name, exc_info=True)
         if self._inflight:
@@ -150,7 +152,10 @@ class RabbitMQBus(EventBus):
 
     async def ping(self) -> None:
         conn = self._connection
-        if conn is None or conn.is_closed or not conn.connected.is_set():
+        # `connected` is cleared by a callback a moment after the socket died; the transport
+        # knows first, so ask both.
+        transport = conn.transport if conn is not None else None
+        if conn is None or not conn.connected.is_set() or transport is None or transport.connection.is_closed:
             raise BusUnavailableError("RabbitMQ is not connected")
 
     def _on_message_callback(self, queue: str, handler: Handler):
