@@ -1,0 +1,21 @@
+"""Settings of the project service (environment variables prefixed `PROJECT_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from ampflux_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROJECT_", env_file=".env", extra="ignore")
+
+    service_name: str = "project"
+    port: int = 8002
+    # Base URL of the simulation service; empty until it exists, and then
+    # `POST /circuits/{project_id}/simulate` answers 503.
+    simulation_url: str = ""
+    simulation_timeout_s: float = Field(default=10.0, gt=0)
+    # Bounds the size of an imported or saved circuit document (decompressed).
+    max_document_bytes: int = Field(default=5_000_000, gt=0)

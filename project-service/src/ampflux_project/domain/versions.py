@@ -1,0 +1,133 @@
+"""Immutable circuit versions: validate, hash, save (or find unchanged), list, restore."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.circuit import validate_circuit
+from ampflux_shared.errors import field_error, not_found, validation_failed
+
+from .. import events
+from ..models import Circuit, CircuitVersion, utcnow
+from . import audit
+from .access import ProjectAccess
+from .paging import Page, PageRequest, paginate
+
+
+def canonical_json(document: Any) -> bytes:
+    """One byte string per JSON value: sorted keys, no spaces, UTF-8, integral floats as ints.
+
+    Two documents that mean the same JSON (key order, 20 vs 20.0) hash the same.
+    """
+    return json.dumps(
+        _normalise_numbers(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def content_hash(document: Any) -> str:
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def _normalise_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise_numbers(v) for v in value]
+    return value
+
+
+def check_document(document: Any) -> dict[str, Any]:
+    """The document if valid, else a 422 problem listing every problem with its path."""
+    problems = validate_circuit(document)
+    if problems:
+        raise validation_failed(
+            [field_error(p.path, p.message, p.code) for p in problems],
+            detail=f"the circuit document has {len(problems)} problem(s); nothing was stored",
+        )
+    return document
+
+
+async def latest_version(session: AsyncSession, circuit: Circuit) -> CircuitVersion | None:
+    if circuit.latest_version == 0:
+        return None
+    return await get_version(session, circuit, circuit.latest_version)
+
+
+async def get_version(session: AsyncSession, circuit: Circuit, number: int) -> CircuitVersion:
+    version = await session.scalar(
+        select(CircuitVersion).where(CircuitVersion.circuit_id == circuit.id, CircuitVersion.number == number)
+    )
+    if version is None:
+        raise not_found("circuit version")
+    return version
+
+
+async def list_versions(session: AsyncSession, circuit: Circuit, paging: PageRequest) -> Page[CircuitVersion]:
+    query = select(CircuitVersion).where(CircuitVersion.circuit_id == circuit.id)
+    return await paginate(session, query.order_by(CircuitVersion.number.desc()), paging)
+
+
+async def save_version(
+    session: AsyncSession,
+    access: ProjectAccess,
+    circuit: Circuit,
+    *,
+    document: dict[str, Any],
+    message: str,
+    restored_from: int | None = None,
+) -> tuple[CircuitVersion, bool]:
+    """(version, created). An unchanged document returns the latest version, created=False.
+
+    `circuit` must have been loaded with a row lock (`get_circuit(..., lock=True)`): the
+    lock serialises saves, so version numbers are gap-free and the "unchanged" check sees
+    the true latest version.
+    """
+    check_document(document)
+    digest = content_hash(document)
+    latest = await latest_version(session, circuit)
+    if latest is not None and latest.content_hash == digest:
+        return latest, False
+    actor = access.principal.user_id
+    version = CircuitVersion(
+        id=uuid.uuid4(),
+        circuit_id=circuit.id,
+        number=circuit.latest_version + 1,
+        document=document,
+        content_hash=digest,
+        author_id=actor,
+        message=message,
+        restored_from=restored_from,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    circuit.latest_version = version.number
+    circuit.updated_at = version.created_at
+    project = access.project
+    audit.record(
+        session, company_id=project.company_id, project_id=project.id, actor_id=actor,
+        action="version.restored" if restored_from is not None else "version.created",
+        circuit_id=circuit.id, version_number=version.number, content_hash=digest,
+        **({"restored_from": restored_from} if restored_from is not None else {}),
+    )
+    await events.circuit_version_created(session, project, circuit, version, actor_id=actor)
+    await session.flush()
+    return version, True
+
+
+async def restore_version(
+    session: AsyncSession, access: ProjectAccess, circuit: Circuit, *, number: int, message: str | None
+) -> tuple[CircuitVersion, bool]:
+    """Save an old version's document as the newest version (history is never rewritten)."""
+    old = await get_version(session, circuit, number)
+    return await save_version(
+        session, access, circuit, document=old.document,
+        message=message or f"Restored version {number}", restored_from=number,
+    )
