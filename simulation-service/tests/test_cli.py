@@ -161,6 +161,30 @@ def test_table_aligns_every_column() -> None:
         assert len({len(header), len(rule), *map(len, rows)}) == 1
 
 
+def test_table_summarises_branch_currents_and_voltages_for_the_fault_bus() -> None:
+    result_set = {
+        "fault": "1ph", "case": "max", "quantities": ["ikss_ka"],
+        "omitted": {"ip_ka": "not computed"},
+        "buses": {"LV": {"ikss_ka": 30.5}, "MV": {"ikss_ka": 11.5}},
+        "branches": {
+            "LV": {"T1": {"ikss_hv_ka": 0.6, "ia_hv_ka": 0.6, "ikss_lv_ka": 30.5}, "L1": {"ikss_from_ka": 0.0}}
+        },
+        "voltages": {"LV": {"MV": {"va_pu": 1.02, "v1_pu": 1.0, "vb_pu": 1.05, "vc_pu": 1.05}}},
+    }
+    out = io.StringIO()
+
+    print_table([result_set], out)
+
+    text = out.getvalue()
+    assert "(ip_ka omitted: not computed)" in text
+    branch_table = text.split("branch currents, fault at LV\n")[1].split("\n\n")[0].splitlines()
+    assert branch_table[0].split() == ["branch", "ikss_hv_ka", "ikss_lv_ka", "ikss_from_ka"]
+    assert branch_table[2].split() == ["T1", "0.6", "30.5", "-"]
+    voltage_table = text.split("bus voltages, fault at LV\n")[1].splitlines()
+    assert voltage_table[0].split() == ["bus", "va_pu", "vb_pu", "vc_pu"]
+    assert voltage_table[2].split() == ["MV", "1.02", "1.05", "1.05"]
+
+
 # --- solving: runs once the solver package is importable -----------------------------------
 
 
@@ -232,14 +256,18 @@ def test_table_and_file_output_together(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("solver")
 def test_branch_contributions_for_a_chosen_fault_bus(tmp_path: Path) -> None:
-    result = run_cli(CASES_DIR / "edge_parallel_transformers.json", "--faults", "3ph", "--cases", "max", "--branches", "LV-1")
+    circuit = CASES_DIR / "edge_parallel_transformers.json"
+    result = run_cli(circuit, "--faults", "3ph", "--cases", "max", "--branches", "LV-1")
 
     assert result.returncode == 0, result.stderr
     (result_set,) = json.loads(result.stdout)["result_sets"]
     branches = result_set["branches"]["LV-1"]
     assert branches, "no branch contributions for LV-1"
-    for values in branches.values():
-        assert {"ikss_from_ka", "ikss_to_ka"} <= values.keys()
+    assert {"ikss_from_ka", "ikss_to_ka"} <= branches["C-DB1"].keys()
+
+    table = run_cli(circuit, "--faults", "3ph", "--branches", "LV-1", "--table")
+    assert table.returncode == 0, table.stderr
+    assert "branch currents, fault at LV-1" in table.stdout
 
 
 @pytest.mark.usefixtures("solver")

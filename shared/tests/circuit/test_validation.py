@@ -208,9 +208,10 @@ def test_a_line_may_not_join_voltage_levels(reference_case: Loader) -> None:
 
 def test_tap_position_must_be_possible_and_complete(reference_case: Loader) -> None:
     data = reference_case("edge_parallel_transformers")
-    data["transformers"][0].update(tap_side="hv", tap_neutral=0, tap_step_percent=2.5, tap_min=-2, tap_max=2, tap_pos=3)
+    tap_changer = {"tap_side": "hv", "tap_neutral": 0, "tap_step_percent": 2.5, "tap_min": -2, "tap_max": 2}
+    data["transformers"][0].update(tap_changer, tap_pos=3)
     data["transformers"][1].update(tap_pos=1)
-    data["transformers"][2].update(tap_side="hv", tap_neutral=0, tap_step_percent=2.5, tap_min=-2, tap_max=2, tap_pos=-2)
+    data["transformers"][2].update(tap_changer, tap_pos=-2)
 
     assert found(validate_circuit(data)) == {
         ("transformers[0].tap_pos", "tap_out_of_range"),

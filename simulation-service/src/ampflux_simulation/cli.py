@@ -14,6 +14,7 @@ import argparse
 import gzip
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         doc = parse_circuit(data, faults=args.faults, cases=args.cases)
     except CircuitValidationError as error:
-        errors = [f"{problem.path or 'document'}: {problem.message}" for problem in error.problems] + errors
+        errors = [str(problem) for problem in error.problems] + errors  # "path: message"
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -62,11 +63,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {"circuit_id": doc.id, "result_sets": _json_safe(result.to_result_sets())}
     if args.output is not None:
         _write_json(args.output, payload)
-    if args.table:
-        print_table(payload["result_sets"], sys.stdout)
-    elif args.output is None:
-        json.dump(payload, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    try:
+        if args.table:
+            print_table(payload["result_sets"], sys.stdout)
+        elif args.output is None:
+            json.dump(payload, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) left early. Point stdout at /dev/null so the interpreter's
+        # final flush does not print a traceback, and exit as Python does on EPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
@@ -147,8 +155,14 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
 # --- table output ---------------------------------------------------------------------
 
 
+# The JSON carries every branch and voltage detail; a person first wants these columns.
+_BRANCH_SUMMARY = ("ikss_",)
+_VOLTAGE_SUMMARY = ("va_pu", "vb_pu", "vc_pu")
+
+
 def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
-    """One block per (fault, case): a row per bus, a column per quantity; then branch contributions."""
+    """One block per (fault, case): a row per bus, a column per quantity; then, for the
+    chosen fault bus, the branch currents and the phase voltages it leaves behind."""
     blocks = []
     for result_set in result_sets:
         title = f"{result_set['fault']} fault, {result_set['case']} case"
@@ -156,18 +170,23 @@ def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
         for quantity, reason in (result_set.get("omitted") or {}).items():
             lines.append(f"({quantity} omitted: {reason})")
         quantities = list(result_set.get("quantities") or [])
-        rows = [[bus_id, *(values.get(q) for q in quantities)] for bus_id, values in result_set["buses"].items()]
+        rows = {bus_id: [values.get(q) for q in quantities] for bus_id, values in result_set["buses"].items()}
         lines += _aligned(["bus", *quantities], rows)
         for fault_bus, branches in (result_set.get("branches") or {}).items():
-            lines += ["", f"branch contributions, fault at {fault_bus}"]
-            columns = list(dict.fromkeys(key for values in branches.values() for key in values))
-            lines += _aligned(["branch", *columns], [[bid, *(v.get(c) for c in columns)] for bid, v in branches.items()])
+            lines += ["", f"branch currents, fault at {fault_bus}", *_summary("branch", branches, _BRANCH_SUMMARY)]
+        for fault_bus, voltages in (result_set.get("voltages") or {}).items():
+            lines += ["", f"bus voltages, fault at {fault_bus}", *_summary("bus", voltages, _VOLTAGE_SUMMARY)]
         blocks.append("\n".join(lines))
     out.write("\n\n".join(blocks) + "\n")
 
 
-def _aligned(header: list[str], rows: list[list[Any]]) -> list[str]:
-    cells = [header, *([_cell(value) for value in row] for row in rows)]
+def _summary(label: str, items: Mapping[str, Mapping[str, Any]], wanted: tuple[str, ...]) -> list[str]:
+    columns = [key for key in dict.fromkeys(k for values in items.values() for k in values) if key.startswith(wanted)]
+    return _aligned([label, *columns], {name: [values.get(c) for c in columns] for name, values in items.items()})
+
+
+def _aligned(header: list[str], rows: Mapping[str, list[Any]]) -> list[str]:
+    cells = [header, *([name, *map(_cell, values)] for name, values in rows.items())]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def render(row: list[str]) -> str:

@@ -24,7 +24,9 @@ _NEEDS_MAGNETISING = {"Yyn", "YNyn", "YNy", "Yzn"}
 _WINDING_PAIRS = ("hv", "mv", "lv")
 
 
-def check_study_data(elements: IndexedElements, faults: Collection[str], cases: Collection[str]) -> list[CircuitProblem]:
+def check_study_data(
+    elements: IndexedElements, faults: Collection[str], cases: Collection[str]
+) -> list[CircuitProblem]:
     earth = [fault for fault in EARTH_FAULTS if fault in faults]
     minimum = "min" in cases
     problems: list[CircuitProblem] = []
