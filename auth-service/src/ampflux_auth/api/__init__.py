@@ -1,0 +1,1 @@
+"""HTTP routers: parse, authorize, call the domain, shape the response."""

@@ -1,0 +1,85 @@
+"""API keys: created by users for their scripts, and exchanged by the gateway for tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.security import CurrentPrincipal
+
+from ..domain import api_keys, tokens
+from ..schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyToken
+from .deps import CurrentUser, DatabaseDep, KeyRingDep, MetricsDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the key is shown only here)")
+async def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyCreated:
+    expires_at = body.expires_at
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        if expires_at <= datetime.now(UTC):
+            raise validation_failed([field_error("expires_at", "must be in the future", "in_past")])
+    key, full_key = await api_keys.create_api_key(
+        session, user, name=body.name, scopes=list(body.scopes), expires_at=expires_at
+    )
+    return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "key": full_key})
+
+
+@router.get("", summary="The caller's API keys (without their secrets)")
+async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(k) for k in await api_keys.list_api_keys(session, user)]
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key (own keys; admins: any key of the company)",
+    responses={404: {"description": "no such key", **PROBLEM}},
+)
+async def revoke_api_key(key_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    await api_keys.revoke_api_key(
+        session, key_id, user_id=principal.user_id, company_id=principal.company_id, is_admin=principal.is_admin
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/exchange",
+    summary="For the gateway: trade an API key for a short-lived access token",
+    responses={401: {"description": "unknown, revoked or expired key, or inactive user", **PROBLEM}},
+)
+async def exchange_api_key(
+    x_api_key: Annotated[str, Header(alias="X-API-Key", max_length=512)],
+    db: DatabaseDep,
+    settings: SettingsDep,
+    keyring: KeyRingDep,
+    metrics: MetricsDep,
+) -> ApiKeyToken:
+    async with db.session() as session:
+        check = await api_keys.check_api_key(session, x_api_key)
+    if check.failure is not None:
+        metrics.api_key_exchanges.labels(check.failure.value).inc()
+        # One answer for every refusal: a caller probing keys learns nothing about which part failed.
+        raise ProblemError(401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"})
+    assert check.key and check.user
+    access = tokens.mint_access_token(
+        await keyring.signing_key(),
+        check.user,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=settings.api_key_token_ttl_s,
+        api_key_id=check.key.id,
+        scopes=list(check.key.scopes),
+    )
+    metrics.api_key_exchanges.labels("success").inc()
+    metrics.tokens_issued.labels("api_key").inc()
+    return ApiKeyToken(access_token=access.token, expires_in=access.expires_in, api_key_id=check.key.id)

@@ -1,0 +1,85 @@
+"""Typed dependencies the routers share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.db import Database
+from ampflux_shared.errors import ProblemError
+from ampflux_shared.security import CurrentPrincipal, Principal, require_roles
+
+from ..config import Settings
+from ..domain.passwords import PasswordHasher
+from ..domain.signing_keys import KeyRing
+from ..events import AuthEvents
+from ..metrics import AuthMetrics
+from ..models import User
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed before the response is sent (scope="function"),
+    rolled back if the handler raises. Outbox rows wake the relay after the commit."""
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+def _events(request: Request) -> AuthEvents:
+    return AuthEvents(request.app.state.relay.outbox)
+
+
+def _hasher(request: Request) -> PasswordHasher:
+    return request.app.state.hasher
+
+
+def _keyring(request: Request) -> KeyRing:
+    return request.app.state.keyring
+
+
+def _metrics(request: Request) -> AuthMetrics:
+    return request.app.state.auth_metrics
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_db)]
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+EventsDep = Annotated[AuthEvents, Depends(_events)]
+HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
+KeyRingDep = Annotated[KeyRing, Depends(_keyring)]
+MetricsDep = Annotated[AuthMetrics, Depends(_metrics)]
+AdminPrincipal = Annotated[Principal, require_roles("admin")]
+
+
+async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
+    """The caller's user row. A token outlives a deactivation by at most its TTL elsewhere,
+    but here, where the row is at hand, a deactivated user is refused at once."""
+    user = await session.get(User, principal.user_id)
+    if user is None or not user.is_active or user.company_id != principal.company_id:
+        raise ProblemError(401, "This account is not active.", slug="invalid-token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The client's address: the peer, or the entry `trusted_proxy_count` hops back in
+    X-Forwarded-For (entries further left are whatever the client chose to send)."""
+    peer = request.client.host if request.client else "unknown"
+    if settings.trusted_proxy_count <= 0:
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    if len(hops) >= settings.trusted_proxy_count:
+        return hops[-settings.trusted_proxy_count]
+    return peer

@@ -1,0 +1,100 @@
+"""Company user management, for the company's admins. Everything is scoped to the caller's
+company: another company's user answers 404, exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ..domain import users
+from ..schemas import Page, UserCreate, UserRead, UserUpdate
+from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/auth/users", tags=["users"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+ADMIN_ONLY = {403: {"description": "caller is not an admin", **PROBLEM}}
+NOT_FOUND = {404: {"description": "no such user in the caller's company", **PROBLEM}}
+
+
+@router.get("", summary="List the company's users", responses=ADMIN_ONLY)
+async def list_users(
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size (bounded by the server)")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[UserRead]:
+    limit = min(limit, settings.users_max_page_size)
+    items, total = await users.list_company_users(session, admin.company_id, limit=limit, offset=offset)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in items], total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user in the company",
+    responses={**ADMIN_ONLY, 409: {"description": "email already registered", **PROBLEM}},
+)
+async def create_user(
+    body: UserCreate, admin: AdminPrincipal, session: SessionDep, events: EventsDep, hasher: HasherDep
+) -> UserRead:
+    user = await users.create_user(
+        session,
+        events,
+        hasher,
+        company_id=admin.company_id,
+        name=body.name,
+        email=body.email,
+        password=body.password,
+        roles=list(body.roles),
+        actor_id=admin.user_id,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.get("/{user_id}", summary="One user of the company", responses={**ADMIN_ONLY, **NOT_FOUND})
+async def read_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(await users.get_company_user(session, admin.company_id, user_id))
+
+
+@router.patch(
+    "/{user_id}",
+    summary="Change a user's name or roles",
+    responses={**ADMIN_ONLY, **NOT_FOUND, 409: {"description": "would leave no active admin", **PROBLEM}},
+)
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, admin: AdminPrincipal, session: SessionDep, events: EventsDep
+) -> UserRead:
+    user = await users.get_company_user(session, admin.company_id, user_id)
+    await users.update_user(
+        session,
+        events,
+        user,
+        name=body.name,
+        roles=list(body.roles) if body.roles is not None else None,
+        actor_id=admin.user_id,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/{user_id}/deactivate",
+    summary="Deactivate a user: no more logins or refreshes, sessions ended",
+    responses={**ADMIN_ONLY, **NOT_FOUND, 409: {"description": "would leave no active admin", **PROBLEM}},
+)
+async def deactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep) -> UserRead:
+    user = await users.get_company_user(session, admin.company_id, user_id)
+    await users.deactivate_user(session, events, user, actor_id=admin.user_id)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/{user_id}/reactivate", summary="Let a deactivated user log in again", responses={**ADMIN_ONLY, **NOT_FOUND}
+)
+async def reactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep) -> UserRead:
+    user = await users.get_company_user(session, admin.company_id, user_id)
+    await users.reactivate_user(session, events, user, actor_id=admin.user_id)
+    return UserRead.model_validate(user)

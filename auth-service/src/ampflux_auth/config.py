@@ -1,0 +1,46 @@
+"""Settings of the auth service, read from `AUTH_*` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from ampflux_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", env_file=".env", extra="ignore")
+
+    service_name: str = "auth"
+    port: int = 8001
+
+    # Token lifetimes. Access tokens are short so that deactivation and role changes take
+    # effect quickly without any revocation list in the verifiers.
+    access_token_ttl_s: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=3600)
+    # Tokens minted for an API key: the gateway caches them for less than this.
+    api_key_token_ttl_s: int = Field(default=5 * 60, ge=30, le=3600)
+
+    # Signing keys. Retired keys are those whose tokens have all expired (see README).
+    # How long a process reuses its loaded signing key before looking for a rotated one.
+    signing_key_cache_s: float = Field(default=30.0, ge=0)
+    # Minimum spacing of key reloads triggered by an unknown `kid` (each one is a query).
+    jwks_min_refetch_s: float = Field(default=1.0, ge=0)
+    # Optional passphrase: when set, private keys are stored encrypted (PKCS#8) in the
+    # database, so a leaked dump alone does not yield them.
+    signing_key_passphrase: SecretStr | None = None
+
+    # argon2id cost (RFC 9106 second recommendation). Raising it upgrades hashes on login.
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    # Login throttling: failures counted in a sliding window, per account and per address.
+    login_window_s: int = Field(default=15 * 60, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+    # Proxies in front of this service whose X-Forwarded-For entries are trusted (the
+    # gateway counts as one). 0 trusts none and uses the peer address.
+    trusted_proxy_count: int = Field(default=0, ge=0)
+
+    users_max_page_size: int = Field(default=100, ge=1, le=1000)

@@ -1,0 +1,40 @@
+"""Companies (tenants). A company is born with its first user, who is its admin."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..events import AuthEvents
+from ..models import Company, User
+from .passwords import PasswordHasher
+from .users import Role, create_user
+
+
+async def register_company(
+    session: AsyncSession,
+    events: AuthEvents,
+    hasher: PasswordHasher,
+    *,
+    company_name: str,
+    name: str,
+    email: str,
+    password: str,
+) -> tuple[Company, User]:
+    company = Company(id=uuid.uuid4(), name=company_name.strip())
+    session.add(company)
+    await session.flush()
+    await events.company_created(session, company, actor_id=None)
+    user = await create_user(
+        session,
+        events,
+        hasher,
+        company_id=company.id,
+        name=name,
+        email=email,
+        password=password,
+        roles=[Role.ADMIN],
+        actor_id=None,
+    )
+    return company, user
