@@ -288,3 +288,13 @@ def test_solver_error_exits_1_with_its_message(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "ampflux-solve: the admittance matrix is singular\n"
+
+
+@pytest.mark.usefixtures("solver")
+def test_unwritable_output_exits_2(tmp_path: Path) -> None:
+    output = tmp_path / "missing-folder" / "results.json"
+
+    result = run_cli(CASES_DIR / "edge_parallel_transformers.json", "--faults", "3ph", "-o", output)
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"{output}: cannot write" in result.stderr

@@ -4,8 +4,9 @@
                   [--bus ID ...] [--branches BUS_ID] [--table]
 
 Exit status: 0 solved; 1 the solver failed (its message on stderr); 2 bad flags, an
-unreadable file or an invalid document (every problem on stderr, one `path: message` per
-line, nothing on stdout), so a script can tell "fix your input" from "solver trouble".
+unreadable circuit file, an invalid document (every problem on stderr, one `path: message`
+per line, nothing on stdout) or an unwritable -o file, so a script can tell "fix your
+input" from "solver trouble".
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any, TextIO
 from ampflux_shared.circuit import (
     CASES,
     FAULTS,
-    CircuitDocument,
     CircuitFileError,
     CircuitValidationError,
     load_circuit_file,
@@ -46,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         doc = parse_circuit(data, faults=args.faults, cases=args.cases)
     except CircuitValidationError as error:
+        doc = None
         errors = [str(problem) for problem in error.problems] + errors  # "path: message"
-    if errors:
+    if errors or doc is None:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -62,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     payload = {"circuit_id": doc.id, "result_sets": _json_safe(result.to_result_sets())}
     if args.output is not None:
-        _write_json(args.output, payload)
+        try:
+            _write_json(args.output, payload)
+        except OSError as error:
+            print(f"{args.output}: cannot write: {error.strerror or error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         if args.table:
             print_table(payload["result_sets"], sys.stdout)
@@ -82,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ampflux-solve",
         description="IEC 60909 short-circuit study of a circuit document (FORMAT.md v1).",
-        epilog="Exit status: 0 solved, 1 solver error, 2 bad flags, file or document.",
+        epilog="Exit status: 0 solved, 1 solver error, 2 bad flags, files or document.",
     )
     parser.add_argument("circuit", type=Path, metavar="CIRCUIT.json", help="circuit document (.json or .json.gz)")
     parser.add_argument(
