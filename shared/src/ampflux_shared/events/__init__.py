@@ -1,6 +1,6 @@
 """Domain events: envelope and catalog, the bus (RabbitMQ or in-process), outbox and inbox.
 
-Wiring a service (see README.md next to this file for the full recipe)::
+Wiring a service (README.md next to this file has the whole recipe)::
 
     tables = EventTables(metadata)                     # once, next to the service's models
     bus = create_bus(settings.amqp_url, registry=metrics_registry)

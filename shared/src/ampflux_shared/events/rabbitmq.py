@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import (
@@ -76,13 +77,20 @@ class RabbitMQBus(EventBus):
         After this, connection loss is repaired in the background by aio-pika's robust
         connection, which also re-declares queues, bindings and consumers.
         """
-        self._connection = await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
-        # A channel of its own for publishing, so consumer channel errors never block confirms.
-        channel = await self._connection.channel(publisher_confirms=True)
-        self._exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        if self._connection is not None:
+            return
+        connection = await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
+        try:
+            # A channel of its own for publishing, so consumer channel errors never block confirms.
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._exchange = connection, exchange
 
     async def stop(self) -> None:
-        for channel, queue, tag in self._consumers:
+        for _channel, queue, tag in self._consumers:
             try:
                 # Bounded: a robust channel that is reconnecting would otherwise wait for it.
                 async with asyncio.timeout(self.publish_timeout):
@@ -158,7 +166,9 @@ class RabbitMQBus(EventBus):
         if conn is None or not conn.connected.is_set() or transport is None or transport.connection.is_closed:
             raise BusUnavailableError("RabbitMQ is not connected")
 
-    def _on_message_callback(self, queue: str, handler: Handler):
+    def _on_message_callback(
+        self, queue: str, handler: Handler
+    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
             if task is not None:
@@ -195,7 +205,7 @@ class RabbitMQBus(EventBus):
         return min(self.retry_delay * 2**count, self.max_retry_delay)
 
 
-async def _settle(action, message: AbstractIncomingMessage) -> None:
+async def _settle(action: Awaitable[object], message: AbstractIncomingMessage) -> None:
     try:
         await action
     except Exception:
