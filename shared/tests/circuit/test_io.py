@@ -25,17 +25,17 @@ def test_gzip_content_is_recognised_whatever_the_name(tmp_path: Path) -> None:
     assert load_circuit_file(path) == {"id": "x"}
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("bad.json", b'{"id": "x",\n "buses": [}', r"bad\.json: invalid JSON at line 2 column"),
-        ("list.json", b"[1, 2]", r"must be a JSON object, found list"),
-        ("nan.json", b'{"vn_kv": NaN}', r"NaN is not a JSON number"),
-        ("latin1.json", '{"name": "Zürich"}'.encode("latin-1"), r"not UTF-8"),
-        ("fake.json.gz", b'{"id": "x"}', r"named \.gz but not gzip-compressed"),
-        ("cut.json.gz", gzip.compress(b'{"id": "x"}')[:12], r"not a readable gzip file"),
-    ],
-)
+UNREADABLE = [
+    ("bad.json", b'{"id": "x",\n "buses": [}', r"bad\.json: invalid JSON at line 2 column"),
+    ("list.json", b"[1, 2]", r"must be a JSON object, found list"),
+    ("nan.json", b'{"vn_kv": NaN}', r"NaN is not a JSON number"),
+    ("latin1.json", '{"name": "Zürich"}'.encode("latin-1"), r"not UTF-8"),
+    ("fake.json.gz", b'{"id": "x"}', r"named \.gz but not gzip-compressed"),
+    ("cut.json.gz", gzip.compress(b'{"id": "x"}')[:12], r"not a readable gzip file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), UNREADABLE, ids=[case[0] for case in UNREADABLE])
 def test_unreadable_content_is_a_clear_error(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
