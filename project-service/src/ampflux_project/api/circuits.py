@@ -7,7 +7,8 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.datastructures import UploadFile
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.security import CurrentPrincipal
@@ -355,12 +356,14 @@ async def _read_upload(request: Request) -> tuple[dict[str, Any], str | None]:
     max_bytes: int = request.app.state.settings.max_document_bytes
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise validation_failed([field_error("file", "upload the circuit document in the form field 'file'", "missing")])
-        raw = await upload.read(max_bytes + 1)
-        filename = upload.filename
+        async with request.form(max_files=1, max_fields=10) as form:  # closes spooled temp files
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise validation_failed(
+                    [field_error("file", "upload the circuit document in the form field 'file'", "missing")]
+                )
+            raw = await upload.read(max_bytes + 1)
+            filename = upload.filename
     else:
         raw = bytearray()
         async for chunk in request.stream():
