@@ -64,7 +64,7 @@ class _Element(BaseModel):
 
 
 def _not_above(value: float | None, info: ValidationInfo, limit_field: str) -> float | None:
-    """Field-validator body for "resistive part <= total", so the error sits on the field."""
+    """Field-validator body for "value <= an earlier field" (vkr <= vk, min <= max), so the error sits on the field."""
     limit = info.data.get(limit_field)
     if value is not None and limit is not None and value > limit:
         raise PydanticCustomError(
