@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -139,6 +140,20 @@ async def test_a_row_left_unpublished_by_a_crash_is_sent_by_the_next_relay(datab
     finally:
         await fresh.stop()
     assert [e.id for e in bus.published] == [event.id]
+
+
+async def test_purge_deletes_only_old_published_rows(database, relay, bus, h):
+    sent, waiting = h.project_created("sent"), h.project_created("waiting")
+    async with database.session() as session:
+        await relay.outbox.add(session, sent)
+    await relay.relay_once()
+    bus.down = True
+    async with database.session() as session:
+        await relay.outbox.add(session, waiting)
+
+    assert await relay.purge_published(timedelta(hours=1)) == 0  # too recent
+    assert await relay.purge_published(timedelta(seconds=-1)) == 1
+    assert await relay.pending() == 1  # the unsent row is never purged
 
 
 @pytest.mark.postgres

@@ -75,7 +75,7 @@ async def test_the_message_carries_the_envelope_in_amqp_properties(rabbit, h):
 
 async def test_the_message_is_acked_only_after_the_handler_returned(rabbit, tcp_proxy, h):
     queue = rabbit.queue("ack")
-    first = await rabbit.bus(url=tcp_proxy.url, prefetch=1)
+    first = await rabbit.bus(url=tcp_proxy.url, prefetch=1, publish_timeout=0.5)
     started, release = asyncio.Event(), asyncio.Event()
 
     async def slow(envelope: EventEnvelope) -> None:

@@ -71,6 +71,10 @@ class InProcessBroker:
         q.patterns.update(routing_keys)
         return q
 
+    def delete_queue(self, queue: str) -> None:
+        """Drop a queue and its bindings (its consumers should be stopped first)."""
+        self.queues.pop(queue, None)
+
     def route(self, routing_key: str, body: bytes) -> bool:
         targets = [q for q in self.queues.values() if any(topic_matches(p, routing_key) for p in q.patterns)]
         for q in targets:
