@@ -1,1 +1,1 @@
-"""AmpFlux package."""
+"""AmpFlux API gateway: the single public entry in front of every service."""

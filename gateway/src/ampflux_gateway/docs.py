@@ -1,0 +1,85 @@
+"""Every service's API docs under the gateway's one URL.
+
+`/docs/<service>` serves Swagger UI reading `/openapi/<service>.json`, which is the
+service's own `/openapi.json` with `servers` pointing at the gateway (so "Try it out" goes
+through it, tokens and rate limits included) and only the paths the gateway routes to it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from ampflux_shared.errors import ProblemError
+
+from .gateway import Gateway
+
+router = APIRouter(tags=["docs"])
+_CACHE_S = 30.0
+_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def _known(gw: Gateway, service: str) -> None:
+    if service not in gw.table.services:
+        raise ProblemError(404, f"no service named {service!r} behind this gateway", slug="not-found")
+
+
+@router.get("/docs/{service}", include_in_schema=False)
+async def service_docs(service: str, request: Request) -> HTMLResponse:
+    _known(_gateway(request), service)
+    return get_swagger_ui_html(
+        openapi_url=f"/openapi/{service}.json",
+        title=f"AmpFlux {service} API",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+
+
+@router.get("/openapi/{service}.json", include_in_schema=False)
+async def service_openapi(service: str, request: Request) -> JSONResponse:
+    gw = _gateway(request)
+    _known(gw, service)
+    key = (id(gw), service)
+    cached = _cache.get(key)
+    if cached and cached[0] > time.monotonic():
+        return JSONResponse(cached[1])
+    doc = _through_gateway(await _fetch(gw, service), gw, service)
+    _cache[key] = (time.monotonic() + _CACHE_S, doc)
+    return JSONResponse(doc)
+
+
+async def _fetch(gw: Gateway, service: str) -> dict[str, Any]:
+    pool = gw.registry.pool(service)
+    inst = pool.pick() if pool else None
+    if inst is None or gw.client is None:
+        raise ProblemError(503, f"no healthy instance of the {service} service is available", slug="upstream-unavailable")
+    try:
+        resp = await gw.client.get(f"{inst.base_url}/openapi.json", timeout=5.0)
+        resp.raise_for_status()
+        return resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ProblemError(
+            502, f"could not read the {service} service's OpenAPI document ({type(exc).__name__})", slug="bad-gateway"
+        ) from None
+
+
+def _through_gateway(doc: dict[str, Any], gw: Gateway, service: str) -> dict[str, Any]:
+    doc = dict(doc)
+    doc["servers"] = [{"url": gw.settings.public_url or "/", "description": "AmpFlux gateway"}]
+    # Keep what a caller can actually reach here: paths the table routes to this service.
+    routed = {}
+    for path, item in (doc.get("paths") or {}).items():
+        entry = gw.table.match(path)
+        if entry is not None and entry.service == service and not entry.is_internal(path):
+            routed[path] = item
+    doc["paths"] = routed
+    return doc

@@ -1,0 +1,5 @@
+"""Plain ASGI middleware of the gateway."""
+
+from .body_limit import BodySizeLimitMiddleware
+
+__all__ = ["BodySizeLimitMiddleware"]

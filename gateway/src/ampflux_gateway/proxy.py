@@ -1,0 +1,261 @@
+"""Streaming HTTP proxy: request and response bodies flow through, never held whole.
+
+One shared `httpx.AsyncClient` (keep-alive pool) serves every upstream call. An instance
+that refuses a connection is marked down and the request moves to the next instance, as
+long as none of its body has been sent yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.types import Message, Receive, Scope, Send
+
+from ampflux_shared.errors import ProblemError
+
+from .metrics import GatewayMetrics
+from .routes import RouteEntry
+from .upstreams import Instance, UpstreamPool
+
+log = logging.getLogger("ampflux.gateway.proxy")
+
+# RFC 9110 §7.6.1 connection-specific fields, plus the ones the gateway sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+        b"transfer-encoding", b"upgrade", b"proxy-connection",
+    }
+)
+_SET_BY_GATEWAY = frozenset(
+    {b"host", b"x-request-id", b"x-api-key", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+)
+# uvicorn writes its own `date`; the gateway sends no `server` banner of its own or theirs.
+_RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class ClientDisconnected(Exception):
+    """The client went away while its request body was being streamed upstream."""
+
+
+def connection_listed(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Field names a `Connection` header declares hop-by-hop for this message."""
+    names: set[bytes] = set()
+    for k, v in headers:
+        if k.lower() == b"connection":
+            names.update(t.strip().lower() for t in v.split(b","))
+    return frozenset(names)
+
+
+def forwarded_headers(
+    scope: Scope, *, client_ip: str, trusted_proxies: int, request_id: str, bearer: str | None
+) -> list[tuple[bytes, bytes]]:
+    """The request headers to send upstream.
+
+    X-Forwarded-* from the client are kept (and extended) only when trusted proxies stand in
+    front of the gateway; otherwise they are replaced with what the gateway itself saw.
+    """
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    listed = connection_listed(raw)
+    out: list[tuple[bytes, bytes]] = []
+    host = xff = proto = fwd_host = None
+    for k, v in raw:
+        if k in HOP_BY_HOP or k in listed:
+            continue
+        if k in _SET_BY_GATEWAY:
+            if k == b"host":
+                host = v
+            elif k == b"x-forwarded-for":
+                xff = v if xff is None else xff + b", " + v
+            elif k == b"x-forwarded-proto":
+                proto = v
+            elif k == b"x-forwarded-host":
+                fwd_host = v
+            continue
+        if bearer is not None and k == b"authorization":
+            continue
+        out.append((k, v))
+    peer = scope["client"][0].encode() if scope.get("client") else b""
+    if trusted_proxies and xff:
+        out.append((b"x-forwarded-for", xff + b", " + peer))
+    else:
+        out.append((b"x-forwarded-for", peer))
+    out.append((b"x-forwarded-proto", proto if trusted_proxies and proto else scope.get("scheme", "http").encode()))
+    forwarded_host = fwd_host if trusted_proxies and fwd_host else host
+    if forwarded_host:
+        out.append((b"x-forwarded-host", forwarded_host))
+    out.append((b"x-request-id", request_id.encode()))
+    if bearer is not None:
+        out.append((b"authorization", b"Bearer " + bearer.encode()))
+    return out
+
+
+class RequestBody:
+    """The client's body as an async iterator for httpx, read from ASGI as it arrives."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.started = False
+        self.done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                self.done = True
+                return
+
+
+def _has_body(scope: Scope) -> bool:
+    for k, v in scope["headers"]:
+        if k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0"):
+            return True
+    return False
+
+
+class HttpProxy:
+    def __init__(self, metrics: GatewayMetrics, connect_timeout_s: float) -> None:
+        self._metrics = metrics
+        self._connect_timeout = connect_timeout_s
+        self.client: httpx.AsyncClient | None = None
+
+    async def forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        entry: RouteEntry,
+        pool: UpstreamPool,
+        headers: list[tuple[bytes, bytes]],
+        extra_response_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        assert self.client is not None, "proxy used before start-up"
+        method: str = scope["method"]
+        body = RequestBody(receive) if _has_body(scope) else None
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target = target + b"?" + scope["query_string"]
+        timeout = {
+            "connect": min(self._connect_timeout, entry.timeout_s),
+            "read": entry.timeout_s, "write": entry.timeout_s, "pool": entry.timeout_s,
+        }
+        tried: set[Instance] = set()
+        retried_stale = False
+        while True:
+            inst = pool.pick(exclude=tried)
+            if inst is None:
+                if tried:
+                    raise _unreachable(entry, tried)
+                raise ProblemError(
+                    503, f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
+                )
+            request = httpx.Request(
+                method, inst.base_url + target.decode("latin-1"), headers=headers,
+                content=body, extensions={"timeout": timeout},
+            )
+            started = time.perf_counter()
+            try:
+                response = await self.client.send(request, stream=True)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                self._observe(inst, method, started, error=type(exc).__name__)
+                pool.mark(inst, False, type(exc).__name__)
+                if body is not None and body.started:
+                    raise _unreachable(entry, {inst}) from None
+                tried.add(inst)
+            except httpx.TimeoutException as exc:
+                self._observe(inst, method, started, error=type(exc).__name__)
+                raise ProblemError(
+                    504, f"the {entry.service} service did not answer within {entry.timeout_s:g} s",
+                    slug="upstream-timeout",
+                ) from None
+            except ClientDisconnected:
+                return
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                self._observe(inst, method, started, error=type(exc).__name__)
+                # A pooled keep-alive connection the upstream closed just as we reused it:
+                # safe to send once more when nothing of the request can have been applied.
+                if not retried_stale and method in _IDEMPOTENT and body is None:
+                    retried_stale = True
+                    continue
+                raise ProblemError(
+                    502, f"the {entry.service} service closed the connection without an answer", slug="bad-gateway"
+                ) from None
+        self._observe(inst, method, started, status=response.status_code)
+        try:
+            await self._relay(response, scope, receive, send, body, extra_response_headers)
+        finally:
+            await response.aclose()
+
+    async def _relay(
+        self,
+        response: httpx.Response,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: RequestBody | None,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        raw = response.headers.raw
+        listed = connection_listed(raw)
+        out = [(k.lower(), v) for k, v in raw]
+        out = [(k, v) for k, v in out if k not in _RESPONSE_DROP and k not in listed]
+        bounded = any(k == b"content-length" for k, _ in out)
+        out.extend(extra_headers)
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if bounded or (body is not None and not body.done):
+            await _pump(response, send)
+            return
+        # Open-ended bodies (SSE, chunked streams) may never end on their own: stop
+        # reading upstream as soon as the client disconnects.
+        pump = asyncio.ensure_future(_pump(response, send))
+        watch = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not pump.done():
+                pump.cancel()
+            try:
+                await pump
+            except asyncio.CancelledError:
+                pass
+
+    def _observe(self, inst: Instance, method: str, started: float, *, status: int = 0, error: str = "") -> None:
+        self._metrics.upstream_duration.labels(inst.address, method, str(status) if status else "", error).observe(
+            time.perf_counter() - started
+        )
+
+
+async def _pump(response: httpx.Response, send: Send) -> None:
+    async for chunk in response.aiter_raw():
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _unreachable(entry: RouteEntry, tried: set[Instance]) -> ProblemError:
+    where = ", ".join(sorted(i.address for i in tried))
+    return ProblemError(
+        502, f"the {entry.service} service is unreachable (connection refused at {where})", slug="upstream-unreachable"
+    )

@@ -1,0 +1,155 @@
+"""The route table: which upstream serves a path, who may call it, and how often.
+
+Paths match by whole segments: `/auth/login` matches `/auth/login` and `/auth/login/x` but
+never `/auth/loginx`, so a prefix cannot accidentally open a neighbouring resource.
+The longest matching prefix wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """True when `path` is `pattern` or lies under it (segment-wise)."""
+    if pattern == "/" or path == pattern:
+        return True
+    if pattern.endswith("/"):
+        return path.startswith(pattern)
+    return path.startswith(pattern) and path[len(pattern)] == "/"
+
+
+def has_dot_segments(path: str) -> bool:
+    """`.` / `..` segments could make a public prefix reach a protected one upstream."""
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def _normalize_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with '/'")
+    return value.rstrip("/") or "/"
+
+
+class RateLimitSpec(BaseModel):
+    """A token bucket: `quota` requests per `window_s`, refilled continuously."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    quota: int = Field(gt=0)
+    window_s: int = Field(gt=0)
+    # "identity": token subject, else API-key id, else client address.
+    # "client": always the client address (login/register, where there is no identity yet).
+    key: Literal["identity", "client"] = "identity"
+
+    @property
+    def refill_per_s(self) -> float:
+        return self.quota / self.window_s
+
+    @property
+    def header_value(self) -> str:
+        return f'"{self.policy}";q={self.quota};w={self.window_s}'
+
+
+class RouteEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prefix: str
+    upstreams: list[str] = Field(min_length=1)
+    service: str = ""
+    public: bool = False
+    public_paths: tuple[str, ...] = ()
+    # Reachable only inside the platform (service to service); the gateway answers 404.
+    internal_paths: tuple[str, ...] = ()
+    timeout_s: float = Field(default=30.0, gt=0)
+    rate_limit: RateLimitSpec | None = None
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return _normalize_path(v)
+
+    @field_validator("public_paths", "internal_paths")
+    @classmethod
+    def _paths(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_normalize_path(p) for p in v)
+
+    @field_validator("upstreams")
+    @classmethod
+    def _upstreams(cls, v: list[str]) -> list[str]:
+        out = []
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"upstream {url!r} must be an http(s) base URL")
+            out.append(url.rstrip("/"))
+        return out
+
+    @model_validator(mode="after")
+    def _default_service(self) -> RouteEntry:
+        if not self.service:
+            name = self.prefix.strip("/").split("/")[0].lstrip(".") or "root"
+            object.__setattr__(self, "service", name)
+        return self
+
+    def is_public(self, path: str) -> bool:
+        return self.public or any(path_matches(p, path) for p in self.public_paths)
+
+    def is_internal(self, path: str) -> bool:
+        return any(path_matches(p, path) for p in self.internal_paths)
+
+
+class RouteTable:
+    def __init__(self, entries: Iterable[RouteEntry]) -> None:
+        # Longest prefix first, so the first match is the most specific one.
+        self.entries: list[RouteEntry] = sorted(entries, key=lambda e: len(e.prefix), reverse=True)
+        prefixes = [e.prefix for e in self.entries]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("route table has duplicate prefixes")
+        self.services: dict[str, list[str]] = {}
+        for entry in self.entries:
+            known = self.services.setdefault(entry.service, entry.upstreams)
+            if known != entry.upstreams:
+                raise ValueError(f"service {entry.service!r} is given different upstream lists")
+
+    def match(self, path: str) -> RouteEntry | None:
+        for entry in self.entries:
+            if path_matches(entry.prefix, path):
+                return entry
+        return None
+
+
+AUTH = "http://127.0.0.1:8001"
+PROJECT = "http://127.0.0.1:8002"
+SIMULATION = "http://127.0.0.1:8003"
+
+# Per identity: generous for people and scripts, a ceiling for runaway loops.
+_DEFAULT_LIMIT = {"policy": "api", "quota": 600, "window_s": 60}
+
+DEFAULT_ROUTES: list[dict] = [
+    {
+        "prefix": "/auth/login", "service": "auth", "upstreams": [AUTH], "public": True,
+        "rate_limit": {"policy": "auth-login", "quota": 10, "window_s": 60, "key": "client"},
+    },
+    {
+        "prefix": "/auth/register", "service": "auth", "upstreams": [AUTH], "public": True,
+        "rate_limit": {"policy": "auth-register", "quota": 5, "window_s": 600, "key": "client"},
+    },
+    {
+        "prefix": "/auth", "service": "auth", "upstreams": [AUTH],
+        "public_paths": ["/auth/refresh"],
+        "internal_paths": ["/auth/api-keys/exchange"],
+        "rate_limit": _DEFAULT_LIMIT,
+    },
+    {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [AUTH], "public": True},
+    {"prefix": "/projects", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
+    {"prefix": "/circuits", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
+    {
+        "prefix": "/simulations", "service": "simulation", "upstreams": [SIMULATION],
+        "timeout_s": 60, "rate_limit": _DEFAULT_LIMIT,
+    },
+]

@@ -1,0 +1,110 @@
+"""Upstream instances per service: round-robin over the healthy ones.
+
+Health is learned two ways: passively, an instance that refuses a connection is marked
+down at once; and by a light background probe of each instance's `/health`, which brings
+it back (or takes it out) within one probe interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from .metrics import GatewayMetrics
+
+log = logging.getLogger("ampflux.gateway.upstreams")
+
+
+@dataclass(eq=False)
+class Instance:
+    service: str
+    base_url: str
+    healthy: bool = True
+
+    @property
+    def address(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+
+class UpstreamPool:
+    def __init__(self, service: str, base_urls: list[str], metrics: GatewayMetrics) -> None:
+        self.service = service
+        self.instances = [Instance(service, url) for url in base_urls]
+        self._metrics = metrics
+        self._next = 0
+        for inst in self.instances:
+            self._publish(inst)
+
+    def pick(self, exclude: set[Instance] | None = None) -> Instance | None:
+        """The next healthy instance in turn, skipping those already tried."""
+        count = len(self.instances)
+        for _ in range(count):
+            inst = self.instances[self._next % count]
+            self._next = (self._next + 1) % count
+            if inst.healthy and not (exclude and inst in exclude):
+                return inst
+        return None
+
+    def mark(self, inst: Instance, healthy: bool, reason: str = "") -> None:
+        if inst.healthy != healthy:
+            log.warning(
+                "upstream %s %s is %s%s", self.service, inst.base_url,
+                "back up" if healthy else "down", f": {reason}" if reason else "",
+            )
+        inst.healthy = healthy
+        self._publish(inst)
+
+    def _publish(self, inst: Instance) -> None:
+        self._metrics.upstream_healthy.labels(self.service, inst.address).set(1 if inst.healthy else 0)
+
+
+class UpstreamRegistry:
+    def __init__(self, services: dict[str, list[str]], metrics: GatewayMetrics) -> None:
+        self.pools = {name: UpstreamPool(name, urls, metrics) for name, urls in services.items()}
+        self._task: asyncio.Task[None] | None = None
+
+    def pool(self, service: str) -> UpstreamPool | None:
+        return self.pools.get(service)
+
+    async def probe(self, client: httpx.AsyncClient, timeout_s: float) -> dict[str, dict[str, str]]:
+        """Check every instance's `/health` now; update health and report each result."""
+        report: dict[str, dict[str, str]] = {name: {} for name in self.pools}
+
+        async def check(pool: UpstreamPool, inst: Instance) -> None:
+            try:
+                resp = await client.get(f"{inst.base_url}/health", timeout=timeout_s)
+                ok = resp.status_code == 200
+                result = "ok" if ok else f"unhealthy: /health answered {resp.status_code}"
+            except httpx.HTTPError as exc:
+                ok, result = False, f"unreachable: {type(exc).__name__}"
+            pool.mark(inst, ok, result)
+            report[pool.service][inst.base_url] = result
+
+        await asyncio.gather(*(check(p, i) for p in self.pools.values() for i in p.instances))
+        return report
+
+    def start(self, client: httpx.AsyncClient, interval_s: float, timeout_s: float) -> None:
+        if interval_s > 0:
+            self._task = asyncio.create_task(self._loop(client, interval_s, timeout_s), name="upstream-probe")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self, client: httpx.AsyncClient, interval_s: float, timeout_s: float) -> None:
+        # The first probe waits one interval: instances start out trusted, and a refused
+        # connection marks one down sooner than any probe would.
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.probe(client, timeout_s)
+            except Exception:  # the loop must survive anything one round throws
+                log.exception("upstream probe round failed")

@@ -1,0 +1,253 @@
+"""Real processes for the gateway tests: test upstreams and gateways run with uvicorn.
+
+Nothing is mocked: the gateway is started as `python -m ampflux_gateway` with its route
+table in the environment, in front of `upstream_app.py` instances, and tests talk HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+HERE = Path(__file__).parent
+GOOD_API_KEY = "ak_test_" + uuid.uuid4().hex
+KID = "test-key"
+# Variables a developer's shell may hold that must not leak into the processes under test.
+_SCRUB = ("REDIS_URL",)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Proc:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class Processes:
+    """Starts processes and stops every one of them at the end of the session."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[Proc] = []
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k not in _SCRUB}
+        env.update(extra)
+        return env
+
+    def spawn(self, name: str, args: list[str], port: int, env: dict[str, str], cwd: Path | None = None) -> Proc:
+        log = self.workdir / f"{name}-{port}.log"
+        out = log.open("wb")
+        proc = subprocess.Popen(args, env=self._env(env), stdout=out, stderr=subprocess.STDOUT, cwd=cwd or self.workdir)
+        p = Proc(f"http://127.0.0.1:{port}", proc, log)
+        self.started.append(p)
+        wait_until_up(p.url, proc, log)
+        return p
+
+    def upstream(self, name: str, keys: Keys) -> Proc:
+        port = free_port()
+        args = [sys.executable, "-m", "uvicorn", "upstream_app:app", "--app-dir", str(HERE),
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        env = {"INSTANCE": name, "JWKS_FILE": str(keys.jwks_file), "SIGNING_KEY_FILE": str(keys.pem_file),
+               "GOOD_API_KEY": GOOD_API_KEY}
+        return self.spawn(f"upstream-{name}", args, port, env)
+
+    def gateway(self, routes: list[dict[str, Any]], jwks_url: str, **settings: Any) -> Proc:
+        port = free_port()
+        env = {
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_ROUTES": json.dumps(routes),
+            "GATEWAY_JWKS_URL": jwks_url,
+            "GATEWAY_LOG_LEVEL": "INFO",
+            # Probing would race the tests that watch passive health marking.
+            "GATEWAY_PROBE_INTERVAL_S": "60",
+        }
+        env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
+        return self.spawn("gateway", [sys.executable, "-m", "ampflux_gateway"], port, env)
+
+    def stop_all(self) -> None:
+        for p in reversed(self.started):
+            p.stop()
+
+
+@dataclass
+class Keys:
+    private: Ed25519PrivateKey
+    jwks: dict[str, Any]
+    jwks_file: Path
+    pem_file: Path
+    public_pem: bytes
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gateway-procs")
+
+
+@pytest.fixture(scope="session")
+def keys(workdir: Path) -> Keys:
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key()
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    jwks = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(raw), "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+    jwks_file = workdir / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks))
+    pem_file = workdir / "signing.pem"
+    pem_file.write_bytes(
+        private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return Keys(private, jwks, jwks_file, pem_file, public_pem)
+
+
+@pytest.fixture(scope="session")
+def make_token(keys: Keys) -> Callable[..., str]:
+    def make(*, key: Any = None, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": "ampflux-auth", "aud": "ampflux", "sub": str(uuid.uuid4()),
+            "company_id": str(uuid.uuid4()), "roles": ["engineer"], "iat": now, "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+        }
+        claims.update(overrides)
+        return jwt.encode(claims, key or keys.private, algorithm="EdDSA", headers={"kid": KID, **(headers or {})})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def procs(workdir: Path) -> Iterator[Processes]:
+    p = Processes(workdir)
+    yield p
+    p.stop_all()
+
+
+@pytest.fixture(scope="session")
+def upstreams(procs: Processes, keys: Keys) -> list[Proc]:
+    return [procs.upstream("a", keys), procs.upstream("b", keys)]
+
+
+def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str, Any]]:
+    """The route table most tests run behind: the test upstreams playing every role."""
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    return [
+        {"prefix": "/auth", "service": "auth", "upstreams": [up[0]],
+         "public_paths": ["/auth/login"], "internal_paths": ["/auth/api-keys/exchange"]},
+        {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [up[0]], "public": True},
+        {"prefix": "/echo", "service": "echo", "upstreams": up},
+        {"prefix": "/upload", "service": "echo", "upstreams": up},
+        {"prefix": "/download", "service": "echo", "upstreams": up},
+        {"prefix": "/sse", "service": "echo", "upstreams": up},
+        {"prefix": "/ws", "service": "echo", "upstreams": up},
+        {"prefix": "/_uploads", "service": "echo", "upstreams": up, "public": True},
+        {"prefix": "/open", "service": "echo", "upstreams": up, "public": True},
+        {"prefix": "/mixed", "service": "echo", "upstreams": up, "public_paths": ["/mixed/public"]},
+        {"prefix": "/slow", "service": "echo", "upstreams": up, "timeout_s": 1},
+        {"prefix": "/limited", "service": "echo", "upstreams": up,
+         "rate_limit": {"policy": f"test-limited{policy_suffix}", "quota": 5, "window_s": 60}},
+        {"prefix": "/login-like", "service": "echo", "upstreams": up, "public": True,
+         "rate_limit": {"policy": f"test-login{policy_suffix}", "quota": 3, "window_s": 60, "key": "client"}},
+        {"prefix": "/down", "service": "down", "upstreams": [closed]},
+    ]
+
+
+@pytest.fixture(scope="session")
+def gateway(procs: Processes, upstreams: list[Proc]) -> Proc:
+    urls = [u.url for u in upstreams]
+    return procs.gateway(
+        standard_routes(urls, policy_suffix="-" + uuid.uuid4().hex[:8]),
+        jwks_url=urls[0] + "/.well-known/jwks.json",
+        max_body_bytes=16 * 1024 * 1024,
+        cors_origins="https://app.example.com",
+    )
+
+
+@pytest.fixture
+async def client(gateway: Proc) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as c:
+        yield c
+
+
+async def upstream_hits(upstreams: list[Proc]) -> int:
+    """Requests the upstreams served (health probes, JWKS and stats not counted)."""
+    total = 0
+    async with httpx.AsyncClient(timeout=5) as c:
+        for u in upstreams:
+            total += (await c.get(u.url + "/_stats")).json().get("__total__", 0)
+    return total
+
+
+@pytest.fixture
+def hits(upstreams: list[Proc]) -> Callable[[], Any]:
+    return lambda: upstream_hits(upstreams)
+
+
+@pytest.fixture(scope="session")
+def routes_for() -> Callable[..., list[dict[str, Any]]]:
+    """`standard_routes` for tests that start a gateway of their own."""
+    return standard_routes
+
+
+@pytest.fixture(scope="session")
+def good_api_key() -> str:
+    return GOOD_API_KEY
+
+
+@pytest.fixture(scope="session")
+def kid() -> str:
+    return KID

@@ -1,0 +1,219 @@
+"""Proxying through a real gateway process to real upstream processes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+
+import httpx
+import websockets
+
+
+PROBLEM = "application/problem+json"
+
+
+async def test_request_is_proxied_with_request_id_and_forwarded_headers(client, make_token):
+    token = make_token()
+    resp = await client.get(
+        "/echo/items?x=1", headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-test-0001",
+                                    "X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive, X-Secret",
+                                    "X-Secret": "hop-only"},
+    )
+    assert resp.status_code == 200
+    seen = resp.json()
+    assert seen["path"] == "/echo/items" and seen["query"] == "x=1"
+    assert resp.headers["x-request-id"] == "req-test-0001"
+    assert seen["headers"]["x-request-id"] == "req-test-0001"
+    assert seen["headers"]["authorization"] == f"Bearer {token}"
+    # No trusted proxies configured: the client's own X-Forwarded-For is not believed.
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert seen["headers"]["x-forwarded-proto"] == "http"
+    assert seen["headers"]["x-forwarded-host"].startswith("127.0.0.1:")
+    assert "x-secret" not in seen["headers"]  # named in Connection: hop-by-hop
+    assert resp.headers["x-upstream"] in ("a", "b")
+    assert "server" not in resp.headers
+
+
+async def test_a_malformed_request_id_is_replaced(client, make_token):
+    resp = await client.get("/echo/x", headers={"Authorization": f"Bearer {make_token()}", "X-Request-ID": "bad id!"})
+    rid = resp.headers["x-request-id"]
+    assert rid != "bad id!" and resp.json()["headers"]["x-request-id"] == rid
+
+
+async def test_round_robin_spreads_requests_over_both_instances(client, make_token):
+    auth = {"Authorization": f"Bearer {make_token()}"}
+    seen = [(await client.get("/echo/rr", headers=auth)).json()["instance"] for _ in range(6)]
+    assert seen.count("a") == 3 and seen.count("b") == 3
+    assert all(seen[i] != seen[i + 1] for i in range(5))
+
+
+async def test_failover_when_an_instance_dies(procs, keys, make_token, routes_for):
+    a, b = procs.upstream("fa", keys), procs.upstream("fb", keys)
+    gw = procs.gateway(routes_for([a.url, b.url]), jwks_url=a.url + "/.well-known/jwks.json")
+    auth = {"Authorization": f"Bearer {make_token()}"}
+    async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
+        assert {(await c.get("/echo/x", headers=auth)).json()["instance"] for _ in range(4)} == {"fa", "fb"}
+        b.kill()
+        results = [await c.get("/echo/x", headers=auth) for _ in range(6)]
+        assert [r.status_code for r in results] == [200] * 6
+        assert {r.json()["instance"] for r in results} == {"fa"}
+        ready = (await c.get("/ready")).json()
+        assert ready["upstreams"]["echo"][b.url].startswith("unreachable")
+        assert ready["status"] == "degraded"
+        metrics = (await c.get("/metrics")).text
+        b_addr = b.url.removeprefix("http://")
+        assert f'ampflux_gateway_upstream_healthy{{server_address="{b_addr}",service="echo"}} 0.0' in metrics
+
+
+async def test_upstream_refusing_connections_is_502_then_503(procs, upstreams, make_token, routes_for):
+    # A gateway of its own: `/ready` elsewhere would already have marked the instance down.
+    urls = [u.url for u in upstreams]
+    gw = procs.gateway(routes_for(urls), jwks_url=urls[0] + "/.well-known/jwks.json")
+    auth = {"Authorization": f"Bearer {make_token()}"}
+    client = httpx.AsyncClient(base_url=gw.url)
+    first = await client.get("/down/x", headers=auth)
+    assert first.status_code == 502
+    assert first.headers["content-type"] == PROBLEM
+    assert "down service" in first.json()["detail"] and "connection refused" in first.json()["detail"]
+    second = await client.get("/down/x", headers=auth)
+    assert second.status_code == 503 and second.headers["content-type"] == PROBLEM
+    assert second.json()["detail"] == "no healthy instance of the down service is available"
+    await client.aclose()
+
+
+async def test_slow_upstream_is_504(client, make_token):
+    resp = await client.get("/slow?s=3", headers={"Authorization": f"Bearer {make_token()}"})
+    assert resp.status_code == 504 and resp.headers["content-type"] == PROBLEM
+    assert resp.json()["detail"] == "the echo service did not answer within 1 s"
+
+
+async def test_large_upload_streams_through(client, make_token, upstreams):
+    """The upstream has bytes before the client finished sending: nothing buffers the body."""
+    upload_id = uuid.uuid4().hex
+    chunk = b"x" * (1024 * 1024)
+    total = 12
+    digest = hashlib.sha256(chunk * total).hexdigest()
+    streamed_early = False
+
+    async def body():
+        nonlocal streamed_early
+        yield chunk
+        async with httpx.AsyncClient(timeout=5) as probe:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not streamed_early:
+                for u in upstreams:
+                    if (await probe.get(f"{u.url}/_uploads/{upload_id}")).json()["received"] > 0:
+                        streamed_early = True
+                await asyncio.sleep(0.02)
+        for _ in range(total - 1):
+            yield chunk
+
+    resp = await client.post(f"/upload/{upload_id}", content=body(), headers={"Authorization": f"Bearer {make_token()}"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["received"] == total * len(chunk) and resp.json()["sha256"] == digest
+    assert streamed_early, "the upstream saw nothing until the whole body was sent"
+
+
+async def test_large_download_streams_back(client, make_token):
+    size = 0
+    async with client.stream("GET", "/download/big?mib=40", headers={"Authorization": f"Bearer {make_token()}"}) as r:
+        assert r.status_code == 200
+        async for part in r.aiter_raw():
+            size += len(part)
+    assert size == 40 * 1024 * 1024
+
+
+async def test_sse_events_arrive_as_they_are_sent(client, make_token):
+    started = time.monotonic()
+    events: list[tuple[str, float]] = []
+    async with client.stream("GET", "/sse?gap=2", headers={"Authorization": f"Bearer {make_token()}"}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        async for line in r.aiter_lines():
+            if line.startswith("event:"):
+                events.append((line.split(":", 1)[1].strip(), time.monotonic() - started))
+    assert [name for name, _ in events] == ["first", "second"]
+    assert events[0][1] < 1.0, "first event was held back"
+    assert events[1][1] >= 1.9
+
+
+async def test_websocket_pass_through(gateway, make_token):
+    token = make_token()
+    url = gateway.url.replace("http", "ws") + "/ws/echo"
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}",
+                                                           "X-Request-ID": "ws-request-0001"},
+                                  subprotocols=["ampflux.v1"]) as ws:
+        assert ws.subprotocol == "ampflux.v1"
+        hello = __import__("json").loads(await ws.recv())
+        assert hello["authorization"] == f"Bearer {token}" and hello["request_id"] == "ws-request-0001"
+        await ws.send("hello")
+        assert await ws.recv() == "hello"
+        await ws.send(b"\x00\x01binary")
+        assert await ws.recv() == b"\x00\x01binary"
+        await ws.send("close-please")
+        try:
+            await ws.recv()
+        except websockets.ConnectionClosed:
+            pass
+        assert ws.close_code == 4001
+
+
+async def test_websocket_without_token_is_refused_before_upstream(gateway, hits):
+    before = await hits()
+    url = gateway.url.replace("http", "ws") + "/ws/echo"
+    try:
+        async with websockets.connect(url):
+            raise AssertionError("handshake should have been refused")
+    except websockets.InvalidStatus as exc:
+        assert exc.response.status_code == 401
+    assert await hits() == before
+
+
+async def test_websocket_accepts_token_in_query(gateway, make_token):
+    url = gateway.url.replace("http", "ws") + "/ws/echo?access_token=" + make_token()
+    async with websockets.connect(url) as ws:
+        await ws.recv()
+        await ws.send("ping")
+        assert await ws.recv() == "ping"
+
+
+async def test_body_over_limit_with_content_length_is_413_unread(gateway, hits):
+    before = await hits()
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /open/upload HTTP/1.1\r\nHost: gw\r\nContent-Type: application/octet-stream\r\n"
+        + f"Content-Length: {16 * 1024 * 1024 + 1}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
+    writer.close()
+    assert head.startswith("HTTP/1.1 413")
+    assert "content-type: application/problem+json" in head.lower()
+    assert await hits() == before
+
+
+async def test_chunked_body_over_limit_is_413(client):
+    chunk = b"y" * (128 * 1024)
+
+    async def body():
+        for _ in range(16 * 8 + 1):  # one chunk past 16 MiB
+            yield chunk
+
+    resp = await client.post("/open/upload", content=body())
+    assert resp.status_code == 413
+    assert resp.headers["content-type"] == PROBLEM
+    assert "16777216 bytes" in resp.json()["detail"]
+
+
+async def test_dot_segments_cannot_reach_a_protected_route(client, hits):
+    before = await hits()
+    resp = await client.get("/open/%2e%2e/echo/x")
+    assert resp.status_code == 400
+    assert await hits() == before
+
+
+async def test_unknown_path_is_404_problem(client):
+    resp = await client.get("/nowhere")
+    assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
