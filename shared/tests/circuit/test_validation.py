@@ -292,3 +292,29 @@ def test_any_mangled_document_gets_problems_not_an_exception(reference_case: Loa
             parse_circuit(data, cases=["max", "min"])
     else:
         parse_circuit(data, cases=["max", "min"])
+
+
+def test_three_winding_transformers_are_checked_like_two_winding_ones(reference_case: Loader) -> None:
+    data = reference_case("mv_meshed_20kv")
+    data["study"]["faults"] = ["3ph"]
+    data["buses"].append({"id": "AUX-10", "vn_kv": 10.0})
+    data["transformers3w"] = [
+        {
+            "id": "T3", "hv_bus": "HV-B", "mv_bus": "SS-B", "lv_bus": "AUX-10",
+            "vn_hv_kv": 110.0, "vn_mv_kv": 20.0, "vn_lv_kv": 10.5,
+            "sn_hv_mva": 40.0, "sn_mv_mva": 40.0, "sn_lv_mva": 10.0,
+            "vk_hv_percent": 12.0, "vk_mv_percent": 8.0, "vk_lv_percent": 14.0,
+            "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.5,
+        }
+    ]
+    assert validate_circuit(data) == []  # AUX-10 is supplied through the third winding
+
+    data["transformers3w"][0]["vn_mv_kv"] = 6.3
+    assert found(validate_circuit(data, faults=["1ph"])) == {
+        ("transformers3w[0].vn_mv_kv", "rating_mismatch"),
+        *{
+            (f"transformers3w[0].{field}", "missing_zero_sequence")
+            for field in ["vector_group"]
+            + [f"{kind}_{side}_percent" for kind in ("vk0", "vkr0") for side in ("hv", "mv", "lv")]
+        },
+    }
