@@ -197,3 +197,19 @@ async def test_publish_fails_within_its_timeout_when_the_broker_is_unreachable(r
     assert loop.time() - began < 2
     with pytest.raises(BusUnavailableError):
         await bus.ping()
+
+
+async def test_start_waits_for_a_broker_that_comes_up_shortly(rabbit, tcp_proxy, h):
+    await tcp_proxy.close()
+    starting = asyncio.create_task(rabbit.bus(url=tcp_proxy.url, reconnect_interval=0.05, startup_timeout=10))
+    await asyncio.sleep(0.2)  # a few refused attempts
+    assert not starting.done()
+    await tcp_proxy.open()
+    bus = await asyncio.wait_for(starting, 10)
+    await bus.ping()
+
+
+async def test_start_gives_up_after_its_timeout(rabbit, tcp_proxy):
+    await tcp_proxy.close()
+    with pytest.raises(BusUnavailableError):
+        await rabbit.bus(url=tcp_proxy.url, reconnect_interval=0.05, startup_timeout=0.3)

@@ -53,6 +53,7 @@ class RabbitMQBus(EventBus):
         retry_delay: float = 0.5,
         max_retry_delay: float = 30.0,
         reconnect_interval: float = 2.0,
+        startup_timeout: float = 30.0,
         stop_grace: float = 10.0,
     ) -> None:
         self.url = url
@@ -65,6 +66,7 @@ class RabbitMQBus(EventBus):
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.reconnect_interval = reconnect_interval
+        self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self._connection: AbstractRobustConnection | None = None
         self._exchange: AbstractExchange | None = None
@@ -72,14 +74,14 @@ class RabbitMQBus(EventBus):
         self._inflight: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
-        """Connect (failing fast if the broker is down now) and declare the exchange.
+        """Connect (retrying up to `startup_timeout`) and declare the exchange.
 
         After this, connection loss is repaired in the background by aio-pika's robust
         connection, which also re-declares queues, bindings and consumers.
         """
         if self._connection is not None:
             return
-        connection = await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
+        connection = await self._connect_with_retries()
         try:
             # A channel of its own for publishing, so consumer channel errors never block confirms.
             channel = await connection.channel(publisher_confirms=True)
@@ -88,6 +90,19 @@ class RabbitMQBus(EventBus):
             await connection.close()
             raise
         self._connection, self._exchange = connection, exchange
+
+    async def _connect_with_retries(self) -> AbstractRobustConnection:
+        # Services and broker start together (compose, a node reboot): wait a while for it
+        # rather than crash-looping, then fail so the orchestrator sees the problem.
+        deadline = asyncio.get_running_loop().time() + self.startup_timeout
+        while True:
+            try:
+                return await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
+            except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+                if asyncio.get_running_loop().time() + self.reconnect_interval > deadline:
+                    raise BusUnavailableError(f"RabbitMQ unreachable for {self.startup_timeout}s: {exc!r}") from exc
+                log.warning("RabbitMQ not reachable yet (%r); retrying in %ss", exc, self.reconnect_interval)
+                await asyncio.sleep(self.reconnect_interval)
 
     async def stop(self) -> None:
         for _channel, queue, tag in self._consumers:
