@@ -1,13 +1,19 @@
 """Sparse bus admittance matrices, one LU factorization each, and the few entries of
-Z = Y⁻¹ a study needs: the diagonal (by blocks of unit vectors) and single columns.
+Z = Y⁻¹ a study needs: the diagonal and single columns.
 
-A dense inverse is never formed; memory stays linear in the number of buses because the
-batched solve works on at most `block` right-hand sides at a time.
+The diagonal comes from the LU factors by selected inversion (Takahashi's equations):
+Y is complex symmetric, so with a symmetric ordering and diagonal pivots P·Y·Pᵀ = L·D·Lᵀ
+and the entries of Z on the pattern of L follow column by column from the last one,
+Z[S,j] = −Z[S,S]·L[S,j], Z[j,j] = 1/D_j − L[S,j]ᵀ·Z[S,j] (S = rows of L's column j).
+That costs about Σ|S|² operations and memory of the size of L. When the LU did not pivot
+on the diagonal, blocks of unit vectors are solved instead (at most `MAX_BLOCK_ENTRIES`
+values at a time). A dense inverse is never formed.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +27,8 @@ from .errors import SolverError
 RESIDUAL_LIMIT = 1e-8
 # Right-hand sides per batched solve: bounded so that n × block complex values stay ~32 MB.
 MAX_BLOCK_ENTRIES = 2**21
+# Below this many wanted entries, solving unit vectors is cheaper than selected inversion.
+SELECTED_INVERSION_MIN = 32
 
 
 def assemble(
@@ -56,16 +64,30 @@ class Factorized:
     def __init__(self, y: sp.csc_matrix, what: str) -> None:
         self.n = y.shape[0]
         self.what = what
+        self._diag: NDArray[np.complex128] | None = None
         if self.n == 0:
             raise SolverError(f"{what}: the network has no buses to solve")
+        # Diagonal pivots keep P·Y·Pᵀ = L·D·Lᵀ symmetric (needed for selected inversion);
+        # admittance matrices are diagonally dominant enough for that. Should it fail,
+        # SuperLU's own threshold pivoting is the fallback.
+        try:
+            self.lu = self._factor(y, {"SymmetricMode": True, "DiagPivotThresh": 0.0})
+            self._check_conditioning(y)
+        except SolverError:
+            self.lu = self._factor(y, {"SymmetricMode": True})
+            self._check_conditioning(y)
+
+    def _factor(self, y: sp.csc_matrix, options: dict[str, Any]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("error", MatrixRankWarning)
             try:
                 # The matrix is structurally symmetric: ordering on A+Aᵀ keeps fill low.
-                self.lu = splu(y, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+                return splu(y, permc_spec="MMD_AT_PLUS_A", options=options)
             except (RuntimeError, MatrixRankWarning) as exc:
-                raise SolverError(f"{what}: the admittance matrix is singular ({exc}); check for elements with zero impedance or parts of the network without a source") from exc
-        self._check_conditioning(y)
+                raise SolverError(
+                    f"{self.what}: the admittance matrix is singular ({exc}); check for elements with zero impedance "
+                    "or parts of the network without a source"
+                ) from exc
 
     def _check_conditioning(self, y: sp.csc_matrix) -> None:
         # One solve with a known right-hand side: a large residual means the LU cannot be trusted.
@@ -79,8 +101,17 @@ class Factorized:
             raise SolverError(f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); check for extreme impedance ratios")
 
     def diagonal(self, buses: NDArray[np.int64] | None = None) -> NDArray[np.complex128]:
-        """Z_kk for the given buses (all when None) by batched solves of unit vectors."""
+        """Z_kk for the given buses (all when None)."""
         idx = np.arange(self.n) if buses is None else np.asarray(buses, dtype=np.int64)
+        if len(idx) > SELECTED_INVERSION_MIN:
+            if self._diag is None:
+                self._diag = selected_inverse_diagonal(self.lu)
+            if self._diag is not None:
+                return self._diag[idx]
+        return self.diagonal_by_solves(idx)
+
+    def diagonal_by_solves(self, idx: NDArray[np.int64]) -> NDArray[np.complex128]:
+        """Z_kk by batched solves of unit vectors (memory: n × block values)."""
         out = np.empty(len(idx), dtype=np.complex128)
         block = max(1, min(len(idx), MAX_BLOCK_ENTRIES // self.n, 512))
         for start in range(0, len(idx), block):
@@ -98,3 +129,51 @@ class Factorized:
         rhs = np.zeros((self.n, len(idx)), dtype=np.complex128)
         rhs[idx, np.arange(len(idx))] = 1.0
         return self.lu.solve(rhs)
+
+
+def selected_inverse_diagonal(lu: Any) -> NDArray[np.complex128] | None:
+    """diag(Y⁻¹) from an LU of a complex symmetric Y; None when the LU is not symmetric
+    (row and column permutations differ), so the caller falls back to solves."""
+    n = lu.shape[0]
+    perm_r, perm_c = lu.perm_r, lu.perm_c
+    if not np.array_equal(perm_r, perm_c):
+        return None
+    lower = lu.L.tocsc()
+    lower.sort_indices()
+    d = lu.U.diagonal()
+    if np.any(d == 0):
+        return None
+    indptr, indices, data = lower.indptr, lower.indices, lower.data
+    # below-diagonal rows and values of each column of L (the first stored entry is the unit diagonal)
+    z_cols: list[NDArray[np.complex128]] = [np.empty(0, np.complex128)] * n
+    rows_of: list[NDArray[np.int32]] = [np.empty(0, np.int32)] * n
+    z_diag = np.empty(n, dtype=np.complex128)
+    for j in range(n - 1, -1, -1):
+        lo, hi = indptr[j], indptr[j + 1]
+        if hi - lo == 0 or indices[lo] != j:
+            return None
+        rows = indices[lo + 1 : hi]
+        s = len(rows)
+        if s == 0:
+            z_diag[j] = 1.0 / d[j]
+            continue
+        l_col = data[lo + 1 : hi]
+        m = np.empty((s, s), dtype=np.complex128)
+        for a in range(s):
+            k = rows[a]
+            m[a, a] = z_diag[k]
+            if a + 1 < s:
+                rk = rows_of[k]
+                want = rows[a + 1 :]
+                pos = np.searchsorted(rk, want)
+                if pos[-1] >= len(rk) or not np.array_equal(rk[pos], want):
+                    return None  # pattern not closed under elimination: use solves
+                v = z_cols[k][pos]
+                m[a + 1 :, a] = v
+                m[a, a + 1 :] = v
+        z = -(m @ l_col)
+        z_cols[j] = z
+        rows_of[j] = rows
+        z_diag[j] = 1.0 / d[j] - l_col @ z
+    # column i of Y sits at position perm_c[i] of the factorized matrix
+    return z_diag[perm_c]

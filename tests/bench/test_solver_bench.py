@@ -1,0 +1,218 @@
+"""Benchmark: our sparse IEC 60909 solver against pandapower 3.5.6 `calc_sc` on the same
+large meshed networks (all-bus 3ph with ip/ith and 1ph, max case).
+
+Run with `make bench` (installs pandapower into .venv via the `bench` dependency group).
+Not part of `make test`. Prints a markdown table and writes it to var/bench/solver.md.
+pandapower inverts the full bus admittance matrix (dense N×N result), so it is measured
+up to PP_MAX_BUSES only (memory grows with N², ~4 GB at 10k buses); set
+AMPFLUX_BENCH_PP_MAX to change that.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import resource
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ampflux_shared.circuit import parse_circuit
+
+from ampflux_simulation.solver import solve_study
+
+SIZES = [int(s) for s in os.environ.get("AMPFLUX_BENCH_SIZES", "1000,5000,10000,20000").split(",")]
+PP_MAX_BUSES = int(os.environ.get("AMPFLUX_BENCH_PP_MAX", "10000"))
+OUT = Path(__file__).resolve().parents[2] / "var" / "bench" / "solver.md"
+
+# Per substation: one 110 kV bus, one 20 kV busbar, FEEDERS rings of SECTIONS cable
+# sections (closed back to the busbar, with ties between neighbouring rings) and LV_PER_SS
+# 20/0.4 kV distribution transformers. About 100 buses per substation.
+FEEDERS, SECTIONS, LV_PER_SS = 6, 12, 20
+BUSES_PER_SS = 2 + FEEDERS * SECTIONS + LV_PER_SS
+
+
+def meshed_document(n_target: int, seed: int = 7) -> dict[str, Any]:
+    """A meshed 110/20/0.4 kV network of about `n_target` buses with zero-sequence data."""
+    rng = np.random.default_rng(seed)
+    n_ss = max(2, round(n_target / BUSES_PER_SS))
+    buses: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    trafos: list[dict[str, Any]] = []
+
+    def bus(name: str, vn: float) -> str:
+        buses.append({"id": name, "vn_kv": vn})
+        return name
+
+    def cable(a: str, b: str, length: float, hv: bool = False) -> None:
+        if hv:
+            data = {"r_ohm_per_km": 0.1188, "x_ohm_per_km": 0.39, "c_nf_per_km": 9.0, "r0_ohm_per_km": 0.32, "x0_ohm_per_km": 1.2, "c0_nf_per_km": 5.0}
+        else:
+            data = {"r_ohm_per_km": 0.122, "x_ohm_per_km": 0.112, "c_nf_per_km": 304.0, "r0_ohm_per_km": 0.49, "x0_ohm_per_km": 0.3, "c0_nf_per_km": 304.0}
+        lines.append({"id": f"L{len(lines)}", "from_bus": a, "to_bus": b, "length_km": round(float(length), 3), "endtemp_degree": 80.0, **data})
+
+    hv_buses = [bus(f"HV{s}", 110.0) for s in range(n_ss)]
+    for s in range(n_ss):  # 110 kV ring with a chord every fifth substation
+        cable(hv_buses[s], hv_buses[(s + 1) % n_ss], rng.uniform(8, 25), hv=True)
+        if s % 5 == 0 and n_ss > 4:
+            cable(hv_buses[s], hv_buses[(s + n_ss // 2) % n_ss], rng.uniform(20, 40), hv=True)
+    for s in range(n_ss):
+        ss = bus(f"SS{s}", 20.0)
+        trafos.append({
+            "id": f"TR{s}", "hv_bus": hv_buses[s], "lv_bus": ss, "sn_mva": 40.0, "vn_hv_kv": 110.0, "vn_lv_kv": 20.0,
+            "vk_percent": 16.2, "vkr_percent": 0.34, "vector_group": "Dyn", "vk0_percent": 14.6, "vkr0_percent": 0.34, "shift_degree": 150.0,
+        })
+        rings: list[list[str]] = []
+        for fd in range(FEEDERS):
+            chain = [bus(f"S{s}F{fd}N{i}", 20.0) for i in range(SECTIONS)]
+            rings.append(chain)
+            prev = ss
+            for node in chain:
+                cable(prev, node, rng.uniform(0.2, 1.2))
+                prev = node
+            cable(prev, ss, rng.uniform(0.3, 1.5))
+        for fd in range(FEEDERS):  # ties between neighbouring rings mesh the 20 kV network
+            a, b = rings[fd][SECTIONS // 2], rings[(fd + 1) % FEEDERS][SECTIONS // 3]
+            cable(a, b, rng.uniform(0.5, 2.0))
+        for j in range(LV_PER_SS):
+            mv = rings[j % FEEDERS][(j * 5) % SECTIONS]
+            lv = bus(f"S{s}LV{j}", 0.4)
+            trafos.append({
+                "id": f"DT{s}_{j}", "hv_bus": mv, "lv_bus": lv, "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
+                "vk_percent": 6.0, "vkr_percent": 1.206, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.206, "shift_degree": 150.0,
+            })
+    grids = [
+        {"id": f"NET{i}", "bus": hv_buses[(i * n_ss) // 2], "s_sc_max_mva": 3000.0, "rx_max": 0.1, "x0x_max": 1.1, "r0x0_max": 0.1,
+         "s_sc_min_mva": 2000.0, "rx_min": 0.12, "x0x_min": 1.1, "r0x0_min": 0.12}
+        for i in range(2)
+    ]
+    return {
+        "format": "circuit-document", "version": 1, "id": f"bench{n_target}",
+        "study": {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max"], "kappa_method": "C", "ip": True, "ith": True, "tk_s": 1.0},
+        "buses": buses, "ext_grids": grids, "lines": lines, "transformers": trafos,
+    }
+
+
+def pandapower_net(doc: dict[str, Any]) -> Any:
+    import pandapower as pp
+
+    net = pp.create_empty_network(f_hz=float(doc["study"]["frequency_hz"]), sn_mva=1.0)
+    idx = {b["id"]: pp.create_bus(net, vn_kv=b["vn_kv"], name=b["id"]) for b in doc["buses"]}
+    for g in doc["ext_grids"]:
+        pp.create_ext_grid(net, idx[g["bus"]], s_sc_max_mva=g["s_sc_max_mva"], rx_max=g["rx_max"], x0x_max=g["x0x_max"], r0x0_max=g["r0x0_max"],
+                           s_sc_min_mva=g["s_sc_min_mva"], rx_min=g["rx_min"], x0x_min=g["x0x_min"], r0x0_min=g["r0x0_min"])
+    for ln in doc["lines"]:
+        pp.create_line_from_parameters(
+            net, idx[ln["from_bus"]], idx[ln["to_bus"]], length_km=ln["length_km"], r_ohm_per_km=ln["r_ohm_per_km"],
+            x_ohm_per_km=ln["x_ohm_per_km"], c_nf_per_km=ln["c_nf_per_km"], max_i_ka=1.0, r0_ohm_per_km=ln["r0_ohm_per_km"],
+            x0_ohm_per_km=ln["x0_ohm_per_km"], c0_nf_per_km=ln["c0_nf_per_km"], endtemp_degree=ln["endtemp_degree"], name=ln["id"],
+        )
+    for t in doc["transformers"]:
+        pp.create_transformer_from_parameters(
+            net, idx[t["hv_bus"]], idx[t["lv_bus"]], sn_mva=t["sn_mva"], vn_hv_kv=t["vn_hv_kv"], vn_lv_kv=t["vn_lv_kv"],
+            vk_percent=t["vk_percent"], vkr_percent=t["vkr_percent"], pfe_kw=0.0, i0_percent=0.0, shift_degree=t["shift_degree"],
+            vector_group=t["vector_group"], vk0_percent=t["vk0_percent"], vkr0_percent=t["vkr0_percent"], mag0_percent=100.0,
+            mag0_rx=0.0, si0_hv_partial=0.9, name=t["id"],
+        )
+    return net
+
+
+def _ours(doc_dict: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
+    """Seconds (best of two, untraced) and peak traced memory (a third, traced run)."""
+    doc = parse_circuit(doc_dict)
+    seconds = math.inf
+    for _ in range(2):
+        gc.collect()
+        t0 = time.perf_counter()
+        result = solve_study(doc, faults=["3ph", "1ph"], cases=["max"])
+        seconds = min(seconds, time.perf_counter() - t0)
+    gc.collect()
+    tracemalloc.start()
+    solve_study(doc, faults=["3ph", "1ph"], cases=["max"])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, peak / 2**20, {(rs.fault): rs.buses for rs in result.result_sets}
+
+
+def _pandapower(doc_dict: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    import pandapower.shortcircuit as sc
+
+    net = pandapower_net(doc_dict)
+    t0 = time.perf_counter()
+    sc.calc_sc(net, fault="3ph", case="max", ip=True, ith=True, kappa_method="C", tk_s=1.0)
+    r3 = net.res_bus_sc.copy()
+    sc.calc_sc(net, fault="1ph", case="max")
+    r1 = net.res_bus_sc.copy()
+    seconds = time.perf_counter() - t0
+    names = net.bus.name.values
+    out = {
+        "3ph": {names[i]: {"ikss_ka": r3.ikss_ka.iat[i], "ip_ka": r3.ip_ka.iat[i], "ith_ka": r3.ith_ka.iat[i], "rk_ohm": r3.rk_ohm.iat[i], "xk_ohm": r3.xk_ohm.iat[i]} for i in range(len(names))},
+        "1ph": {names[i]: {"ikss_ka": r1.ikss_ka.iat[i], "rk0_ohm": r1.rk0_ohm.iat[i], "xk0_ohm": r1.xk0_ohm.iat[i]} for i in range(len(names))},
+    }
+    return seconds, out
+
+
+def _deviation(ours: dict[str, Any], ref: dict[str, Any]) -> float:
+    worst = 0.0
+    for fault, buses in ref.items():
+        for bus, values in buses.items():
+            for q, want in values.items():
+                got = ours[fault][bus][q]
+                worst = max(worst, abs(got - want) / max(abs(want), 1e-300))
+    return worst
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def test_solver_bench() -> None:
+    try:
+        import pandapower  # noqa: F401
+
+        have_pp = True
+    except ImportError:
+        have_pp = False
+    rows = []
+    for n in SIZES:
+        doc = meshed_document(n)
+        n_bus = len(doc["buses"])
+        ours_s, ours_mb, ours = _ours(doc)
+        row: dict[str, Any] = {"buses": n_bus, "ours_s": ours_s, "ours_mb": ours_mb}
+        if have_pp and n_bus <= PP_MAX_BUSES:
+            gc.collect()
+            pp_s, ref = _pandapower(doc)
+            row.update(pp_s=pp_s, ratio=pp_s / ours_s, dev=_deviation(ours, ref), rss=_rss_mb())
+        rows.append(row)
+        print(f"\n{n_bus} buses: ours {ours_s:.2f} s ({ours_mb:.0f} MB peak traced)" + (f", pandapower {row['pp_s']:.2f} s, x{row['ratio']:.1f}, max rel dev {row['dev']:.1e}" if "pp_s" in row else ""), flush=True)
+    table = [
+        "| buses | ours (s) | ours peak memory (MB, tracemalloc) | pandapower calc_sc (s) | process max RSS after pandapower (MB) | speed-up | max rel. deviation |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        pp_cells = (f"{r['pp_s']:.2f} | {r['rss']:.0f} | {r['ratio']:.0f}x | {r['dev']:.1e}") if "pp_s" in r else "not run (dense N×N inverse) | – | – | –"
+        table.append(f"| {r['buses']} | {r['ours_s']:.2f} | {r['ours_mb']:.0f} | {pp_cells} |")
+    note = (
+        "\nAll-bus sweep, max case: 3ph with ip (κ method C) and ith, plus 1ph (positive and zero sequence). "
+        f"Process max RSS {_rss_mb():.0f} MB. numpy {np.__version__}, {os.cpu_count()} CPUs."
+    )
+    text = "\n".join(table) + "\n" + note + "\n"
+    print("\n" + text)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text)
+    for r in rows:
+        if "dev" in r:
+            assert r["dev"] < 1e-6, r
+    # near-linear growth: time per bus at the largest size within 4x of the smallest
+    per_bus = [r["ours_s"] / r["buses"] for r in rows]
+    if len(per_bus) > 1 and rows[0]["buses"] >= 1000:
+        assert max(per_bus) < 4 * min(per_bus) + 1e-4, per_bus
+    assert not math.isnan(rows[-1]["ours_s"])
+
+
+if __name__ == "__main__":  # pragma: no cover - manual run
+    pytest.main([__file__, "-s", "-p", "no:cacheprovider", "-o", "testpaths=tests/bench"])
