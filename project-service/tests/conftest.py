@@ -162,3 +162,15 @@ class Api:
 @pytest.fixture
 def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+def api_for():
+    """Api helpers on a client of the test's choosing (e.g. one running on RabbitMQ)."""
+    return Api
+
+
+@pytest.fixture
+def client_factory():
+    """`running_client(settings)`: an app client for settings the test prepared."""
+    return running_client

@@ -17,5 +17,8 @@ class Settings(ServiceSettings):
     # `POST /circuits/{project_id}/simulate` answers 503.
     simulation_url: str = ""
     simulation_timeout_s: float = Field(default=10.0, gt=0)
+    # The service's durable RabbitMQ queue for the events it consumes (one per service,
+    # shared by its replicas).
+    events_queue: str = "project-service"
     # Bounds the size of an imported or saved circuit document (decompressed).
     max_document_bytes: int = Field(default=5_000_000, gt=0)

@@ -34,7 +34,6 @@ from ampflux_shared.observability import current_request_id
 from .models import Circuit, CircuitVersion, Project, ProjectMember, event_tables
 
 PRODUCER = "project"
-QUEUE = "project-service"
 CONSUMED = ["auth.user.deactivated"]
 OUTBOX_WRITTEN = "outbox_written"
 
@@ -117,4 +116,4 @@ async def subscribe_consumers(app: FastAPI) -> None:
         # member.removed events were written by the handler's transaction: send them now.
         app.state.relay.kick()
 
-    await app.state.bus.subscribe(QUEUE, CONSUMED, handle_and_kick)
+    await app.state.bus.subscribe(app.state.settings.events_queue, CONSUMED, handle_and_kick)

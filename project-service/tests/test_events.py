@@ -1,0 +1,191 @@
+"""Events through the outbox to RabbitMQ, and `auth.user.deactivated` handled exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+from sqlalchemy import select
+
+from ampflux_project.models import event_tables
+from ampflux_shared.events import EventEnvelope, UserDeactivated, make_event
+from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, RabbitMQBus
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+
+
+@pytest.fixture
+async def rabbit_settings(settings, amqp_url) -> AsyncIterator:
+    """Settings on RabbitMQ with a queue of this test's own, deleted afterwards."""
+    queue = f"project-service-test-{uuid.uuid4().hex[:8]}"
+    settings.amqp_url = amqp_url
+    settings.events_queue = queue
+    yield settings
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (queue, f"{queue}.dlq"):
+            await channel.queue_delete(name)
+
+
+@pytest.fixture
+async def rabbit_client(rabbit_settings, request):
+    async for client in request.getfixturevalue("client_factory")(rabbit_settings):
+        yield client
+
+
+@pytest.fixture
+async def project_events(amqp_url) -> AsyncIterator[list[EventEnvelope]]:
+    """Every `project.*` event the broker routes while the test runs, in arrival order."""
+    received: list[EventEnvelope] = []
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(DEFAULT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="project.#")
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            received.append(EventEnvelope.from_json(message.body))
+
+    await queue.consume(on_message)
+    yield received
+    await connection.close()
+
+
+async def eventually(predicate, timeout: float = 15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def outbox_rows(client, event_type: str):
+    async with client.app.state.db.session() as session:
+        t = event_tables.outbox
+        return (await session.execute(select(t).where(t.c.type == event_type))).all()
+
+
+async def test_deleting_a_project_writes_its_event_once_and_it_is_delivered(
+    rabbit_client, project_events, company
+):
+    client = rabbit_client
+    owner = company.user()
+    r = await client.post("/projects/", json={"name": "Short-lived"}, headers=owner.headers)
+    project_id = r.json()["id"]
+    assert (await client.delete(f"/projects/{project_id}", headers=owner.headers)).status_code == 204
+    # a second delete finds nothing and writes nothing
+    assert (await client.delete(f"/projects/{project_id}", headers=owner.headers)).status_code == 404
+
+    rows = await outbox_rows(client, "project.project.deleted")
+    assert len(rows) == 1
+    assert rows[0].payload == {"project_id": project_id, "company_id": str(company.id)}
+
+    async def delivered():
+        return [e for e in project_events if e.payload.get("project_id") == project_id]
+
+    await eventually(lambda: _all_types(delivered, 3))
+    events = await delivered()
+    assert [e.type for e in events] == ["project.project.created", "project.member.added", "project.project.deleted"]
+    deleted = events[-1]
+    assert deleted.actor_id == owner.id and deleted.company_id == company.id and deleted.producer == "project"
+    assert deleted.request_id and deleted.id == rows[0].id
+    assert (await eventually(lambda: _published(client, "project.project.deleted")))
+
+
+async def _all_types(delivered, count: int) -> bool:
+    return len(await delivered()) >= count
+
+
+async def _published(client, event_type: str) -> bool:
+    return all(row.published_at is not None for row in await outbox_rows(client, event_type))
+
+
+async def test_version_created_event_carries_the_content_hash(rabbit_client, project_events, company, api_for):
+    api = api_for(rabbit_client)
+    owner = company.user()
+    project = await api.create_project(owner)
+    circuit = await api.create_circuit(project, owner, api.tiny_circuit())
+
+    async def version_events():
+        return [e for e in project_events if e.type == "project.circuit_version.created" and e.payload["project_id"] == project["id"]]
+
+    [event] = await eventually(version_events)
+    assert event.payload["circuit_id"] == circuit["id"] and event.payload["number"] == 1
+    assert event.payload["content_sha256"] == circuit["version"]["content_hash"]
+
+
+async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
+    rabbit_client, rabbit_settings, project_events, company, api_for
+):
+    client = rabbit_client
+    api = api_for(client)
+    leaving, senior_editor, junior_editor, viewer = company.user(), company.user(), company.user(), company.user()
+    only_owned = await api.create_project(leaving, "Owned by the leaver")
+    await api.add_member(only_owned, leaving, senior_editor, "editor")
+    await api.add_member(only_owned, leaving, junior_editor, "editor")
+    await api.add_member(only_owned, leaving, viewer, "viewer")
+    shared = await api.create_project(senior_editor, "Someone else's")
+    await api.add_member(shared, senior_editor, leaving, "viewer")
+    alone = await api.create_project(leaving, "Nobody else")
+
+    envelope = make_event(
+        "auth.user.deactivated", UserDeactivated(user_id=leaving.id, company_id=company.id),
+        producer="auth", company_id=company.id,
+    )
+    publisher = RabbitMQBus(rabbit_settings.amqp_url)
+    await publisher.start()
+    try:
+        assert await publisher.publish(envelope)
+
+        async def removed_events():
+            return [
+                e for e in project_events
+                if e.type == "project.member.removed" and e.payload["user_id"] == str(leaving.id)
+            ]
+
+        await eventually(lambda: _at_least(removed_events, 3))
+
+        # The user is let back into one project; then the broker redelivers the old event.
+        # Were it handled again, they would be removed again: the inbox must prevent that.
+        await api.add_member(shared, senior_editor, leaving, "viewer")
+        assert await publisher.publish(envelope)
+        await eventually(lambda: _consumed(client, "auth.user.deactivated", 2))
+    finally:
+        await publisher.stop()
+    assert len(await removed_events()) == 3
+
+    admin = company.user("admin")
+    roles = await _roles(client, only_owned, admin)
+    assert roles == {str(senior_editor.id): "owner", str(junior_editor.id): "editor", str(viewer.id): "viewer"}
+    assert await _roles(client, shared, admin) == {str(senior_editor.id): "owner", str(leaving.id): "viewer"}
+    # a project with no one left stays in the company, managed by its admins
+    assert await _roles(client, alone, admin) == {}
+    assert (await client.get(f"/projects/{alone['id']}", headers=admin.headers)).status_code == 200
+
+    audit = (await client.get(f"/projects/{only_owned['id']}/audit/", params={"page_size": 100}, headers=admin.headers)).json()
+    system = [(e["action"], e["details"].get("reason")) for e in audit["items"] if e["actor_id"] is None]
+    assert sorted(system) == [("member.removed", "user_deactivated"), ("member.role_changed", "last_owner_deactivated")]
+
+
+async def _at_least(getter, count: int) -> bool:
+    return len(await getter()) >= count
+
+
+async def _roles(client, project: dict, user) -> dict[str, str]:
+    r = await client.get(f"/projects/{project['id']}/members/", headers=user.headers)
+    return {m["user_id"]: m["role"] for m in r.json()}
+
+
+
+async def _consumed(client, event_type: str, count: int) -> bool:
+    text = (await client.get("/metrics")).text
+    line = f'ampflux_events_consumed_total{{event_type="{event_type}",outcome="ok"}} {float(count)}'
+    return line in text
