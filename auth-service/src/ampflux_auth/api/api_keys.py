@@ -13,7 +13,7 @@ from ampflux_shared.security import CurrentPrincipal
 
 from ..domain import api_keys, tokens
 from ..schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyToken
-from .deps import CurrentUser, DatabaseDep, KeyRingDep, MetricsDep, SessionDep, SettingsDep
+from .deps import CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
 
@@ -21,7 +21,7 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the key is shown only here)")
-async def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, user: InteractiveUser, session: SessionDep) -> ApiKeyCreated:
     expires_at = body.expires_at
     if expires_at is not None:
         if expires_at.tzinfo is None:

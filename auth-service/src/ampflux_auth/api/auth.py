@@ -32,6 +32,7 @@ from .deps import (
     DatabaseDep,
     EventsDep,
     HasherDep,
+    InteractiveUser,
     KeyRingDep,
     MetricsDep,
     SessionDep,
@@ -211,7 +212,7 @@ async def read_me(user: CurrentUser) -> UserRead:
     responses={403: {"description": "wrong current password", **PROBLEM}, 409: {"description": "email taken", **PROBLEM}},
 )
 async def update_me(
-    body: ProfileUpdate, user: CurrentUser, session: SessionDep, events: EventsDep, hasher: HasherDep
+    body: ProfileUpdate, user: InteractiveUser, session: SessionDep, events: EventsDep, hasher: HasherDep
 ) -> UserRead:
     await users.update_profile(
         session, events, hasher, user, name=body.name, email=body.email, current_password=body.current_password
@@ -226,7 +227,7 @@ async def update_me(
     responses={403: {"description": "wrong current password", **PROBLEM}},
 )
 async def change_my_password(
-    body: PasswordChange, principal: CurrentPrincipal, user: CurrentUser, session: SessionDep, hasher: HasherDep
+    body: PasswordChange, principal: CurrentPrincipal, user: InteractiveUser, session: SessionDep, hasher: HasherDep
 ) -> Response:
     sid = principal.claims.get("sid")
     await users.change_password(

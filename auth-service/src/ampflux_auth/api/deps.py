@@ -73,6 +73,17 @@ async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> Use
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
+async def _interactive_user(principal: CurrentPrincipal, user: CurrentUser) -> User:
+    """Credentials (password, email, API keys) are managed by a person who logged in, not
+    by a script holding an API key: a leaked key must not be able to mint more of itself."""
+    if principal.api_key_id is not None:
+        raise ProblemError(403, "This needs a login session, not an API key.", slug="api-key-not-allowed")
+    return user
+
+
+InteractiveUser = Annotated[User, Depends(_interactive_user)]
+
+
 def client_address(request: Request, settings: Settings) -> str:
     """The client's address: the peer, or the entry `trusted_proxy_count` hops back in
     X-Forwarded-For (entries further left are whatever the client chose to send)."""

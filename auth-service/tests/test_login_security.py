@@ -1,0 +1,122 @@
+"""Login answers give nothing away, and repeated failures are throttled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import select
+
+from ampflux_auth.models import User
+
+
+def _comparable(r) -> tuple:
+    body = r.json()
+    return r.status_code, r.headers["content-type"], r.headers.get("www-authenticate"), body["type"], body["detail"]
+
+
+async def test_unknown_email_and_wrong_password_answer_the_same(pg):
+    await pg.register()
+    timings = {}
+    answers = {}
+    for case, email in [("unknown", "nobody@example.com"), ("wrong", "ada@example.com")]:
+        start = time.perf_counter()
+        r = await pg.client.post("/auth/login", json={"email": email, "password": "not the password"})
+        timings[case] = time.perf_counter() - start
+        answers[case] = _comparable(r)
+    assert answers["unknown"] == answers["wrong"]
+    assert answers["wrong"][0] == 401
+    # Both paths run one argon2 verification; allow generous noise, catch a skipped hash.
+    assert timings["unknown"] > timings["wrong"] / 5
+
+
+async def test_deactivated_account_gets_the_same_answer(pg):
+    await pg.register()
+    admin = await pg.login()
+    u = await pg.create_user(admin, "gone@example.com", ["viewer"])
+    await pg.client.post(f"/auth/users/{u['id']}/deactivate", headers=pg.bearer(admin))
+    r1 = await pg.client.post("/auth/login", json={"email": "gone@example.com", "password": pg.password})
+    r2 = await pg.client.post("/auth/login", json={"email": "nobody@example.com", "password": pg.password})
+    assert _comparable(r1) == _comparable(r2)
+
+
+async def test_account_is_throttled_after_repeated_failures(service_factory, postgres_url):
+    async with service_factory(postgres_url, login_max_failures_per_account=3, login_window_s=600) as svc:
+        await svc.register()
+        for _ in range(3):
+            r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "guess guess"})
+            assert r.status_code == 401
+        # Now even the right password is refused, or guessing could go on.
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
+        assert r.status_code == 429
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/too-many-login-attempts")
+        retry_after = int(r.headers["retry-after"])
+        assert 590 <= retry_after <= 600
+        # An account that does not exist is throttled the same way.
+        for _ in range(3):
+            await svc.client.post("/auth/login", json={"email": "ghost@example.com", "password": "guess guess"})
+        r = await svc.client.post("/auth/login", json={"email": "ghost@example.com", "password": "guess guess"})
+        assert r.status_code == 429
+        metrics = (await svc.client.get("/metrics")).text
+        assert 'ampflux_auth_login_throttled_total{scope="account"} 2.0' in metrics
+
+
+async def test_address_is_throttled_across_accounts(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    async with service_factory(url, login_max_failures_per_address=4, login_max_failures_per_account=100) as svc:
+        await svc.register()
+        for i in range(4):
+            r = await svc.client.post("/auth/login", json={"email": f"victim{i}@example.com", "password": "123456789"})
+            assert r.status_code == 401
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_throttle_window_slides(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    async with service_factory(url, login_max_failures_per_account=2, login_window_s=1) as svc:
+        await svc.register()
+        for _ in range(2):
+            await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "nope nope"})
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        await asyncio.sleep(1.1)
+        await svc.login()
+
+
+async def test_forwarded_address_is_used_only_behind_trusted_proxies(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    async with service_factory(url, login_max_failures_per_address=2, trusted_proxy_count=1) as svc:
+        await svc.register()
+        for i in range(2):
+            await svc.client.post(
+                "/auth/login",
+                json={"email": f"x{i}@example.com", "password": "nope nope"},
+                headers={"X-Forwarded-For": "spoofed, 198.51.100.1"},
+            )
+        blocked = await svc.client.post(
+            "/auth/login", json={"email": "ada@example.com", "password": svc.password},
+            headers={"X-Forwarded-For": "198.51.100.1"},
+        )
+        assert blocked.status_code == 429
+        # A different client behind the same gateway is unaffected.
+        r = await svc.client.post(
+            "/auth/login", json={"email": "ada@example.com", "password": svc.password},
+            headers={"X-Forwarded-For": "198.51.100.2"},
+        )
+        assert r.status_code == 200
+
+
+async def test_outdated_password_hash_is_upgraded_on_login(service_factory, postgres_url):
+    async with service_factory(postgres_url) as svc:
+        await svc.register()
+    async with service_factory(postgres_url, argon2_memory_kib=2048, argon2_time_cost=2) as svc:
+        async with svc.app.state.db.session() as session:
+            before = await session.scalar(select(User.password_hash))
+        assert "m=1024,t=1" in before
+        await svc.login()
+        async with svc.app.state.db.session() as session:
+            after = await session.scalar(select(User.password_hash))
+        assert after.startswith("$argon2id$") and "m=2048,t=2" in after
+        await svc.login()
