@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from ampflux_project.models import event_tables
-from ampflux_shared.events import EventEnvelope, UserDeactivated, make_event
+from ampflux_shared.events import EventEnvelope, PublishError, UserDeactivated, make_event
 from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, RabbitMQBus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -189,3 +189,35 @@ async def _consumed(client, event_type: str, count: int) -> bool:
     text = (await client.get("/metrics")).text
     line = f'ampflux_events_consumed_total{{event_type="{event_type}",outcome="ok"}} {float(count)}'
     return line in text
+
+
+async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
+    rabbit_client, project_events, company, monkeypatch
+):
+    client = rabbit_client
+    bus = client.app.state.bus
+
+    async def broker_down(envelope):
+        raise PublishError("broker unreachable (simulated)")
+
+    monkeypatch.setattr(bus, "publish", broker_down)
+    owner = company.user()
+    # Requests succeed regardless: the events wait in the outbox.
+    r = await client.post("/projects/", json={"name": "Written during outage"}, headers=owner.headers)
+    project_id = r.json()["id"]
+    assert (await client.delete(f"/projects/{project_id}", headers=owner.headers)).status_code == 204
+    await asyncio.sleep(1.0)
+    assert not [e for e in project_events if e.payload.get("project_id") == project_id]
+    assert not await _published(client, "project.project.deleted")
+
+    monkeypatch.undo()  # the broker is back
+
+    async def delivered():
+        return [e for e in project_events if e.payload.get("project_id") == project_id]
+
+    await eventually(lambda: _all_types(delivered, 3), timeout=40)
+    await eventually(lambda: _published(client, "project.project.deleted"))
+    await asyncio.sleep(0.5)
+    assert [e.type for e in await delivered()] == [
+        "project.project.created", "project.member.added", "project.project.deleted"
+    ]
