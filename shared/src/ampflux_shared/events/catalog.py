@@ -93,6 +93,8 @@ def parse_payload(envelope: EventEnvelope, catalog: EventCatalog = CATALOG) -> B
 
     Raises `EventContractError` for a type/version this code does not know and
     `PoisonEventError` (a subclass, which buses dead-letter) for a payload that does not parse.
+    An unknown version is deliberately not poison: during a rolling deploy an older replica
+    may see a newer event first, and the requeue lets an upgraded replica take it.
     """
     return catalog.parse(envelope)
 
