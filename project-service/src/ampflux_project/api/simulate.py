@@ -1,7 +1,8 @@
 """`POST /circuits/{project_id}/simulate`: start a study run of a circuit version.
 
-The project service checks access and picks the version, then hands the run to the
-simulation service with the caller's token (so that service's own rules apply). Until a
+The project service checks access and pins the version, then submits the run to the
+simulation service (`POST <simulation_url>/simulations`) with the caller's token, so that
+service's own rules apply and it reads the version back from here as the caller. Until a
 simulation service is configured (`PROJECT_SIMULATION_URL`) this answers 503.
 """
 
@@ -48,19 +49,24 @@ async def simulate(
     base_url = request.app.state.settings.simulation_url.rstrip("/")
     if not base_url:
         raise simulation_unavailable()
+    # The version number is pinned here so a save racing the submission cannot change
+    # what gets simulated.
     payload = {
         "project_id": str(project_id),
-        "circuit_id": str(circuit.id),
-        "circuit_version_id": str(version.id),
-        "version": version.number,
+        "circuit": {"circuit_id": str(circuit.id), "version": version.number},
         "options": body.options,
     }
     headers = {"Authorization": request.headers.get("authorization", "")}
     if rid := current_request_id():
         headers[REQUEST_ID_HEADER] = rid
+    if key := request.headers.get("idempotency-key"):
+        headers["Idempotency-Key"] = key
+    settings = request.app.state.settings
+    # Tests put an httpx.MockTransport here; None means real network.
+    transport = getattr(request.app.state, "simulation_transport", None)
     try:
-        async with httpx.AsyncClient(timeout=request.app.state.settings.simulation_timeout_s) as client:
-            upstream = await client.post(f"{base_url}/runs", json=payload, headers=headers)
+        async with httpx.AsyncClient(timeout=settings.simulation_timeout_s, transport=transport) as client:
+            upstream = await client.post(f"{base_url}/simulations", json=payload, headers=headers)
     except httpx.HTTPError:
         raise simulation_unavailable("the simulation service did not answer") from None
     # Passed through as is: the simulation service's answer (or problem) is the caller's.
