@@ -25,6 +25,8 @@ from .errors import SolverError
 
 # Relative residual above which a factorization is called ill-conditioned.
 RESIDUAL_LIMIT = 1e-8
+# Estimated 1-norm condition number above which results could lose more than ~3 digits.
+CONDITION_LIMIT = 1e13
 # Right-hand sides per batched solve: bounded so that n × block complex values stay ~32 MB.
 MAX_BLOCK_ENTRIES = 2**21
 # Below this many wanted entries, solving unit vectors is cheaper than selected inversion.
@@ -99,6 +101,14 @@ class Factorized:
         res = np.linalg.norm(y @ x - b) / np.linalg.norm(b)
         if not res < RESIDUAL_LIMIT:
             raise SolverError(f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); check for extreme impedance ratios")
+        # ‖Y‖₁·‖x‖₁/‖b‖₁ is a cheap lower bound of the condition number (a random b has a
+        # component along the worst direction, so it is rarely far below it)
+        cond = abs(y).sum(axis=0).max() * np.abs(x).sum() / np.abs(b).sum()
+        if not cond < CONDITION_LIMIT:
+            raise SolverError(
+                f"{self.what}: the admittance matrix is ill-conditioned (condition number ≳ {cond:.1e}); "
+                "check for elements with near-zero or extreme impedances"
+            )
 
     def diagonal(self, buses: NDArray[np.int64] | None = None) -> NDArray[np.complex128]:
         """Z_kk for the given buses (all when None)."""

@@ -209,7 +209,7 @@ def _solve_case(
             values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
         z1_ohm = z1 * zb
         values["rk_ohm"], values["xk_ohm"] = z1_ohm.real, z1_ohm.imag
-        z0_ohm = z0 * zb if z0 is not None else None
+        z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
 
         bus_values: dict[str, dict[str, float | str]] = {}
         trail: dict[str, dict[str, Any]] = {}
