@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from e2e.stack import LOGIN_QUOTA, ServiceProcess, free_port
+from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, free_port
 
 
 
@@ -55,7 +55,8 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         {"prefix": "/auth", "service": "auth", "upstreams": [auth.url],
          "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
          "rate_limit": {"policy": "auth-default", "quota": 1000, "window_s": 60}},
-        {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True},
+        {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True,
+         "rate_limit": {"policy": "jwks", "quota": JWKS_QUOTA, "window_s": 60}},
     ]
     gateway = ServiceProcess(
         "gateway", "ampflux_gateway", gw_port,
@@ -64,6 +65,8 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "GATEWAY_ROUTES": json.dumps(routes),
             "GATEWAY_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
             "GATEWAY_ENVIRONMENT": "test",
+            # Revocation takes effect once the cached exchange expires; keep the test short.
+            "GATEWAY_API_KEY_CACHE_TTL_S": "3",
         },
         logs / "gateway.log",
     )

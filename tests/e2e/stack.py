@@ -16,6 +16,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 # Login attempts per client address per minute in the e2e gateway route table.
 LOGIN_QUOTA = 20
+# A tight budget on the public JWKS route, which only the gateway limits.
+JWKS_QUOTA = 10
 
 
 def free_port() -> int:
