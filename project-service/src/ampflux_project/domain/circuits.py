@@ -6,15 +6,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import conflict, not_found
+from ampflux_shared.errors import not_found
 
 from ..models import Circuit, CircuitVersion, utcnow
 from . import audit
 from .access import ProjectAccess
 from .paging import Page, PageRequest, paginate
+from .queries import contains_pattern, flush_or_conflict
 from .versions import check_document, save_version
 
 
@@ -36,8 +36,7 @@ async def list_circuits(
 ) -> Page[Circuit]:
     query = select(Circuit).where(Circuit.project_id == access.project.id)
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Circuit.name.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(Circuit.name.ilike(contains_pattern(search), escape="\\"))
     return await paginate(session, query.order_by(Circuit.name, Circuit.id), paging)
 
 
@@ -62,7 +61,7 @@ async def create_circuit(
         created_by=actor, created_at=now, updated_at=now, latest_version=0,
     )
     session.add(circuit)
-    await _flush_unique_name(session, name)
+    await flush_or_conflict(session, f"a circuit named {name!r} already exists in this project")
     audit.record(
         session, company_id=project.company_id, project_id=project.id, actor_id=actor,
         action="circuit.created", circuit_id=circuit.id, name=name,
@@ -85,7 +84,7 @@ async def update_circuit(
         circuit.description = description
     if changed:
         circuit.updated_at = utcnow()
-        await _flush_unique_name(session, circuit.name)
+        await flush_or_conflict(session, f"a circuit named {circuit.name!r} already exists in this project")
         project = access.project
         audit.record(
             session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
@@ -102,11 +101,3 @@ async def delete_circuit(session: AsyncSession, access: ProjectAccess, circuit: 
     )
     await session.delete(circuit)
     await session.flush()
-
-
-async def _flush_unique_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise conflict(f"a circuit named {name!r} already exists in this project") from None

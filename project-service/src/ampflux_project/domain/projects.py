@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import conflict
 from ampflux_shared.events.catalog import ProjectCreated, ProjectDeleted
 from ampflux_shared.security import Principal
 
@@ -18,6 +16,7 @@ from . import audit
 from .access import ProjectAccess, ProjectRole, require_project_creator
 from .members import add_member_row
 from .paging import Page, PageRequest
+from .queries import contains_pattern, flush_or_conflict
 
 
 async def create_project(session: AsyncSession, principal: Principal, *, name: str, description: str) -> Project:
@@ -29,7 +28,7 @@ async def create_project(session: AsyncSession, principal: Principal, *, name: s
         created_by=principal.user_id, created_at=now, updated_at=now,
     )
     session.add(project)
-    await _flush_unique_name(session, name)
+    await flush_or_conflict(session, f"a project named {name!r} already exists in your company")
     member = add_member_row(session, project, user_id=principal.user_id, role=ProjectRole.owner, added_by=principal.user_id)
     audit.record(
         session, company_id=project.company_id, project_id=project.id, actor_id=principal.user_id,
@@ -69,7 +68,7 @@ async def list_projects(
             exists().where(ProjectMember.project_id == Project.id, ProjectMember.user_id == principal.user_id)
         )
     if search:
-        query = query.where(Project.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        query = query.where(Project.name.ilike(contains_pattern(search), escape="\\"))
     if not include_archived:
         query = query.where(Project.archived_at.is_(None))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
@@ -92,7 +91,7 @@ async def update_project(
         project.description = description
     if changed:
         project.updated_at = utcnow()
-        await _flush_unique_name(session, project.name)
+        await flush_or_conflict(session, f"a project named {project.name!r} already exists in your company")
         audit.record(
             session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
             action="project.updated", changes=changed,
@@ -130,15 +129,3 @@ async def delete_project(session: AsyncSession, access: ProjectAccess) -> None:
     )
     await session.delete(project)
     await session.flush()
-
-
-async def _flush_unique_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise conflict(f"a project named {name!r} already exists in your company") from None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
