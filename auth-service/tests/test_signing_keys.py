@@ -94,15 +94,21 @@ async def test_keys_command_line(service_factory, tmp_path):
         pass  # migrations and the first key
     env = {**os.environ, "AUTH_DATABASE_URL": url}
 
-    def run(*args: str) -> str:
+    def run(*args: str, expect: int = 0) -> str:
         out = subprocess.run(
             [sys.executable, "-m", "ampflux_auth.keys", *args], env=env, capture_output=True, text=True, timeout=60
         )
-        assert out.returncode == 0, out.stderr
+        assert out.returncode == expect, out.stderr
         return out.stdout
 
-    assert "signing" in run("list")
-    assert run("rotate").startswith("new signing key: ")
+    (first,) = run("list").splitlines()
+    old_kid = first.split("\t")[0]
+    assert "\tsigning\t" in first
+    new_kid = run("rotate").removeprefix("new signing key: ").strip()
     listing = run("list")
-    assert listing.count("signing") == 1 and listing.count("published") == 1
+    assert f"{old_kid}\tpublished" in listing and f"{new_kid}\tsigning" in listing
     assert run("prune").strip() == "retired: none"
+    # After a leak: the old key goes at once; the signing key cannot be retired.
+    run("retire", new_kid, expect=2)
+    assert run("retire", old_kid).strip() == f"retired: {old_kid}"
+    assert f"{old_kid}\tretired" in run("list")

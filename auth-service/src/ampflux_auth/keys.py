@@ -4,6 +4,7 @@ rotate  a new key signs from now on (running replicas switch within AUTH_SIGNING
         the previous keys stay in the JWKS so tokens they signed keep verifying.
 prune   retire keys rotated out long enough ago that every token they signed has expired:
         they leave the JWKS and their private halves are erased.
+retire KID  retire one key at once, live tokens or not (after a leak; rotate first).
 list    every key with its state.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from ampflux_shared.db import Database
 
 from .config import Settings
-from .domain.signing_keys import list_signing_keys, prune_signing_keys, rotate_signing_key
+from .domain.signing_keys import list_signing_keys, prune_signing_keys, retire_signing_key, rotate_signing_key
 
 
 def longest_token_ttl_s(settings: Settings) -> int:
@@ -46,6 +47,15 @@ async def prune(settings: Settings) -> list[str]:
         await db.dispose()
 
 
+async def retire(settings: Settings, kid: str) -> bool:
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.session() as session:
+            return await retire_signing_key(session, kid)
+    finally:
+        await db.dispose()
+
+
 async def describe(settings: Settings) -> list[str]:
     db = Database(settings.resolved_database_url())
     try:
@@ -64,14 +74,25 @@ async def describe(settings: Settings) -> list[str]:
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ampflux_auth.keys", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["list", "rotate", "prune"])
+    parser.add_argument("command", choices=["list", "rotate", "prune", "retire"])
+    parser.add_argument("kid", nargs="?", help="the key to retire (retire only)")
     args = parser.parse_args(argv)
+    if (args.command == "retire") != (args.kid is not None):
+        parser.error("retire takes exactly one KID; the other commands take none")
     settings = settings or Settings()
     if args.command == "rotate":
         print(f"new signing key: {asyncio.run(rotate(settings))}")
     elif args.command == "prune":
         retired = asyncio.run(prune(settings))
         print("retired: " + (", ".join(retired) if retired else "none"))
+    elif args.command == "retire":
+        try:
+            found = asyncio.run(retire(settings, args.kid))
+        except ValueError as exc:
+            parser.exit(2, f"error: {exc}\n")
+        if not found:
+            parser.exit(1, f"error: no key {args.kid}\n")
+        print(f"retired: {args.kid}")
     else:
         print("\n".join(asyncio.run(describe(settings))) or "no keys yet (created at first start)")
     return 0

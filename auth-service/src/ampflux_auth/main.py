@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from ampflux_shared.app import ServiceSpec, create_service_app, serve
 from ampflux_shared.security import JWKSVerifier
+from ampflux_shared.settings import DEV_ENVIRONMENTS
 
 from .api import api_keys, auth, keys, users
 from .config import Settings
@@ -19,6 +21,8 @@ from .models import Base, event_tables
 # auth-service/migrations, next to src/: found from this file so it works from any cwd.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 VERSION_TABLE = "alembic_version_auth"
+
+log = logging.getLogger("ampflux.auth")
 
 DESCRIPTION = """Companies, users and roles; login, refresh and logout; API keys; and the
 public keys (`/.well-known/jwks.json`) every other service verifies access tokens with."""
@@ -45,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
         )
+        if passphrase is None and settings.environment not in DEV_ENVIRONMENTS:
+            log.warning("AUTH_SIGNING_KEY_PASSPHRASE is not set: signing keys are stored unencrypted")
         app.state.keyring = KeyRing(app.state.db, passphrase=passphrase, cache_s=settings.signing_key_cache_s)
         await app.state.keyring.ensure()
 

@@ -156,6 +156,9 @@ async def login(
         )
         if result.user is not None:
             family, refresh_token = await tokens.start_session(session, result.user, ttl_s=settings.refresh_token_ttl_s)
+            metrics.logins.labels("success").inc()
+            metrics.tokens_issued.labels("password").inc()
+            return await _token_pair(keyring, settings, result.user, family, refresh_token)
     if result.throttle is not None:
         metrics.logins.labels("throttled").inc()
         metrics.throttled.labels(result.throttle.scope).inc()
@@ -166,12 +169,8 @@ async def login(
             headers={"Retry-After": str(result.throttle.retry_after_s)},
             retry_after=result.throttle.retry_after_s,
         )
-    if result.user is None:
-        metrics.logins.labels("invalid_credentials").inc()
-        raise invalid_credentials()
-    metrics.logins.labels("success").inc()
-    metrics.tokens_issued.labels("password").inc()
-    return await _token_pair(keyring, settings, result.user, family, refresh_token)
+    metrics.logins.labels("invalid_credentials").inc()
+    raise invalid_credentials()
 
 
 @router.post(

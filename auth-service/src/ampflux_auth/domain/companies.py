@@ -22,10 +22,12 @@ async def register_company(
     email: str,
     password: str,
 ) -> tuple[Company, User]:
+    # The registering person is the actor of both events, so their id is fixed up front.
+    user_id = uuid.uuid4()
     company = Company(id=uuid.uuid4(), name=company_name.strip())
     session.add(company)
     await session.flush()
-    await events.company_created(session, company, actor_id=None)
+    await events.company_created(session, company, actor_id=user_id)
     user = await create_user(
         session,
         events,
@@ -35,6 +37,7 @@ async def register_company(
         email=email,
         password=password,
         roles=[Role.ADMIN],
-        actor_id=None,
+        actor_id=user_id,
+        user_id=user_id,
     )
     return company, user

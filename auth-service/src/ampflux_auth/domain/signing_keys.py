@@ -90,7 +90,7 @@ async def current_signing_key(session: AsyncSession) -> SigningKey | None:
 
 
 async def ensure_signing_key(session: AsyncSession, *, passphrase: str | None) -> SigningKey:
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID})
     key = await current_signing_key(session)
     if key is None:
@@ -124,6 +124,20 @@ async def prune_signing_keys(session: AsyncSession, *, max_token_ttl_s: int, now
         retired.append(key.kid)
     await session.flush()
     return retired
+
+
+async def retire_signing_key(session: AsyncSession, kid: str) -> bool:
+    """Retire one key now, whatever it signed (after a leak). The signing key itself must be
+    rotated out first, so there is always a key to sign with. False if no such key."""
+    key = await session.get(SigningKey, kid)
+    if key is None:
+        return False
+    if key.rotated_out_at is None and key.retired_at is None:
+        raise ValueError(f"{kid} is the signing key: rotate first")
+    key.retired_at = key.retired_at or datetime.now(UTC)
+    key.private_pem = None
+    await session.flush()
+    return True
 
 
 async def list_signing_keys(session: AsyncSession) -> list[SigningKey]:

@@ -67,11 +67,12 @@ async def create_user(
     password: str,
     roles: list[str],
     actor_id: uuid.UUID | None,
+    user_id: uuid.UUID | None = None,
 ) -> User:
     email = normalize_email(email)
     await _ensure_email_free(session, email)
     user = User(
-        id=uuid.uuid4(),
+        id=user_id or uuid.uuid4(),
         company_id=company_id,
         name=name.strip(),
         email=email,
