@@ -1,0 +1,1 @@
+"""HTTP routes: thin routers that parse, authorize, call the domain and shape the response."""

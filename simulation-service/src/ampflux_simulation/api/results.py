@@ -1,0 +1,116 @@
+"""A run's results: filtered pages, and CSV / JSON downloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from ampflux_shared.errors import ProblemError
+from ampflux_shared.security import CurrentPrincipal
+
+from ..domain import export, results, runs
+from ..models import RunStatus, StudyRun
+from ..schemas import BusResultRead, ResultSetRead, ResultsPage
+from .deps import DatabaseDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/simulations", tags=["results"])
+
+BusFilter = Annotated[list[str] | None, Query(description="only these bus ids (repeat the parameter)")]
+FaultFilter = Annotated[list[str] | None, Query(description="only these fault types: 3ph, 2ph, 1ph, 2phg")]
+CaseFilter = Annotated[list[str] | None, Query(description="only these cases: max, min")]
+
+
+def _require_results(run: StudyRun) -> None:
+    if run.run_status is not RunStatus.SUCCEEDED:
+        raise ProblemError(
+            409,
+            f"the run is {run.status}; results exist once it has succeeded",
+            slug="results-not-ready",
+            status_of_run=run.status,
+        )
+
+
+@router.get("/{run_id}/results", response_model=ResultsPage)
+async def get_results(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    bus: BusFilter = None,
+    fault: FaultFilter = None,
+    case: CaseFilter = None,
+    trail: Annotated[bool, Query(description="include the intermediate values per bus")] = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1)] = 100,
+) -> ResultsPage:
+    """One page of per-bus results, in result-set then document bus order."""
+    run = await runs.get_run(session, principal.company_id, run_id)
+    _require_results(run)
+    page_size = min(page_size, settings.results_max_page_size)
+    rows, total = await results.bus_results_page(
+        session, run.id, buses=bus, faults=fault, cases=case, page=page, page_size=page_size
+    )
+    sets = await results.result_sets(session, run.id)
+    return ResultsPage(
+        run_id=run.id,
+        result_sets=[ResultSetRead(**results.set_read(rs)) for rs in sets if (not fault or rs.fault in fault) and (not case or rs.case in case)],
+        items=[
+            BusResultRead(
+                fault=r.fault, case=r.case, bus_id=r.bus_id, bus_index=r.bus_index, values=r.values,
+                trail=r.trail if trail else None,
+            )
+            for r in rows
+        ],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get(
+    "/{run_id}/results/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+async def download_results(
+    run_id: uuid.UUID,
+    request: Request,
+    database: DatabaseDep,
+    principal: CurrentPrincipal,
+    format: Literal["csv", "json"] = "csv",
+    bus: BusFilter = None,
+    fault: FaultFilter = None,
+    case: CaseFilter = None,
+    trail: Annotated[bool, Query(description="JSON only: include each set's trail")] = False,
+) -> StreamingResponse:
+    """Every matching result as CSV (one row per fault, case and bus) or as FORMAT.md
+    `result_sets` JSON, streamed so that a 20k-bus run never sits in memory at once."""
+    async with database.session() as session:
+        run = await runs.get_run(session, principal.company_id, run_id)
+        _require_results(run)
+        sets = [
+            rs
+            for rs in await results.result_sets(session, run.id)
+            if (not fault or rs.fault in fault) and (not case or rs.case in case)
+        ]
+
+    async def body():
+        # A session of its own: the response outlives the route function.
+        async with database.session() as session:
+            rows = results.iter_bus_results(session, run.id, buses=bus, faults=fault, cases=case)
+            if format == "csv":
+                chunks = export.csv_chunks(export.csv_columns(sets), rows)
+            else:
+                header = {"run_id": str(run.id), "circuit_id": run.document_id}
+                chunks = export.json_chunks(header, sets, rows, with_trail=trail)
+            async for chunk in chunks:
+                yield chunk
+
+    media_type = "text/csv" if format == "csv" else "application/json"
+    filename = f"simulation-{run.id}.{format}"
+    return StreamingResponse(
+        body(), media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

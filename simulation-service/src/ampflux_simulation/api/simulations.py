@@ -1,0 +1,182 @@
+"""Submit, read, list, compare and cancel study runs."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.security.utils import get_authorization_scheme_param
+
+from ampflux_shared.errors import ProblemError, unauthorized
+from ampflux_shared.security import CurrentPrincipal
+
+from ..domain import compare as compare_domain
+from ..domain import runs
+from ..domain.inputs import canonical_json, prepare_input
+from ..models import RunStatus
+from ..schemas import (
+    BusComparison,
+    ComparisonPage,
+    Page,
+    QuantityDelta,
+    SimulationCreate,
+    SimulationRead,
+)
+from .deps import RunnerPrincipal, SessionDep, SettingsDep
+from .views import run_read
+
+router = APIRouter(prefix="/simulations", tags=["simulations"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="retrying a POST with the same key returns the run the first one created",
+    ),
+]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=SimulationRead)
+async def submit_simulation(
+    body: SimulationCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: RunnerPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> SimulationRead:
+    """Queue a study of a saved circuit version (read from the project service with the
+    caller's token) or of an inline document. Answers 202 with the queued run."""
+    request_sha256 = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
+    if idempotency_key:
+        # A replay needs neither the project service nor validation: same key, same run.
+        existing = await runs.find_by_idempotency_key(session, principal.company_id, idempotency_key, request_sha256)
+        if existing is not None:
+            return _accepted(response, existing, replayed=True)
+
+    if body.document is not None:
+        study = prepare_input(body.document, body.options, path_prefix="document.")
+        version = None
+    else:
+        assert body.circuit is not None
+        version = await request.app.state.project_client.fetch_version(
+            _bearer_token(request), body.project_id, body.circuit.circuit_id, body.circuit.version
+        )
+        study = prepare_input(version.document, body.options)
+
+    submission = runs.Submission(
+        company_id=principal.company_id,
+        project_id=body.project_id,
+        requested_by=principal.user_id,
+        circuit_id=version.circuit_id if version else None,
+        circuit_version_id=version.id if version else None,
+        circuit_version_number=version.number if version else None,
+        options={**study.solve_options, **body.options.model_dump(include={"ip_method", "tk_s"})},
+        idempotency_key=idempotency_key,
+        request_sha256=request_sha256,
+    )
+    run, created = await runs.submit_run(session, request.app.state.relay.outbox, submission, study)
+    return _accepted(response, run, replayed=not created)
+
+
+@router.get("", response_model=Page[SimulationRead])
+async def list_simulations(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    project_id: uuid.UUID | None = None,
+    circuit_id: uuid.UUID | None = None,
+    circuit_version: Annotated[uuid.UUID | None, Query(description="circuit version id")] = None,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1)] = 50,
+) -> Page[SimulationRead]:
+    page_size = min(page_size, settings.runs_max_page_size)
+    items, total = await runs.list_runs(
+        session,
+        principal.company_id,
+        project_id=project_id,
+        circuit_id=circuit_id,
+        circuit_version_id=circuit_version,
+        status=status_,
+        page=page,
+        page_size=page_size,
+    )
+    return Page(items=[run_read(r) for r in items], total=total, page=page, page_size=page_size)
+
+
+@router.get("/compare", response_model=ComparisonPage)
+async def compare_simulations(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    a: uuid.UUID,
+    b: uuid.UUID,
+    fault: Annotated[list[str] | None, Query()] = None,
+    case: Annotated[list[str] | None, Query()] = None,
+    bus: Annotated[list[str] | None, Query()] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1)] = 100,
+) -> ComparisonPage:
+    """Per (fault, case, bus) and quantity: b − a and (b − a)/|a|. Both runs must have succeeded."""
+    for run_id in (a, b):
+        run = await runs.get_run(session, principal.company_id, run_id)
+        if run.run_status is not RunStatus.SUCCEEDED:
+            raise ProblemError(409, f"run {run_id} is {run.status}; only succeeded runs have results", slug="conflict")
+    page_size = min(page_size, settings.results_max_page_size)
+    items, total = await compare_domain.compare_runs(
+        session, a, b, faults=fault, cases=case, buses=bus, page=page, page_size=page_size
+    )
+    largest: dict[str, float] = {}
+    for item in items:
+        for q, d in item.quantities.items():
+            if d.relative is not None:
+                largest[q] = max(largest.get(q, 0.0), abs(d.relative))
+    return ComparisonPage(
+        a=a,
+        b=b,
+        items=[
+            BusComparison(
+                fault=i.fault,
+                case=i.case,
+                bus_id=i.bus_id,
+                in_a=i.in_a,
+                in_b=i.in_b,
+                quantities={q: QuantityDelta(**vars(d)) for q, d in i.quantities.items()},
+            )
+            for i in items
+        ],
+        total=total,
+        page=page,
+        page_size=page_size,
+        max_abs_relative=largest,
+    )
+
+
+@router.get("/{run_id}", response_model=SimulationRead)
+async def get_simulation(run_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> SimulationRead:
+    """Status, progress and timings (queue wait, solve time) of one run."""
+    return run_read(await runs.get_run(session, principal.company_id, run_id))
+
+
+@router.post("/{run_id}/cancel", response_model=SimulationRead)
+async def cancel_simulation(run_id: uuid.UUID, session: SessionDep, principal: RunnerPrincipal) -> SimulationRead:
+    """Cancel a queued or running run (a running solve is stopped); 409 once it finished."""
+    return run_read(await runs.cancel_run(session, principal.company_id, run_id))
+
+
+def _accepted(response: Response, run, *, replayed: bool) -> SimulationRead:
+    response.headers["Location"] = f"/simulations/{run.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return run_read(run)
+
+
+def _bearer_token(request: Request) -> str:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized()
+    return token

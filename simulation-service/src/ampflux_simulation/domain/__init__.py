@@ -1,0 +1,1 @@
+"""Study runs and results: the logic behind the routes and the worker, no HTTP."""

@@ -1,0 +1,84 @@
+"""Downloads of a run's results as CSV or as FORMAT.md `result_sets` JSON, streamed in chunks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ..models import StudyBusResult, StudyResultSet
+
+
+def csv_columns(sets: Sequence[StudyResultSet]) -> list[str]:
+    """fault, case, bus_id, then every quantity of the sets in first-seen order."""
+    quantities = list(dict.fromkeys(q for rs in sets for q in rs.quantities))
+    return ["fault", "case", "bus_id", *quantities]
+
+
+async def csv_chunks(columns: list[str], rows: AsyncIterator[StudyBusResult], *, rows_per_chunk: int = 1000) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    async for row in rows:
+        values = row.values
+        writer.writerow([row.fault, row.case, row.bus_id, *(_cell(values.get(q)) for q in columns[3:])])
+        count += 1
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+async def json_chunks(
+    header: dict[str, Any], sets: Sequence[StudyResultSet], rows: AsyncIterator[StudyBusResult], *, with_trail: bool
+) -> AsyncIterator[bytes]:
+    """`{...header, "result_sets": [{fault, case, quantities, ..., "buses": {id: {q: v}}}]}`.
+
+    Rows arrive grouped by result set (page order), so each set is written once, in
+    pieces, without holding a whole 20k-bus run in memory.
+    """
+    by_key = {(rs.fault, rs.case): rs for rs in sets}
+    head = json.dumps(header)[:-1]
+    yield f'{head}{", " if header else ""}"result_sets": ['.encode()
+    current: tuple[str, str] | None = None
+    trail: dict[str, Any] = {}
+    first_bus = True
+    parts: list[str] = []
+
+    def close_set() -> str:
+        text = "}"
+        if with_trail:
+            text += ', "trail": ' + json.dumps(trail)
+        return text + "}"
+
+    async for row in rows:
+        key = (row.fault, row.case)
+        if key != current:
+            if current is not None:
+                parts.append(close_set())
+                parts.append(", ")
+            rs = by_key[key]
+            meta = {"fault": rs.fault, "case": rs.case, "quantities": rs.quantities, **(rs.extra or {})}
+            parts.append(json.dumps(meta)[:-1] + ', "buses": {')
+            current, trail, first_bus = key, {}, True
+        parts.append(("" if first_bus else ", ") + json.dumps(row.bus_id) + ": " + json.dumps(row.values))
+        first_bus = False
+        if with_trail and row.trail is not None:
+            trail[row.bus_id] = row.trail
+        if len(parts) >= 500:
+            yield "".join(parts).encode()
+            parts.clear()
+    if current is not None:
+        parts.append(close_set())
+    parts.append("]}")
+    yield "".join(parts).encode()

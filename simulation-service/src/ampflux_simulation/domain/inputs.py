@@ -1,0 +1,91 @@
+"""Turn a circuit document plus study options into the exact input a run will solve."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ampflux_shared.circuit import validate_circuit
+from ampflux_shared.errors import field_error, validation_failed
+
+from ..schemas import StudyOptions
+
+
+@dataclass(frozen=True)
+class StudyInput:
+    document: dict[str, Any]
+    document_id: str
+    bus_count: int
+    sha256: str
+    # The options the solver is called with (faults, cases, buses, branches_for); the
+    # document-level ones (ip_method, tk_s) are already written into `document["study"]`.
+    solve_options: dict[str, Any]
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = "") -> StudyInput:
+    """The validated input, or a 422 problem listing every defect with its path.
+
+    `path_prefix` places the document's paths in the request (`document.` for an inline
+    document) so each error points at what the caller sent.
+    """
+    if not isinstance(document, dict):
+        raise validation_failed([field_error(path_prefix.rstrip("."), "a circuit document must be a JSON object")])
+    document = copy.deepcopy(document)
+    study = document.get("study")
+    if isinstance(study, dict):
+        # Options that change the calculation are written into the document snapshot, so
+        # the stored input alone reproduces the run.
+        if options.ip_method is not None:
+            study["kappa_method"] = options.ip_method
+        if options.tk_s is not None:
+            study["tk_s"] = options.tk_s
+
+    problems = validate_circuit(document, faults=options.faults, cases=options.cases)
+    errors = [field_error(_join(path_prefix, p.path), p.message, p.code) for p in problems]
+    bus_ids = [b.get("id") for b in document.get("buses") or [] if isinstance(b, dict)]
+    known = set(bus_ids)
+    for i, bus in enumerate(options.buses or []):
+        if bus not in known:
+            errors.append(field_error(f"options.buses[{i}]", f"unknown bus {bus!r}", "unknown_bus"))
+    if options.branches_for is not None and options.branches_for not in known:
+        errors.append(field_error("options.branches_for", f"unknown bus {options.branches_for!r}", "unknown_bus"))
+    if errors:
+        raise validation_failed(errors, detail=f"the study has {len(errors)} problem(s); nothing was queued")
+
+    solve_options = {
+        "faults": options.faults,
+        "cases": options.cases,
+        "buses": list(dict.fromkeys(options.buses)) if options.buses else None,
+        "branches_for": options.branches_for,
+    }
+    return StudyInput(
+        document=document,
+        document_id=str(document.get("id")),
+        bus_count=len(solve_options["buses"] or bus_ids),
+        sha256=hashlib.sha256(canonical_json(document)).hexdigest(),
+        solve_options=solve_options,
+    )
+
+
+def compress_document(document: dict[str, Any]) -> bytes:
+    return gzip.compress(canonical_json(document), compresslevel=6)
+
+
+def decompress_document(data: bytes) -> dict[str, Any]:
+    return json.loads(gzip.decompress(data))
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix.rstrip(".")
+    return prefix + path

@@ -1,0 +1,136 @@
+"""Storing a run's result sets and reading them back: pages, filters, full result sets."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import StudyBusResult, StudyResultSet
+
+# Rows per INSERT statement: big enough to be quick, small enough for any driver's limits.
+INSERT_BATCH = 2000
+SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
+
+
+def json_safe(value: Any) -> Any:
+    """JSON (and PostgreSQL jsonb) has no NaN or infinity: store them as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+async def store_results(
+    session: AsyncSession, run_id: uuid.UUID, result_sets: Sequence[Mapping[str, Any]], bus_order: Mapping[str, int]
+) -> int:
+    """Write every result set of a run; the number of bus rows written.
+
+    Any rows a previous attempt left are replaced, so the rows always belong to exactly
+    one solve (the caller holds the run's row lock and commits with the status change).
+    """
+    await session.execute(delete(StudyBusResult).where(StudyBusResult.run_id == run_id))
+    await session.execute(delete(StudyResultSet).where(StudyResultSet.run_id == run_id))
+    set_rows = []
+    bus_rows: list[dict[str, Any]] = []
+    for position, rs in enumerate(result_sets):
+        fault, case = rs["fault"], rs["case"]
+        set_rows.append(
+            {
+                "run_id": run_id,
+                "fault": fault,
+                "case": case,
+                "position": position,
+                "quantities": list(rs["quantities"]),
+                "extra": json_safe({k: v for k, v in rs.items() if k not in SET_KEYS}),
+            }
+        )
+        trail = rs.get("trail") or {}
+        for bus_id, values in rs["buses"].items():
+            bus_rows.append(
+                {
+                    "run_id": run_id,
+                    "fault": fault,
+                    "case": case,
+                    "bus_index": bus_order[bus_id],
+                    "bus_id": bus_id,
+                    "values": json_safe(values),
+                    "trail": json_safe(trail.get(bus_id)) if bus_id in trail else None,
+                }
+            )
+    if set_rows:
+        await session.execute(insert(StudyResultSet), set_rows)
+    for start in range(0, len(bus_rows), INSERT_BATCH):
+        await session.execute(insert(StudyBusResult), bus_rows[start : start + INSERT_BATCH])
+    return len(bus_rows)
+
+
+async def result_sets(session: AsyncSession, run_id: uuid.UUID) -> list[StudyResultSet]:
+    rows = await session.scalars(
+        select(StudyResultSet).where(StudyResultSet.run_id == run_id).order_by(StudyResultSet.position)
+    )
+    return list(rows)
+
+
+def _filtered(run_id: uuid.UUID, *, buses: Sequence[str] | None, faults: Sequence[str] | None, cases: Sequence[str] | None):
+    query = select(StudyBusResult).where(StudyBusResult.run_id == run_id)
+    if buses:
+        query = query.where(StudyBusResult.bus_id.in_(list(buses)))
+    if faults:
+        query = query.where(StudyBusResult.fault.in_(list(faults)))
+    if cases:
+        query = query.where(StudyBusResult.case.in_(list(cases)))
+    return query
+
+
+# Pages follow the result sets' order (fault, case as solved) then the document's bus order.
+def _ordered(query):
+    return query.join(
+        StudyResultSet,
+        (StudyResultSet.run_id == StudyBusResult.run_id)
+        & (StudyResultSet.fault == StudyBusResult.fault)
+        & (StudyResultSet.case == StudyBusResult.case),
+    ).order_by(StudyResultSet.position, StudyBusResult.bus_index)
+
+
+async def bus_results_page(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    buses: Sequence[str] | None = None,
+    faults: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> tuple[list[StudyBusResult], int]:
+    query = _filtered(run_id, buses=buses, faults=faults, cases=cases)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(_ordered(query).offset((page - 1) * page_size).limit(page_size))
+    return list(rows), int(total or 0)
+
+
+async def iter_bus_results(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    buses: Sequence[str] | None = None,
+    faults: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+    chunk: int = 2000,
+) -> AsyncIterator[StudyBusResult]:
+    """Every matching row in page order, fetched in chunks (downloads of 20k-bus runs)."""
+    query = _ordered(_filtered(run_id, buses=buses, faults=faults, cases=cases))
+    result = await session.stream_scalars(query.execution_options(yield_per=chunk))
+    async for row in result:
+        yield row
+
+
+def set_read(rs: StudyResultSet) -> dict[str, Any]:
+    return {"fault": rs.fault, "case": rs.case, "quantities": rs.quantities, **(rs.extra or {})}

@@ -1,0 +1,221 @@
+"""Study runs: submit (idempotently), read, list, cancel, and the worker's state changes.
+
+Functions take the caller's session and never commit: the request or the job handler owns
+the transaction, and the events written here go out through the outbox with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.errors import ProblemError, conflict, not_found
+from ampflux_shared.events import Outbox
+
+from .. import events
+from ..models import TERMINAL_STATUSES, RunStatus, StudyInput, StudyRun, utcnow
+from .inputs import StudyInput as PreparedInput
+from .inputs import compress_document
+
+
+@dataclass(frozen=True)
+class Submission:
+    company_id: uuid.UUID
+    project_id: uuid.UUID
+    requested_by: uuid.UUID | None
+    circuit_id: uuid.UUID | None
+    circuit_version_id: uuid.UUID | None
+    circuit_version_number: int | None
+    options: dict[str, object]
+    idempotency_key: str | None = None
+    request_sha256: str | None = None
+
+
+async def find_by_idempotency_key(
+    session: AsyncSession, company_id: uuid.UUID, key: str, request_sha256: str | None
+) -> StudyRun | None:
+    """The run an earlier request with `key` created; 422 if that request was a different one."""
+    run = await session.scalar(
+        select(StudyRun).where(StudyRun.company_id == company_id, StudyRun.idempotency_key == key)
+    )
+    if run is not None and request_sha256 is not None and run.request_sha256 != request_sha256:
+        raise ProblemError(
+            422,
+            "this Idempotency-Key was already used for a different request",
+            slug="idempotency-key-reused",
+        )
+    return run
+
+
+async def submit_run(
+    session: AsyncSession, outbox: Outbox, submission: Submission, study: PreparedInput
+) -> tuple[StudyRun, bool]:
+    """(run, created). Writes the queued run, its input and the queued event (= the job).
+
+    A concurrent twin with the same Idempotency-Key loses on the unique constraint and
+    gets the winner's run, so a key never yields two runs.
+    """
+    if submission.idempotency_key:
+        existing = await find_by_idempotency_key(
+            session, submission.company_id, submission.idempotency_key, submission.request_sha256
+        )
+        if existing is not None:
+            return existing, False
+    run = StudyRun(
+        id=uuid.uuid4(),
+        company_id=submission.company_id,
+        project_id=submission.project_id,
+        circuit_id=submission.circuit_id,
+        circuit_version_id=submission.circuit_version_id,
+        circuit_version_number=submission.circuit_version_number,
+        document_id=study.document_id[:200],
+        document_sha256=study.sha256,
+        bus_count=study.bus_count,
+        options=submission.options,
+        requested_by=submission.requested_by,
+        idempotency_key=submission.idempotency_key,
+        request_sha256=submission.request_sha256,
+        status=RunStatus.QUEUED,
+        progress=0.0,
+        attempts=0,
+        queued_at=utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(run)
+            await session.flush()
+    except IntegrityError:
+        if not submission.idempotency_key:
+            raise
+        existing = await find_by_idempotency_key(
+            session, submission.company_id, submission.idempotency_key, submission.request_sha256
+        )
+        if existing is None:
+            raise
+        return existing, False
+    session.add(StudyInput(run_id=run.id, document_gz=compress_document(study.document)))
+    await outbox.add(session, events.run_queued(run))
+    await session.flush()
+    return run, True
+
+
+async def get_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID, *, lock: bool = False) -> StudyRun:
+    """The company's run; another company's run is simply not found."""
+    query = select(StudyRun).where(StudyRun.id == run_id, StudyRun.company_id == company_id)
+    if lock:
+        query = query.with_for_update()
+    run = await session.scalar(query)
+    if run is None:
+        raise not_found("simulation run")
+    return run
+
+
+async def list_runs(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    *,
+    project_id: uuid.UUID | None,
+    circuit_id: uuid.UUID | None,
+    circuit_version_id: uuid.UUID | None,
+    status: RunStatus | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[StudyRun], int]:
+    query = select(StudyRun).where(StudyRun.company_id == company_id)
+    if project_id is not None:
+        query = query.where(StudyRun.project_id == project_id)
+    if circuit_id is not None:
+        query = query.where(StudyRun.circuit_id == circuit_id)
+    if circuit_version_id is not None:
+        query = query.where(StudyRun.circuit_version_id == circuit_version_id)
+    if status is not None:
+        query = query.where(StudyRun.status == status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(StudyRun.queued_at.desc(), StudyRun.id).offset((page - 1) * page_size).limit(page_size)
+    )
+    return list(rows), int(total or 0)
+
+
+async def cancel_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID) -> StudyRun:
+    """Queued or running → cancelled. A worker drops a cancelled job before solving and
+    stops a running solve when it sees the change (see `worker.py`)."""
+    run = await get_run(session, company_id, run_id, lock=True)
+    if run.run_status in TERMINAL_STATUSES:
+        if run.run_status is RunStatus.CANCELLED:
+            return run
+        raise conflict(f"the run has already {run.status}; only queued or running runs can be cancelled")
+    run.status = RunStatus.CANCELLED
+    run.finished_at = utcnow()
+    run.error_code = "cancelled"
+    run.error_detail = "cancelled at the user's request"
+    await session.flush()
+    return run
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+
+async def load_for_job(session: AsyncSession, run_id: uuid.UUID) -> StudyRun | None:
+    """The run a job names, locked for this transaction (any company: the job is trusted)."""
+    return await session.scalar(select(StudyRun).where(StudyRun.id == run_id).with_for_update())
+
+
+async def load_input(session: AsyncSession, run_id: uuid.UUID) -> bytes:
+    data = await session.scalar(select(StudyInput.document_gz).where(StudyInput.run_id == run_id))
+    if data is None:
+        raise LookupError(f"run {run_id} has no stored input")
+    return data
+
+
+def mark_running(run: StudyRun) -> None:
+    run.status = RunStatus.RUNNING
+    # Queue wait counts from submit to the first start; a redelivery after a crash keeps it.
+    if run.started_at is None:
+        run.started_at = utcnow()
+    run.attempts += 1
+    run.progress = 0.0
+
+
+async def set_progress(session: AsyncSession, run_id: uuid.UUID, progress: float) -> None:
+    await session.execute(
+        update(StudyRun)
+        .where(StudyRun.id == run_id, StudyRun.status == RunStatus.RUNNING)
+        .values(progress=min(max(progress, 0.0), 1.0))
+    )
+
+
+async def current_status(session: AsyncSession, run_id: uuid.UUID) -> RunStatus | None:
+    status = await session.scalar(select(StudyRun.status).where(StudyRun.id == run_id))
+    return RunStatus(status) if status is not None else None
+
+
+async def mark_succeeded(
+    session: AsyncSession, outbox: Outbox, run: StudyRun, *, solve_seconds: float, finished_at: datetime | None = None
+) -> None:
+    run.status = RunStatus.SUCCEEDED
+    run.progress = 1.0
+    run.finished_at = finished_at or utcnow()
+    run.solve_seconds = solve_seconds
+    run.error_code = run.error_detail = None
+    await outbox.add(session, events.run_completed(run))
+
+
+async def mark_failed(session: AsyncSession, outbox: Outbox, run: StudyRun, *, code: str, detail: str) -> None:
+    run.status = RunStatus.FAILED
+    run.finished_at = utcnow()
+    run.error_code = code[:64]
+    run.error_detail = detail[:4000]
+    await outbox.add(session, events.run_failed(run))
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(StudyRun.status, func.count()).group_by(StudyRun.status))
+    counts = {s.value: 0 for s in RunStatus}
+    counts.update({status: int(n) for status, n in rows.all()})
+    return counts

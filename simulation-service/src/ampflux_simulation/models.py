@@ -1,0 +1,161 @@
+"""Tables of the simulation service: study runs, their inputs and their results.
+
+Results are stored one row per (run, fault, case, bus): a 20k-bus study with four faults
+and two cases is 160k small rows, which PostgreSQL pages, filters by bus and fault, joins
+for comparisons and streams for downloads with plain indexed queries. What is per result
+set rather than per bus (quantities, omitted, branch contributions) sits in its own table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ampflux_shared.db import ServiceBase, new_metadata
+from ampflux_shared.events import EventTables
+
+metadata = new_metadata()
+event_tables = EventTables(metadata)
+
+JSONValue = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class Base(ServiceBase):
+    __abstract__ = True
+    metadata = metadata
+
+
+class StudyRun(Base):
+    __tablename__ = "study_runs"
+    __table_args__ = (
+        # A retried POST with the same Idempotency-Key finds the run it created.
+        UniqueConstraint("company_id", "idempotency_key", name="uq_study_runs_company_idempotency_key"),
+        Index("ix_study_runs_company_project", "company_id", "project_id", "queued_at"),
+        Index("ix_study_runs_status", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    project_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # Null for an inline document (a quick what-if that is not a saved version).
+    circuit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    circuit_version_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    circuit_version_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    document_id: Mapped[str] = mapped_column(String(200))
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    bus_count: Mapped[int] = mapped_column(Integer)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    solve_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def run_status(self) -> RunStatus:
+        return RunStatus(self.status)
+
+    @property
+    def queue_wait_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return max((self.started_at - self.queued_at).total_seconds(), 0.0)
+
+
+class StudyInput(Base):
+    """The exact document a run solves (gzip JSON), kept apart so run lists never load it.
+
+    Snapshotting it at submit time means the worker needs neither the project service nor
+    the caller's (short-lived) token, and a run stays reproducible.
+    """
+
+    __tablename__ = "study_inputs"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("study_runs.id", ondelete="CASCADE"), primary_key=True)
+    document_gz: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StudyResultSet(Base):
+    """One (fault, case) of a finished run: what it reports, and what is per set."""
+
+    __tablename__ = "study_result_sets"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("study_runs.id", ondelete="CASCADE"), primary_key=True)
+    fault: Mapped[str] = mapped_column(String(8), primary_key=True)
+    case: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    quantities: Mapped[list[str]] = mapped_column(JSONValue)
+    # omitted, branches, voltages: whatever the set carries besides buses and trail.
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+
+
+class StudyBusResult(Base):
+    __tablename__ = "study_bus_results"
+    __table_args__ = (Index("ix_study_bus_results_run_bus", "run_id", "bus_id"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("study_runs.id", ondelete="CASCADE"), primary_key=True)
+    fault: Mapped[str] = mapped_column(String(8), primary_key=True)
+    case: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # The bus's position in the document: a stable page order that is not alphabetical.
+    bus_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bus_id: Mapped[str] = mapped_column(String(200))
+    values: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    trail: Mapped[dict[str, Any] | None] = mapped_column(JSONValue, nullable=True)

@@ -1,0 +1,166 @@
+"""One study job from delivery to acknowledgement: the handler both job consumers share.
+
+The job handler owns its transactions:
+1. claim: lock the run; a finished, cancelled or unknown run, or a message id already in
+   the inbox, is dropped (a redelivery does nothing); else mark it `running`;
+2. solve in a child process (`solving.py`), with progress, cancel checks and a time limit;
+3. finish: lock the run again and, unless it was cancelled or finished meanwhile, store
+   the results, mark it, write the completed/failed event to the outbox and record the
+   message id in the inbox, all in one transaction. Only after that commit may the
+   consumer ack; a crash anywhere before it leaves the message to be redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from ampflux_shared.db import Database
+from ampflux_shared.events import Inbox, Outbox
+
+from .config import Settings
+from .domain import results, runs
+from .metrics import SimulationMetrics
+from .models import RunStatus, StudyRun, event_tables
+from .solving import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
+
+log = logging.getLogger("ampflux.simulation.jobs")
+
+INBOX_CONSUMER = "simulation.jobs"
+
+
+class JobOutcome(StrEnum):
+    DONE = "done"  # ack: the job needs nothing more
+    RETRY = "retry"  # nack with requeue: the delivery limit bounds how often
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: uuid.UUID
+    message_id: uuid.UUID
+    delivery_count: int = 0
+
+
+class JobRunner:
+    def __init__(self, database: Database, outbox: Outbox, settings: Settings, metrics: SimulationMetrics) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.inbox = Inbox(event_tables)
+        self.settings = settings
+        self.metrics = metrics
+
+    async def handle(self, job: Job) -> JobOutcome:
+        request = await self._claim(job)
+        if request is None:
+            return JobOutcome.DONE
+        self.metrics.jobs_in_progress.inc()
+        try:
+            outcome = await solve_in_child(
+                request,
+                time_limit_s=self.settings.job_time_limit_s,
+                on_progress=lambda p: self._progress(job.run_id, p),
+                is_cancelled=lambda: self._cancelled(job.run_id),
+                poll_s=self.settings.cancel_poll_s,
+            )
+        finally:
+            self.metrics.jobs_in_progress.dec()
+        return await self._finish(job, outcome)
+
+    async def dead_lettered(self, job: Job, reason: str) -> None:
+        """The broker gave up on the job (delivery limit): fail the run if it is still open."""
+        async with self.database.session() as session:
+            run = await runs.load_for_job(session, job.run_id)
+            if run is None or run.run_status.is_terminal:
+                return
+            detail = f"the job was dead-lettered after {max(run.attempts, 1)} attempt(s): {reason}"
+            await runs.mark_failed(session, self.outbox, run, code="dead_lettered", detail=detail)
+            await self.inbox.first_time(session, job.message_id, INBOX_CONSUMER)
+        self.metrics.jobs.labels(outcome="dead_lettered").inc()
+        log.error("run %s failed: %s", job.run_id, detail)
+
+    async def attempts(self, run_id: uuid.UUID) -> int:
+        async with self.database.session() as session:
+            return int(await session.scalar(select(StudyRun.attempts).where(StudyRun.id == run_id)) or 0)
+
+    # --- steps ------------------------------------------------------------------------
+
+    async def _claim(self, job: Job) -> SolveRequest | None:
+        async with self.database.session() as session:
+            if await self._already_handled(session, job.message_id):
+                self.metrics.jobs.labels(outcome="duplicate").inc()
+                log.info("job %s for run %s was already handled; dropping the redelivery", job.message_id, job.run_id)
+                return None
+            run = await runs.load_for_job(session, job.run_id)
+            if run is None:
+                # Not this database's run (another deployment shares the exchange): not ours to do.
+                log.warning("job %s names run %s, which does not exist here; dropping it", job.message_id, job.run_id)
+                return None
+            if run.run_status.is_terminal:
+                outcome = "cancelled" if run.run_status is RunStatus.CANCELLED else "duplicate"
+                self.metrics.jobs.labels(outcome=outcome).inc()
+                log.info("run %s is already %s; dropping its job", run.id, run.status)
+                return None
+            first_start = run.started_at is None
+            runs.mark_running(run)
+            document_gz = await runs.load_input(session, run.id)
+            if first_start:
+                self.metrics.queue_wait.observe(run.queue_wait_seconds or 0.0)
+            options = run.options or {}
+            crash = bool(self.settings.test_crash_circuit_id) and run.document_id == self.settings.test_crash_circuit_id
+        return SolveRequest(
+            document_gz=document_gz,
+            faults=options.get("faults"),
+            cases=options.get("cases"),
+            buses=options.get("buses"),
+            branches_for=options.get("branches_for"),
+            delay_s=self.settings.test_solve_delay_s,
+            crash=crash,
+        )
+
+    async def _finish(self, job: Job, outcome: SolveOutcome) -> JobOutcome:
+        if outcome.status is SolveStatus.CRASHED:
+            self.metrics.jobs.labels(outcome="retried").inc()
+            log.warning("run %s: %s; the job will be retried", job.run_id, outcome.detail)
+            return JobOutcome.RETRY
+        async with self.database.session() as session:
+            run = await runs.load_for_job(session, job.run_id)
+            if run is None or run.run_status is not RunStatus.RUNNING:
+                # Cancelled while solving, or a twin delivery finished first: keep what is there.
+                status = run.status if run is not None else "gone"
+                self.metrics.jobs.labels(outcome="cancelled" if status == RunStatus.CANCELLED else "duplicate").inc()
+                log.info("run %s is %s; discarding this solve", job.run_id, status)
+                return JobOutcome.DONE
+            if outcome.status is SolveStatus.OK:
+                rows = await results.store_results(session, run.id, outcome.result_sets, outcome.bus_order)
+                await runs.mark_succeeded(session, self.outbox, run, solve_seconds=outcome.solve_seconds)
+            else:
+                await runs.mark_failed(session, self.outbox, run, code=outcome.error_code, detail=outcome.detail)
+            await self.inbox.first_time(session, job.message_id, INBOX_CONSUMER)
+        if outcome.status is SolveStatus.OK:
+            self.metrics.solve_duration.observe(outcome.solve_seconds)
+            self.metrics.buses_solved.inc(run.bus_count)
+            self.metrics.jobs.labels(outcome="succeeded").inc()
+            log.info("run %s succeeded: %d result rows in %.3f s", run.id, rows, outcome.solve_seconds)
+        else:
+            self.metrics.jobs.labels(outcome="failed").inc()
+            log.info("run %s failed (%s): %s", run.id, outcome.error_code, outcome.detail)
+        return JobOutcome.DONE
+
+    async def _already_handled(self, session, message_id: uuid.UUID) -> bool:
+        table = self.inbox.table
+        found = await session.scalar(
+            select(table.c.event_id).where(table.c.event_id == message_id, table.c.consumer == INBOX_CONSUMER)
+        )
+        return found is not None
+
+    async def _progress(self, run_id: uuid.UUID, progress: float) -> None:
+        async with self.database.session() as session:
+            await runs.set_progress(session, run_id, progress)
+
+    async def _cancelled(self, run_id: uuid.UUID) -> bool:
+        async with self.database.session() as session:
+            return await runs.current_status(session, run_id) is not RunStatus.RUNNING

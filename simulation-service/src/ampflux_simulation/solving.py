@@ -1,0 +1,226 @@
+"""Solve a study in a child process that can be killed: time limit, cancel, crash isolation.
+
+The solver is pure CPU (numpy/scipy), so it never runs on the event loop. A child process,
+not a thread, because only a process can be stopped mid-solve: a runaway solve past the
+time limit, or a run the user cancelled, is killed outright. A child that dies (out of
+memory, a native crash) takes nothing else with it; the worker reports it and the job is
+retried up to the queue's delivery limit.
+
+Children are forked from a forkserver that has already imported the solver, so each job
+starts in milliseconds and no child inherits the parent's sockets or threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import gzip
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger("ampflux.simulation.solving")
+
+_context = multiprocessing.get_context("forkserver")
+
+
+def _preload_modules() -> list[str]:
+    """What the forkserver imports once, so that a child starts with it in memory.
+
+    Besides the solver this is the parent's main module when it was started with
+    `python -m some.module`: every child re-runs it (multiprocessing's main-module fixup),
+    which is only cheap if everything it imports is already loaded.
+    """
+    modules = ["ampflux_shared.circuit", "ampflux_simulation.solving", "ampflux_simulation.solver"]
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name and not spec.name.endswith("__main__"):
+        modules.append(spec.name)
+    return modules
+
+
+_context.set_forkserver_preload(_preload_modules())
+KILL_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    document_gz: bytes
+    faults: list[str] | None = None
+    cases: list[str] | None = None
+    buses: list[str] | None = None
+    branches_for: str | None = None
+    # Test-only fault injection (see Settings.test_*).
+    delay_s: float = 0.0
+    crash: bool = False
+
+
+class SolveStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the solver (or validation) refused: permanent, not retried
+    CRASHED = "crashed"  # the child died without an answer: maybe transient, retried
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class SolveOutcome:
+    status: SolveStatus
+    result_sets: list[dict[str, Any]] = field(default_factory=list)
+    bus_order: dict[str, int] = field(default_factory=dict)
+    solve_seconds: float = 0.0
+    error_code: str = ""
+    detail: str = ""
+
+
+ProgressCallback = Callable[[float], Awaitable[None]]
+CancelCheck = Callable[[], Awaitable[bool]]
+
+
+async def solve_in_child(
+    request: SolveRequest,
+    *,
+    time_limit_s: float,
+    on_progress: ProgressCallback | None = None,
+    is_cancelled: CancelCheck | None = None,
+    poll_s: float = 0.5,
+) -> SolveOutcome:
+    reader, writer = _context.Pipe(duplex=False)
+    process = _context.Process(target=_child_main, args=(writer, request), name="ampflux-solve", daemon=True)
+    started = time.monotonic()
+    process.start()
+    writer.close()  # the child holds the write end now; EOF on `reader` means it is gone
+    deadline = started + time_limit_s
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                await _kill(process)
+                return SolveOutcome(
+                    SolveStatus.TIMEOUT,
+                    error_code="time_limit_exceeded",
+                    detail=f"the solve ran longer than the {time_limit_s:g} s limit and was stopped",
+                    solve_seconds=time.monotonic() - started,
+                )
+            if await asyncio.to_thread(reader.poll, min(poll_s, remaining)):
+                try:
+                    kind, payload = await asyncio.to_thread(reader.recv)
+                except (EOFError, OSError):
+                    exitcode = await _reap(process)
+                    return SolveOutcome(
+                        SolveStatus.CRASHED,
+                        error_code="solver_crashed",
+                        detail=f"the solver process ended without a result (exit code {exitcode})",
+                        solve_seconds=time.monotonic() - started,
+                    )
+                if kind == "progress":
+                    if on_progress is not None:
+                        await on_progress(float(payload))
+                    continue
+                await _reap(process)
+                if kind == "done":
+                    return SolveOutcome(
+                        SolveStatus.OK,
+                        result_sets=payload["result_sets"],
+                        bus_order=payload["bus_order"],
+                        solve_seconds=payload["solve_seconds"],
+                    )
+                return SolveOutcome(
+                    SolveStatus.ERROR,
+                    error_code=payload["code"],
+                    detail=payload["detail"],
+                    solve_seconds=time.monotonic() - started,
+                )
+            if is_cancelled is not None and await is_cancelled():
+                await _kill(process)
+                return SolveOutcome(SolveStatus.CANCELLED, error_code="cancelled", detail="cancelled while solving")
+    finally:
+        # Also on task cancellation (worker shutting down): never leave a solve behind.
+        if process.is_alive():
+            process.kill()
+        reader.close()
+
+
+async def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    process.kill()
+    await asyncio.to_thread(process.join, KILL_WAIT_S)
+
+
+async def _reap(process: multiprocessing.process.BaseProcess) -> int | None:
+    await asyncio.to_thread(process.join, KILL_WAIT_S)
+    return process.exitcode
+
+
+# --- in the child -------------------------------------------------------------------------
+
+
+def _child_main(conn: Connection, request: SolveRequest) -> None:
+    _exit_with_parent()
+    if request.crash:
+        os._exit(86)  # test-only: a poison job whose solve dies every time
+    try:
+        conn.send(("done", _solve(conn, request)))
+    except Exception as exc:  # the child's only job is to report; the parent decides
+        conn.send(("error", _describe(exc)))
+    finally:
+        conn.close()
+
+
+def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
+    from ampflux_shared.circuit import parse_circuit
+
+    from .solver import solve_study
+
+    if request.delay_s:
+        time.sleep(request.delay_s)
+    started = time.perf_counter()
+    document = json.loads(gzip.decompress(request.document_gz))
+    doc = parse_circuit(document, faults=request.faults, cases=request.cases)
+    faults = list(request.faults or doc.study.faults)
+    cases = list(request.cases or doc.study.cases)
+    sets: list[dict[str, Any]] = []
+    # One case at a time: the solver builds each case's network anyway, and the steps
+    # give the user real progress.
+    for done, case in enumerate(cases, start=1):
+        result = solve_study(doc, faults=faults, cases=[case], buses=request.buses, branches_for=request.branches_for)
+        sets.extend(result.to_result_sets())
+        conn.send(("progress", done / len(cases)))
+    sets.sort(key=lambda rs: (faults.index(rs["fault"]), cases.index(rs["case"])))
+    return {
+        "result_sets": sets,
+        "bus_order": {bus.id: i for i, bus in enumerate(doc.buses)},
+        "solve_seconds": time.perf_counter() - started,
+    }
+
+
+def _describe(exc: Exception) -> dict[str, str]:
+    from ampflux_shared.circuit import CircuitValidationError
+
+    from .solver import SolverError
+
+    if isinstance(exc, SolverError):
+        return {"code": "solver_error", "detail": str(exc)}
+    if isinstance(exc, CircuitValidationError):
+        return {"code": "invalid_circuit", "detail": str(exc)}
+    log.exception("solver failed unexpectedly")
+    return {"code": "internal_error", "detail": f"the solver failed unexpectedly: {type(exc).__name__}: {exc}"}
+
+
+def _exit_with_parent() -> None:
+    """Die when the worker that started us dies (SIGKILL leaves no chance to kill us)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,0 +1,194 @@
+"""Fixtures for the simulation service tests: tokens, reference circuits, the in-process API."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+
+from ampflux_shared.security import JWKSVerifier
+from ampflux_simulation.config import Settings
+from ampflux_simulation.main import create_app
+
+ISSUER, AUDIENCE = "ampflux-auth", "ampflux"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The reference circuits live next to the repository, never copied into it.
+CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+class TestAuth:
+    """Signs tokens with a test Ed25519 key that the service's verifier trusts."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self._key = Ed25519PrivateKey.generate()
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key()))
+        jwk.update(kid="test-key", alg="EdDSA", use="sig")
+        self.jwks = {"keys": [jwk]}
+
+    def verifier(self) -> JWKSVerifier:
+        async def source() -> dict[str, Any]:
+            return self.jwks
+
+        return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
+
+    def token(self, company_id: uuid.UUID, user_id: uuid.UUID | None = None, roles: tuple[str, ...] = ("engineer",)) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER, "aud": AUDIENCE, "sub": str(user_id or uuid.uuid4()), "company_id": str(company_id),
+            "roles": list(roles), "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": "test-key"})
+
+    def headers(self, company_id: uuid.UUID, **kw: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(company_id, **kw)}"}
+
+
+@pytest.fixture(scope="session")
+def auth() -> TestAuth:
+    return TestAuth()
+
+
+def load_case(name: str) -> dict[str, Any]:
+    return json.loads((CASES_DIR / f"{name}.json").read_text())
+
+
+def case_names() -> list[str]:
+    return sorted(p.stem for p in CASES_DIR.glob("*.json"))
+
+
+def without_expected(document: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(document)
+    doc.pop("expected", None)
+    return doc
+
+
+def generated_network(n_buses: int, *, doc_id: str = "generated") -> dict[str, Any]:
+    """A radial 20 kV feeder of `n_buses` buses from one utility source (big solves on demand)."""
+    buses = [{"id": f"B{i}", "vn_kv": 20.0} for i in range(n_buses)]
+    lines = [
+        {"id": f"L{i}", "from_bus": f"B{(i - 1) // 2}", "to_bus": f"B{i}", "length_km": 0.5,
+         "r_ohm_per_km": 0.16, "x_ohm_per_km": 0.11}
+        for i in range(1, n_buses)
+    ]
+    return {
+        "format": "circuit-document", "version": 1, "id": doc_id,
+        "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"]},
+        "buses": buses,
+        "ext_grids": [{"id": "G", "bus": "B0", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
+        "lines": lines,
+    }
+
+
+def study_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        environment="test",
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'simulation.db'}",
+        amqp_url="",
+        jobs_queue=f"simulation.jobs.test.{uuid.uuid4().hex[:8]}",
+        events_poll_s=0.05,
+        metrics_refresh_s=0.2,
+        cancel_poll_s=0.1,
+        project_url="http://project.invalid",
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: httpx.AsyncClient
+    auth: TestAuth
+    company_id: uuid.UUID
+    user_id: uuid.UUID
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.auth.headers(self.company_id, user_id=self.user_id)
+
+    async def submit(self, document: dict[str, Any], *, project_id: uuid.UUID | None = None, options: dict | None = None,
+                     headers: dict[str, str] | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"project_id": str(project_id or uuid.uuid4()), "document": document}
+        if options:
+            body["options"] = options
+        return await self.client.post("/simulations", json=body, headers={**self.headers, **(headers or {})})
+
+    async def wait(self, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.client.get(f"/simulations/{run_id}", headers=self.headers)
+            assert response.status_code == 200, response.text
+            run = response.json()
+            if run["status"] in statuses:
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} is still {run['status']} after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    async def all_results(self, run_id: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = await self.client.get(
+                f"/simulations/{run_id}/results", params={**params, "page": page, "page_size": 1000}, headers=self.headers
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            items += body["items"]
+            if len(items) >= body["total"]:
+                return items
+            page += 1
+
+
+@asynccontextmanager
+async def running_api(settings: Settings, auth: TestAuth, **app_kw: Any) -> AsyncIterator[Api]:
+    """The service in-process, lifespan and all, with a client for one company's engineer."""
+    app = create_app(settings, verifier=auth.verifier(), **app_kw)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://simulation") as client:
+            yield Api(app, client, auth, company_id=uuid.uuid4(), user_id=uuid.uuid4())
+
+
+@pytest.fixture
+async def api(tmp_path: Path, auth: TestAuth) -> AsyncIterator[Api]:
+    async with running_api(study_settings(tmp_path), auth) as running:
+        yield running
+
+
+@pytest.fixture(params=case_names())
+def reference_case(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each reference circuit in ../shared/circuits/cases, with its `expected` results."""
+    return load_case(request.param)
+
+
+class Helpers:
+    """Factories the test modules use (importlib mode: they cannot import this file)."""
+
+    load_case = staticmethod(load_case)
+    without_expected = staticmethod(without_expected)
+    generated_network = staticmethod(generated_network)
+    study_settings = staticmethod(study_settings)
+    running_api = staticmethod(running_api)
+
+
+@pytest.fixture(scope="session")
+def helpers() -> type[Helpers]:
+    return Helpers
