@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.circuit import validate_circuit
@@ -71,7 +72,8 @@ async def get_version(session: AsyncSession, circuit: Circuit, number: int) -> C
 
 
 async def list_versions(session: AsyncSession, circuit: Circuit, paging: PageRequest) -> Page[CircuitVersion]:
-    query = select(CircuitVersion).where(CircuitVersion.circuit_id == circuit.id)
+    # Summaries only: documents can be large, a page of them is not needed here.
+    query = select(CircuitVersion).options(defer(CircuitVersion.document)).where(CircuitVersion.circuit_id == circuit.id)
     return await paginate(session, query.order_by(CircuitVersion.number.desc()), paging)
 
 
