@@ -30,16 +30,21 @@ CASES = ("max", "min")
 GENERATOR_LAMBDA_MAX = 1.7
 # Where only motors feed a fault its steady-state current is zero; I″k/Ik is capped here.
 MAX_IK_RATIO = 100.0
+# Machine columns per block: n × block complex values (~32 MB).
+MAX_COLUMNS_ENTRIES = 2**21
+
+
+# A machine enters a bus's trail when it feeds more than this share of the voltage drop.
+TRAIL_MIN_DROP = 0.05
 
 
 @dataclass
 class _Machines:
-    """Partial currents of the decaying machines for faults at the chosen buses."""
+    """What the decaying machines do to faults at the chosen buses (3ph), summed per bus."""
 
-    partial_pu: NDArray[np.float64]  # buses × machines, at the fault location
-    drop: NDArray[np.float64]  # ΔU″_i / (c·Un/√3)
-    ratio_ir: NDArray[np.float64]  # I″k_i / I_r at the machine terminals
-    steady_pu: NDArray[np.float64]  # steady-state partial current (generators λ·I_rG, motors 0)
+    ib_reduction_pu: NDArray[np.float64]  # Σ_i ΔU″_i/(c·Un/√3)·(1 − μ_i·q_i)·I″k_i
+    decay_pu: NDArray[np.float64]  # Σ_i (I″k_i − Ik_i): how far the current falls to steady state
+    trail: list[dict[str, dict[str, float]]]  # per bus: machine id -> μ, q, I″k/Ir, ΔU″ share
 
 
 def solve_study(
@@ -103,30 +108,45 @@ def _kappa(
     return peak.method_b_kappa(rx, meshed, lv, low), rx, "B"
 
 
-def _machines(nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[np.complex128], c: NDArray[np.float64]) -> _Machines:
+def _machines(
+    nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[np.complex128], c: NDArray[np.float64], tmin_s: float
+) -> _Machines:
+    """Partial currents of every machine for 3ph faults at `buses`, aggregated per bus.
+
+    The machine's terminal voltage changes by ΔV = Z[m, k]·I_k (Y is symmetric, so the
+    column of its bus serves every fault bus); its partial current is ΔV/Z_machine.
+    Columns are taken a block at a time so memory stays n × block."""
     net = nets.net
-    machines = net.machines
     nb = len(buses)
-    if not machines:
-        empty = np.zeros((nb, 0))
-        return _Machines(empty, empty, empty, empty)
-    mbus = np.unique([m.bus for m in machines])
-    cols = nets.pos.columns(mbus)  # Z[:, machine buses]; Y is symmetric so Z[k, m] = Z[m, k]
-    where = {int(b): j for j, b in enumerate(mbus)}
-    partial = np.empty((nb, len(machines)))
-    drop = np.empty((nb, len(machines)))
-    ratio = np.empty((nb, len(machines)))
-    steady = np.zeros((nb, len(machines)))
-    for i, m in enumerate(machines):
-        dv = cols[buses, where[m.bus]] * i_k  # voltage change at the machine's terminals
-        i_pu = np.abs(dv / net.sh_z[m.shunt])
-        partial[:, i] = i_pu
-        drop[:, i] = np.abs(dv) / c
-        ibase_m = net.sn_mva / (SQRT3 * net.base_kv[m.bus])
-        ratio[:, i] = i_pu * ibase_m / m.ir_ka
-        if m.kind == "generator":
-            steady[:, i] = np.minimum(i_pu, GENERATOR_LAMBDA_MAX * m.ir_ka / ibase_m)
-    return _Machines(partial, drop, ratio, steady)
+    reduction = np.zeros(nb)
+    decay = np.zeros(nb)
+    trail: list[dict[str, dict[str, float]]] = [{} for _ in range(nb)]
+    if not net.machines:
+        return _Machines(reduction, decay, trail)
+    mbus = np.unique([m.bus for m in net.machines])
+    by_bus: dict[int, list[int]] = {}
+    for i, m in enumerate(net.machines):
+        by_bus.setdefault(m.bus, []).append(i)
+    block = max(1, MAX_COLUMNS_ENTRIES // max(net.n_bus, 1))
+    for start in range(0, len(mbus), block):
+        cols = nets.pos.columns(mbus[start : start + block])
+        for j, bus in enumerate(mbus[start : start + block]):
+            dv = cols[buses, j] * i_k  # voltage change at this machine bus, per fault bus
+            drop = np.abs(dv) / c
+            ibase_m = net.sn_mva / (SQRT3 * net.base_kv[bus])
+            for i in by_bus[int(bus)]:
+                m = net.machines[i]
+                i_pu = np.abs(dv / net.sh_z[m.shunt])
+                ratio = i_pu * ibase_m / m.ir_ka
+                mu = breaking.mu_factor(ratio, tmin_s)
+                q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind == "motor" else 1.0
+                reduction += drop * (1.0 - mu * q) * i_pu
+                # steady state: motors feed nothing, generators λ·I_rG at most
+                steady = np.minimum(i_pu, GENERATOR_LAMBDA_MAX * m.ir_ka / ibase_m) if m.kind == "generator" else 0.0
+                decay += i_pu - steady
+                for b in np.flatnonzero(drop > TRAIL_MIN_DROP):
+                    trail[b][m.element] = {"mu": float(mu[b]), "q": float(q), "ik_over_ir": float(ratio[b]), "voltage_drop": float(drop[b])}
+    return _Machines(reduction, decay, trail)
 
 
 def _solve_case(
@@ -152,7 +172,7 @@ def _solve_case(
     kap, rx, method = _kappa(doc, nets, k, zf) if want_kappa else (None, None, "")
     methods = [method] * len(k)
     i_k3 = c / (z1 + zf)
-    mach = _machines(nets, k, i_k3, c) if "3ph" in faults else None
+    mach = _machines(nets, k, i_k3, c, study.tmin_s) if "3ph" in faults else None
 
     # faults at a power-station generator's terminals see K_G,S and K_T,S (own network)
     unit_nets: dict[int, CaseNetworks] = {}
@@ -171,9 +191,11 @@ def _solve_case(
             kk, rr, _ = _kappa(doc, inside, gb, zf[pos[:1]])
             kap[pos], rx[pos] = kk[0], rr[0]  # type: ignore[index]
         if mach is not None:
-            m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]])
-            for arr, new in ((mach.partial_pu, m2.partial_pu), (mach.drop, m2.drop), (mach.ratio_ir, m2.ratio_ir), (mach.steady_pu, m2.steady_pu)):
-                arr[pos] = new[0]
+            m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]], study.tmin_s)
+            mach.ib_reduction_pu[pos] = m2.ib_reduction_pu[0]
+            mach.decay_pu[pos] = m2.decay_pu[0]
+            for p_ in pos:
+                mach.trail[p_] = m2.trail[0]
         i_k3[pos] = c[pos] / (z1[pos] + zf[pos])
 
     out: dict[str, ResultSet] = {}
@@ -183,17 +205,10 @@ def _solve_case(
         quantities = [q for q in BASE_QUANTITIES[fault] if not (q == "ip_ka" and not study.ip) and not (q == "ith_ka" and not study.ith)]
         n = np.ones(len(k))
         ib = ikss.copy()
-        mu_q = None
-        if fault == "3ph" and mach is not None and mach.partial_pu.shape[1]:
-            mu_q = np.empty_like(mach.ratio_ir)
-            for i, m in enumerate(net.machines):
-                mu = breaking.mu_factor(mach.ratio_ir[:, i], study.tmin_s)
-                q = breaking.q_factor(m.power_per_pole_pair_mw, study.tmin_s) if m.kind == "motor" else 1.0
-                mu_q[:, i] = mu * q
-            partial_ka = mach.partial_pu * ibase[:, None]
-            ib = breaking.breaking_current(ikss, partial_ka, mach.drop, mu_q)
-            # Ik: motors decay to zero, generators to λ·I_rG (arithmetic sum, on the safe side)
-            ik_steady = ikss - np.sum((mach.partial_pu - mach.steady_pu) * ibase[:, None], axis=1)
+        if fault == "3ph" and mach is not None and net.machines:
+            ib = ikss - mach.ib_reduction_pu * ibase
+            # I″k/Ik with Ik = I″k − Σ(I″k_i − Ik_i) (arithmetic sum: on the safe side)
+            ik_steady = ikss - mach.decay_pu * ibase
             with np.errstate(divide="ignore", invalid="ignore"):
                 x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
             n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
@@ -223,7 +238,7 @@ def _solve_case(
                 else:
                     row[q] = float(values[q][j])
             bus_values[bus_id] = row
-            trail[bus_id] = _trail(fault, j, c, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, net, mach, mu_q, bus_id, k)
+            trail[bus_id] = _trail(fault, j, c, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
 
         rs = ResultSet(fault=fault, case=case, quantities=quantities, buses=bus_values, trail=trail)
         if branches_for is not None:
@@ -245,11 +260,7 @@ def _trail(
     methods: list[str],
     m_fac: NDArray[np.float64] | None,
     n: NDArray[np.float64],
-    net: Network,
     mach: _Machines | None,
-    mu_q: NDArray[np.float64] | None,
-    bus_id: str,
-    k: NDArray[np.int64],
 ) -> dict[str, Any]:
     """The intermediate values behind one bus's numbers."""
     t: dict[str, Any] = {
@@ -266,15 +277,11 @@ def _trail(
         t["r_over_x_for_kappa"] = float(rx[j])
         t["m"] = float(m_fac[j])
     t["n"] = float(n[j])
-    mu: dict[str, float] = {}
-    q: dict[str, float] = {}
-    if fault == "3ph" and mach is not None and mu_q is not None:
-        for i, m in enumerate(net.machines):
-            if mach.ratio_ir[j, i] > 2.0 or m.kind == "motor":
-                mu[m.element] = float(mu_q[j, i])
-    if mu:
-        t["mu_q"] = mu  # μ·q per contributing machine (q = 1 for generators)
-    del q
+    if fault == "3ph" and mach is not None and mach.trail[j]:
+        # μ (and q for motors) of every machine that carries a noticeable share of the fault
+        t["machines"] = mach.trail[j]
+        t["mu"] = {name: v["mu"] for name, v in mach.trail[j].items()}
+        t["mu_q"] = {name: v["mu"] * v["q"] for name, v in mach.trail[j].items()}
     return t
 
 
