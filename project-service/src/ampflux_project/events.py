@@ -22,6 +22,8 @@ from ampflux_shared.events import (
     EventEnvelope,
     Inbox,
     Outbox,
+    ProjectCreated,
+    ProjectDeleted,
     ProjectMemberAdded,
     ProjectMemberRemoved,
     UserDeactivated,
@@ -60,6 +62,17 @@ async def emit(
     )
     await _outbox.add(session, envelope)
     session.info[OUTBOX_WRITTEN] = True
+
+
+async def project_created(session: AsyncSession, project: Project, *, actor_id: uuid.UUID) -> None:
+    # The creator is the first owner (the matching member.added follows).
+    payload = ProjectCreated(project_id=project.id, company_id=project.company_id, name=project.name, owner_id=actor_id)
+    await emit(session, "project.project.created", payload, company_id=project.company_id, actor_id=actor_id)
+
+
+async def project_deleted(session: AsyncSession, project: Project, *, actor_id: uuid.UUID) -> None:
+    payload = ProjectDeleted(project_id=project.id, company_id=project.company_id)
+    await emit(session, "project.project.deleted", payload, company_id=project.company_id, actor_id=actor_id)
 
 
 async def member_added(

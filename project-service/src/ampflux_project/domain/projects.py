@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.events.catalog import ProjectCreated, ProjectDeleted
 from ampflux_shared.security import Principal
 
 from .. import events
@@ -34,13 +33,7 @@ async def create_project(session: AsyncSession, principal: Principal, *, name: s
         session, company_id=project.company_id, project_id=project.id, actor_id=principal.user_id,
         action="project.created", name=name,
     )
-    await events.emit(
-        session,
-        "project.project.created",
-        ProjectCreated(project_id=project.id, company_id=project.company_id, name=name, owner_id=principal.user_id),
-        company_id=project.company_id,
-        actor_id=principal.user_id,
-    )
+    await events.project_created(session, project, actor_id=principal.user_id)
     await events.member_added(session, project, member, actor_id=principal.user_id)
     return project
 
@@ -120,12 +113,6 @@ async def delete_project(session: AsyncSession, access: ProjectAccess) -> None:
         session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
         action="project.deleted", name=project.name,
     )
-    await events.emit(
-        session,
-        "project.project.deleted",
-        ProjectDeleted(project_id=project.id, company_id=project.company_id),
-        company_id=project.company_id,
-        actor_id=access.principal.user_id,
-    )
+    await events.project_deleted(session, project, actor_id=access.principal.user_id)
     await session.delete(project)
     await session.flush()
