@@ -233,3 +233,35 @@ def test_power_station_unit_uses_ks_on_the_hv_side() -> None:
     k_gs = 1.1 / (1 + 0.2 * sin)
     ik_g = 1.1 * 10.5 / (SQRT3 * abs(z_g * k_gs))
     assert rs.buses["G"]["ikss_ka"] == pytest.approx(ik_g, rel=REL)
+
+
+def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
+        [{"id": "H", "vn_kv": 110.0}, {"id": "M", "vn_kv": 20.0}, {"id": "L", "vn_kv": 10.0}],
+        ext_grids=[{"id": "Q", "bus": "H", "s_sc_max_mva": 2000.0, "rx_max": 0.1}],
+        transformers3w=[{"id": "T3", "hv_bus": "H", "mv_bus": "M", "lv_bus": "L", "vn_hv_kv": 110.0, "vn_mv_kv": 20.0, "vn_lv_kv": 10.0,
+                         "sn_hv_mva": 50.0, "sn_mv_mva": 40.0, "sn_lv_mva": 20.0, "vk_hv_percent": 12.0, "vk_mv_percent": 8.0,
+                         "vk_lv_percent": 10.0, "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.35}],
+    )
+
+    def pair(vk: float, vkr: float, sn_min: float) -> complex:
+        # Ω referred to 110 kV on the smaller rating of the pair, times K_T = 0.95·1.1/(1 + 0.6·x_T)
+        x_rel = math.sqrt(vk**2 - vkr**2) / 100
+        k_t = 0.95 * 1.1 / (1 + 0.6 * x_rel)
+        return complex(vkr / 100, x_rel) * 110.0**2 / sn_min * k_t
+
+    z_hm, z_ml, z_hl = pair(12.0, 0.4, 40.0), pair(8.0, 0.3, 20.0), pair(10.0, 0.35, 20.0)
+    # star equivalent
+    z_h = (z_hm + z_hl - z_ml) / 2
+    z_m = (z_hm + z_ml - z_hl) / 2
+    z_l = (z_hl + z_ml - z_hm) / 2
+    x_q = 1.1 * 110.0**2 / 2000.0 / math.sqrt(1.01)
+    z_q = complex(0.1 * x_q, x_q)
+    # a fault at M sees grid + HV + MV branches, referred to 20 kV
+    z_at_m = (z_q + z_h + z_m) * (20.0 / 110.0) ** 2
+    z_at_l = (z_q + z_h + z_l) * (10.0 / 110.0) ** 2
+    rs = solve_study(doc).get("3ph", "max")
+    assert rs.buses["M"]["ikss_ka"] == pytest.approx(1.1 * 20.0 / (SQRT3 * abs(z_at_m)), rel=REL)
+    assert rs.buses["L"]["ikss_ka"] == pytest.approx(1.1 * 10.0 / (SQRT3 * abs(z_at_l)), rel=REL)
+    assert (rs.buses["M"]["rk_ohm"], rs.buses["M"]["xk_ohm"]) == pytest.approx((z_at_m.real, z_at_m.imag), rel=REL)
