@@ -3,6 +3,8 @@ stolen refresh token detected, log out, change the password."""
 
 from __future__ import annotations
 
+import asyncio
+
 import jwt
 import pytest
 
@@ -168,3 +170,29 @@ async def test_password_change_keeps_this_session_and_ends_the_others(pg):
 async def test_login_email_is_case_and_space_insensitive(lite, email):
     await lite.register()
     await lite.login(email=email)
+
+
+async def test_concurrent_use_of_one_refresh_token_has_one_winner_and_revokes_the_family(pg):
+    await pg.register()
+    tokens = await pg.login()
+    results = await asyncio.gather(
+        *(pg.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in results) == [200, 401]
+    # The loser's use counts as a reuse: the winner's new token dies with the family.
+    (winner,) = [r.json() for r in results if r.status_code == 200]
+    r = await pg.client.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+    assert r.status_code == 401
+
+
+async def test_the_whole_story_on_sqlite(lite):
+    """The embedded default runs the same code: register, login, refresh, reuse, logout."""
+    await lite.register()
+    first = await lite.login()
+    second = (await lite.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    assert (await lite.client.get("/auth/me", headers=lite.bearer(second))).status_code == 200
+    assert (await lite.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).status_code == 401
+    assert (await lite.client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})).status_code == 401
+    third = await lite.login()
+    assert (await lite.client.post("/auth/logout", json={"refresh_token": third["refresh_token"]})).status_code == 204
+    assert (await lite.client.post("/auth/refresh", json={"refresh_token": third["refresh_token"]})).status_code == 401

@@ -18,8 +18,17 @@ from .domain.signing_keys import KeyRing
 from .metrics import AuthMetrics
 from .models import Base, event_tables
 
-# auth-service/migrations, next to src/: found from this file so it works from any cwd.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _migrations_dir() -> Path:
+    # Inside the package when a wheel bundles it; else auth-service/migrations next to src/
+    # (the workspace's editable install). Found from this file, so any cwd works.
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"
+    return packaged if (packaged / "env.py").is_file() else here.parents[1] / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 VERSION_TABLE = "alembic_version_auth"
 
 log = logging.getLogger("ampflux.auth")

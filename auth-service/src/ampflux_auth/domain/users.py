@@ -32,6 +32,11 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+def _plain(roles: list[str]) -> list[str]:
+    # Plain, sorted, unique strings: they go to JSON columns, token claims and events.
+    return sorted({str(r) for r in roles})
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -77,7 +82,7 @@ async def create_user(
         name=name.strip(),
         email=email,
         password_hash=await hasher.hash(password),
-        roles=sorted(set(roles)),
+        roles=_plain(roles),
         is_active=True,
     )
     session.add(user)
@@ -128,10 +133,10 @@ async def update_user(
     if name is not None and name.strip() != user.name:
         user.name = name.strip()
         changed.append("name")
-    if roles is not None and sorted(set(roles)) != sorted(user.roles):
+    if roles is not None and _plain(roles) != sorted(user.roles):
         if Role.ADMIN in user.roles and Role.ADMIN not in roles and user.is_active:
             await _ensure_another_admin(session, user)
-        user.roles = sorted(set(roles))
+        user.roles = _plain(roles)
         changed.append("roles")
     if changed:
         await session.flush()
