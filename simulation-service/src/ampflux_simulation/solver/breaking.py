@@ -31,7 +31,7 @@ def _weights(tmin_s: float) -> tuple[int, int, float]:
     clamped outside 0.02…0.25 s)."""
     times = _MU_TABLE[:, 0]
     t = float(np.clip(tmin_s, times[0], times[-1]))
-    hi = int(min(np.searchsorted(times, t), len(times) - 1))
+    hi = min(int(np.searchsorted(times, t)), len(times) - 1)
     lo = max(hi - 1, 0)
     w = 0.0 if hi == lo else (t - times[lo]) / (times[hi] - times[lo])
     return lo, hi, w

@@ -15,7 +15,7 @@ point takes its HV bus's). Results do not depend on S_base.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,7 +72,6 @@ class Network:
     y0: NDArray[np.complex128] | None = None  # rows × 4: yff, yft, ytf, ytt
     sh0_bus: NDArray[np.int64] | None = None
     sh0_y: NDArray[np.complex128] | None = None
-    notes: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_real(self) -> int:

@@ -8,6 +8,7 @@ which makes 1ph currents zero and 2phg a line-to-line fault.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,11 +21,11 @@ A = np.exp(2j * np.pi / 3)  # the operator a = e^(j120°)
 class FaultCurrents:
     """Per-unit sequence currents into the fault (arrays over buses)."""
 
-    i1: NDArray[np.complex128]
-    i2: NDArray[np.complex128]
-    i0: NDArray[np.complex128]
+    i1: NDArray[Any]
+    i2: NDArray[Any]
+    i0: NDArray[Any]
 
-    def phases(self) -> tuple[NDArray[np.complex128], NDArray[np.complex128], NDArray[np.complex128]]:
+    def phases(self) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         ia = self.i0 + self.i1 + self.i2
         ib = self.i0 + A * A * self.i1 + A * self.i2
         ic = self.i0 + A * self.i1 + A * A * self.i2
@@ -32,7 +33,7 @@ class FaultCurrents:
 
 
 def sequence_currents(
-    fault: str, e: NDArray[np.float64], z1: NDArray[np.complex128], z0: NDArray[np.complex128] | None, zf: complex
+    fault: str, e: NDArray[np.float64], z1: NDArray[np.complex128], z0: NDArray[np.complex128] | None, zf: complex | NDArray[Any]
 ) -> FaultCurrents:
     """3ph: I1 = E/(Z1+Zf). 2ph (b–c): I1 = −I2 = E/(2Z1+Zf).
     1ph (a–earth): I1 = I2 = I0 = E/(2Z1+Z0+3Zf). 2phg (b, c–earth through Zf):

@@ -70,7 +70,7 @@ def check_finite(result: StudyResult) -> None:
                     raise SolverError(f"{rs.fault}/{rs.case}: {q} at bus {bus} is not finite; the network is numerically degenerate")
         for section in (rs.branches, rs.voltages):
             for fault_bus, items in (section or {}).items():
-                for item, values in items.items():
-                    for q, v in values.items():
-                        if not math.isfinite(v):
+                for item, numbers in items.items():
+                    for q, number in numbers.items():
+                        if not math.isfinite(number):
                             raise SolverError(f"{rs.fault}/{rs.case}: {q} of {item} for a fault at {fault_bus} is not finite")

@@ -35,7 +35,7 @@ def check_sources(net: Network) -> None:
     dead = np.flatnonzero(~fed[labels])
     if dead.size:
         b = int(dead[0])
-        name = net.bus_ids[b] if b < net.n_real else f"star point of a three-winding transformer"
+        name = net.bus_ids[b] if b < net.n_real else "star point of a three-winding transformer"
         raise SolverError(f"bus {name} is not connected to any source (external grid, generator or motor); {dead.size} bus(es) affected")
 
 

@@ -83,7 +83,7 @@ def solve_study(
 
 
 def _kappa(
-    doc: CircuitDocument, nets: CaseNetworks, buses: NDArray[np.int64], zf: NDArray[np.complex128]
+    doc: CircuitDocument, nets: CaseNetworks, buses: NDArray[np.int64], zf: NDArray[Any]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
     """κ, the R/X it came from, and the method name, for faults at `buses`."""
     study = doc.study
@@ -109,7 +109,7 @@ def _kappa(
 
 
 def _machines(
-    nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[np.complex128], c: NDArray[np.float64], tmin_s: float
+    nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[Any], c: NDArray[np.float64], tmin_s: float
 ) -> _Machines:
     """Partial currents of every machine for 3ph faults at `buses`, aggregated per bus.
 
@@ -242,9 +242,9 @@ def _solve_case(
 
         rs = ResultSet(fault=fault, case=case, quantities=quantities, buses=bus_values, trail=trail)
         if branches_for is not None:
-            rs.branches, rs.voltages = _branches(doc, nets, unit_nets, net, index[branches_for], fault, zf, case)
-            rs.branches = {branches_for: rs.branches}
-            rs.voltages = {branches_for: rs.voltages}
+            branch_currents, bus_voltages = _branches(doc, nets, unit_nets, net, index[branches_for], fault)
+            rs.branches = {branches_for: branch_currents}
+            rs.voltages = {branches_for: bus_voltages}
         out[fault] = rs
     return out
 
@@ -292,8 +292,6 @@ def _branches(
     net: Network,
     bus: int,
     fault: str,
-    zf_all: complex | NDArray[np.complex128],
-    case: str,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Branch currents and voltages for a fault at `bus`: one column per sequence."""
     study = doc.study
