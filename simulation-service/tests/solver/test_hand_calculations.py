@@ -265,3 +265,29 @@ def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
     assert rs.buses["M"]["ikss_ka"] == pytest.approx(1.1 * 20.0 / (SQRT3 * abs(z_at_m)), rel=REL)
     assert rs.buses["L"]["ikss_ka"] == pytest.approx(1.1 * 10.0 / (SQRT3 * abs(z_at_l)), rel=REL)
     assert (rs.buses["M"]["rk_ohm"], rs.buses["M"]["xk_ohm"]) == pytest.approx((z_at_m.real, z_at_m.imag), rel=REL)
+
+
+def test_fault_impedance_and_tap_position() -> None:
+    rf, xf = 0.5, 0.2
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max"], "r_fault_ohm": rf, "x_fault_ohm": xf, "ip": False, "ith": False},
+        [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
+        ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
+        transformers=[{"id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
+                       "vk_percent": 6.0, "vkr_percent": 1.2, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.2,
+                       "tap_side": "hv", "tap_neutral": 0, "tap_pos": 2, "tap_step_percent": 2.5}],
+    )
+    zf = complex(rf, xf)
+    # tap +2 × 2.5 % on the HV winding: U_rTHV = 21 kV, so the grid is seen through 21/0.4
+    x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1.01)
+    z_q_lv = complex(0.1 * x_q, x_q) * (0.4 / 21.0) ** 2
+    k_t = 0.95 * 1.1 / (1 + 0.6 * math.sqrt(6.0**2 - 1.2**2) / 100)
+    z_t = complex(1.2, math.sqrt(6.0**2 - 1.2**2)) / 100 * 0.4**2 / 0.63 * k_t  # on the LV winding, K_T with c_max(0.4 kV) = 1.1
+    z1 = z_q_lv + z_t
+    z0 = z_t  # Dyn: the LV star is earthed through the transformer only
+    result = solve_study(doc)
+    # 3ph: c·Un/(√3·|Z1 + Zf|); 1ph: √3·c·Un/|2·Z1 + Z0 + 3·Zf|
+    assert result.get("3ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(1.1 * 0.4 / (SQRT3 * abs(z1 + zf)), rel=REL)
+    assert result.get("1ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(SQRT3 * 1.1 * 0.4 / abs(2 * z1 + z0 + 3 * zf), rel=REL)
+    # the Thevenin impedance is reported without the fault impedance
+    assert result.get("3ph", "max").buses["LV"]["rk_ohm"] == pytest.approx(z1.real, rel=REL)
