@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import jwt
+
 
 async def _two_companies(svc):
     await svc.register("ada@a.example", company="A")
@@ -135,3 +137,16 @@ async def test_non_admins_get_403(pg):
         r = await pg.client.request(method, path, json=body, headers=pg.bearer(tokens))
         assert r.status_code == 403, (method, path)
         assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_demoted_admin_loses_user_management_at_once(pg):
+    await pg.register()
+    admin = await pg.login()
+    deputy = await pg.create_user(admin, "deputy@example.com", ["admin"])
+    deputy_tokens = await pg.login("deputy@example.com")
+    r = await pg.client.patch(f"/auth/users/{deputy['id']}", json={"roles": ["viewer"]}, headers=pg.bearer(admin))
+    assert r.status_code == 200
+    # Her token still says "admin" for a few minutes; this service reads the row instead.
+    assert jwt.decode(deputy_tokens["access_token"], options={"verify_signature": False})["roles"] == ["admin"]
+    r = await pg.client.get("/auth/users", headers=pg.bearer(deputy_tokens))
+    assert r.status_code == 403

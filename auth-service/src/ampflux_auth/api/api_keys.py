@@ -9,15 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
-from ampflux_shared.security import CurrentPrincipal
 
 from ..domain import api_keys, tokens
+from ..domain.users import Role
 from ..schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyToken
-from .deps import CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep
+from .deps import problem, CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the key is shown only here)")
@@ -43,11 +42,11 @@ async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyRe
     "/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API key (own keys; admins: any key of the company)",
-    responses={404: {"description": "no such key", **PROBLEM}},
+    responses={404: problem("no such key")},
 )
-async def revoke_api_key(key_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> Response:
+async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
     await api_keys.revoke_api_key(
-        session, key_id, user_id=principal.user_id, company_id=principal.company_id, is_admin=principal.is_admin
+        session, key_id, user_id=user.id, company_id=user.company_id, is_admin=Role.ADMIN in user.roles
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -55,7 +54,7 @@ async def revoke_api_key(key_id: uuid.UUID, principal: CurrentPrincipal, session
 @router.post(
     "/exchange",
     summary="For the gateway: trade an API key for a short-lived access token",
-    responses={401: {"description": "unknown, revoked or expired key, or inactive user", **PROBLEM}},
+    responses={401: problem("unknown, revoked or expired key, or inactive user")},
 )
 async def exchange_api_key(
     x_api_key: Annotated[str, Header(alias="X-API-Key", max_length=512)],

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ValidationError
 from ampflux_shared.errors import ProblemError
 from ampflux_shared.security import CurrentPrincipal
 
+from ..config import Settings
 from ..domain import tokens, users
 from ..domain.companies import register_company
+from ..domain.signing_keys import KeyRing
 from ..domain.throttling import LoginLimits
 from ..models import RefreshTokenFamily, User
 from ..schemas import (
@@ -28,6 +30,7 @@ from ..schemas import (
     UserRead,
 )
 from .deps import (
+    problem,
     CurrentUser,
     DatabaseDep,
     EventsDep,
@@ -42,7 +45,6 @@ from .deps import (
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 def invalid_credentials() -> ProblemError:
@@ -57,7 +59,7 @@ def invalid_refresh_token() -> ProblemError:
 
 
 async def _token_pair(
-    keyring: KeyRingDep, settings: SettingsDep, user: User, family: RefreshTokenFamily, refresh_token: str
+    keyring: KeyRing, settings: Settings, user: User, family: RefreshTokenFamily, refresh_token: str
 ) -> TokenPair:
     access = tokens.mint_access_token(
         await keyring.signing_key(),
@@ -74,7 +76,7 @@ async def _token_pair(
     "/register",
     status_code=status.HTTP_201_CREATED,
     summary="Register a company with its first user (its admin)",
-    responses={409: {"description": "email already registered", **PROBLEM}},
+    responses={409: problem("email already registered")},
 )
 async def register(
     body: RegistrationCreate, session: SessionDep, events: EventsDep, hasher: HasherDep
@@ -119,7 +121,7 @@ async def _read_credentials(request: Request) -> tuple[str, str]:
 @router.post(
     "/login",
     summary="Log in with email and password (JSON, or the OAuth2 password form)",
-    responses={401: {"description": "invalid credentials", **PROBLEM}, 429: {"description": "too many failures", **PROBLEM}},
+    responses={401: problem("invalid credentials"), 429: problem("too many failures")},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -176,7 +178,7 @@ async def login(
 @router.post(
     "/refresh",
     summary="Exchange a refresh token for a new pair (the old one is spent)",
-    responses={401: {"description": "refresh token not valid", **PROBLEM}},
+    responses={401: problem("refresh token not valid")},
 )
 async def refresh(
     body: RefreshRequest, db: DatabaseDep, settings: SettingsDep, keyring: KeyRingDep, metrics: MetricsDep
@@ -208,7 +210,7 @@ async def read_me(user: CurrentUser) -> UserRead:
 @router.patch(
     "/me",
     summary="Update the caller's name or email (email needs current_password)",
-    responses={403: {"description": "wrong current password", **PROBLEM}, 409: {"description": "email taken", **PROBLEM}},
+    responses={403: problem("wrong current password"), 409: problem("email taken")},
 )
 async def update_me(
     body: ProfileUpdate, user: InteractiveUser, session: SessionDep, events: EventsDep, hasher: HasherDep
@@ -223,7 +225,7 @@ async def update_me(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change the caller's password; every other session is logged out",
-    responses={403: {"description": "wrong current password", **PROBLEM}},
+    responses={403: problem("wrong current password")},
 )
 async def change_my_password(
     body: PasswordChange, principal: CurrentPrincipal, user: InteractiveUser, session: SessionDep, hasher: HasherDep

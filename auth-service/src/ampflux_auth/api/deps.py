@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import Database
-from ampflux_shared.errors import ProblemError
-from ampflux_shared.security import CurrentPrincipal, Principal, require_roles
+from ampflux_shared.errors import ProblemError, forbidden
+from ampflux_shared.security import CurrentPrincipal, Principal
 
 from ..config import Settings
 from ..domain.passwords import PasswordHasher
 from ..domain.signing_keys import KeyRing
+from ..domain.users import Role
 from ..events import AuthEvents
 from ..metrics import AuthMetrics
 from ..models import User
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for an error answered as problem+json."""
+    return {"description": description, "content": {"application/problem+json": {}}}
 
 
 def _settings(request: Request) -> Settings:
@@ -58,7 +64,6 @@ EventsDep = Annotated[AuthEvents, Depends(_events)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 KeyRingDep = Annotated[KeyRing, Depends(_keyring)]
 MetricsDep = Annotated[AuthMetrics, Depends(_metrics)]
-AdminPrincipal = Annotated[Principal, require_roles("admin")]
 
 
 async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
@@ -71,6 +76,17 @@ async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> Use
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+async def _admin(principal: CurrentPrincipal, user: CurrentUser) -> Principal:
+    """The caller must be an admin now: the token's roles may be minutes old, the row is not,
+    so a demoted admin loses user management here at once."""
+    if Role.ADMIN not in user.roles:
+        raise forbidden("requires the admin role")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(_admin)]
 
 
 async def _interactive_user(principal: CurrentPrincipal, user: CurrentUser) -> User:

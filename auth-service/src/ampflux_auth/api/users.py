@@ -10,13 +10,12 @@ from fastapi import APIRouter, Query, status
 
 from ..domain import users
 from ..schemas import Page, UserCreate, UserRead, UserUpdate
-from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep
+from .deps import problem, AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/auth/users", tags=["users"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
-ADMIN_ONLY = {403: {"description": "caller is not an admin", **PROBLEM}}
-NOT_FOUND = {404: {"description": "no such user in the caller's company", **PROBLEM}}
+ADMIN_ONLY = {403: problem("caller is not an admin")}
+NOT_FOUND = {404: problem("no such user in the caller's company")}
 
 
 @router.get("", summary="List the company's users", responses=ADMIN_ONLY)
@@ -36,7 +35,7 @@ async def list_users(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a user in the company",
-    responses={**ADMIN_ONLY, 409: {"description": "email already registered", **PROBLEM}},
+    responses={**ADMIN_ONLY, 409: problem("email already registered")},
 )
 async def create_user(
     body: UserCreate, admin: AdminPrincipal, session: SessionDep, events: EventsDep, hasher: HasherDep
@@ -63,7 +62,7 @@ async def read_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionD
 @router.patch(
     "/{user_id}",
     summary="Change a user's name or roles",
-    responses={**ADMIN_ONLY, **NOT_FOUND, 409: {"description": "would leave no active admin", **PROBLEM}},
+    responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem("would leave no active admin")},
 )
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, admin: AdminPrincipal, session: SessionDep, events: EventsDep
@@ -83,7 +82,7 @@ async def update_user(
 @router.post(
     "/{user_id}/deactivate",
     summary="Deactivate a user: no more logins or refreshes, sessions ended",
-    responses={**ADMIN_ONLY, **NOT_FOUND, 409: {"description": "would leave no active admin", **PROBLEM}},
+    responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem("would leave no active admin")},
 )
 async def deactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
