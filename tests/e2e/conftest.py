@@ -3,9 +3,12 @@ on a fresh PostgreSQL database and the real RabbitMQ broker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
+import aio_pika
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -36,9 +39,9 @@ def e2e_databases(pg_admin_url):
 
 @pytest.fixture(scope="session")
 def stack(e2e_databases, amqp_url, tmp_path_factory):
-    """auth + gateway, started once for the e2e session."""
+    """auth, project and gateway as separate processes, started once for the e2e session."""
     logs = tmp_path_factory.mktemp("e2e-logs")
-    auth_port, gw_port = free_port(), free_port()
+    auth_port, project_port, gw_port = free_port(), free_port(), free_port()
     auth = ServiceProcess(
         "auth", "ampflux_auth", auth_port,
         {
@@ -49,21 +52,44 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         },
         logs / "auth.log",
     ).start()
+    jwks_url = f"{auth.url}/.well-known/jwks.json"
+    project_queue = f"e2e-project-{uuid.uuid4().hex[:8]}"
+    project = ServiceProcess(
+        "project", "ampflux_project", project_port,
+        {
+            "PROJECT_PORT": str(project_port),
+            "PROJECT_DATABASE_URL": e2e_databases("project"),
+            "PROJECT_AMQP_URL": amqp_url,
+            "PROJECT_JWKS_URL": jwks_url,
+            "PROJECT_ENVIRONMENT": "test",
+            "PROJECT_EVENTS_QUEUE": project_queue,
+        },
+        logs / "project.log",
+    )
+    started = [auth]
+    try:
+        started.append(project.start())
+    except Exception:
+        auth.stop()
+        raise
     login_limit = {"policy": "login", "quota": LOGIN_QUOTA, "window_s": 60}
     routes = [
         {"prefix": "/auth/login", "service": "auth", "upstreams": [auth.url], "public": True, "rate_limit": login_limit},
         {"prefix": "/auth", "service": "auth", "upstreams": [auth.url],
          "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
+         "internal_paths": ["/auth/api-keys/exchange"],
          "rate_limit": {"policy": "auth-default", "quota": 1000, "window_s": 60}},
         {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True,
          "rate_limit": {"policy": "jwks", "quota": JWKS_QUOTA, "window_s": 60}},
+        {"prefix": "/projects", "service": "project", "upstreams": [project.url]},
+        {"prefix": "/circuits", "service": "project", "upstreams": [project.url]},
     ]
     gateway = ServiceProcess(
         "gateway", "ampflux_gateway", gw_port,
         {
             "GATEWAY_PORT": str(gw_port),
             "GATEWAY_ROUTES": json.dumps(routes),
-            "GATEWAY_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
+            "GATEWAY_JWKS_URL": jwks_url,
             "GATEWAY_ENVIRONMENT": "test",
             # Revocation takes effect once the cached exchange expires; keep the test short.
             "GATEWAY_API_KEY_CACHE_TTL_S": "3",
@@ -71,10 +97,26 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         logs / "gateway.log",
     )
     try:
-        gateway.start()
+        started.append(gateway.start())
     except Exception:
-        auth.stop()
+        for svc in reversed(started):
+            svc.stop()
         raise
-    yield {"auth": auth, "gateway": gateway, "amqp_url": amqp_url}
-    gateway.stop()
-    auth.stop()
+    yield {"auth": auth, "project": project, "gateway": gateway, "amqp_url": amqp_url}
+    for svc in reversed(started):
+        svc.stop()
+    asyncio.run(_delete_queues(amqp_url, [project_queue, f"{project_queue}.dlq"]))
+
+
+async def _delete_queues(amqp_url: str, names: list[str]) -> None:
+    conn = await aio_pika.connect(amqp_url)
+    async with conn:
+        ch = await conn.channel()
+        for name in names:
+            await ch.queue_delete(name)
+
+
+@pytest.fixture
+def gw(stack):
+    with httpx.Client(base_url=stack["gateway"].url, timeout=15) as client:
+        yield client

@@ -13,38 +13,10 @@ import aio_pika
 import httpx
 import pytest
 
+from e2e.flows import bearer, new_user, register_and_login
 from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA
 
 pytestmark = pytest.mark.slow
-
-
-def new_user(company: str | None = None) -> dict:
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "name": f"Ada {tag}",
-        "email": f"ada.{tag}@example.com",
-        "password": "correct horse battery staple",
-        "company_name": company or f"Volta {tag}",
-    }
-
-
-@pytest.fixture
-def gw(stack):
-    with httpx.Client(base_url=stack["gateway"].url, timeout=15) as client:
-        yield client
-
-
-def register_and_login(gw: httpx.Client, user: dict | None = None) -> tuple[dict, dict]:
-    user = user or new_user()
-    r = gw.post("/auth/register", json=user)
-    assert r.status_code == 201, r.text
-    r = gw.post("/auth/login", json={"email": user["email"], "password": user["password"]})
-    assert r.status_code == 200, r.text
-    return user, r.json()
-
-
-def bearer(tokens: dict) -> dict:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 def test_register_login_me_refresh_logout(gw):
