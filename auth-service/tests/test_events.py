@@ -76,9 +76,34 @@ async def test_relay_publishes_the_outbox(pg):
     await _wait_published(pg)
 
 
-async def test_relay_publishes_to_rabbitmq(service_factory, postgres_url, amqp_url):
-    async with service_factory(postgres_url, amqp_url=amqp_url) as svc:
-        await svc.register()
-        await _wait_published(svc)
-        ready = (await svc.client.get("/ready")).json()
-        assert ready["checks"] == {"database": "ok", "broker": "ok"}
+async def test_events_reach_rabbitmq_with_their_type_as_routing_key(service_factory, postgres_url, amqp_url):
+    import aio_pika
+
+    from ampflux_shared.events import EventEnvelope
+
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("ampflux.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key="auth.#")
+
+        async with service_factory(postgres_url, amqp_url=amqp_url) as svc:
+            company_id = (await svc.register())["company"]["id"]
+            await _wait_published(svc)
+            ready = (await svc.client.get("/ready")).json()
+            assert ready["checks"] == {"database": "ok", "broker": "ok"}
+
+        # Other tests share the broker: keep only this company's events.
+        received: dict[str, EventEnvelope] = {}
+        async with asyncio.timeout(10):
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    async with message.process():
+                        envelope = EventEnvelope.from_json(message.body)
+                        if str(envelope.company_id) == company_id:
+                            assert message.routing_key == envelope.type
+                            received[envelope.type] = envelope
+                    if len(received) == 2:
+                        break
+        assert set(received) == {"auth.company.created", "auth.user.registered"}
