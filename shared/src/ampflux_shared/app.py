@@ -24,6 +24,7 @@ from .health import ReadinessCheck
 from .health import router as health_router
 from .migrations import ensure_postgres_database, upgrade_to_head_async
 from .observability import HttpMetricsMiddleware, RequestIdMiddleware, ServiceMetrics, configure_logging, metrics_response
+from .observability.logging import current_service
 from .security import JWKSVerifier
 from .settings import ServiceSettings
 
@@ -62,6 +63,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
+        current_service.set(settings.service_name)  # this lifespan's task logs as this service
         async with AsyncExitStack() as stack:
             checks: dict[str, ReadinessCheck] = dict(spec.readiness_checks)
             if spec.metadata is not None:
@@ -131,7 +133,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     return app
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from .request_id import current_request_id
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# In the embedded mode several services share one process (and one log handler): each
+# request and lifespan sets the name of the service it runs in.
+current_service: ContextVar[str | None] = ContextVar("service", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +25,7 @@ class JsonFormatter(logging.Formatter):
         out = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
-            "service": self.service,
+            "service": current_service.get() or self.service,
             "logger": record.name,
             "message": record.getMessage(),
         }

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .logging import current_service
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -25,8 +27,9 @@ def accept_or_make(candidate: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, service: str | None = None) -> None:
         self.app = app
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -40,6 +43,7 @@ class RequestIdMiddleware:
         rid = accept_or_make(incoming)
         scope.setdefault("state", {})["request_id"] = rid
         token = _current.set(rid)
+        service_token = current_service.set(self.service) if self.service else None
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -52,3 +56,5 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             _current.reset(token)
+            if service_token is not None:
+                current_service.reset(service_token)
