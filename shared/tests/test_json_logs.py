@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-from ampflux_shared.observability.logging import JsonFormatter, current_service
-from ampflux_shared.observability.request_id import _current as current_request
+from ampflux_shared.observability.context import current_request_id_var as current_request
+from ampflux_shared.observability.context import current_service
+from ampflux_shared.observability.logging import JsonFormatter
 
 
 def format_line(**extra) -> dict:

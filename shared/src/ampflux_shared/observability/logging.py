@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from .request_id import current_request_id
+from .context import current_request_id, current_service
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-# In the embedded mode several services share one process (and one log handler): each
-# request and lifespan sets the name of the service it runs in.
-current_service: ContextVar[str | None] = ContextVar("service", default=None)
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logging import current_service
+from .context import current_request_id, current_request_id_var, current_service
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
-_current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-
-def current_request_id() -> str | None:
-    return _current.get()
+__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "accept_or_make", "current_request_id"]
 
 
 def accept_or_make(candidate: str | None) -> str:
@@ -42,7 +38,7 @@ class RequestIdMiddleware:
                 break
         rid = accept_or_make(incoming)
         scope.setdefault("state", {})["request_id"] = rid
-        token = _current.set(rid)
+        token = current_request_id_var.set(rid)
         service_token = current_service.set(self.service) if self.service else None
 
         async def send_with_id(message: Message) -> None:
@@ -55,6 +51,6 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _current.reset(token)
+            current_request_id_var.reset(token)
             if service_token is not None:
                 current_service.reset(service_token)
