@@ -96,6 +96,8 @@ def test_kappa_method_b_and_radial() -> None:
     r = solve_study(parse_circuit(data), faults=["3ph"], cases=["max"]).get("3ph", "max")
     # LV-1 is fed over two transformers (meshed): method B applies 1.15, capped at 1.8 below 1 kV
     assert b.trail["LV-1"]["kappa"] == pytest.approx(min(1.15 * r.trail["LV-1"]["kappa"], 1.8), rel=1e-12)
+    # LV-2's single element with parallel = 2 is two paths as well
+    assert b.trail["LV-2"]["kappa"] == pytest.approx(b.trail["LV-1"]["kappa"], rel=1e-12)
     # DB-1 is fed over one cable from a meshed bus: still more than one path to the source
     assert b.trail["DB-1"]["kappa"] >= r.trail["DB-1"]["kappa"]
     # the radial κ is the one of R/X at the fault
@@ -130,3 +132,14 @@ def test_solver_does_not_mutate_the_document() -> None:
     before = copy.deepcopy(doc.model_dump())
     solve_study(doc, branches_for="LV-3")
     assert doc.model_dump() == before
+
+
+def test_method_b_on_a_radial_network_needs_no_safety_factor() -> None:
+    data = json.loads((CASES_DIR / "ind480_radial.json").read_text())
+    data.pop("expected")
+    data["study"]["kappa_method"] = "B"
+    auto = solve_study(parse_circuit(data), faults=["3ph"], cases=["min"]).get("3ph", "min")
+    data["study"]["topology"] = "radial"
+    radial = solve_study(parse_circuit(data), faults=["3ph"], cases=["min"]).get("3ph", "min")
+    for bus in auto.buses:
+        assert auto.trail[bus]["kappa"] == pytest.approx(radial.trail[bus]["kappa"], rel=1e-12), bus

@@ -60,6 +60,7 @@ class Network:
     ratio: NDArray[np.float64]
     row_element: list[str]
     row_kind: list[str]
+    row_parallel: NDArray[np.int64]  # identical circuits in one row (separate paths for κ method B)
     row_ends: list[tuple[str | None, str | None]]
     # positive-sequence shunts (sources)
     sh_bus: NDArray[np.int64]
@@ -104,6 +105,7 @@ class _Builder:
         self.y0: list[tuple[complex, complex, complex, complex]] = []
         self.row_element: list[str] = []
         self.row_kind: list[str] = []
+        self.row_parallel: list[int] = []
         self.row_ends: list[tuple[str | None, str | None]] = []
         self.sh_bus: list[int] = []
         self.sh_z: list[complex] = []
@@ -137,7 +139,9 @@ class _Builder:
         ratio: float,
         y0: tuple[complex, complex, complex, complex],
         ends: tuple[str | None, str | None],
+        parallel: int = 1,
     ) -> None:
+        self.row_parallel.append(parallel)
         self.f.append(f)
         self.t.append(t)
         self.r1.append(z1_pu.real)
@@ -188,7 +192,7 @@ class _Builder:
                 b0 = self.omega * (ln.c0_nf_per_km or 0.0) * 1e-9 * ln.length_km * n * zb
                 ys = 1.0 / z0
                 y0 = (ys + 0.5j * b0, -ys, -ys, ys + 0.5j * b0)
-            self.add_row(ln.id, "line", f, t, z1, 1.0, y0, ("from", "to"))
+            self.add_row(ln.id, "line", f, t, z1, 1.0, y0, ("from", "to"), ln.parallel)
 
     def _unit_factor(self, tr: Transformer) -> tuple[float, float, float, float] | None:
         """(gen factor, trafo factor) for a power station unit, else None."""
@@ -229,7 +233,7 @@ class _Builder:
             z_lv_ohm = _percent_impedance(tr.vk_percent, tr.vkr_percent) * u_lv**2 / tr.sn_mva / tr.parallel * k
             ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
             y0 = self._transformer_zero(tr, hv, lv, u_hv, u_lv, k) if self.zero else (0j, 0j, 0j, 0j)
-            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"))
+            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"), tr.parallel)
 
     def _transformer_zero(
         self, tr: Transformer, hv: int, lv: int, u_hv: float, u_lv: float, k: float
@@ -396,6 +400,7 @@ class _Builder:
             ratio=np.asarray(self.ratio, dtype=float),
             row_element=self.row_element,
             row_kind=self.row_kind,
+            row_parallel=np.asarray(self.row_parallel, dtype=np.int64),
             row_ends=self.row_ends,
             sh_bus=np.asarray(self.sh_bus, dtype=np.int64),
             sh_z=np.asarray(self.sh_z, dtype=complex),

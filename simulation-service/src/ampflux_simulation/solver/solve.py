@@ -101,7 +101,10 @@ def _kappa(
     if study.topology == "meshed":
         meshed = np.ones(len(buses), dtype=bool)
     else:
-        meshed = multiply_fed(net.n_bus, net.f, net.t, net.sh_bus)[buses]
+        # a row with parallel = n is n circuits: repeat it so it is not a bridge
+        f_edges = np.repeat(net.f, net.row_parallel)
+        t_edges = np.repeat(net.t, net.row_parallel)
+        meshed = multiply_fed(net.n_bus, f_edges, t_edges, net.sh_bus)[buses]
     with np.errstate(divide="ignore", invalid="ignore"):
         low = bool(np.all(np.where(net.x1 > 0, net.r1 / net.x1, 0.0) < peak.METHOD_B_RX_LIMIT))
     lv = net.base_kv[buses] < 1.0
