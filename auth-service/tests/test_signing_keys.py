@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from ampflux_auth import keys
@@ -77,6 +79,21 @@ async def test_keys_are_encrypted_at_rest_with_a_passphrase(service_factory, tmp
         assert "ENCRYPTED PRIVATE KEY" in pem
         await svc.register()
         await svc.login()
+
+
+async def test_passphrase_from_a_secret_file(service_factory, tmp_path):
+    secret = tmp_path / "passphrase"
+    secret.write_text("from-a-file\n")
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    async with service_factory(url, signing_key_passphrase_file=secret) as svc:
+        await svc.register()
+        await svc.login()
+        async with svc.app.state.db.session() as session:
+            pem = await session.scalar(select(SigningKey.private_pem))
+    # Encrypted with the file's content (trailing newline stripped), and only with it.
+    serialization.load_pem_private_key(pem.encode(), password=b"from-a-file")
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(pem.encode(), password=b"something else")
 
 
 async def test_first_start_creates_one_key_and_restarts_reuse_it(service_factory, tmp_path):

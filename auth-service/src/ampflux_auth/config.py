@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -29,6 +31,9 @@ class Settings(ServiceSettings):
     # Optional passphrase: when set, private keys are stored encrypted (PKCS#8) in the
     # database, so a leaked dump alone does not yield them.
     signing_key_passphrase: SecretStr | None = None
+    # The same, read from a file (a mounted Kubernetes/Docker secret); wins over the above.
+    # There is no key directory: the keys themselves live in the database (see README).
+    signing_key_passphrase_file: Path | None = None
 
     # argon2id cost (RFC 9106 second recommendation). Raising it upgrades hashes on login.
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
@@ -44,3 +49,10 @@ class Settings(ServiceSettings):
     trusted_proxy_count: int = Field(default=0, ge=0)
 
     users_max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    def key_passphrase(self) -> str | None:
+        if self.signing_key_passphrase_file is not None:
+            return self.signing_key_passphrase_file.read_text().strip() or None
+        if self.signing_key_passphrase is not None:
+            return self.signing_key_passphrase.get_secret_value() or None
+        return None

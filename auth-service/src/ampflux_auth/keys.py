@@ -29,7 +29,7 @@ def longest_token_ttl_s(settings: Settings) -> int:
 
 async def rotate(settings: Settings) -> str:
     db = Database(settings.resolved_database_url())
-    passphrase = settings.signing_key_passphrase.get_secret_value() if settings.signing_key_passphrase else None
+    passphrase = settings.key_passphrase()
     try:
         async with db.session() as session:
             key = await rotate_signing_key(session, passphrase=passphrase)

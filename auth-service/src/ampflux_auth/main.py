@@ -39,7 +39,7 @@ public keys (`/.well-known/jwks.json`) every other service verifies access token
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    passphrase = settings.signing_key_passphrase.get_secret_value() if settings.signing_key_passphrase else None
+    passphrase = settings.key_passphrase()
 
     async def key_source() -> dict:
         # This service verifies its own tokens from its own table: no HTTP call to itself.
