@@ -137,6 +137,8 @@ def test_solver_does_not_mutate_the_document() -> None:
 def test_method_b_on_a_radial_network_needs_no_safety_factor() -> None:
     data = json.loads((CASES_DIR / "ind480_radial.json").read_text())
     data.pop("expected")
+    for line in data["lines"]:
+        line["parallel"] = 1  # parallel runs would be separate paths
     data["study"]["kappa_method"] = "B"
     auto = solve_study(parse_circuit(data), faults=["3ph"], cases=["min"]).get("3ph", "min")
     data["study"]["topology"] = "radial"
