@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, Text, TypeDecorator, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ampflux_shared.db import ServiceBase, new_metadata
+from ampflux_shared.db import new_metadata
 from ampflux_shared.events import EventTables
 
 
@@ -41,11 +41,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
-class Base(ServiceBase):
-    # Column types are spelled out and there are no relationship() links: every service's
-    # models share ServiceBase's registry in the one-process embedded mode, where class
-    # names such as `User` could collide.
-    __abstract__ = True
+class Base(DeclarativeBase):
+    # A direct DeclarativeBase subclass gets a registry of its own, so class names such as
+    # `User` never collide with another service's in the one-process embedded mode.
     metadata = new_metadata()
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ampflux_shared.db import ServiceBase, new_metadata
+from ampflux_shared.db import new_metadata
 from ampflux_shared.events import EventTables
 
 metadata = new_metadata()
@@ -39,8 +39,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
-class Base(ServiceBase):
-    __abstract__ = True
+class Base(DeclarativeBase):
+    # Its own registry: no name clashes with other services sharing the embedded process.
     metadata = metadata
 
 

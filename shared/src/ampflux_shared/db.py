@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic autogenerate and migrations agree on every backend.
 NAMING_CONVENTION = {
@@ -30,13 +29,9 @@ NAMING_CONVENTION = {
 
 
 def new_metadata() -> MetaData:
+    """MetaData for a service's `class Base(DeclarativeBase)`: one per service, so each
+    service also gets its own mapper registry."""
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class ServiceBase(DeclarativeBase):
-    """Abstract root; each service subclasses it once with its own MetaData."""
-
-    __abstract__ = True
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
