@@ -145,3 +145,17 @@ def test_method_b_on_a_radial_network_needs_no_safety_factor() -> None:
     radial = solve_study(parse_circuit(data), faults=["3ph"], cases=["min"]).get("3ph", "min")
     for bus in auto.buses:
         assert auto.trail[bus]["kappa"] == pytest.approx(radial.trail[bus]["kappa"], rel=1e-12), bus
+
+
+@pytest.mark.parametrize(("group", "shift", "pattern"), [("Dyn", 150.0, [1.0, 1.0, 2.0]), ("Yy", 0.0, [0.0, 1.0, 1.0])])
+def test_line_to_line_fault_behind_a_transformer_shows_the_vector_group(group: str, shift: float, pattern: list[float]) -> None:
+    data = _edge()
+    for t in data["transformers"]:
+        t["vector_group"], t["shift_degree"] = group, shift
+    rs = solve_study(parse_circuit(data), faults=["2ph"], cases=["max"], branches_for="LV-2").get("2ph", "max")
+    hv = rs.branches["LV-2"]["T-C"]  # type: ignore[index]
+    phases = sorted(hv[f"i{p}_hv_ka"] for p in "abc")
+    # Dy: one HV phase carries twice the other two; Yy: two phases carry it, one none
+    assert [p / phases[-1] * pattern[-1] for p in phases] == pytest.approx(pattern, abs=1e-9)
+    lv = rs.branches["LV-2"]["T-C"]  # type: ignore[index]
+    assert sorted(lv[f"i{p}_lv_ka"] for p in "abc")[0] == pytest.approx(0.0, abs=1e-9)

@@ -4,13 +4,16 @@ Superposition with the equivalent source at the fault: the fault draws the seque
 currents I1, I2, I0 from bus k, so ΔV_s = −Z_s[:, k]·I_s in each sequence (Z2 = Z1) and
 the branch currents follow from each row's two-port stamps. Pre-fault voltages are
 c per unit everywhere and there is no pre-fault load flow, so branch currents are the
-fault's alone. Transformer phase shifts are not applied: phase quantities on the far side
-of a Dy transformer are given in the near side's frame.
+fault's alone. The short-circuit impedances do not depend on transformer phase shifts,
+but phase currents and voltages do: positive-sequence quantities at a bus are turned by
+the shift accumulated on the way from the fault bus (negative sequence the other way),
+so a line-to-line fault behind a Dy transformer shows its 2:1:1 pattern on the HV side.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +28,28 @@ A = np.exp(2j * np.pi / 3)
 
 def _phases(v0: NDArray[np.complex128], v1: NDArray[np.complex128], v2: NDArray[np.complex128]) -> tuple[NDArray[np.complex128], ...]:
     return v0 + v1 + v2, v0 + A * A * v1 + A * v2, v0 + A * v1 + A * A * v2
+
+
+def bus_angles(net: Network, fault_bus: int) -> NDArray[np.float64]:
+    """Positive-sequence angle of every bus relative to the fault bus (radians), from the
+    transformer shifts on a breadth-first walk; in a mesh with inconsistent shifts the
+    first path found wins (the impedances ignore shifts anyway, as IEC 60909 does)."""
+    theta = np.full(net.n_bus, np.nan)
+    theta[fault_bus] = 0.0
+    adj: list[list[tuple[int, float]]] = [[] for _ in range(net.n_bus)]
+    shift = np.deg2rad(net.row_shift_deg)
+    for r in range(len(net.f)):
+        a, b = int(net.f[r]), int(net.t[r])
+        adj[a].append((b, -shift[r]))  # the to side lags
+        adj[b].append((a, shift[r]))
+    queue = deque([fault_bus])
+    while queue:
+        v = queue.popleft()
+        for w, d in adj[v]:
+            if np.isnan(theta[w]):
+                theta[w] = theta[v] + d
+                queue.append(w)
+    return np.nan_to_num(theta)
 
 
 def branch_contributions(
@@ -50,6 +75,10 @@ def branch_contributions(
 
     i1f, i1t = end_currents(stamps1, dv1)
     i2f, i2t = end_currents(stamps1, dv2)
+    # into each bus's own frame: positive sequence turned by θ, negative by −θ
+    rot = np.exp(1j * bus_angles(net, fault_bus))
+    i1f, i1t = i1f * rot[net.f], i1t * rot[net.t]
+    i2f, i2t = i2f * np.conj(rot[net.f]), i2t * np.conj(rot[net.t])
     if y0_stamps is not None:
         i0f, i0t = end_currents(y0_stamps, dv0)
     else:
@@ -78,8 +107,9 @@ def branch_contributions(
             out["ikss_from_ka"] = out[f"ikss_{first}_ka"]
             out["ikss_to_ka"] = out[f"ikss_{second}_ka"]
 
-    v1 = net.c + dv1
-    va, vb, vc = _phases(dv0, v1, dv2)
+    v1 = (net.c + dv1) * rot
+    v2 = dv2 * np.conj(rot)
+    va, vb, vc = _phases(dv0, v1, v2)
     voltages: dict[str, dict[str, float]] = {}
     for b, bus_id in enumerate(net.bus_ids):
         voltages[bus_id] = {
@@ -87,7 +117,7 @@ def branch_contributions(
             "vb_pu": float(abs(vb[b])),
             "vc_pu": float(abs(vc[b])),
             "v1_pu": float(abs(v1[b])),
-            "v2_pu": float(abs(dv2[b])),
+            "v2_pu": float(abs(v2[b])),
             "v0_pu": float(abs(dv0[b])),
             # line-to-earth magnitudes in kV
             "va_kv": float(abs(va[b]) * net.base_kv[b] / SQRT3),

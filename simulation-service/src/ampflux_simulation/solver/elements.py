@@ -61,6 +61,7 @@ class Network:
     row_element: list[str]
     row_kind: list[str]
     row_parallel: NDArray[np.int64]  # identical circuits in one row (separate paths for κ method B)
+    row_shift_deg: NDArray[np.float64]  # the `to` side lags the `from` side by this (positive sequence)
     row_ends: list[tuple[str | None, str | None]]
     # positive-sequence shunts (sources)
     sh_bus: NDArray[np.int64]
@@ -106,6 +107,7 @@ class _Builder:
         self.row_element: list[str] = []
         self.row_kind: list[str] = []
         self.row_parallel: list[int] = []
+        self.row_shift: list[float] = []
         self.row_ends: list[tuple[str | None, str | None]] = []
         self.sh_bus: list[int] = []
         self.sh_z: list[complex] = []
@@ -140,8 +142,10 @@ class _Builder:
         y0: tuple[complex, complex, complex, complex],
         ends: tuple[str | None, str | None],
         parallel: int = 1,
+        shift_deg: float = 0.0,
     ) -> None:
         self.row_parallel.append(parallel)
+        self.row_shift.append(shift_deg)
         self.f.append(f)
         self.t.append(t)
         self.r1.append(z1_pu.real)
@@ -233,7 +237,7 @@ class _Builder:
             z_lv_ohm = _percent_impedance(tr.vk_percent, tr.vkr_percent) * u_lv**2 / tr.sn_mva / tr.parallel * k
             ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
             y0 = self._transformer_zero(tr, hv, lv, u_hv, u_lv, k) if self.zero else (0j, 0j, 0j, 0j)
-            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"), tr.parallel)
+            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"), tr.parallel, tr.shift_degree or 0.0)
 
     def _transformer_zero(
         self, tr: Transformer, hv: int, lv: int, u_hv: float, u_lv: float, k: float
@@ -343,7 +347,8 @@ class _Builder:
                     # a delta winding short-circuits zero-sequence current at the star point
                     ys = 1.0 / (z0[side] / zb_aux)
                     y0 = (0j, 0j, 0j, ys) if side == "hv" else (ys, 0j, 0j, 0j)
-            self.add_row(t3.id, "trafo3w", f, t, z_pu, ratio, y0, ends)
+            shift = {"hv": 0.0, "mv": t3.shift_mv_degree or 0.0, "lv": t3.shift_lv_degree or 0.0}[side]
+            self.add_row(t3.id, "trafo3w", f, t, z_pu, ratio, y0, ends, 1, shift)
 
     def generators(self) -> None:
         for g in self.doc.generators:
@@ -401,6 +406,7 @@ class _Builder:
             row_element=self.row_element,
             row_kind=self.row_kind,
             row_parallel=np.asarray(self.row_parallel, dtype=np.int64),
+            row_shift_deg=np.asarray(self.row_shift, dtype=float),
             row_ends=self.row_ends,
             sh_bus=np.asarray(self.sh_bus, dtype=np.int64),
             sh_z=np.asarray(self.sh_z, dtype=complex),
