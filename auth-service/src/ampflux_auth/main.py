@@ -20,15 +20,8 @@ from .models import Base, event_tables
 
 
 
-def _migrations_dir() -> Path:
-    # Inside the package when a wheel bundles it; else auth-service/migrations next to src/
-    # (the workspace's editable install). Found from this file, so any cwd works.
-    here = Path(__file__).resolve().parent
-    packaged = here / "migrations"
-    return packaged if (packaged / "env.py").is_file() else here.parents[1] / "migrations"
-
-
-MIGRATIONS_DIR = _migrations_dir()
+# Inside the package, like every service's, so a built wheel (the container image) carries it.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_auth"
 
 log = logging.getLogger("ampflux.auth")
