@@ -43,6 +43,9 @@ def _load(module: str):
 
 async def main() -> int:
     host = os.environ.get("AMPFLUX_HOST", "127.0.0.1")
+    # The gateway appends the client's address to X-Forwarded-For: login throttling in the
+    # auth service must take the address from there, not from the gateway's socket.
+    os.environ.setdefault("AUTH_TRUSTED_PROXY_COUNT", "1")
     servers: list[uvicorn.Server] = []
     for name, module, port in SERVICES:
         factory = _load(module)

@@ -49,6 +49,7 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "AUTH_DATABASE_URL": e2e_databases("auth"),
             "AUTH_AMQP_URL": amqp_url,
             "AUTH_ENVIRONMENT": "test",
+            "AUTH_TRUSTED_PROXY_COUNT": "1",
         },
         logs / "auth.log",
     ).start()
