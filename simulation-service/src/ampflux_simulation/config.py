@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     jobs_queue: str = "simulation.jobs"
     # Deliveries after which RabbitMQ dead-letters a job (quorum queues only; 3.10 has no default).
     job_delivery_limit: int = Field(default=3, ge=1, le=100)
+    # First wait before a failed job is requeued; doubles per delivery (at most 30 s).
+    job_retry_delay_s: float = Field(default=1.0, ge=0)
     # Wall-clock limit of one solve; the solving child process is killed when it runs over.
     job_time_limit_s: float = Field(default=600.0, gt=0)
     # How often a worker looks for a cancel while its solve runs.

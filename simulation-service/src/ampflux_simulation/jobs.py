@@ -32,6 +32,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from ampflux_shared.events import EventBus, EventEnvelope
 from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE
 
+from .config import Settings
 from .events import RUN_QUEUED
 from .runner import Job, JobOutcome, JobRunner
 
@@ -83,6 +84,16 @@ class RabbitJobQueue:
         self._connection: AbstractRobustConnection | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._inflight: set[asyncio.Task[object]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, prefetch: int = 1) -> RabbitJobQueue:
+        return cls(
+            settings.amqp_url,
+            queue=settings.jobs_queue,
+            delivery_limit=settings.job_delivery_limit,
+            prefetch=prefetch,
+            retry_delay_s=settings.job_retry_delay_s,
+        )
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self.url)

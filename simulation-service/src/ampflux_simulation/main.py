@@ -47,7 +47,7 @@ def create_app(
         app.state.job_queue = None
         if settings.amqp_url:
             # Declared here too, so a queued job is routable before any worker ever started.
-            queue = RabbitJobQueue(settings.amqp_url, queue=settings.jobs_queue, delivery_limit=settings.job_delivery_limit)
+            queue = RabbitJobQueue.from_settings(settings)
             await queue.start()
             app.state.job_queue = queue
         else:

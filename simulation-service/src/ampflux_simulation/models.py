@@ -28,9 +28,9 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ampflux_shared.db import ServiceBase, new_metadata
+from ampflux_shared.db import new_metadata
 from ampflux_shared.events import EventTables
 
 metadata = new_metadata()
@@ -70,8 +70,8 @@ class RunStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
-class Base(ServiceBase):
-    __abstract__ = True
+class Base(DeclarativeBase):
+    # Its own registry: no name clashes with other services sharing the embedded process.
     metadata = metadata
 
 
@@ -102,6 +102,8 @@ class StudyRun(Base):
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Which worker (host:pid) last took the job: for operators following a run.
+    worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

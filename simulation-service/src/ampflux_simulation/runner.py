@@ -13,6 +13,8 @@ The job handler owns its transactions:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,6 +54,7 @@ class JobRunner:
         self.inbox = Inbox(event_tables)
         self.settings = settings
         self.metrics = metrics
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
 
     async def handle(self, job: Job) -> JobOutcome:
         request = await self._claim(job)
@@ -105,7 +108,7 @@ class JobRunner:
                 log.info("run %s is already %s; dropping its job", run.id, run.status)
                 return None
             first_start = run.started_at is None
-            runs.mark_running(run)
+            runs.mark_running(run, self.worker_id)
             document_gz = await runs.load_input(session, run.id)
             if first_start:
                 self.metrics.queue_wait.observe(run.queue_wait_seconds or 0.0)

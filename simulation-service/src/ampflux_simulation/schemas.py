@@ -90,6 +90,7 @@ class SimulationRead(BaseModel):
     status: RunStatus
     progress: float = Field(ge=0, le=1)
     attempts: int
+    worker_id: str | None
     requested_by: uuid.UUID | None
     timings: Timings
     error: RunError | None

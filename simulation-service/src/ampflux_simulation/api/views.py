@@ -21,6 +21,7 @@ def run_read(run: StudyRun) -> SimulationRead:
         status=run.run_status,
         progress=run.progress,
         attempts=run.attempts,
+        worker_id=run.worker_id,
         requested_by=run.requested_by,
         timings=Timings(
             queued_at=run.queued_at,

@@ -173,8 +173,9 @@ async def load_input(session: AsyncSession, run_id: uuid.UUID) -> bytes:
     return data
 
 
-def mark_running(run: StudyRun) -> None:
+def mark_running(run: StudyRun, worker_id: str) -> None:
     run.status = RunStatus.RUNNING
+    run.worker_id = worker_id[:200]
     # Queue wait counts from submit to the first start; a redelivery after a crash keeps it.
     if run.started_at is None:
         run.started_at = utcnow()

@@ -1,0 +1,228 @@
+"""The real solver tier: worker processes on PostgreSQL and RabbitMQ.
+
+Each test gets its own database and its own work queue (unique name), starts the API
+in-process against them and the workers as separate `python -m ampflux_simulation.worker`
+processes, exactly as they run in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from sqlalchemy import func, select
+
+from ampflux_simulation.migrate import migrate
+from ampflux_simulation.models import StudyBusResult, event_tables
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+
+
+@dataclass
+class Stack:
+    api: Any
+    settings: Any
+    log_dir: Path
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_worker(self, **overrides: Any) -> subprocess.Popen:
+        env = dict(os.environ)
+        values = {
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": self.settings.database_url,
+            "AMQP_URL": self.settings.amqp_url,
+            "JOBS_QUEUE": self.settings.jobs_queue,
+            "JOB_DELIVERY_LIMIT": self.settings.job_delivery_limit,
+            "JOB_RETRY_DELAY_S": self.settings.job_retry_delay_s,
+            "MIGRATE_ON_START": "false",
+            "CANCEL_POLL_S": "0.1",
+            "TEST_SOLVE_DELAY_S": self.settings.test_solve_delay_s,
+            "TEST_CRASH_CIRCUIT_ID": self.settings.test_crash_circuit_id,
+            "LOG_LEVEL": "INFO",
+        }
+        values.update({k.upper(): v for k, v in overrides.items()})
+        env.update({f"SIMULATION_{k}": str(v) for k, v in values.items()})
+        log = open(self.log_dir / f"worker-{len(self.workers)}.log", "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ampflux_simulation.worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.workers.append(process)
+        return process
+
+    async def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (stats := await self.api.app.state.job_queue.stats()).consumers < count:
+            for w in self.workers:
+                assert w.poll() is None, f"worker exited with {w.returncode}: {self.logs()}"
+            assert time.monotonic() < deadline, f"only {stats.consumers} of {count} workers came up"
+            await asyncio.sleep(0.2)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+
+    def stop_workers(self) -> None:
+        for w in self.workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            try:
+                w.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+
+
+@asynccontextmanager
+async def real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, **overrides) -> AsyncIterator[Stack]:
+    values = dict(
+        database_url=postgres_url, amqp_url=amqp_url, job_delivery_limit=3, job_retry_delay_s=0.1,
+        migrate_on_start=False,
+    )
+    values.update(overrides)
+    settings = helpers.study_settings(tmp_path, **values)
+    migrate(settings)  # once, before any process starts (the deploy step)
+    try:
+        async with helpers.running_api(settings, auth) as api:
+            stack = Stack(api, settings, tmp_path)
+            try:
+                yield stack
+            finally:
+                stack.stop_workers()
+    finally:
+        await _delete_queues(amqp_url, settings.jobs_queue)
+
+
+async def _delete_queues(amqp_url: str, queue: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (queue, f"{queue}.dlq"):
+            await channel.queue_delete(name)
+
+
+async def result_rows(api, run_id: str) -> int:
+    async with api.app.state.db.session() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(StudyBusResult).where(StudyBusResult.run_id == uuid.UUID(run_id))
+        ))
+
+
+async def events_for(api, run_id: str) -> list[str]:
+    table = event_tables.outbox
+    async with api.app.state.db.session() as session:
+        rows = (await session.execute(select(table.c.type, table.c.payload))).all()
+    return sorted(r.type for r in rows if r.payload.get("run_id") == run_id)
+
+
+async def test_two_workers_share_a_batch_of_jobs(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=0.3) as stack:
+        stack.start_worker()
+        stack.start_worker()
+        await stack.wait_for_workers(2)
+        api = stack.api
+        case = helpers.load_case("ind480_radial")
+        runs = [(await api.submit(helpers.without_expected(case))).json() for _ in range(8)]
+        finished = [await api.wait(r["id"], timeout=120) for r in runs]
+
+        assert {r["status"] for r in finished} == {"succeeded"}, stack.logs()
+        assert len({r["worker_id"] for r in finished}) == 2  # both workers took some
+        assert all(r["attempts"] == 1 for r in finished)
+        items = await api.all_results(runs[0]["id"])
+        assert len(items) == len(case["buses"]) * len(case["expected"]["result_sets"])
+        metrics = (await api.client.get("/metrics")).text
+        await asyncio.sleep(0.5)
+        metrics = (await api.client.get("/metrics")).text
+        assert "ampflux_simulation_workers 2.0" in metrics
+
+
+async def test_a_worker_killed_mid_job_loses_no_job_and_doubles_none(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=4.0) as stack:
+        first, second = stack.start_worker(), stack.start_worker()
+        await stack.wait_for_workers(2)
+        api = stack.api
+        case = helpers.load_case("mv_meshed_20kv")
+        run = (await api.submit(helpers.without_expected(case))).json()
+        running = await api.wait(run["id"], {"running"}, timeout=60)
+        victim = first if running["worker_id"].endswith(f":{first.pid}") else second
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+
+        final = await api.wait(run["id"], timeout=120)
+        assert final["status"] == "succeeded", stack.logs()
+        assert final["attempts"] == 2
+        assert final["worker_id"] != running["worker_id"]
+        assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
+        assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
+
+
+async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(tmp_path, auth, helpers, postgres_url, amqp_url):
+    poison = helpers.without_expected(helpers.load_case("ind480_radial"))
+    poison["id"] = "poison"
+    async with real_stack(
+        tmp_path, auth, helpers, postgres_url, amqp_url, job_delivery_limit=2, test_crash_circuit_id="poison"
+    ) as stack:
+        worker = stack.start_worker()
+        await stack.wait_for_workers(1)
+        api = stack.api
+        run = (await api.submit(poison)).json()
+        final = await api.wait(run["id"], timeout=90)
+        assert final["status"] == "failed", stack.logs()
+        assert final["error"]["code"] == "dead_lettered"
+        assert final["attempts"] == 3  # the first delivery and two redeliveries: x-delivery-limit 2
+        assert await events_for(api, run["id"]) == ["simulation.run.failed", "simulation.run.queued"]
+
+        # The worker survived its solver dying under it, and goes on with healthy jobs.
+        assert worker.poll() is None
+        healthy = (await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))).json()
+        assert (await api.wait(healthy["id"], timeout=60))["status"] == "succeeded"
+
+
+async def test_concurrent_retries_with_one_idempotency_key_create_one_run(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
+        api = stack.api
+        document = helpers.without_expected(helpers.load_case("ind480_radial"))
+        project = uuid.uuid4()
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        responses = await asyncio.gather(*(api.submit(document, project_id=project, headers=key) for _ in range(5)))
+        assert {r.status_code for r in responses} == {202}
+        assert len({r.json()["id"] for r in responses}) == 1
+        listed = await api.client.get("/simulations", params={"project_id": str(project)}, headers=api.headers)
+        assert listed.json()["total"] == 1
+        assert await events_for(api, responses[0].json()["id"]) == ["simulation.run.queued"]
+
+
+async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=5.0) as stack:
+        stack.start_worker()
+        await stack.wait_for_workers(1)
+        api = stack.api
+        document = helpers.without_expected(helpers.load_case("ind480_radial"))
+        running = (await api.submit(document)).json()
+        queued = (await api.submit(document)).json()
+        await api.wait(running["id"], {"running"}, timeout=60)
+        for run in (queued, running):
+            response = await api.client.post(f"/simulations/{run['id']}/cancel", headers=api.headers)
+            assert response.json()["status"] == "cancelled"
+
+        # The worker notices within its poll interval, kills the solve and moves on.
+        started = time.monotonic()
+        after = (await api.submit(document)).json()
+        await api.wait(after["id"], {"running"}, timeout=30)
+        assert time.monotonic() - started < 4.0, "the cancelled solve was not stopped"
+        for run in (running, queued):
+            final = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
+            assert final["status"] == "cancelled"
+            assert await result_rows(api, run["id"]) == 0
+        assert (await api.client.get(f"/simulations/{queued['id']}", headers=api.headers)).json()["attempts"] == 0
