@@ -120,6 +120,10 @@ def pandapower_net(doc: dict[str, Any]) -> Any:
             vector_group=t["vector_group"], vk0_percent=t["vk0_percent"], vkr0_percent=t["vkr0_percent"], mag0_percent=t.get("mag0_percent", 100.0),
             mag0_rx=t.get("mag0_rx", 0.0), si0_hv_partial=t.get("si0_hv_partial", 0.9), parallel=t.get("parallel", 1), name=t["id"],
         )
+    for g in doc.get("generators", []):
+        pp.create_gen(net, idx[g["bus"]], p_mw=0.8 * g["sn_mva"], name=g["id"], **{k: v for k, v in g.items() if k not in ("id", "bus")})
+    for m in doc.get("motors", []):
+        pp.create_motor(net, idx[m["bus"]], cos_phi=m["cos_phi_n"], name=m["id"], **{k: v for k, v in m.items() if k not in ("id", "bus")})
     for t in doc.get("transformers3w", []):
         pp.create_transformer3w_from_parameters(
             net, idx[t["hv_bus"]], idx[t["mv_bus"]], idx[t["lv_bus"]], pfe_kw=0.0, i0_percent=0.0, name=t["id"],
@@ -178,6 +182,38 @@ def test_matches_pandapower_on_transformer_variants(vg: str, vg3: str) -> None:
                         assert got in ("inf", 0.0) and (want > 1e15 or want < 1e-12), (name, q, got, want)
                         continue
                     assert got == pytest.approx(want, rel=1e-6), (fault, case, name, q)
+
+
+def test_matches_pandapower_with_generator_and_motor() -> None:
+    """K_G with p_G, R_Gf in method C, a motor in the max case only, lv_tol 6 %."""
+    pytest.importorskip("pandapower")
+    import pandapower.shortcircuit as sc
+
+    doc = {
+        "format": "circuit-document", "version": 1, "id": "machines",
+        "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max", "min"], "lv_tol_percent": 6},
+        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 10.0}, {"id": "GB", "vn_kv": 10.0}, {"id": "LV", "vn_kv": 0.4}],
+        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1, "s_sc_min_mva": 2000.0, "rx_min": 0.12}],
+        "lines": [{"id": "L", "from_bus": "MV", "to_bus": "GB", "length_km": 1.5, "r_ohm_per_km": 0.1, "x_ohm_per_km": 0.12,
+                   "r0_ohm_per_km": 0.3, "x0_ohm_per_km": 0.4, "c0_nf_per_km": 0.0, "endtemp_degree": 90.0}],
+        "transformers": [
+            {"id": "T1", "hv_bus": "HV", "lv_bus": "MV", "sn_mva": 40.0, "vn_hv_kv": 110.0, "vn_lv_kv": 10.5, "vk_percent": 12.0,
+             "vkr_percent": 0.4, "vector_group": "Dyn", "vk0_percent": 12.0, "vkr0_percent": 0.4},
+            {"id": "T2", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 1.0, "vn_hv_kv": 10.0, "vn_lv_kv": 0.4, "vk_percent": 6.0,
+             "vkr_percent": 1.0, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.0},
+        ],
+        "generators": [{"id": "G", "bus": "GB", "sn_mva": 20.0, "vn_kv": 10.5, "xdss_pu": 0.14, "rdss_ohm": 0.02, "cos_phi": 0.8, "pg_percent": 5.0}],
+        "motors": [{"id": "M", "bus": "LV", "pn_mech_mw": 0.3, "cos_phi_n": 0.86, "efficiency_n_percent": 95.0, "vn_kv": 0.4, "lrc_pu": 6.5, "rx": 0.42}],
+    }
+    ours = solve_study(parse_circuit(doc))
+    net = pandapower_net(doc)
+    for fault in ("3ph", "2ph"):
+        for case in ("max", "min"):
+            sc.calc_sc(net, fault=fault, case=case, lv_tol_percent=6, ip=True, kappa_method="C")
+            for i, name in enumerate(net.bus.name):
+                for q in ("ikss_ka", "ip_ka", "rk_ohm", "xk_ohm"):
+                    want = float(net.res_bus_sc[q].iat[i])
+                    assert ours.get(fault, case).buses[name][q] == pytest.approx(want, rel=1e-6), (fault, case, name, q)
 
 
 def _ours(doc_dict: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
