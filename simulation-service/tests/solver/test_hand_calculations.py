@@ -291,3 +291,23 @@ def test_fault_impedance_and_tap_position() -> None:
     assert result.get("1ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(SQRT3 * 1.1 * 0.4 / abs(2 * z1 + z0 + 3 * zf), rel=REL)
     # the Thevenin impedance is reported without the fault impedance
     assert result.get("3ph", "max").buses["LV"]["rk_ohm"] == pytest.approx(z1.real, rel=REL)
+
+
+def test_power_station_unit_with_on_load_tap_changer_uses_ks() -> None:
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
+        [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": 10.5}],
+        transformers=[{"id": "T", "hv_bus": "Q", "lv_bus": "G", "sn_mva": 100.0, "vn_hv_kv": 115.0, "vn_lv_kv": 10.5,
+                       "vk_percent": 12.0, "vkr_percent": 0.5, "power_station_unit": True, "oltc": True}],
+        generators=[{"id": "GEN", "bus": "G", "sn_mva": 100.0, "vn_kv": 10.5, "xdss_pu": 0.2, "rdss_ohm": 0.002,
+                     "cos_phi": 0.85, "power_station_trafo": "T"}],
+    )
+    sin = math.sqrt(1 - 0.85**2)
+    x_t = math.sqrt(12.0**2 - 0.5**2) / 100
+    # K_S = UnQ²/UrG² · UrTLV²/UrTHV² · c_max/(1 + |x″d − x_T|·sin φ)
+    k_s = 110.0**2 / 10.5**2 * 10.5**2 / 115.0**2 * 1.1 / (1 + abs(0.2 - x_t) * sin)
+    t_r = 115.0 / 10.5
+    z_g = complex(0.002, 0.2 * 10.5**2 / 100.0)
+    z_thv = complex(0.5, math.sqrt(12.0**2 - 0.5**2)) / 100.0 * 115.0**2 / 100.0
+    ik = 1.1 * 110.0 / (SQRT3 * abs(k_s * (t_r**2 * z_g + z_thv)))
+    assert solve_study(doc).get("3ph", "max").buses["Q"]["ikss_ka"] == pytest.approx(ik, rel=REL)
