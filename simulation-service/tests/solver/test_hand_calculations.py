@@ -311,3 +311,24 @@ def test_power_station_unit_with_on_load_tap_changer_uses_ks() -> None:
     z_thv = complex(0.5, math.sqrt(12.0**2 - 0.5**2)) / 100.0 * 115.0**2 / 100.0
     ik = 1.1 * 110.0 / (SQRT3 * abs(k_s * (t_r**2 * z_g + z_thv)))
     assert solve_study(doc).get("3ph", "max").buses["Q"]["ikss_ka"] == pytest.approx(ik, rel=REL)
+
+
+@pytest.mark.parametrize("group", ["Dyn", "Yzn", "Yyn"])
+def test_zero_sequence_impedance_of_earthed_lv_groups(group: str) -> None:
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["1ph"], "cases": ["max"]},
+        [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
+        ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
+        transformers=[{"id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
+                       "vk_percent": 6.0, "vkr_percent": 1.2, "vector_group": group, "vk0_percent": 5.0, "vkr0_percent": 1.0,
+                       "mag0_percent": 1000.0, "mag0_rx": 0.0, "si0_hv_partial": 0.5, "xn_ohm": 0.01}],
+    )
+    k_t = 0.95 * 1.1 / (1 + 0.6 * math.sqrt(6.0**2 - 1.2**2) / 100)
+    z0_t = complex(1.0, math.sqrt(5.0**2 - 1.0**2)) / 100 * 0.4**2 / 0.63 * k_t
+    zn3 = 3j * 0.01
+    # Dyn and Yzn: Z0_T·K_T + 3·Zn at the LV neutral; Yyn adds the magnetising impedance
+    # Zm0 = 1000 % of |Z0_T| (uncorrected), purely reactive here
+    zm0 = 1j * 10.0 * 5.0 / 100 * 0.4**2 / 0.63
+    want = z0_t + zn3 + (zm0 if group == "Yyn" else 0)
+    lv = solve_study(doc).get("1ph", "max").buses["LV"]
+    assert (lv["rk0_ohm"], lv["xk0_ohm"]) == pytest.approx((want.real, want.imag), rel=REL)

@@ -268,9 +268,9 @@ class _Builder:
         if group == "yny":
             return (0j, 0j, 0j, 0j) if zm is None else (1.0 / (((z0 + zm) * to_hv + zn3) / zb_hv), 0j, 0j, 0j)
         if group == "yzn":
-            # zigzag LV winding earths the LV side; the HV star is unearthed
-            zz = (1.0 - si0) * z0 + (zm if zm is not None else 0j) + zn3
-            return (0j, 0j, 0j, 1.0 / (zz / zb_lv))
+            # the zigzag's zero-sequence fluxes cancel in each limb: no magnetising branch,
+            # the LV neutral sees the measured zero-sequence impedance; the HV star is unearthed
+            return (0j, 0j, 0j, 1.0 / ((z0 + zn3) / zb_lv))
         if group == "ynyn":
             ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
             z1 = (si0 * z0 + zn3 / to_hv) / zb_lv
