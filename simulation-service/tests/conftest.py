@@ -131,6 +131,11 @@ class Api:
         return await self.client.post("/simulations", json=body, headers={**self.headers, **(headers or {})})
 
     async def wait(self, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 60.0) -> dict[str, Any]:
+        # The outer bound also catches a request that itself never returns.
+        async with asyncio.timeout(timeout + 10):
+            return await self._wait(run_id, statuses, timeout)
+
+    async def _wait(self, run_id: str, statuses: set[str], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             response = await self.client.get(f"/simulations/{run_id}", headers=self.headers)

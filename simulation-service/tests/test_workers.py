@@ -63,7 +63,7 @@ class Stack:
 
     async def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        while (stats := await self.api.app.state.job_queue.stats()).consumers < count:
+        while (stats := await self.api.app.state.job_queue.stats(timeout_s=10)).consumers < count:
             for w in self.workers:
                 assert w.poll() is None, f"worker exited with {w.returncode}: {self.logs()}"
             assert time.monotonic() < deadline, f"only {stats.consumers} of {count} workers came up"
@@ -141,8 +141,7 @@ async def test_two_workers_share_a_batch_of_jobs(tmp_path, auth, helpers, postgr
         assert all(r["attempts"] == 1 for r in finished)
         items = await api.all_results(runs[0]["id"])
         assert len(items) == len(case["buses"]) * len(case["expected"]["result_sets"])
-        metrics = (await api.client.get("/metrics")).text
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # one gauge refresh
         metrics = (await api.client.get("/metrics")).text
         assert "ampflux_simulation_workers 2.0" in metrics
 
@@ -204,7 +203,7 @@ async def test_concurrent_retries_with_one_idempotency_key_create_one_run(tmp_pa
 
 
 async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, auth, helpers, postgres_url, amqp_url):
-    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=5.0) as stack:
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=20.0) as stack:
         stack.start_worker()
         await stack.wait_for_workers(1)
         api = stack.api
@@ -220,9 +219,10 @@ async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, a
         started = time.monotonic()
         after = (await api.submit(document)).json()
         await api.wait(after["id"], {"running"}, timeout=30)
-        assert time.monotonic() - started < 4.0, "the cancelled solve was not stopped"
+        assert time.monotonic() - started < 10.0, "the cancelled solve was not stopped"
         for run in (running, queued):
             final = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
             assert final["status"] == "cancelled"
             assert await result_rows(api, run["id"]) == 0
         assert (await api.client.get(f"/simulations/{queued['id']}", headers=api.headers)).json()["attempts"] == 0
+        await api.client.post(f"/simulations/{after['id']}/cancel", headers=api.headers)

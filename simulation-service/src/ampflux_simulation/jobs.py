@@ -133,9 +133,14 @@ class RabbitJobQueue:
         tag = await dlq.consume(self._tracked(lambda m: self._on_dead_letter(m, handler)), no_ack=False)
         self._consumers.append((dlq, tag))
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, timeout_s: float = 5.0) -> QueueStats:
         # A passive declare answers with the counts; a channel of its own, since a failed
-        # passive declare closes the channel it ran on.
+        # passive declare closes the channel it ran on. Bounded: a broker that is
+        # reconnecting must not stall the caller (the metrics refresher).
+        async with asyncio.timeout(timeout_s):
+            return await self._stats()
+
+    async def _stats(self) -> QueueStats:
         channel = await self._require().channel()
         try:
             work = await channel.declare_queue(self.queue_name, passive=True)

@@ -35,11 +35,12 @@ _context = multiprocessing.get_context("forkserver")
 def _preload_modules() -> list[str]:
     """What the forkserver imports once, so that a child starts with it in memory.
 
-    Besides the solver this is the parent's main module when it was started with
-    `python -m some.module`: every child re-runs it (multiprocessing's main-module fixup),
-    which is only cheap if everything it imports is already loaded.
+    Besides the solver this is the parent's main module: every child re-runs it
+    (multiprocessing's main-module fixup) unless the forkserver already holds it. A script
+    run by path is handled by multiprocessing's own `__main__` entry; for
+    `python -m some.module` the module is imported here so that its imports are cached.
     """
-    modules = ["ampflux_shared.circuit", "ampflux_simulation.solving", "ampflux_simulation.solver"]
+    modules = ["__main__", "ampflux_shared.circuit", "ampflux_simulation.solving", "ampflux_simulation.solver"]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name and not spec.name.endswith("__main__"):
         modules.append(spec.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -67,9 +68,35 @@ async def store_results(
             )
     if set_rows:
         await session.execute(insert(StudyResultSet), set_rows)
-    for start in range(0, len(bus_rows), INSERT_BATCH):
-        await session.execute(insert(StudyBusResult), bus_rows[start : start + INSERT_BATCH])
+    if session.get_bind().dialect.name == "postgresql":
+        await _copy_bus_rows(session, bus_rows)
+    else:
+        for start in range(0, len(bus_rows), INSERT_BATCH):
+            await session.execute(insert(StudyBusResult), bus_rows[start : start + INSERT_BATCH])
     return len(bus_rows)
+
+
+_COPY_COLUMNS = ("run_id", "fault", "case", "bus_index", "bus_id", "values", "trail")
+
+
+async def _copy_bus_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """COPY on the session's own connection (so in its transaction): a 20k-bus run is
+    160k rows, which COPY writes several times faster than batched INSERTs."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection  # psycopg.AsyncConnection
+    table = StudyBusResult.__table__
+    columns = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
+    async with driver.cursor() as cursor:
+        async with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                trail = row["trail"]
+                await copy.write_row(
+                    (
+                        row["run_id"], row["fault"], row["case"], row["bus_index"], row["bus_id"],
+                        json.dumps(row["values"]), json.dumps(trail) if trail is not None else None,
+                    )
+                )
 
 
 async def result_sets(session: AsyncSession, run_id: uuid.UUID) -> list[StudyResultSet]:

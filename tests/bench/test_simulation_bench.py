@@ -1,0 +1,233 @@
+"""Benchmark: study throughput of the solver tier with 1 and 2 worker processes.
+
+For each worker count: a fresh PostgreSQL database and work queue, the simulation API
+in-process (it only enqueues, as in production with a broker), N real worker processes
+(`python -m ampflux_simulation.worker`), then a batch of identical studies of a generated
+meshed network submitted at once. Measured from the stored run timings:
+
+- throughput: runs / (last finish − first submit), and fault buses per second;
+- queue-to-start latency (started_at − queued_at) p50 / p95; with the whole batch
+  submitted at once this is dominated by the backlog, so it shows how fast the tier
+  drains a burst.
+
+Run with `make bench`; prints a markdown table and writes it to var/bench/simulation.md.
+Knobs: AMPFLUX_BENCH_SIM_RUNS (default 40), AMPFLUX_BENCH_SIM_BUSES (default 3000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from ampflux_shared.security import JWKSVerifier
+from ampflux_simulation.config import Settings
+from ampflux_simulation.main import create_app
+from ampflux_simulation.migrate import migrate
+from ampflux_simulation.models import StudyRun
+
+RUNS = int(os.environ.get("AMPFLUX_BENCH_SIM_RUNS", "40"))
+BUSES = int(os.environ.get("AMPFLUX_BENCH_SIM_BUSES", "3000"))
+REPO = Path(__file__).resolve().parents[2]
+ISSUER, AUDIENCE = "ampflux-auth", "ampflux"
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+
+
+def meshed_network(n_buses: int) -> dict[str, Any]:
+    """A 20 kV network: a binary tree of cables from one source, tied into meshes every tenth bus."""
+    lines = [
+        {"id": f"L{i}", "from_bus": f"B{(i - 1) // 2}", "to_bus": f"B{i}", "length_km": 0.4 + (i % 7) * 0.1,
+         "r_ohm_per_km": 0.16, "x_ohm_per_km": 0.11}
+        for i in range(1, n_buses)
+    ]
+    lines += [
+        {"id": f"T{i}", "from_bus": f"B{i}", "to_bus": f"B{i - 7}", "length_km": 1.0,
+         "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.12}
+        for i in range(10, n_buses, 10)
+    ]
+    return {
+        "format": "circuit-document", "version": 1, "id": f"bench-{n_buses}",
+        "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"]},
+        "buses": [{"id": f"B{i}", "vn_kv": 20.0} for i in range(n_buses)],
+        "ext_grids": [{"id": "G", "bus": "B0", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
+        "lines": lines,
+    }
+
+
+class Signer:
+    def __init__(self) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
+        self.jwks = {"keys": [{**jwk, "kid": "bench", "alg": "EdDSA", "use": "sig"}]}
+
+    def verifier(self) -> JWKSVerifier:
+        async def source() -> dict[str, Any]:
+            return self.jwks
+
+        return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
+
+    def headers(self, company_id: uuid.UUID) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(uuid.uuid4()), "company_id": str(company_id),
+                  "roles": ["engineer"], "iat": now, "exp": now + 3600, "jti": uuid.uuid4().hex}
+        return {"Authorization": "Bearer " + jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "bench"})}
+
+
+@dataclass
+class Measurement:
+    workers: int
+    runs: int
+    seconds: float
+    p50_wait: float
+    p95_wait: float
+    mean_solve: float
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.runs / self.seconds
+
+    @property
+    def buses_per_s(self) -> float:
+        return self.runs * BUSES / self.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> Measurement:
+    queue = f"simulation.jobs.bench.{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        environment="test", data_dir=tmp, database_url=database_url, amqp_url=amqp_url, jobs_queue=queue,
+        migrate_on_start=False, metrics_refresh_s=1.0,
+    )
+    migrate(settings)
+    signer = Signer()
+    env = dict(os.environ)
+    env.update({
+        "SIMULATION_ENVIRONMENT": "test", "SIMULATION_DATABASE_URL": database_url, "SIMULATION_AMQP_URL": amqp_url,
+        "SIMULATION_JOBS_QUEUE": queue, "SIMULATION_MIGRATE_ON_START": "false", "SIMULATION_LOG_LEVEL": "WARNING",
+    })
+    procs: list[subprocess.Popen] = []
+    app = create_app(settings, verifier=signer.verifier())
+    try:
+        async with app.router.lifespan_context(app):
+            for i in range(workers):
+                log = open(tmp / f"worker-{workers}-{i}.log", "wb")
+                procs.append(subprocess.Popen([sys.executable, "-m", "ampflux_simulation.worker"], env=env,
+                                              stdout=log, stderr=subprocess.STDOUT))
+            deadline = time.monotonic() + 120
+            while (await app.state.job_queue.stats(timeout_s=10)).consumers < workers:
+                assert time.monotonic() < deadline, "workers did not come up"
+                await asyncio.sleep(0.2)
+            await warm_up(app, signer)
+
+            company = uuid.uuid4()
+            headers = signer.headers(company)
+            body = {"project_id": str(uuid.uuid4()), "document": meshed_network(BUSES)}
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://simulation", timeout=60) as client:
+                for _ in range(RUNS):
+                    response = await client.post("/simulations", json=body, headers=headers)
+                    assert response.status_code == 202, response.text
+            runs = await wait_all(app, company, timeout=900)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        await delete_queues(amqp_url, queue)
+
+    assert {r.status for r in runs} == {"succeeded"}
+    first = min(r.queued_at for r in runs)
+    last = max(r.finished_at for r in runs)
+    waits = [r.queue_wait_seconds for r in runs]
+    return Measurement(
+        workers=workers,
+        runs=len(runs),
+        seconds=(last - first).total_seconds(),
+        p50_wait=percentile(waits, 0.50),
+        p95_wait=percentile(waits, 0.95),
+        mean_solve=statistics.fmean(r.solve_seconds for r in runs),
+    )
+
+
+async def warm_up(app, signer: Signer) -> None:
+    """One small study per worker, so forkserver start-up is not counted as throughput."""
+    company = uuid.uuid4()
+    body = {"project_id": str(uuid.uuid4()), "document": meshed_network(50)}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulation", timeout=60) as client:
+        for _ in range(4):
+            await client.post("/simulations", json=body, headers=signer.headers(company))
+    await wait_all(app, company, timeout=300)
+
+
+async def wait_all(app, company: uuid.UUID, *, timeout: float) -> list[StudyRun]:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with app.state.db.session() as session:
+            runs = list(await session.scalars(select(StudyRun).where(StudyRun.company_id == company)))
+        if runs and all(r.run_status.is_terminal for r in runs):
+            return runs
+        assert time.monotonic() < deadline, "the batch did not finish in time"
+        await asyncio.sleep(0.2)
+
+
+async def delete_queues(amqp_url: str, queue: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (queue, f"{queue}.dlq"):
+            await channel.queue_delete(name)
+
+
+def table(results: list[Measurement]) -> str:
+    base = results[0].runs_per_s
+    lines = [
+        f"Simulation tier: {RUNS} studies of a generated meshed {BUSES}-bus network (3ph + 2ph, max case), "
+        f"submitted at once; PostgreSQL + RabbitMQ; {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs.",
+        "",
+        "| workers | runs | wall s | runs/s | buses/s | speed-up | queue→start p50 s | queue→start p95 s | mean solve s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in results:
+        lines.append(
+            f"| {m.workers} | {m.runs} | {m.seconds:.2f} | {m.runs_per_s:.2f} | {m.buses_per_s:,.0f} | "
+            f"{m.runs_per_s / base:.2f}× | {m.p50_wait:.2f} | {m.p95_wait:.2f} | {m.mean_solve:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def test_simulation_throughput_with_one_and_two_workers(make_postgres_database, amqp_url, tmp_path):
+    results = []
+    for workers in (1, 2):
+        results.append(await measure(workers, make_postgres_database("ampflux_bench"), amqp_url, tmp_path))
+    text = table(results)
+    print("\n" + text)
+    out = REPO / "var" / "bench" / "simulation.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
