@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -153,10 +153,54 @@ class ApiKeyExchanger:
         return _Exchanged(token, key_id, data.get("sub"), time.monotonic() + ttl)
 
 
+class VerifiedTokens:
+    """Tokens that passed verification, so a client's next requests skip the signature check.
+
+    Kept for at most `ttl_s` (a key withdrawn from the JWKS stops being honoured within that
+    time) and never past the token's own `exp`. Keyed by a digest, bounded in size.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 50_000) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[bytes, tuple[float, float, dict[str, Any]]] = {}
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.blake2b(token.encode(), digest_size=24).digest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        entry = self._entries.get(self._key(token))
+        if entry is None:
+            return None
+        until, exp, claims = entry
+        if time.monotonic() >= until or time.time() >= exp:
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._entries) >= self._max:
+            now = time.monotonic()
+            stale = [k for k, (until, _, _) in self._entries.items() if until <= now]
+            for k in stale or list(self._entries)[: self._max // 2]:
+                del self._entries[k]
+        self._entries[self._key(token)] = (time.monotonic() + self._ttl, float(claims["exp"]), claims)
+
+
 class Authenticator:
-    def __init__(self, verifier: JWKSVerifier, exchanger: ApiKeyExchanger) -> None:
+    def __init__(self, verifier: JWKSVerifier, exchanger: ApiKeyExchanger, verified_ttl_s: float = 30.0) -> None:
         self.verifier = verifier
         self.exchanger = exchanger
+        self.verified = VerifiedTokens(verified_ttl_s)
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = await self.verifier.verify(token)
+            self.verified.put(token, claims)
+        return claims
 
     async def authenticate(
         self, bearer: str | None, api_key: str | None, *, public: bool, request_id: str | None
@@ -168,7 +212,7 @@ class Authenticator:
         """
         if bearer is not None:
             try:
-                claims = await self.verifier.verify(bearer)
+                claims = await self.verify(bearer)
             except TokenError as exc:
                 if public:
                     return ANONYMOUS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, TypeAdapter, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -46,10 +46,16 @@ class Settings(ServiceSettings):
     auth_service: str = "auth"
     api_key_cache_ttl_s: float = Field(default=60.0, ge=0)
 
+    # How long a verified access token skips re-verification (bounded by its `exp`); 0 = never.
+    verified_token_cache_s: float = Field(default=30.0, ge=0)
+
     probe_interval_s: float = Field(default=10.0, ge=0)
     probe_timeout_s: float = Field(default=2.0, gt=0)
     connect_timeout_s: float = Field(default=3.0, gt=0)
-    # Pool for all upstream calls; keep-alive shorter than uvicorn's 5 s so the gateway, not
+    # "lean": the gateway's own keep-alive HTTP/1.1 transport (transport.py); "httpx": httpx's
+    # default one (httpcore), kept as a fallback and for comparison in the benchmark.
+    http_transport: Literal["lean", "httpx"] = "lean"
+    # Connections per upstream instance; keep-alive shorter than uvicorn's 5 s so the gateway, not
     # the upstream, closes idle connections (avoids racing a half-closed socket).
     max_connections: int = Field(default=1000, gt=0)
     max_keepalive_connections: int = Field(default=200, ge=0)

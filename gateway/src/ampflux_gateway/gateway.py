@@ -11,6 +11,7 @@ from starlette.types import Scope
 
 from ampflux_shared.observability import ServiceMetrics
 
+from ._compat import ensure_sniffio
 from .authn import ApiKeyExchanger, Authenticator, Identity
 from .config import Settings
 from .metrics import GatewayMetrics
@@ -18,6 +19,7 @@ from .proxy import HttpProxy
 from .ratelimit import RateLimiter
 from .ratelimit.redis_bucket import RedisBuckets
 from .routes import RateLimitSpec, RouteTable
+from .transport import UpstreamTransport
 from .upstreams import UpstreamRegistry
 
 log = logging.getLogger("ampflux.gateway")
@@ -40,12 +42,9 @@ class Gateway:
 
     async def start(self, app: FastAPI) -> None:
         s = self.settings
+        ensure_sniffio()
         self.client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=s.max_connections,
-                max_keepalive_connections=s.max_keepalive_connections,
-                keepalive_expiry=s.keepalive_expiry_s,
-            ),
+            transport=self._transport(),
             timeout=httpx.Timeout(30.0, connect=s.connect_timeout_s),
             follow_redirects=False,
             trust_env=False,
@@ -54,8 +53,23 @@ class Gateway:
         )
         self.proxy.client = self.client
         self.exchanger.client = self.client
-        self.authn = Authenticator(app.state.verifier, self.exchanger)
+        self.authn = Authenticator(app.state.verifier, self.exchanger, s.verified_token_cache_s)
         self.registry.start(self.client, s.probe_interval_s, s.probe_timeout_s)
+
+    def _transport(self) -> httpx.AsyncBaseTransport:
+        s = self.settings
+        if s.http_transport == "httpx":
+            limits = httpx.Limits(
+                max_connections=s.max_connections,
+                max_keepalive_connections=s.max_keepalive_connections,
+                keepalive_expiry=s.keepalive_expiry_s,
+            )
+            return httpx.AsyncHTTPTransport(limits=limits)
+        return UpstreamTransport(
+            max_connections_per_origin=s.max_connections,
+            max_idle_per_origin=s.max_keepalive_connections,
+            keepalive_expiry_s=s.keepalive_expiry_s,
+        )
 
     async def stop(self, app: FastAPI) -> None:
         await self.registry.stop()

@@ -14,6 +14,7 @@ from .config import Settings, load_route_table
 from .dispatch import GatewayRoute
 from .gateway import Gateway
 from .middleware import BodySizeLimitMiddleware
+from .routes import path_matches
 
 RATE_LIMIT_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After"]
 
@@ -44,9 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _put_first(app, operations_router)
     gateway = holder["gateway"] = Gateway(settings, table, app.state.metrics)
     app.state.gateway = gateway
-    # After the gateway's own routes, longest prefix first.
-    for entry in table.entries:
-        app.router.routes.append(GatewayRoute(entry, gateway))
+    _mount_routes(app, gateway)
 
     # Innermost, so a 413 still carries the request id and is counted in the metrics.
     app.user_middleware.append(Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes))
@@ -61,6 +60,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     return app
+
+
+# The gateway's own paths; a route-table prefix covering one of them must not shadow it.
+OWN_PATHS = ("/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi", "/openapi.json")
+
+
+def _mount_routes(app: FastAPI, gateway: Gateway) -> None:
+    """Proxy routes, longest prefix first.
+
+    Those that cannot shadow an own path go in front of FastAPI's routes: every proxied
+    request then matches at once instead of after a walk through the included routers.
+    A prefix such as `/` goes last, so `/health` and the docs stay the gateway's.
+    """
+    front, back = [], []
+    for entry in gateway.table.entries:
+        shadows = any(path_matches(entry.prefix, own) for own in OWN_PATHS)
+        (back if shadows else front).append(GatewayRoute(entry, gateway))
+    app.router.routes[:0] = front
+    app.router.routes.extend(back)
 
 
 def _put_first(app: FastAPI, router: APIRouter) -> None:
