@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from . import network as nw
 from .elements import Network
+from .errors import SolverError
 from .faults import FaultCurrents
 
 SQRT3 = math.sqrt(3.0)
@@ -32,24 +33,29 @@ def _phases(v0: NDArray[np.complex128], v1: NDArray[np.complex128], v2: NDArray[
 
 def bus_angles(net: Network, fault_bus: int) -> NDArray[np.float64]:
     """Positive-sequence angle of every bus relative to the fault bus (radians), from the
-    transformer shifts on a breadth-first walk; in a mesh with inconsistent shifts the
-    first path found wins (the impedances ignore shifts anyway, as IEC 60909 does)."""
-    theta = np.full(net.n_bus, np.nan)
-    theta[fault_bus] = 0.0
-    adj: list[list[tuple[int, float]]] = [[] for _ in range(net.n_bus)]
-    shift = np.deg2rad(net.row_shift_deg)
-    for r in range(len(net.f)):
-        a, b = int(net.f[r]), int(net.t[r])
-        adj[a].append((b, -shift[r]))  # the to side lags
-        adj[b].append((a, shift[r]))
-    queue = deque([fault_bus])
-    while queue:
-        v = queue.popleft()
-        for w, d in adj[v]:
-            if np.isnan(theta[w]):
-                theta[w] = theta[v] + d
-                queue.append(w)
-    return np.nan_to_num(theta)
+    transformer shifts on a breadth-first walk (done once per network); in a mesh with
+    inconsistent shifts the first path found wins (the impedances ignore shifts anyway,
+    as IEC 60909 does)."""
+    if net.angles is None:
+        theta = np.full(net.n_bus, np.nan)
+        adj: list[list[tuple[int, float]]] = [[] for _ in range(net.n_bus)]
+        shift = np.deg2rad(net.row_shift_deg).tolist()
+        for r, (a, b) in enumerate(zip(net.f.tolist(), net.t.tolist(), strict=True)):
+            adj[a].append((b, -shift[r]))  # the to side lags
+            adj[b].append((a, shift[r]))
+        for root in range(net.n_bus):
+            if not np.isnan(theta[root]):
+                continue
+            theta[root] = 0.0
+            queue = deque([root])
+            while queue:
+                v = queue.popleft()
+                for w, d in adj[v]:
+                    if np.isnan(theta[w]):
+                        theta[w] = theta[v] + d
+                        queue.append(w)
+        net.angles = theta
+    return net.angles - net.angles[fault_bus]
 
 
 def branch_contributions(
@@ -85,23 +91,29 @@ def branch_contributions(
         i0f = i0t = np.zeros(len(net.f), dtype=np.complex128)
 
     ibase = net.sn_mva / (SQRT3 * net.base_kv)  # kA per unit current, per bus
+    # magnitudes in kA for both ends of every row, computed as whole arrays
+    ends: dict[str, dict[str, list[float]]] = {}
+    for side, bus, s1, s2, s0 in (("f", net.f, i1f, i2f, i0f), ("t", net.t, i1t, i2t, i0t)):
+        scale = ibase[bus]
+        ia, ib, ic = _phases(s0, s1, s2)
+        mags = np.abs(np.vstack([ia, ib, ic])) * scale
+        cols = {
+            "ikss": mags.max(axis=0), "ia": mags[0], "ib": mags[1], "ic": mags[2],
+            "i1": np.abs(s1) * scale, "i2": np.abs(s2) * scale, "i0": np.abs(s0) * scale,
+        }
+        if not all(np.all(np.isfinite(arr)) for arr in cols.values()):
+            raise SolverError(f"branch currents for a fault at {net.bus_ids[fault_bus]} are not finite")
+        ends[side] = {name: arr.tolist() for name, arr in cols.items()}
+
     branches: dict[str, dict[str, float]] = {}
     for r, element in enumerate(net.row_element):
         out = branches.setdefault(element, {})
-        for end, bus, s1, s2, s0 in (
-            (net.row_ends[r][0], net.f[r], i1f[r], i2f[r], i0f[r]),
-            (net.row_ends[r][1], net.t[r], i1t[r], i2t[r], i0t[r]),
-        ):
+        for side, end in zip(("f", "t"), net.row_ends[r], strict=True):
             if end is None:
                 continue  # a three-winding star point is internal
-            ia, ib, ic = _phases(np.array(s0), np.array(s1), np.array(s2))
-            scale = float(ibase[bus])
-            mags = [abs(complex(ia)) * scale, abs(complex(ib)) * scale, abs(complex(ic)) * scale]
-            out[f"ikss_{end}_ka"] = max(mags)
-            out[f"ia_{end}_ka"], out[f"ib_{end}_ka"], out[f"ic_{end}_ka"] = mags
-            out[f"i1_{end}_ka"] = abs(s1) * scale
-            out[f"i2_{end}_ka"] = abs(s2) * scale
-            out[f"i0_{end}_ka"] = abs(s0) * scale
+            e = ends[side]
+            for name in ("ikss", "ia", "ib", "ic", "i1", "i2", "i0"):
+                out[f"{name}_{end}_ka"] = e[name][r]
         if net.row_kind[r] in ("line", "trafo"):
             first, second = net.row_ends[r]
             out["ikss_from_ka"] = out[f"ikss_{first}_ka"]
@@ -110,21 +122,17 @@ def branch_contributions(
     v1 = (net.c + dv1) * rot
     v2 = dv2 * np.conj(rot)
     va, vb, vc = _phases(dv0, v1, v2)
-    voltages: dict[str, dict[str, float]] = {}
-    for b, bus_id in enumerate(net.bus_ids):
-        voltages[bus_id] = {
-            "va_pu": float(abs(va[b])),
-            "vb_pu": float(abs(vb[b])),
-            "vc_pu": float(abs(vc[b])),
-            "v1_pu": float(abs(v1[b])),
-            "v2_pu": float(abs(v2[b])),
-            "v0_pu": float(abs(dv0[b])),
-            # line-to-earth magnitudes in kV
-            "va_kv": float(abs(va[b]) * net.base_kv[b] / SQRT3),
-            "vb_kv": float(abs(vb[b]) * net.base_kv[b] / SQRT3),
-            "vc_kv": float(abs(vc[b]) * net.base_kv[b] / SQRT3),
-        }
-    for values in branches.values():
-        for q in values:
-            values[q] = float(values[q])
+    n = net.n_real
+    kv = net.base_kv[:n] / SQRT3
+    cols_v = {
+        "va_pu": np.abs(va[:n]), "vb_pu": np.abs(vb[:n]), "vc_pu": np.abs(vc[:n]),
+        "v1_pu": np.abs(v1[:n]), "v2_pu": np.abs(v2[:n]), "v0_pu": np.abs(dv0[:n]),
+        # line-to-earth magnitudes in kV
+        "va_kv": np.abs(va[:n]) * kv, "vb_kv": np.abs(vb[:n]) * kv, "vc_kv": np.abs(vc[:n]) * kv,
+    }
+    for arr in cols_v.values():
+        if not np.all(np.isfinite(arr)):
+            raise SolverError(f"post-fault voltages for a fault at {net.bus_ids[fault_bus]} are not finite")
+    lists = {name: arr.tolist() for name, arr in cols_v.items()}
+    voltages = {bus_id: {name: lists[name][b] for name in lists} for b, bus_id in enumerate(net.bus_ids)}
     return branches, voltages

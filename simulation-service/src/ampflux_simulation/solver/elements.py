@@ -74,6 +74,7 @@ class Network:
     y0: NDArray[np.complex128] | None = None  # rows × 4: yff, yft, ytf, ytt
     sh0_bus: NDArray[np.int64] | None = None
     sh0_y: NDArray[np.complex128] | None = None
+    angles: NDArray[np.float64] | None = None  # positive-sequence bus angles from transformer shifts (lazy)
 
     @property
     def n_real(self) -> int:

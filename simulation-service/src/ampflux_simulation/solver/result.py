@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SolverError
 
 # Reported quantities per fault, in FORMAT.md order; ip/ith only when the study asks.
 BASE_QUANTITIES = {
@@ -59,18 +57,3 @@ class StudyResult:
             if rs.fault == fault and rs.case == case:
                 return rs
         raise KeyError((fault, case))
-
-
-def check_finite(result: StudyResult) -> None:
-    """No NaN or infinity may leave the solver (the "inf" marker string aside)."""
-    for rs in result.result_sets:
-        for bus, values in rs.buses.items():
-            for q, v in values.items():
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise SolverError(f"{rs.fault}/{rs.case}: {q} at bus {bus} is not finite; the network is numerically degenerate")
-        for section in (rs.branches, rs.voltages):
-            for fault_bus, items in (section or {}).items():
-                for item, numbers in items.items():
-                    for q, number in numbers.items():
-                        if not math.isfinite(number):
-                            raise SolverError(f"{rs.fault}/{rs.case}: {q} of {item} for a fault at {fault_bus} is not finite")

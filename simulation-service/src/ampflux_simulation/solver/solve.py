@@ -15,7 +15,7 @@ from .contributions import branch_contributions
 from .elements import Network, build_network
 from .errors import SolverError
 from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_currents
-from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult, check_finite
+from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult
 from .sequences import CaseNetworks
 from .topology import multiply_fed
 
@@ -77,9 +77,7 @@ def solve_study(
 
     by_case = {case: _solve_case(doc, case, faults, fault_ids, branches_for) for case in cases}
     sets = [by_case[case][fault] for fault in faults for case in cases]
-    result = StudyResult(sets)
-    check_finite(result)
-    return result
+    return StudyResult(sets)
 
 
 def _kappa(
@@ -227,6 +225,12 @@ def _solve_case(
             values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
         z1_ohm = z1 * zb
         values["rk_ohm"], values["xk_ohm"] = z1_ohm.real, z1_ohm.imag
+        for q, arr in values.items():
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if bad.size:
+                raise SolverError(
+                    f"{fault}/{case}: {q} at bus {fault_ids[int(bad[0])]} is not finite; the network is numerically degenerate"
+                )
         z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
 
         bus_values: dict[str, dict[str, float | str]] = {}
