@@ -113,3 +113,21 @@ async def test_an_unreachable_project_service_answers_503(api):
     response = await api.client.post("/simulations", json=body, headers=api.headers)
     assert response.status_code == 503
     assert response.json()["type"].endswith("project-service-unavailable")
+
+
+async def test_the_project_services_simulate_button_reaches_this_service_and_back(tmp_path, auth, helpers):
+    async with both_services(tmp_path, auth, helpers) as (api, project):
+        saved = await save_circuit(project, api.headers, helpers.without_expected(helpers.load_case("ind480_radial")))
+        project.app.state.settings.simulation_url = "http://simulation"
+        project.app.state.simulation_transport = httpx.ASGITransport(app=api.app)
+        response = await project.post(
+            f"/circuits/{saved.project_id}/simulate",
+            json={"circuit_id": saved.circuit_id, "options": {"faults": ["3ph"], "cases": ["max"]}},
+            headers=api.headers,
+        )
+        assert response.status_code == 202, response.text
+        run = response.json()
+        assert run["circuit_version_id"] == saved.version_id
+        final = await api.wait(run["id"])
+        assert final["status"] == "succeeded"
+        assert {(i["fault"], i["case"]) for i in await api.all_results(run["id"])} == {("3ph", "max")}

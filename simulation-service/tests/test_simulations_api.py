@@ -278,3 +278,14 @@ async def test_metrics_show_solve_time_queue_wait_buses_and_runs_by_state(api, h
 async def test_page_numbers_start_at_one(api, page):
     response = await api.client.get("/simulations", params={"page": page}, headers=api.headers)
     assert response.status_code == 422
+
+
+async def test_health_readiness_and_openapi(api):
+    assert (await api.client.get("/health")).json() == {"status": "ok"}
+    ready = (await api.client.get("/ready")).json()
+    assert ready["checks"] == {"database": "ok", "broker": "ok"}
+    schema = (await api.client.get("/openapi.json")).json()
+    for path in ("/simulations", "/simulations/{run_id}", "/simulations/{run_id}/results",
+                 "/simulations/{run_id}/results/download", "/simulations/compare",
+                 "/simulations/{run_id}/cancel", "/simulations/{run_id}/events"):
+        assert path in schema["paths"], path

@@ -226,3 +226,35 @@ async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, a
             assert await result_rows(api, run["id"]) == 0
         assert (await api.client.get(f"/simulations/{queued['id']}", headers=api.headers)).json()["attempts"] == 0
         await api.client.post(f"/simulations/{after['id']}/cancel", headers=api.headers)
+
+
+async def test_a_redelivered_job_of_a_finished_run_does_nothing(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
+        stack.start_worker()
+        await stack.wait_for_workers(1)
+        api = stack.api
+        case = helpers.load_case("ind480_radial")
+        run = (await api.submit(helpers.without_expected(case))).json()
+        done = await api.wait(run["id"], timeout=60)
+        assert done["status"] == "succeeded"
+
+        # The relay sends the very same job again (as after a crash between the broker's
+        # confirm and marking the row sent): same message id, at least once.
+        table = event_tables.outbox
+        async with api.app.state.db.session() as session:
+            await session.execute(
+                table.update().where(table.c.type == "simulation.run.queued").values(published_at=None)
+            )
+        api.app.state.relay.kick()
+        deadline = time.monotonic() + 30
+        while await api.app.state.relay.pending():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        # One worker takes jobs in order: once a later job is done, the duplicate was handled.
+        later = (await api.submit(helpers.without_expected(case))).json()
+        assert (await api.wait(later["id"], timeout=60))["status"] == "succeeded"
+
+        again = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
+        assert again["attempts"] == 1 and again["timings"] == done["timings"]
+        assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
+        assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
