@@ -62,3 +62,18 @@ def test_compose_gateway_route_table_is_valid():
         for upstream in entry.upstreams:
             host = upstream.split("//", 1)[1].split(":", 1)[0]
             assert host in compose["services"], f"route {entry.prefix} points at unknown host {host}"
+
+
+def test_kubernetes_manifests_set_only_settings_that_exist():
+    known = settings_env_names()
+    unknown = []
+    for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc.get("kind") != "Deployment":
+                continue
+            pod = doc["spec"]["template"]["spec"]
+            for container in pod.get("initContainers", []) + pod["containers"]:
+                for var in container.get("env", []):
+                    if var["name"].startswith(tuple(PREFIXES)) and var["name"] not in known:
+                        unknown.append(f"{path.name}/{container['name']}: {var['name']}")
+    assert not unknown, unknown
