@@ -7,6 +7,14 @@ measured in rounds that alternate between the two so neither gets a quieter mach
 The gateway's path includes everything it does for real: token verification, a rate-limit
 decision (in-process; a quota too large to refuse), and streaming the answer back.
 
+Two placements are measured, because on a small machine they answer different questions:
+- "shared CPUs": every process may run on every CPU, as on one developer laptop; the
+  gateway's CPU is taken from the auth service's.
+- "own CPU": auth pinned to one CPU, gateway and load generator to another, as when the
+  gateway runs on its own pod or host (how it is deployed). Needs 2+ CPUs and Linux.
+CPU time per request of each server process is read from /proc, so the gateway's own cost
+is reported independently of how busy the machine is.
+
 The load generator is a small keep-alive HTTP/1.1 client on asyncio streams: a full
 HTTP client library would spend more CPU than the servers under test on this machine.
 
@@ -22,7 +30,6 @@ import os
 import platform
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +52,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    os.sched_setaffinity(pid, cpus)
+
+
+CAN_PIN = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
 class Service:
@@ -90,6 +113,7 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    cpu_ms: dict[str, float] | None = None
 
     @property
     def rps(self) -> float:
@@ -174,54 +198,86 @@ def stack(tmp_path_factory):
     auth.stop()
 
 
+async def _round(url: str, token: str, servers: dict[str, int]) -> Result:
+    before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+    result = await _drive(url, token, REQUESTS, CONCURRENCY)
+    after = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+    if all(v is not None for v in (*before.values(), *after.values())):
+        result.cpu_ms = {n: (after[n] - before[n]) / REQUESTS * 1000 for n in servers}  # type: ignore[operator]
+    return result
+
+
+def _median(rounds: list[Result]) -> Result:
+    return sorted(rounds, key=lambda r: r.rps)[len(rounds) // 2]
+
+
+def _cpu(r: Result, name: str) -> str:
+    return f"{r.cpu_ms[name]:.2f}" if r.cpu_ms else "n/a"
+
+
 def test_gateway_overhead_on_authenticated_get(stack):
     auth, gateway = stack
     token = _register_and_login(gateway.url)
+    servers = {"auth": auth.proc.pid, "gateway": gateway.proc.pid}
+    all_cpus = os.sched_getaffinity(0) if CAN_PIN else set()
+    placements = ["shared CPUs"] + (["own CPU"] if CAN_PIN else [])
 
-    async def measure() -> dict[str, list[Result]]:
-        for url in (auth.url, gateway.url):
-            await _drive(url, token, WARMUP, CONCURRENCY)
-        results: dict[str, list[Result]] = {"direct": [], "gateway": []}
-        for _ in range(ROUNDS):
-            results["direct"].append(await _drive(auth.url, token, REQUESTS, CONCURRENCY))
-            results["gateway"].append(await _drive(gateway.url, token, REQUESTS, CONCURRENCY))
-        return results
+    async def measure() -> dict[str, dict[str, list[Result]]]:
+        out: dict[str, dict[str, list[Result]]] = {}
+        for placement in placements:
+            if CAN_PIN:
+                first, second = sorted(all_cpus)[:2]
+                me = os.getpid()
+                if placement == "own CPU":
+                    _pin(auth.proc.pid, {first})
+                    _pin(gateway.proc.pid, {second})
+                    _pin(me, {second})
+                else:
+                    for pid in (auth.proc.pid, gateway.proc.pid, me):
+                        _pin(pid, all_cpus)
+            for url in (auth.url, gateway.url):
+                await _drive(url, token, WARMUP, CONCURRENCY)
+            rounds: dict[str, list[Result]] = {"direct": [], "gateway": []}
+            for _ in range(ROUNDS):
+                rounds["direct"].append(await _round(auth.url, token, servers))
+                rounds["gateway"].append(await _round(gateway.url, token, servers))
+            out[placement] = rounds
+        if CAN_PIN:
+            _pin(os.getpid(), all_cpus)
+        return out
 
     results = asyncio.run(measure())
     for rounds in results.values():
-        assert all(r.errors == 0 for r in rounds), [r.errors for r in rounds]
-    # The median round of each, by throughput.
-    direct = sorted(results["direct"], key=lambda r: r.rps)[len(results["direct"]) // 2]
-    through = sorted(results["gateway"], key=lambda r: r.rps)[len(results["gateway"]) // 2]
-    cost = 1 - through.rps / direct.rps
+        for kind in rounds.values():
+            assert all(r.errors == 0 for r in kind), [r.errors for r in kind]
 
     lines = [
         "# Gateway overhead: authenticated `GET /auth/me`",
         "",
         f"{REQUESTS} requests per round, {CONCURRENCY} concurrent keep-alive connections, "
-        f"{ROUNDS} rounds each (median round shown), after {WARMUP} warm-up requests. "
-        f"Auth service on SQLite; one uvicorn process each; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs, load generator on the same machine.",
+        f"{ROUNDS} rounds each alternating direct/gateway (median round by throughput shown), after "
+        f"{WARMUP} warm-up requests. Auth service on SQLite; one uvicorn process each; "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+        "load generator on the same machine. CPU columns: CPU time each server process spent per request.",
         "",
-        "| path | requests/s | p50 ms | p99 ms | all rounds (req/s) |",
-        "|---|---:|---:|---:|---|",
+        "| placement | path | requests/s | p50 ms | p99 ms | auth CPU ms/req | gateway CPU ms/req | all rounds (req/s) |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    for label, r, rounds in (("direct to auth", direct, results["direct"]),
-                             ("through the gateway", through, results["gateway"])):
-        lines.append(
-            f"| {label} | {r.rps:,.0f} | {r.pct(0.50):.2f} | {r.pct(0.99):.2f} | "
-            f"{', '.join(f'{x.rps:,.0f}' for x in rounds)} |"
+    summary = []
+    for placement, rounds in results.items():
+        direct, through = _median(rounds["direct"]), _median(rounds["gateway"])
+        for label, r, kind in (("direct to auth", direct, "direct"), ("through the gateway", through, "gateway")):
+            lines.append(
+                f"| {placement} | {label} | {r.rps:,.0f} | {r.pct(0.50):.2f} | {r.pct(0.99):.2f} | "
+                f"{_cpu(r, 'auth')} | {_cpu(r, 'gateway') if kind == 'gateway' else '–'} | "
+                f"{', '.join(f'{x.rps:,.0f}' for x in rounds[kind])} |"
+            )
+        summary.append(
+            f"- **{placement}**: through the gateway {through.rps / direct.rps:.2f}× direct throughput "
+            f"(costs {1 - through.rps / direct.rps:.0%}; aim ≤ 25 %), "
+            f"p50 {through.pct(0.5) - direct.pct(0.5):+.2f} ms, p99 {through.pct(0.99) - direct.pct(0.99):+.2f} ms."
         )
-    lines += [
-        "",
-        f"Throughput through the gateway: {through.rps / direct.rps:.2f}× direct "
-        f"(the gateway costs {cost:.0%}; aim ≤ 25 %). "
-        f"Added p50 latency: {through.pct(0.5) - direct.pct(0.5):.2f} ms.",
-        "",
-        f"Median of per-request latencies across all rounds: direct "
-        f"{statistics.median(x for r in results['direct'] for x in r.latencies) * 1000:.2f} ms, gateway "
-        f"{statistics.median(x for r in results['gateway'] for x in r.latencies) * 1000:.2f} ms.",
-    ]
+    lines += ["", *summary, ""]
     table = "\n".join(lines) + "\n"
     print("\n" + table)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -43,15 +43,16 @@ class Gateway:
     async def start(self, app: FastAPI) -> None:
         s = self.settings
         ensure_sniffio()
+        transport = self._transport()
         self.client = httpx.AsyncClient(
-            transport=self._transport(),
+            transport=transport,
             timeout=httpx.Timeout(30.0, connect=s.connect_timeout_s),
             follow_redirects=False,
             trust_env=False,
             # Upstream cookies belong to the client; the shared client must never keep them.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
-        self.proxy.client = self.client
+        self.proxy.transport = transport
         self.exchanger.client = self.client
         self.authn = Authenticator(app.state.verifier, self.exchanger, s.verified_token_cache_s)
         self.registry.start(self.client, s.probe_interval_s, s.probe_timeout_s)

@@ -1,6 +1,8 @@
 """Streaming HTTP proxy: request and response bodies flow through, never held whole.
 
-One shared `httpx.AsyncClient` (keep-alive pool) serves every upstream call. An instance
+Every upstream call goes through the one keep-alive pool of the shared `httpx.AsyncClient`;
+proxied requests are handed straight to that client's transport, because the client's own
+layers (cookie jar, auth flow, redirects) are exactly what a proxy must not apply. An instance
 that refuses a connection is marked down and the request moves to the next instance, as
 long as none of its body has been sent yet.
 """
@@ -127,7 +129,7 @@ class HttpProxy:
     def __init__(self, metrics: GatewayMetrics, connect_timeout_s: float) -> None:
         self._metrics = metrics
         self._connect_timeout = connect_timeout_s
-        self.client: httpx.AsyncClient | None = None
+        self.transport: httpx.AsyncBaseTransport | None = None
 
     async def forward(
         self,
@@ -140,7 +142,7 @@ class HttpProxy:
         headers: list[tuple[bytes, bytes]],
         extra_response_headers: list[tuple[bytes, bytes]],
     ) -> None:
-        assert self.client is not None, "proxy used before start-up"
+        assert self.transport is not None, "proxy used before start-up"
         method: str = scope["method"]
         body = RequestBody(receive) if _has_body(scope) else None
         target = scope.get("raw_path") or scope["path"].encode()
@@ -166,7 +168,7 @@ class HttpProxy:
             )
             started = time.perf_counter()
             try:
-                response = await self.client.send(request, stream=True)
+                response = await self.transport.handle_async_request(request)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 self._observe(inst, method, started, error=type(exc).__name__)
