@@ -1,0 +1,55 @@
+"""The diagonal of Z by selected inversion agrees with solves and a dense inverse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from ampflux_simulation.solver import network as nw
+from ampflux_simulation.solver.errors import SolverError
+
+
+def _admittance_like(n: int, seed: int) -> sp.csc_matrix:
+    """A random complex-symmetric matrix shaped like a bus admittance matrix: a ring with
+    chords, series admittances off the diagonal, their sum plus a few shunts on it."""
+    rng = np.random.default_rng(seed)
+    f = np.concatenate([np.arange(n), rng.integers(0, n, n // 3)])
+    t = np.concatenate([(np.arange(n) + 1) % n, rng.integers(0, n, n // 3)])
+    keep = f != t
+    f, t = f[keep], t[keep]
+    y = 1.0 / (rng.uniform(0.01, 0.5, len(f)) + 1j * rng.uniform(0.05, 1.0, len(f)))
+    stamps = np.column_stack([y, -y, -y, y])
+    shunt_bus = rng.choice(n, size=max(1, n // 20), replace=False)
+    shunt_y = 1.0 / (0.01 + 0.1j) * np.ones(len(shunt_bus))
+    return nw.assemble(n, f, t, stamps, shunt_bus, shunt_y)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_selected_inversion_matches_dense_inverse(seed: int) -> None:
+    y = _admittance_like(300, seed)
+    fac = nw.Factorized(y, "test")
+    dense = np.diag(np.linalg.inv(y.toarray()))
+    np.testing.assert_allclose(fac.diagonal(), dense, rtol=1e-10)
+    some = np.array([3, 17, 299])
+    np.testing.assert_allclose(fac.diagonal_by_solves(some), dense[some], rtol=1e-10)
+    np.testing.assert_allclose(fac.columns(some)[some, np.arange(3)], dense[some], rtol=1e-10)
+
+
+def test_tiny_diagonal_falls_back_to_pivoting_and_solves() -> None:
+    # complex symmetric, but a near-zero diagonal entry needs an off-diagonal pivot
+    dense = np.array([[1e-14, 1.0, 0.0], [1.0, 1.0 + 1j, 0.5], [0.0, 0.5, 2.0 - 1j]], dtype=complex)
+    y = sp.csc_matrix(dense)
+    lu = splu(y, permc_spec="NATURAL")
+    assert not np.array_equal(lu.perm_r, lu.perm_c)
+    assert nw.selected_inverse_diagonal(lu) is None
+    fac = nw.Factorized(y, "test")
+    np.testing.assert_allclose(fac.diagonal(np.arange(3)), np.diag(np.linalg.inv(dense)), rtol=1e-9, atol=1e-12)
+
+
+def test_singular_matrix_is_a_solver_error() -> None:
+    # two buses joined by a line and nothing to earth: Y is singular
+    y = nw.assemble(2, np.array([0]), np.array([1]), np.array([[1 - 1j, -1 + 1j, -1 + 1j, 1 - 1j]]), np.zeros(0, np.int64), np.zeros(0, complex))
+    with pytest.raises(SolverError, match="singular|ill-conditioned"):
+        nw.Factorized(y, "test network")
