@@ -94,10 +94,10 @@ class Processes:
         wait_until_up(p.url, proc, log)
         return p
 
-    def upstream(self, name: str, keys: Keys) -> Proc:
+    def upstream(self, name: str, keys: Keys, *uvicorn_args: str) -> Proc:
         port = free_port()
         args = [sys.executable, "-m", "uvicorn", "upstream_app:app", "--app-dir", str(HERE),
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *uvicorn_args]
         env = {"INSTANCE": name, "JWKS_FILE": str(keys.jwks_file), "SIGNING_KEY_FILE": str(keys.pem_file),
                "GOOD_API_KEY": GOOD_API_KEY}
         return self.spawn(f"upstream-{name}", args, port, env)

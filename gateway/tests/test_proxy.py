@@ -67,6 +67,18 @@ async def test_failover_when_an_instance_dies(procs, keys, make_token, routes_fo
         assert f'ampflux_gateway_upstream_healthy{{server_address="{b_addr}",service="echo"}} 0.0' in metrics
 
 
+async def test_keep_alive_connections_the_upstream_closed_are_not_a_failure(procs, keys, make_token, routes_for):
+    """The upstream drops idle connections after 1 s; the gateway keeps them for 4 s."""
+    up = procs.upstream("ka", keys, "--timeout-keep-alive", "1")
+    gw = procs.gateway(routes_for([up.url]), jwks_url=up.url + "/.well-known/jwks.json")
+    auth = {"Authorization": f"Bearer {make_token()}"}
+    async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
+        for method in ("GET", "POST", "GET"):
+            assert (await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)).status_code == 200
+            await asyncio.sleep(1.5)
+            assert (await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)).status_code == 200
+
+
 async def test_upstream_refusing_connections_is_502_then_503(procs, upstreams, make_token, routes_for):
     # A gateway of its own: `/ready` elsewhere would already have marked the instance down.
     urls = [u.url for u in upstreams]
@@ -217,3 +229,14 @@ async def test_dot_segments_cannot_reach_a_protected_route(client, hits):
 async def test_unknown_path_is_404_problem(client):
     resp = await client.get("/nowhere")
     assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
+
+
+async def test_httpx_default_transport_still_works(procs, upstreams, make_token, routes_for):
+    urls = [u.url for u in upstreams]
+    gw = procs.gateway(routes_for(urls), jwks_url=urls[0] + "/.well-known/jwks.json", http_transport="httpx")
+    auth = {"Authorization": f"Bearer {make_token()}"}
+    async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
+        assert (await c.get("/echo/fallback", headers=auth)).status_code == 200
+        up = await c.post(f"/upload/{uuid.uuid4().hex}", headers=auth, content=b"z" * 300_000)
+        assert up.json()["received"] == 300_000
+        assert (await c.get("/down/x", headers=auth)).status_code == 502

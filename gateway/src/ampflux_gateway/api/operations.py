@@ -17,12 +17,12 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/ready", summary="Readiness, with each upstream instance's reachability")
-async def ready(request: Request) -> dict[str, Any]:
+async def gateway_ready(request: Request) -> dict[str, Any]:
     gw: Gateway = request.app.state.gateway
     assert gw.client is not None
     upstreams = await gw.registry.probe(gw.client, gw.settings.probe_timeout_s)
-    verifier = request.app.state.verifier
-    keys = len(getattr(verifier, "_keys", {}))
+    # The verifier has no public key count yet; with none, every bearer token is refused.
+    keys = len(getattr(request.app.state.verifier, "_keys", {}))
     all_ok = all(r == "ok" for results in upstreams.values() for r in results.values())
     return {
         "status": "ready" if all_ok and keys else "degraded",
