@@ -30,7 +30,7 @@ class Gateway:
         self.settings = settings
         self.table = table
         self.metrics = GatewayMetrics(metrics)
-        self.registry = UpstreamRegistry(table.services, self.metrics)
+        self.registry = UpstreamRegistry(table.services, self.metrics, settings.probe_interval_s or 10.0)
         self.proxy = HttpProxy(self.metrics, settings.connect_timeout_s)
         self._redis = RedisBuckets(settings.redis_url, settings.ratelimit_prefix) if settings.redis_url else None
         self.limiter = RateLimiter(self.metrics, self._redis)

@@ -153,10 +153,13 @@ class HttpProxy:
             "read": entry.timeout_s, "write": entry.timeout_s, "pool": entry.timeout_s,
         }
         tried: set[Instance] = set()
+        connect_timed_out = False
         retried_stale = False
         while True:
             inst = pool.pick(exclude=tried)
             if inst is None:
+                if connect_timed_out:
+                    raise _timed_out(entry)
                 if tried:
                     raise _unreachable(entry, tried)
                 raise ProblemError(
@@ -173,15 +176,13 @@ class HttpProxy:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 self._observe(inst, method, started, error=type(exc).__name__)
                 pool.mark(inst, False, type(exc).__name__)
+                connect_timed_out = isinstance(exc, httpx.ConnectTimeout)
                 if body is not None and body.started:
-                    raise _unreachable(entry, {inst}) from None
+                    raise (_timed_out(entry) if connect_timed_out else _unreachable(entry, {inst})) from None
                 tried.add(inst)
             except httpx.TimeoutException as exc:
                 self._observe(inst, method, started, error=type(exc).__name__)
-                raise ProblemError(
-                    504, f"the {entry.service} service did not answer within {entry.timeout_s:g} s",
-                    slug="upstream-timeout",
-                ) from None
+                raise _timed_out(entry) from None
             except ClientDisconnected:
                 return
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -195,6 +196,8 @@ class HttpProxy:
                     502, f"the {entry.service} service closed the connection without an answer", slug="bad-gateway"
                 ) from None
         self._observe(inst, method, started, status=response.status_code)
+        if not inst.healthy:
+            pool.mark(inst, True, "answered a request")
         try:
             await self._relay(response, scope, receive, send, body, extra_response_headers)
         finally:
@@ -254,6 +257,12 @@ async def _wait_disconnect(receive: Receive) -> None:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
             return
+
+
+def _timed_out(entry: RouteEntry) -> ProblemError:
+    return ProblemError(
+        504, f"the {entry.service} service did not answer within {entry.timeout_s:g} s", slug="upstream-timeout"
+    )
 
 
 def _unreachable(entry: RouteEntry, tried: set[Instance]) -> ProblemError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ class Instance:
     service: str
     base_url: str
     healthy: bool = True
+    down_since: float = 0.0
 
     @property
     def address(self) -> str:
@@ -31,10 +33,15 @@ class Instance:
 
 
 class UpstreamPool:
-    def __init__(self, service: str, base_urls: list[str], metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, service: str, base_urls: list[str], metrics: GatewayMetrics, readmit_after_s: float = 10.0
+    ) -> None:
         self.service = service
         self.instances = [Instance(service, url) for url in base_urls]
         self._metrics = metrics
+        # A down instance gets one request again after this long even if no probe ran
+        # (probing disabled or failing for another reason): it must not stay out forever.
+        self._readmit_after = readmit_after_s
         self._next = 0
         for inst in self.instances:
             self._publish(inst)
@@ -45,7 +52,12 @@ class UpstreamPool:
         for _ in range(count):
             inst = self.instances[self._next % count]
             self._next = (self._next + 1) % count
-            if inst.healthy and not (exclude and inst in exclude):
+            if exclude and inst in exclude:
+                continue
+            if inst.healthy:
+                return inst
+            if time.monotonic() - inst.down_since >= self._readmit_after:
+                inst.down_since = time.monotonic()  # one trial per period, not a stampede
                 return inst
         return None
 
@@ -55,6 +67,8 @@ class UpstreamPool:
                 "upstream %s %s is %s%s", self.service, inst.base_url,
                 "back up" if healthy else "down", f": {reason}" if reason else "",
             )
+        if not healthy and inst.healthy:
+            inst.down_since = time.monotonic()
         inst.healthy = healthy
         self._publish(inst)
 
@@ -63,8 +77,8 @@ class UpstreamPool:
 
 
 class UpstreamRegistry:
-    def __init__(self, services: dict[str, list[str]], metrics: GatewayMetrics) -> None:
-        self.pools = {name: UpstreamPool(name, urls, metrics) for name, urls in services.items()}
+    def __init__(self, services: dict[str, list[str]], metrics: GatewayMetrics, readmit_after_s: float = 10.0) -> None:
+        self.pools = {name: UpstreamPool(name, urls, metrics, readmit_after_s) for name, urls in services.items()}
         self._task: asyncio.Task[None] | None = None
 
     def pool(self, service: str) -> UpstreamPool | None:
