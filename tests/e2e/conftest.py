@@ -41,7 +41,7 @@ def e2e_databases(pg_admin_url):
 def stack(e2e_databases, amqp_url, tmp_path_factory):
     """auth, project and gateway as separate processes, started once for the e2e session."""
     logs = tmp_path_factory.mktemp("e2e-logs")
-    auth_port, project_port, gw_port = free_port(), free_port(), free_port()
+    auth_port, project_port, sim_port, gw_port = free_port(), free_port(), free_port(), free_port()
     auth = ServiceProcess(
         "auth", "ampflux_auth", auth_port,
         {
@@ -64,14 +64,33 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "PROJECT_JWKS_URL": jwks_url,
             "PROJECT_ENVIRONMENT": "test",
             "PROJECT_EVENTS_QUEUE": project_queue,
+            "PROJECT_SIMULATION_URL": f"http://127.0.0.1:{sim_port}",
         },
         logs / "project.log",
     )
+    jobs_queue = f"e2e-simulation-jobs-{uuid.uuid4().hex[:8]}"
+    sim_env = {
+        "SIMULATION_PORT": str(sim_port),
+        "SIMULATION_DATABASE_URL": e2e_databases("simulation"),
+        "SIMULATION_AMQP_URL": amqp_url,
+        "SIMULATION_JWKS_URL": jwks_url,
+        "SIMULATION_PROJECT_URL": f"http://127.0.0.1:{project_port}",
+        "SIMULATION_JOBS_QUEUE": jobs_queue,
+        "SIMULATION_ENVIRONMENT": "test",
+    }
+    simulation = ServiceProcess("simulation", "ampflux_simulation", sim_port, sim_env, logs / "simulation.log")
+    workers = [
+        ServiceProcess(f"worker-{i}", "ampflux_simulation.worker", 0, {**sim_env, "SIMULATION_MIGRATE_ON_START": "false"},
+                       logs / f"worker-{i}.log", ready_log="consuming")
+        for i in (1, 2)
+    ]
     started = [auth]
     try:
-        started.append(project.start())
+        for svc in (project, simulation, *workers):
+            started.append(svc.start())
     except Exception:
-        auth.stop()
+        for svc in reversed(started):
+            svc.stop()
         raise
     login_limit = {"policy": "login", "quota": LOGIN_QUOTA, "window_s": 60}
     routes = [
@@ -84,6 +103,7 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
          "rate_limit": {"policy": "jwks", "quota": JWKS_QUOTA, "window_s": 60}},
         {"prefix": "/projects", "service": "project", "upstreams": [project.url]},
         {"prefix": "/circuits", "service": "project", "upstreams": [project.url]},
+        {"prefix": "/simulations", "service": "simulation", "upstreams": [simulation.url], "timeout_s": 60},
     ]
     gateway = ServiceProcess(
         "gateway", "ampflux_gateway", gw_port,
@@ -103,10 +123,11 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         for svc in reversed(started):
             svc.stop()
         raise
-    yield {"auth": auth, "project": project, "gateway": gateway, "amqp_url": amqp_url}
+    yield {"auth": auth, "project": project, "simulation": simulation, "workers": workers, "gateway": gateway,
+           "amqp_url": amqp_url}
     for svc in reversed(started):
         svc.stop()
-    asyncio.run(_delete_queues(amqp_url, [project_queue, f"{project_queue}.dlq"]))
+    asyncio.run(_delete_queues(amqp_url, [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq"]))
 
 
 async def _delete_queues(amqp_url: str, names: list[str]) -> None:

@@ -15,7 +15,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 # Login attempts per client address per minute in the e2e gateway route table.
-LOGIN_QUOTA = 20
+LOGIN_QUOTA = 500
 # A tight budget on the public JWKS route, which only the gateway limits.
 JWKS_QUOTA = 10
 
@@ -33,6 +33,8 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path
+    # Processes without HTTP (solver workers) are ready once their log shows this line.
+    ready_log: str | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -49,11 +51,15 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+            if self.ready_log is not None:
+                if self.ready_log in self.log_tail(200):
                     return self
-            except httpx.HTTPError:
-                pass
+            else:
+                try:
+                    if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"{self.name} did not become healthy in {timeout_s}s:\n{self.log_tail()}")

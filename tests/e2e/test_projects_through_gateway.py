@@ -128,13 +128,3 @@ def test_another_companys_project_is_not_found(gw, team):
     assert gw.delete(f"/projects/{pid}", headers=hs).status_code == 404
     assert gw.get(f"/projects/{pid}/circuits/", headers=hs).status_code == 404
     assert gw.get(f"/projects/{pid}", headers=h_owner).json()["name"] == "Private"
-
-
-def test_simulate_answers_a_clear_503_until_the_simulation_service_is_configured(gw, team):
-    h = bearer(team["owner"])
-    pid = gw.post("/projects/", json={"name": "Sim pending"}, headers=h).json()["id"]
-    cid = gw.post(f"/projects/{pid}/circuits/", json={"name": "c", "document": reference_circuit()}, headers=h).json()["id"]
-    r = gw.post(f"/circuits/{pid}/simulate", json={"circuit_id": cid}, headers=h)
-    assert r.status_code == 503, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    assert "simulation" in r.json()["detail"].lower()
