@@ -22,10 +22,6 @@ def assert_limit_headers(resp: httpx.Response, policy: str, quota: int, window: 
     assert not any(k.lower().startswith("x-ratelimit") for k in resp.headers)
 
 
-def limited_policy(gateway_routes_suffix: str) -> str:
-    return f"test-limited{gateway_routes_suffix}"
-
-
 async def _burst(client: httpx.AsyncClient, path: str, n: int, headers: dict[str, str]) -> list[httpx.Response]:
     return [await client.get(path, headers=headers) for _ in range(n)]
 

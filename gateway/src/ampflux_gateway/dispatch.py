@@ -94,7 +94,6 @@ class GatewayRoute(BaseRoute):
         assert pool is not None
         headers = forwarded_headers(
             scope,
-            client_ip=gw.client_ip(scope),
             trusted_proxies=gw.settings.trusted_proxies,
             request_id=scope.get("state", {}).get("request_id") or "",
             bearer=identity.minted_token,

@@ -54,7 +54,7 @@ def connection_listed(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
 
 
 def forwarded_headers(
-    scope: Scope, *, client_ip: str, trusted_proxies: int, request_id: str, bearer: str | None
+    scope: Scope, *, trusted_proxies: int, request_id: str, bearer: str | None
 ) -> list[tuple[bytes, bytes]]:
     """The request headers to send upstream.
 
