@@ -46,6 +46,8 @@ async def main() -> int:
     # The gateway appends the client's address to X-Forwarded-For: login throttling in the
     # auth service must take the address from there, not from the gateway's socket.
     os.environ.setdefault("AUTH_TRUSTED_PROXY_COUNT", "1")
+    # The project service forwards `/circuits/{id}/simulate` to the simulation service.
+    os.environ.setdefault("PROJECT_SIMULATION_URL", f"http://{host}:8003")
     servers: list[uvicorn.Server] = []
     for name, module, port in SERVICES:
         factory = _load(module)
