@@ -1,4 +1,9 @@
-"""Studies of saved circuit versions, read from a real (in-process) project service as the caller."""
+"""Studies of saved circuit versions, read from a real (in-process) project service as the caller.
+
+The project service is another service's code: it is used here only as a test peer (no
+fake), and the module is skipped where that package is not installed (this service built
+on its own).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+import pytest
+
+pytest.importorskip("ampflux_project")
 
 from ampflux_project.config import Settings as ProjectSettings
 from ampflux_project.main import create_app as create_project_app

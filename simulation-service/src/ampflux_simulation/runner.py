@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import Database
 from ampflux_shared.events import Inbox, Outbox
@@ -153,7 +154,7 @@ class JobRunner:
             log.info("run %s failed (%s): %s", run.id, outcome.error_code, outcome.detail)
         return JobOutcome.DONE
 
-    async def _already_handled(self, session, message_id: uuid.UUID) -> bool:
+    async def _already_handled(self, session: AsyncSession, message_id: uuid.UUID) -> bool:
         table = self.inbox.table
         found = await session.scalar(
             select(table.c.event_id).where(table.c.event_id == message_id, table.c.consumer == INBOX_CONSUMER)

@@ -48,6 +48,13 @@ def _preload_modules() -> list[str]:
 
 
 _context.set_forkserver_preload(_preload_modules())
+
+
+def start_forkserver() -> None:
+    """Start the forkserver now (it imports the solver), not on the first job; blocking."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 KILL_WAIT_S = 5.0
 
 

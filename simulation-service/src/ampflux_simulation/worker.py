@@ -28,6 +28,7 @@ from .metrics import SimulationMetrics
 from .migrate import MIGRATIONS_DIR, VERSION_TABLE
 from .models import event_tables
 from .runner import JobRunner
+from .solving import start_forkserver
 
 log = logging.getLogger("ampflux.simulation.worker")
 
@@ -49,6 +50,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await relay.start()
     queue = RabbitJobQueue.from_settings(settings, prefetch=1)
     try:
+        # Ready to solve before taking the first job, so that job does not wait on imports.
+        await asyncio.to_thread(start_forkserver)
         await queue.start()
         runner = JobRunner(database, relay.outbox, settings, simulation_metrics)
         await queue.consume(runner.handle)
