@@ -11,7 +11,6 @@ from starlette.types import Scope
 
 from ampflux_shared.observability import ServiceMetrics
 
-from ._compat import ensure_sniffio
 from .authn import ApiKeyExchanger, Authenticator, Identity
 from .config import Settings
 from .metrics import GatewayMetrics
@@ -42,7 +41,6 @@ class Gateway:
 
     async def start(self, app: FastAPI) -> None:
         s = self.settings
-        ensure_sniffio()
         transport = self._transport()
         self.client = httpx.AsyncClient(
             transport=transport,

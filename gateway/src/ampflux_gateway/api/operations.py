@@ -21,8 +21,7 @@ async def gateway_ready(request: Request) -> dict[str, Any]:
     gw: Gateway = request.app.state.gateway
     assert gw.client is not None
     upstreams = await gw.registry.probe(gw.client, gw.settings.probe_timeout_s)
-    # The verifier has no public key count yet; with none, every bearer token is refused.
-    keys = len(getattr(request.app.state.verifier, "_keys", {}))
+    keys = request.app.state.verifier.key_count
     all_ok = all(r == "ok" for results in upstreams.values() for r in results.values())
     return {
         "status": "ready" if all_ok and keys else "degraded",

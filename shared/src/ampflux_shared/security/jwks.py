@@ -67,6 +67,11 @@ class JWKSVerifier:
             resp.raise_for_status()
             return resp.json()
 
+    @property
+    def key_count(self) -> int:
+        """How many verification keys are cached; with none, every token is refused."""
+        return len(self._keys)
+
     async def refresh(self, *, force: bool = False) -> bool:
         """Refetch the key set; keeps the last good set if the auth service is unreachable."""
         async with self._lock:
