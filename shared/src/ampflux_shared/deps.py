@@ -1,0 +1,30 @@
+"""FastAPI dependencies every service's routers use for the database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .db import Database
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the route returns, rolled back if it raises.
+
+    `scope="function"` below makes FastAPI finish this dependency (and so commit) before the
+    response is sent: a client that reads back what it just created finds it, and a failed
+    commit becomes an error response instead of a success followed by a lost write.
+    """
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+def _database(request: Request) -> Database:
+    return request.app.state.db
+
+
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+DatabaseDep = Annotated[Database, Depends(_database)]
