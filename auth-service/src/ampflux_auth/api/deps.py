@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.db import Database
+from ampflux_shared.deps import DatabaseDep, SessionDep  # noqa: F401  (re-exported for the routers)
 from ampflux_shared.errors import ProblemError, forbidden
 from ampflux_shared.security import CurrentPrincipal, Principal
 
@@ -30,17 +28,6 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
-async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's transaction: committed before the response is sent (scope="function"),
-    rolled back if the handler raises. Outbox rows wake the relay after the commit."""
-    async with request.app.state.db.session() as session:
-        yield session
-
-
 def _events(request: Request) -> AuthEvents:
     return AuthEvents(request.app.state.relay.outbox)
 
@@ -58,8 +45,6 @@ def _metrics(request: Request) -> AuthMetrics:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-DatabaseDep = Annotated[Database, Depends(_db)]
-SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 EventsDep = Annotated[AuthEvents, Depends(_events)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 KeyRingDep = Annotated[KeyRing, Depends(_keyring)]
