@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, Uuid
 
-_JSON = JSON().with_variant(JSONB(), "postgresql")
+from ..db import JSONDocument as _JSON
+from ..db import UTCDateTime
 
 
 class EventTables:
@@ -20,10 +20,10 @@ class EventTables:
             Column("version", Integer, nullable=False),
             Column("payload", _JSON, nullable=False),
             Column("envelope", _JSON, nullable=False),
-            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("created_at", UTCDateTime, nullable=False),
             # The only state: NULL until the broker confirmed. A row left NULL by a crash is
             # simply picked up again by the next relay pass (eShop's stuck "in progress" gap).
-            Column("published_at", DateTime(timezone=True), nullable=True),
+            Column("published_at", UTCDateTime, nullable=True),
             Column("attempts", Integer, nullable=False, default=0, server_default="0"),
             Column("last_error", Text, nullable=True),
         )
@@ -41,6 +41,6 @@ class EventTables:
             metadata,
             Column("event_id", Uuid, nullable=False),
             Column("consumer", String(200), nullable=False),
-            Column("handled_at", DateTime(timezone=True), nullable=False),
+            Column("handled_at", UTCDateTime, nullable=False),
             PrimaryKeyConstraint("event_id", "consumer"),
         )
