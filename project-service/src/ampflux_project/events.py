@@ -4,14 +4,17 @@ Published, each written in the transaction of the change it announces:
 `project.project.created`, `project.project.deleted`, `project.member.added`,
 `project.member.removed`, `project.circuit_version.created`.
 
-Consumed: `auth.user.deactivated` takes the user out of every project of their company
-(see `domain.members.remove_user_everywhere`), at most once per event thanks to the inbox.
+Consumed, each at most once per event thanks to the inbox:
+`auth.user.deactivated` takes the user out of every project of their company (see
+`domain.members.remove_user_everywhere`); `simulation.run.completed` and
+`simulation.run.failed` become the version's latest study (see `domain.studies`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -22,10 +25,13 @@ from ampflux_shared.events import (
     EventEnvelope,
     Inbox,
     Outbox,
+    PoisonEventError,
     ProjectCreated,
     ProjectDeleted,
     ProjectMemberAdded,
     ProjectMemberRemoved,
+    SimulationRunCompleted,
+    SimulationRunFailed,
     UserDeactivated,
     consume_once,
     make_event,
@@ -36,7 +42,10 @@ from ampflux_shared.observability import current_request_id
 from .models import Circuit, CircuitVersion, Project, ProjectMember, event_tables
 
 PRODUCER = "project"
-CONSUMED = ["auth.user.deactivated"]
+USER_DEACTIVATED = "auth.user.deactivated"
+RUN_COMPLETED = "simulation.run.completed"
+RUN_FAILED = "simulation.run.failed"
+CONSUMED = [USER_DEACTIVATED, RUN_COMPLETED, RUN_FAILED]
 OUTBOX_WRITTEN = "outbox_written"
 
 log = logging.getLogger("ampflux.project.events")
@@ -120,11 +129,48 @@ async def on_user_deactivated(session: AsyncSession, envelope: EventEnvelope) ->
     )
 
 
+async def on_run_finished(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """A finished simulation run becomes its version's latest study (if it is the newest)."""
+    from .domain.studies import FinishedRun, record_finished_run  # domain imports this module
+
+    match parse_payload(envelope):
+        case SimulationRunCompleted() as done:
+            run = FinishedRun(
+                run_id=done.run_id, company_id=done.company_id, circuit_version_id=done.circuit_version_id,
+                status="succeeded", finished_at=_utc(done.finished_at),
+                solve_seconds=done.solve_seconds, bus_count=done.bus_count,
+            )
+        case SimulationRunFailed() as failed:
+            run = FinishedRun(
+                run_id=failed.run_id, company_id=failed.company_id, circuit_version_id=failed.circuit_version_id,
+                status="failed", finished_at=_utc(failed.finished_at),
+                error_code=failed.error_code, detail=failed.detail,
+            )
+        case other:  # only the two run types are routed here; anything else will never fit
+            raise PoisonEventError(f"not a finished run: {type(other).__name__}")
+    await record_finished_run(session, run)
+
+
+def _utc(at: datetime) -> datetime:
+    # Stored times are compared to decide which run is newer: one time zone for all.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 async def subscribe_consumers(app: FastAPI) -> None:
     """Startup hook: bind the service's durable queue and handle each event once."""
-    handle = consume_once(app.state.db, _inbox, "project.user-deactivated", on_user_deactivated)
+    # Consumer names key the inbox: keep them stable, or handled events count as new.
+    studies = consume_once(app.state.db, _inbox, "project.version-studies", on_run_finished)
+    handlers = {
+        USER_DEACTIVATED: consume_once(app.state.db, _inbox, "project.user-deactivated", on_user_deactivated),
+        RUN_COMPLETED: studies,
+        RUN_FAILED: studies,
+    }
 
     async def handle_and_kick(envelope: EventEnvelope) -> None:
+        handle = handlers.get(envelope.type)
+        if handle is None:  # a binding this release does not handle (e.g. after a rollback)
+            log.warning("no handler for %s %s; dropped", envelope.type, envelope.id)
+            return
         await handle(envelope)  # commits (or raises, and the bus redelivers)
         # member.removed events were written by the handler's transaction: send them now.
         app.state.relay.kick()

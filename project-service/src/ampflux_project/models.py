@@ -2,6 +2,7 @@
 
 Every project row carries `company_id`; members, circuits and versions hang off a
 project and are reached only through it, so a company filter on the project guards them.
+A version's latest study (`version_studies`) is kept beside it, so versions stay immutable.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, Uuid
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ampflux_shared.db import new_metadata
 from ampflux_shared.events import EventTables
@@ -104,6 +105,36 @@ class CircuitVersion(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     restored_from: Mapped[int | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # lazy="raise": async sessions cannot lazy-load, so every query that serves versions
+    # loads the study explicitly (see `domain.versions.WITH_STUDY`); a forgotten option
+    # fails loudly instead of issuing one query per version. The database cascades deletes.
+    latest_study: Mapped[VersionStudy | None] = relationship(lazy="raise", passive_deletes=True)
+
+
+class VersionStudy(Base):
+    """The latest finished simulation run of one circuit version (from simulation events).
+
+    One row per version, overwritten only by a run that finished later, so a late
+    redelivery of an older run never hides a newer result.
+    """
+
+    __tablename__ = "version_studies"
+
+    circuit_version_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("circuit_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16))  # "succeeded" | "failed"
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Filled for a succeeded run only:
+    solve_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bus_count: Mapped[int | None] = mapped_column(nullable=True)
+    # Filled for a failed run only:
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -110,6 +110,19 @@ class VersionRestore(BaseModel):
     message: Message | None = None
 
 
+class StudyRead(_Read):
+    """The latest finished simulation run of a version, as the simulation service reported it."""
+
+    run_id: uuid.UUID
+    status: Literal["succeeded", "failed"]
+    finished_at: datetime
+    solve_seconds: float | None = Field(description="solver time; null for a failed run")
+    bus_count: int | None = Field(description="buses solved; null for a failed run")
+    error_code: str | None = Field(description="why the run failed (e.g. solver_diverged); null if it succeeded")
+    detail: str | None = Field(description="failure text; null if it succeeded")
+    updated_at: datetime = Field(description="when the project service recorded this run")
+
+
 class VersionSummary(_Read):
     id: uuid.UUID
     circuit_id: uuid.UUID
@@ -119,6 +132,9 @@ class VersionSummary(_Read):
     created_at: datetime
     content_hash: str = Field(description="sha256 of the document's canonical JSON")
     restored_from: int | None
+    latest_study: StudyRead | None = Field(
+        default=None, description="the latest finished simulation run of this version; null when none"
+    )
 
 
 class VersionRead(VersionSummary):

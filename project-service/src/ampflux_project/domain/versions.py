@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, joinedload
 
 from ampflux_shared.circuit import validate_circuit
 from ampflux_shared.errors import field_error, not_found, validation_failed
@@ -19,6 +19,11 @@ from ..models import Circuit, CircuitVersion, utcnow
 from . import audit
 from .access import ProjectAccess
 from .paging import Page, PageRequest, paginate
+
+
+# Every query serving versions loads their latest study in the same statement (a LEFT
+# JOIN on the one-row-per-version table, so pages and counts are unaffected).
+WITH_STUDY = joinedload(CircuitVersion.latest_study)
 
 
 def canonical_json(document: Any) -> bytes:
@@ -64,7 +69,9 @@ async def latest_version(session: AsyncSession, circuit: Circuit) -> CircuitVers
 
 async def get_version(session: AsyncSession, circuit: Circuit, number: int) -> CircuitVersion:
     version = await session.scalar(
-        select(CircuitVersion).where(CircuitVersion.circuit_id == circuit.id, CircuitVersion.number == number)
+        select(CircuitVersion)
+        .options(WITH_STUDY)
+        .where(CircuitVersion.circuit_id == circuit.id, CircuitVersion.number == number)
     )
     if version is None:
         raise not_found("circuit version")
@@ -73,7 +80,11 @@ async def get_version(session: AsyncSession, circuit: Circuit, number: int) -> C
 
 async def list_versions(session: AsyncSession, circuit: Circuit, paging: PageRequest) -> Page[CircuitVersion]:
     # Summaries only: documents can be large, a page of them is not needed here.
-    query = select(CircuitVersion).options(defer(CircuitVersion.document)).where(CircuitVersion.circuit_id == circuit.id)
+    query = (
+        select(CircuitVersion)
+        .options(defer(CircuitVersion.document), WITH_STUDY)
+        .where(CircuitVersion.circuit_id == circuit.id)
+    )
     return await paginate(session, query.order_by(CircuitVersion.number.desc()), paging)
 
 
@@ -108,6 +119,7 @@ async def save_version(
         message=message,
         restored_from=restored_from,
         created_at=utcnow(),
+        latest_study=None,  # not run yet; set so the response need not load it
     )
     session.add(version)
     circuit.latest_version = version.number
