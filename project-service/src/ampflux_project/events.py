@@ -46,7 +46,6 @@ USER_DEACTIVATED = "auth.user.deactivated"
 RUN_COMPLETED = "simulation.run.completed"
 RUN_FAILED = "simulation.run.failed"
 CONSUMED = [USER_DEACTIVATED, RUN_COMPLETED, RUN_FAILED]
-OUTBOX_WRITTEN = "outbox_written"
 
 log = logging.getLogger("ampflux.project.events")
 _outbox = Outbox(event_tables)
@@ -63,14 +62,13 @@ async def emit(
 ) -> None:
     """Write an event into the outbox, inside the caller's transaction.
 
-    The unit of work that commits the session wakes the relay (see `api.deps`).
+    The unit of work that commits the session wakes the relay (`ampflux_shared.deps`).
     """
     envelope = make_event(
         event_type, payload, producer=PRODUCER, company_id=company_id, actor_id=actor_id,
         request_id=current_request_id(),
     )
     await _outbox.add(session, envelope)
-    session.info[OUTBOX_WRITTEN] = True
 
 
 async def project_created(session: AsyncSession, project: Project, *, actor_id: uuid.UUID) -> None:

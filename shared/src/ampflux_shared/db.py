@@ -37,6 +37,11 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# Session.info flag set by `events.Outbox.add`: the transaction wrote events, so the unit of
+# work wakes the outbox relay once it has committed.
+OUTBOX_WRITTEN = "ampflux.outbox_written"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

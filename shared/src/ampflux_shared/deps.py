@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import Database
+from .db import OUTBOX_WRITTEN, Database
+
+_AFTER_COMMIT = "ampflux.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's transaction has committed (never if it rolls back):
+    for work that must only happen once the change is durable, such as counting it."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -20,6 +28,11 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """
     async with request.app.state.db.session() as session:
         yield session
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        callback()
+    relay = getattr(request.app.state, "relay", None)
+    if relay is not None and session.info.pop(OUTBOX_WRITTEN, False):
+        relay.kick()
 
 
 def _database(request: Request) -> Database:

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import not_found
 
-from ..models import Circuit, CircuitVersion, utcnow
+from ampflux_shared.db import utcnow
+
+from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
 from .paging import Page, PageRequest, paginate

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.errors import conflict, forbidden, not_found
 
 from .. import events
-from ..models import Project, ProjectMember, utcnow
+from ampflux_shared.db import utcnow
+
+from ..models import Project, ProjectMember
 from . import audit
 from .access import ProjectAccess, ProjectRole
 

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.security import Principal
 
 from .. import events
-from ..models import Project, ProjectMember, utcnow
+from ampflux_shared.db import utcnow
+
+from ..models import Project, ProjectMember
 from . import audit
 from .access import ProjectAccess, ProjectRole, require_project_creator
 from .members import add_member_row

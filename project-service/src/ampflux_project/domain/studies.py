@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Circuit, CircuitVersion, Project, VersionStudy, utcnow
+from ampflux_shared.db import utcnow
+
+from ..models import Circuit, CircuitVersion, Project, VersionStudy
 
 log = logging.getLogger("ampflux.project.studies")
 

@@ -15,7 +15,9 @@ from ampflux_shared.circuit import validate_circuit
 from ampflux_shared.errors import field_error, not_found, validation_failed
 
 from .. import events
-from ..models import Circuit, CircuitVersion, utcnow
+from ampflux_shared.db import utcnow
+
+from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
 from .paging import Page, PageRequest, paginate

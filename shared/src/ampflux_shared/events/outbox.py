@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db import Database
+from ..db import OUTBOX_WRITTEN, Database
 from .bus import EventBus
 from .envelope import EventEnvelope
 from .errors import PublishError
@@ -49,6 +49,7 @@ class Outbox:
                 attempts=0,
             )
         )
+        session.info[OUTBOX_WRITTEN] = True  # the request's unit of work wakes the relay after commit
         if self.on_commit is not None and not session.info.get(_KICK_LISTENER):
             # Wake the relay right after the commit, so nobody has to remember to.
             callback = self.on_commit
