@@ -156,4 +156,16 @@ def test_the_frontend_simulate_route_starts_a_study(gw, engineer):
     pid, cid = save_circuit(gw, engineer, doc)
     r = gw.post(f"/circuits/{pid}/simulate", json={"circuit_id": cid}, headers=engineer)
     assert r.status_code == 202, r.text
-    assert wait_for(gw, engineer, r.json()["id"])["status"] == "succeeded"
+    run = wait_for(gw, engineer, r.json()["id"])
+    assert run["status"] == "succeeded"
+
+    # simulation.run.completed reaches the project service: the version shows its latest study.
+    deadline = time.monotonic() + 30
+    study = None
+    while time.monotonic() < deadline:
+        study = gw.get(f"/projects/{pid}/circuits/{cid}/versions/1", headers=engineer).json()["latest_study"]
+        if study and study["run_id"] == run["id"]:
+            break
+        time.sleep(0.2)
+    assert study and study["run_id"] == run["id"], study
+    assert study["status"] == "succeeded"
