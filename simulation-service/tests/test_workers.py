@@ -94,14 +94,33 @@ async def real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, **override
     settings = helpers.study_settings(tmp_path, **values)
     migrate(settings)  # once, before any process starts (the deploy step)
     try:
-        async with helpers.running_api(settings, auth) as api:
+        async with _bounded("the API's shutdown", helpers.running_api(settings, auth)) as api:
             stack = Stack(api, settings, tmp_path)
             try:
                 yield stack
             finally:
-                stack.stop_workers()
+                await asyncio.to_thread(stack.stop_workers)
     finally:
-        await _delete_queues(amqp_url, settings.jobs_queue)
+        async with asyncio.timeout(30):
+            await _delete_queues(amqp_url, settings.jobs_queue)
+
+
+@asynccontextmanager
+async def _bounded(what: str, context, timeout: float = 60.0):
+    """Enter `context` and fail loudly (rather than hang) if leaving it takes too long."""
+    value = await context.__aenter__()
+    try:
+        yield value
+    except BaseException as exc:
+        async with asyncio.timeout(timeout):
+            if not await context.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                await context.__aexit__(None, None, None)
+        except TimeoutError:
+            raise AssertionError(f"{what} took more than {timeout} s") from None
 
 
 async def _delete_queues(amqp_url: str, queue: str) -> None:

@@ -38,6 +38,8 @@ from .runner import Job, JobOutcome, JobRunner
 
 log = logging.getLogger("ampflux.simulation.jobs")
 
+MAX_RETRY_DELAY_S = 30.0
+
 JobHandler = Callable[[Job], Awaitable[JobOutcome]]
 DeadLetterHandler = Callable[[Job, str], Awaitable[None]]
 
@@ -169,7 +171,12 @@ class RabbitJobQueue:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         if self._connection is not None:
-            await self._connection.close()
+            try:
+                # Bounded: closing a robust connection that is reconnecting can wait forever.
+                async with asyncio.timeout(10):
+                    await self._connection.close()
+            except TimeoutError:
+                log.warning("the job queue connection did not close in time; leaving it")
             self._connection = None
 
     def _require(self) -> AbstractRobustConnection:
@@ -206,8 +213,11 @@ class RabbitJobQueue:
             return
         # Hold the slot a moment so a transient fault is not hammered; each requeue counts
         # towards x-delivery-limit, after which the broker dead-letters the job.
-        await asyncio.sleep(min(self.retry_delay_s * 2**job.delivery_count, 30.0))
+        await asyncio.sleep(self._backoff(job.delivery_count))
         await _settle(message.nack(requeue=True), message)
+
+    def _backoff(self, delivery_count: int) -> float:
+        return min(self.retry_delay_s * 2 ** min(delivery_count, 16), MAX_RETRY_DELAY_S)
 
     async def _on_dead_letter(self, message: AbstractIncomingMessage, handler: DeadLetterHandler) -> None:
         job = job_from_body(message.body, message.headers)
@@ -218,8 +228,10 @@ class RabbitJobQueue:
         try:
             await handler(job, _death_reason(message))
         except Exception:
+            # The DLQ has no delivery limit (nowhere further to go): back off instead, so a
+            # database outage or a bug is not hammered while it lasts.
             log.exception("could not record the dead-lettered job of run %s; retrying", job.run_id)
-            await asyncio.sleep(self.retry_delay_s)
+            await asyncio.sleep(self._backoff(job.delivery_count))
             await _settle(message.nack(requeue=True), message)
             return
         await _settle(message.ack(), message)

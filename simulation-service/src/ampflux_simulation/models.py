@@ -9,13 +9,11 @@ set rather than per bus (quantities, omitted, branch contributions) sits in its 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -23,36 +21,19 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ampflux_shared.db import new_metadata
+from ampflux_shared.db import JSONDocument, UTCDateTime, new_metadata, utcnow
 from ampflux_shared.events import EventTables
 
 metadata = new_metadata()
 event_tables = EventTables(metadata)
 
-JSONValue = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC on every backend (SQLite hands back naive values)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+# JSONB on PostgreSQL, JSON elsewhere; aware UTC datetimes on every backend (shared types).
+JSONValue = JSONDocument
 
 
 class RunStatus(StrEnum):

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,9 @@ def _preload_modules() -> list[str]:
 
 
 _context.set_forkserver_preload(_preload_modules())
+# The fixup re-runs a preloaded `python -m` main module, which runpy reports with a
+# RuntimeWarning in every child; expected here, so not worth a line per job in the logs.
+warnings.filterwarnings("ignore", message=r".*found in sys\.modules after import of package", category=RuntimeWarning)
 
 
 def start_forkserver() -> None:
