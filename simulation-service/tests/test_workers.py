@@ -277,3 +277,33 @@ async def test_a_redelivered_job_of_a_finished_run_does_nothing(tmp_path, auth, 
         assert again["attempts"] == 1 and again["timings"] == done["timings"]
         assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
         assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
+
+
+async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(tmp_path, auth, helpers, postgres_url, amqp_url):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
+        stack.start_worker()
+        await stack.wait_for_workers(1)
+        api = stack.api
+        n = 20_000
+        run = (await api.submit(helpers.generated_network(n, doc_id="big"))).json()
+        final = await api.wait(run["id"], timeout=240)
+        assert final["status"] == "succeeded", final["error"]
+        assert final["bus_count"] == n
+        assert await result_rows(api, run["id"]) == 2 * n  # 3ph and 2ph, max case
+
+        started = time.monotonic()
+        middle = await api.client.get(
+            f"/simulations/{run['id']}/results", params={"fault": "2ph", "page": 15, "page_size": 1000}, headers=api.headers
+        )
+        one_bus = await api.client.get(
+            f"/simulations/{run['id']}/results", params={"bus": "B19999"}, headers=api.headers
+        )
+        assert time.monotonic() - started < 5.0
+        body = middle.json()
+        assert body["total"] == n and body["items"][0]["bus_id"] == "B14000"
+        assert {(i["fault"], i["bus_id"]) for i in one_bus.json()["items"]} == {("3ph", "B19999"), ("2ph", "B19999")}
+
+        csv_text = (await api.client.get(
+            f"/simulations/{run['id']}/results/download", params={"format": "csv"}, headers=api.headers
+        )).text
+        assert csv_text.count("\n") == 2 * n + 1
