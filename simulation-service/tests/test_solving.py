@@ -1,0 +1,81 @@
+"""A solve runs in a child process that reports its answer, or is stopped, or dies alone."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+import pytest
+
+from ampflux_simulation.config import Settings
+from ampflux_simulation.solver import SolverError
+from ampflux_simulation.solving import SolveRequest, SolveStatus, _describe, solve_in_child
+
+
+def request_for(document: dict, **kw) -> SolveRequest:
+    return SolveRequest(document_gz=gzip.compress(json.dumps(document).encode()), **kw)
+
+
+async def test_a_solve_reports_result_sets_in_fault_then_case_order_with_progress(helpers):
+    document = helpers.without_expected(helpers.load_case("mv_meshed_20kv"))
+    progress: list[float] = []
+
+    async def on_progress(p: float) -> None:
+        progress.append(p)
+
+    outcome = await solve_in_child(request_for(document), time_limit_s=60, on_progress=on_progress)
+    assert outcome.status is SolveStatus.OK
+    assert [(s["fault"], s["case"]) for s in outcome.result_sets] == [
+        (f, c) for f in document["study"]["faults"] for c in document["study"]["cases"]
+    ]
+    assert progress == [0.5, 1.0]
+    assert outcome.bus_order[document["buses"][0]["id"]] == 0
+
+
+async def test_a_document_the_child_cannot_read_fails_with_every_problem(helpers):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    document["buses"][0]["vn_kv"] = "high"
+    outcome = await solve_in_child(request_for(document), time_limit_s=60)
+    assert outcome.status is SolveStatus.ERROR
+    assert outcome.error_code == "invalid_circuit"
+    assert "buses[0].vn_kv" in outcome.detail
+
+
+def test_solver_errors_keep_the_solvers_message():
+    assert _describe(SolverError("the network is singular at bus B7")) == {
+        "code": "solver_error", "detail": "the network is singular at bus B7",
+    }
+
+
+async def test_a_child_that_dies_is_reported_as_crashed(helpers):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    outcome = await solve_in_child(request_for(document, crash=True), time_limit_s=60)
+    assert outcome.status is SolveStatus.CRASHED
+    assert "exit code 86" in outcome.detail
+
+
+async def test_a_runaway_solve_is_killed_at_the_time_limit(helpers):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    started = time.monotonic()
+    outcome = await solve_in_child(request_for(document, delay_s=60), time_limit_s=0.5)
+    assert outcome.status is SolveStatus.TIMEOUT
+    assert time.monotonic() - started < 10
+
+
+async def test_a_cancelled_solve_is_killed_at_the_next_check(helpers):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    started = time.monotonic()
+
+    async def cancelled() -> bool:
+        return time.monotonic() - started > 0.3
+
+    outcome = await solve_in_child(request_for(document, delay_s=60), time_limit_s=60, is_cancelled=cancelled, poll_s=0.1)
+    assert outcome.status is SolveStatus.CANCELLED
+    assert time.monotonic() - started < 10
+
+
+def test_fault_injection_is_refused_outside_test_environments():
+    with pytest.raises(ValueError, match="only allowed"):
+        Settings(environment="production", test_solve_delay_s=1.0)
+    assert Settings(environment="test", test_crash_circuit_id="x").test_crash_circuit_id == "x"
