@@ -1,8 +1,15 @@
-"""Fixtures for the simulation service tests: tokens, reference circuits, the in-process API."""
+"""Fixtures for the simulation service tests: tokens, reference circuits, the in-process API.
+
+Every in-process API comes with the real project service, in-process too (SQLite in the
+test's directory, same token verifier), as a test peer: runs belong to projects, and only
+whoever may see a project in the project service may submit or read its runs. `Api.submit`
+creates a project (owned by the API's engineer) unless it is given one.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import time
@@ -19,6 +26,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from ampflux_project.config import Settings as ProjectSettings
+from ampflux_project.main import create_app as create_project_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
@@ -118,14 +127,38 @@ class Api:
     auth: TestAuth
     company_id: uuid.UUID
     user_id: uuid.UUID
+    # The in-process project service (None when the API was started without one).
+    project: httpx.AsyncClient | None = None
 
     @property
     def headers(self) -> dict[str, str]:
         return self.auth.headers(self.company_id, user_id=self.user_id)
 
+    def colleague(self, *, roles: tuple[str, ...] = ("engineer",), user_id: uuid.UUID | None = None) -> dict[str, str]:
+        """Headers of another user of the same company (a member of no project unless added)."""
+        return self.auth.headers(self.company_id, user_id=user_id or uuid.uuid4(), roles=roles)
+
+    async def new_project(self, headers: dict[str, str] | None = None) -> uuid.UUID:
+        """A project in the project service; the caller (default: this API's engineer) owns it."""
+        assert self.project is not None, "this API runs without a project service"
+        created = await self.project.post(
+            "/projects/", json={"name": f"substation {uuid.uuid4().hex[:6]}"}, headers=headers or self.headers
+        )
+        assert created.status_code == 201, created.text
+        return uuid.UUID(created.json()["id"])
+
+    async def add_member(self, project_id: uuid.UUID, user_id: uuid.UUID, role: str = "viewer") -> None:
+        assert self.project is not None, "this API runs without a project service"
+        added = await self.project.post(
+            f"/projects/{project_id}/members/", json={"user_id": str(user_id), "role": role}, headers=self.headers
+        )
+        assert added.status_code == 201, added.text
+
     async def submit(self, document: dict[str, Any], *, project_id: uuid.UUID | None = None, options: dict | None = None,
                      headers: dict[str, str] | None = None) -> httpx.Response:
-        body: dict[str, Any] = {"project_id": str(project_id or uuid.uuid4()), "document": document}
+        if project_id is None:
+            project_id = await self.new_project()
+        body: dict[str, Any] = {"project_id": str(project_id), "document": document}
         if options:
             body["options"] = options
         return await self.client.post("/simulations", json=body, headers={**self.headers, **(headers or {})})
@@ -163,13 +196,37 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(settings: Settings, auth: TestAuth, **app_kw: Any) -> AsyncIterator[Api]:
-    """The service in-process, lifespan and all, with a client for one company's engineer."""
-    app = create_app(settings, verifier=auth.verifier(), **app_kw)
+async def project_service(data_dir: Path, auth: TestAuth) -> AsyncIterator[httpx.AsyncClient]:
+    """The real project service in-process (SQLite under `data_dir`), trusting the same tokens.
+    The client carries the app as `.app`."""
+    settings = ProjectSettings(
+        environment="test", data_dir=data_dir / "project", database_url=f"sqlite+aiosqlite:///{data_dir / 'project.db'}",
+        amqp_url="",
+    )
+    app = create_project_app(settings, verifier=auth.verifier())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://simulation") as client:
-            yield Api(app, client, auth, company_id=uuid.uuid4(), user_id=uuid.uuid4())
+        async with httpx.AsyncClient(transport=transport, base_url="http://project") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@asynccontextmanager
+async def running_api(
+    settings: Settings, auth: TestAuth, *, with_project_service: bool = True, **app_kw: Any
+) -> AsyncIterator[Api]:
+    """The service in-process, lifespan and all, with a client for one company's engineer and
+    (unless `with_project_service=False`) the real project service in-process as its peer."""
+    async with contextlib.AsyncExitStack() as stack:
+        project = None
+        if with_project_service:
+            project = await stack.enter_async_context(project_service(Path(settings.data_dir), auth))
+            app_kw.setdefault("project_transport", httpx.ASGITransport(app=project.app))  # type: ignore[attr-defined]
+        app = create_app(settings, verifier=auth.verifier(), **app_kw)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=app)
+        client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://simulation"))
+        yield Api(app, client, auth, company_id=uuid.uuid4(), user_id=uuid.uuid4(), project=project)
 
 
 @pytest.fixture
@@ -192,6 +249,7 @@ class Helpers:
     generated_network = staticmethod(generated_network)
     study_settings = staticmethod(study_settings)
     running_api = staticmethod(running_api)
+    project_service = staticmethod(project_service)
 
 
 @pytest.fixture(scope="session")

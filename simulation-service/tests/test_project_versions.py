@@ -1,8 +1,7 @@
 """Studies of saved circuit versions, read from a real (in-process) project service as the caller.
 
 The project service is another service's code: it is used here only as a test peer (no
-fake), and the module is skipped where that package is not installed (this service built
-on its own).
+fake), started by conftest.py's `running_api` next to every in-process API.
 """
 
 from __future__ import annotations
@@ -13,12 +12,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
-import pytest
-
-pytest.importorskip("ampflux_project")
-
-from ampflux_project.config import Settings as ProjectSettings
-from ampflux_project.main import create_app as create_project_app
 
 
 @dataclass
@@ -26,20 +19,6 @@ class SavedCircuit:
     project_id: str
     circuit_id: str
     version_id: str
-
-
-@asynccontextmanager
-async def project_service(tmp_path, auth) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ProjectSettings(
-        environment="test", data_dir=tmp_path / "project", database_url=f"sqlite+aiosqlite:///{tmp_path / 'project.db'}",
-        amqp_url="",
-    )
-    app = create_project_app(settings, verifier=auth.verifier())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://project") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
 
 
 async def save_circuit(project: httpx.AsyncClient, headers: dict, document: dict) -> SavedCircuit:
@@ -56,11 +35,9 @@ async def save_circuit(project: httpx.AsyncClient, headers: dict, document: dict
 
 @asynccontextmanager
 async def both_services(tmp_path, auth, helpers, **overrides):
-    async with project_service(tmp_path, auth) as project:
-        transport = httpx.ASGITransport(app=project.app)
-        settings = helpers.study_settings(tmp_path, project_url="http://project", **overrides)
-        async with helpers.running_api(settings, auth, project_transport=transport) as api:
-            yield api, project
+    # Every in-process API comes with the project service (see conftest.py).
+    async with helpers.running_api(helpers.study_settings(tmp_path, **overrides), auth) as api:
+        yield api, api.project
 
 
 async def test_a_member_simulates_a_saved_version_read_from_the_project_service(tmp_path, auth, helpers):
@@ -116,11 +93,17 @@ async def test_options_are_checked_against_the_fetched_version(tmp_path, auth, h
         assert {e["path"] for e in response.json()["errors"]} == {"options.buses[0]", "options.branches_for"}
 
 
-async def test_an_unreachable_project_service_answers_503(api):
-    body = {"project_id": str(uuid.uuid4()), "circuit": {"circuit_id": str(uuid.uuid4())}}
-    response = await api.client.post("/simulations", json=body, headers=api.headers)
-    assert response.status_code == 503
-    assert response.json()["type"].endswith("project-service-unavailable")
+async def test_an_unreachable_project_service_answers_503(tmp_path, auth, helpers):
+    settings = helpers.study_settings(tmp_path)  # project_url points nowhere
+    async with helpers.running_api(settings, auth, with_project_service=False) as api:
+        body = {"project_id": str(uuid.uuid4()), "circuit": {"circuit_id": str(uuid.uuid4())}}
+        response = await api.client.post("/simulations", json=body, headers=api.headers)
+        assert response.status_code == 503
+        assert response.json()["type"].endswith("project-service-unavailable")
+        inline = {"project_id": str(uuid.uuid4()), "document": helpers.without_expected(helpers.load_case("ind480_radial"))}
+        response = await api.client.post("/simulations", json=inline, headers=api.headers)
+        assert response.status_code == 503
+        assert response.json()["type"].endswith("project-service-unavailable")
 
 
 async def test_the_project_services_simulate_button_reaches_this_service_and_back(tmp_path, auth, helpers):

@@ -79,7 +79,7 @@ async def test_submitting_needs_a_token_and_a_role_that_may_run_studies(api, hel
 
 async def test_a_retried_post_with_the_same_idempotency_key_returns_the_same_run(api, helpers):
     document = helpers.without_expected(helpers.load_case("ind480_radial"))
-    project_id = uuid.uuid4()
+    project_id = await api.new_project()
     key = {"Idempotency-Key": "retry-" + uuid.uuid4().hex}
     first = await api.submit(document, project_id=project_id, headers=key)
     second = await api.submit(document, project_id=project_id, headers=key)
@@ -250,7 +250,7 @@ async def test_live_status_arrives_as_server_sent_events_until_the_run_ends(api,
 
 async def test_runs_are_listed_by_project(api, helpers):
     document = helpers.without_expected(helpers.load_case("ind480_radial"))
-    project = uuid.uuid4()
+    project = await api.new_project()
     ids = {(await api.submit(document, project_id=project)).json()["id"] for _ in range(2)}
     await api.submit(document)
     listed = (await api.client.get("/simulations", params={"project_id": str(project)}, headers=api.headers)).json()

@@ -211,7 +211,7 @@ async def test_concurrent_retries_with_one_idempotency_key_create_one_run(tmp_pa
     async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
         api = stack.api
         document = helpers.without_expected(helpers.load_case("ind480_radial"))
-        project = uuid.uuid4()
+        project = await api.new_project()
         key = {"Idempotency-Key": uuid.uuid4().hex}
         responses = await asyncio.gather(*(api.submit(document, project_id=project, headers=key) for _ in range(5)))
         assert {r.status_code for r in responses} == {202}

@@ -1,4 +1,4 @@
-"""Reading circuit versions from the project service, as the caller.
+"""Reading projects and circuit versions from the project service, as the caller.
 
 The caller's bearer token is passed on, so the project service's own access rules decide
 who may simulate what; this service never reads another service's tables.
@@ -6,8 +6,11 @@ who may simulate what; this service never reads another service's tables.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,17 +31,51 @@ class FetchedVersion:
 
 
 class ProjectClient:
-    def __init__(self, base_url: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        access_cache_ttl_s: float = 30.0,
+        access_cache_size: int = 10_000,
+    ) -> None:
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
+        # (sha256 of the token, project id) pairs the project service said yes to, recently.
+        self._allowed = _TTLSet(access_cache_ttl_s, access_cache_size)
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def check_project(self, token: str, project_id: uuid.UUID) -> None:
+        """Raise 404 unless the caller may see the project (the project service decides:
+        members and company admins). Positive answers are remembered for a short while per
+        (token, project) so that list, poll and SSE requests do not call it each time;
+        refusals and errors are never cached."""
+        key = (hashlib.sha256(token.encode()).hexdigest(), project_id)
+        if self._allowed.get(key):
+            return
+        await self._get(token, f"/projects/{project_id}", what="project")
+        self._allowed.put(key)
 
     async def fetch_version(
         self, token: str, project_id: uuid.UUID, circuit_id: uuid.UUID, number: int | None
     ) -> FetchedVersion:
         which = str(number) if number is not None else "latest"
         path = f"/projects/{project_id}/circuits/{circuit_id}/versions/{which}"
+        body = await self._get(token, path, what="circuit version")
+        try:
+            return FetchedVersion(
+                id=uuid.UUID(str(body["id"])),
+                circuit_id=uuid.UUID(str(body.get("circuit_id") or circuit_id)),
+                number=int(body["number"]),
+                document=body["document"],
+            )
+        except (KeyError, TypeError, ValueError):
+            raise _unavailable("the project service answered with an unexpected body") from None
+
+    async def _get(self, token: str, path: str, *, what: str) -> Any:
+        """GET `path` as the caller; 403/404 → 404 `what`, 401 → 401, anything else → 503."""
         headers = {"Authorization": f"Bearer {token}"}
         if (request_id := current_request_id()) is not None:
             headers[REQUEST_ID_HEADER] = request_id
@@ -51,22 +88,45 @@ class ProjectClient:
             raise _unavailable("the project service is not reachable") from None
         if response.status_code in (403, 404):
             # Not visible to the caller is the same as not there (no existence leak).
-            raise not_found("circuit version")
+            raise not_found(what)
         if response.status_code == 401:
             raise ProblemError(401, "the project service did not accept the token", slug="invalid-token")
         if response.status_code != 200:
             log.warning("project service answered %s for %s", response.status_code, path)
             raise _unavailable(f"the project service answered {response.status_code}")
-        body = response.json()
         try:
-            return FetchedVersion(
-                id=uuid.UUID(str(body["id"])),
-                circuit_id=uuid.UUID(str(body.get("circuit_id") or circuit_id)),
-                number=int(body["number"]),
-                document=body["document"],
-            )
-        except (KeyError, TypeError, ValueError):
+            return response.json()
+        except ValueError:
             raise _unavailable("the project service answered with an unexpected body") from None
+
+
+class _TTLSet:
+    """A bounded set of keys that each expire `ttl_s` after being added (oldest out first)."""
+
+    def __init__(self, ttl_s: float, max_size: int) -> None:
+        self._ttl_s = ttl_s
+        self._max_size = max_size
+        self._expires: OrderedDict[Any, float] = OrderedDict()
+
+    def get(self, key: Any) -> bool:
+        expires = self._expires.get(key)
+        if expires is None:
+            return False
+        if expires <= time.monotonic():
+            del self._expires[key]
+            return False
+        return True
+
+    def put(self, key: Any) -> None:
+        if self._ttl_s <= 0 or self._max_size <= 0:
+            return
+        self._expires.pop(key, None)
+        self._expires[key] = time.monotonic() + self._ttl_s
+        while len(self._expires) > self._max_size:
+            self._expires.popitem(last=False)
+
+    def clear(self) -> None:
+        self._expires.clear()
 
 
 def _unavailable(detail: str) -> ProblemError:

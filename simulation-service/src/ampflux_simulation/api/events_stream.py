@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from ampflux_shared.security import CurrentPrincipal
 
 from ..domain import runs
+from .access import visible_run
 from .deps import DatabaseDep, SettingsDep
 from .views import run_read
 
@@ -34,7 +35,7 @@ async def run_events(
     run_id: uuid.UUID, request: Request, database: DatabaseDep, principal: CurrentPrincipal, settings: SettingsDep
 ) -> StreamingResponse:
     async with database.session() as session:
-        await runs.get_run(session, principal.company_id, run_id)  # 404 before any stream starts
+        await visible_run(request, session, principal, run_id)  # 404 before any stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         last: tuple[str, float] | None = None

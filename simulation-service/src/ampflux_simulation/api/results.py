@@ -11,9 +11,10 @@ from fastapi.responses import StreamingResponse
 from ampflux_shared.errors import ProblemError
 from ampflux_shared.security import CurrentPrincipal
 
-from ..domain import export, results, runs
+from ..domain import export, results
 from ..models import RunStatus, StudyRun
 from ..schemas import BusResultRead, ResultSetRead, ResultsPage
+from .access import visible_run
 from .deps import DatabaseDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/simulations", tags=["results"])
@@ -36,6 +37,7 @@ def _require_results(run: StudyRun) -> None:
 @router.get("/{run_id}/results", response_model=ResultsPage)
 async def get_results(
     run_id: uuid.UUID,
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -47,7 +49,7 @@ async def get_results(
     page_size: Annotated[int, Query(ge=1)] = 100,
 ) -> ResultsPage:
     """One page of per-bus results, in result-set then document bus order."""
-    run = await runs.get_run(session, principal.company_id, run_id)
+    run = await visible_run(request, session, principal, run_id)
     _require_results(run)
     page_size = min(page_size, settings.results_max_page_size)
     rows, total = await results.bus_results_page(
@@ -89,7 +91,7 @@ async def download_results(
     """Every matching result as CSV (one row per fault, case and bus) or as FORMAT.md
     `result_sets` JSON, streamed so that a 20k-bus run never sits in memory at once."""
     async with database.session() as session:
-        run = await runs.get_run(session, principal.company_id, run_id)
+        run = await visible_run(request, session, principal, run_id)
         _require_results(run)
         sets = [
             rs

@@ -7,9 +7,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.security.utils import get_authorization_scheme_param
 
-from ampflux_shared.errors import ProblemError, unauthorized
+from ampflux_shared.errors import ProblemError
 from ampflux_shared.security import CurrentPrincipal
 
 from ..domain import compare as compare_domain
@@ -24,6 +23,7 @@ from ..schemas import (
     SimulationCreate,
     SimulationRead,
 )
+from .access import bearer_token, require_project, visible_run
 from .deps import RunnerPrincipal, SessionDep, SettingsDep
 from .views import run_read
 
@@ -52,18 +52,21 @@ async def submit_simulation(
     caller's token) or of an inline document. Answers 202 with the queued run."""
     request_sha256 = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
     if idempotency_key:
-        # A replay needs neither the project service nor validation: same key, same run.
+        # A replay needs no validation: same key, same run (still only for who may see its project).
         existing = await runs.find_by_idempotency_key(session, principal.company_id, idempotency_key, request_sha256)
         if existing is not None:
+            await require_project(request, principal, existing.project_id)
             return _accepted(response, existing, replayed=True)
 
     if body.document is not None:
+        # Nothing from the project service is read, so ask it whether the caller may see the project.
+        await require_project(request, principal, body.project_id)
         study = prepare_input(body.document, body.options, path_prefix="document.")
         version = None
     else:
         assert body.circuit is not None
         version = await request.app.state.project_client.fetch_version(
-            _bearer_token(request), body.project_id, body.circuit.circuit_id, body.circuit.version
+            bearer_token(request), body.project_id, body.circuit.circuit_id, body.circuit.version
         )
         study = prepare_input(version.document, body.options)
 
@@ -84,6 +87,7 @@ async def submit_simulation(
 
 @router.get("", response_model=Page[SimulationRead])
 async def list_simulations(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -94,11 +98,16 @@ async def list_simulations(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> Page[SimulationRead]:
+    """Runs of one project (`project_id`, if the caller may see it); without `project_id`,
+    the runs the caller requested (company admins: every run of the company)."""
     page_size = min(page_size, settings.runs_max_page_size)
+    if project_id is not None:
+        await require_project(request, principal, project_id)
     items, total = await runs.list_runs(
         session,
         principal.company_id,
         project_id=project_id,
+        requested_by=None if project_id is not None or principal.is_admin else principal.user_id,
         circuit_id=circuit_id,
         circuit_version_id=circuit_version,
         status=status_,
@@ -110,6 +119,7 @@ async def list_simulations(
 
 @router.get("/compare", response_model=ComparisonPage)
 async def compare_simulations(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -123,7 +133,7 @@ async def compare_simulations(
 ) -> ComparisonPage:
     """Per (fault, case, bus) and quantity: b − a and (b − a)/|a|. Both runs must have succeeded."""
     for run_id in (a, b):
-        run = await runs.get_run(session, principal.company_id, run_id)
+        run = await visible_run(request, session, principal, run_id)
         if run.run_status is not RunStatus.SUCCEEDED:
             raise ProblemError(409, f"run {run_id} is {run.status}; only succeeded runs have results", slug="conflict")
     page_size = min(page_size, settings.results_max_page_size)
@@ -157,14 +167,19 @@ async def compare_simulations(
 
 
 @router.get("/{run_id}", response_model=SimulationRead)
-async def get_simulation(run_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> SimulationRead:
+async def get_simulation(
+    run_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> SimulationRead:
     """Status, progress and timings (queue wait, solve time) of one run."""
-    return run_read(await runs.get_run(session, principal.company_id, run_id))
+    return run_read(await visible_run(request, session, principal, run_id))
 
 
 @router.post("/{run_id}/cancel", response_model=SimulationRead)
-async def cancel_simulation(run_id: uuid.UUID, session: SessionDep, principal: RunnerPrincipal) -> SimulationRead:
+async def cancel_simulation(
+    run_id: uuid.UUID, request: Request, session: SessionDep, principal: RunnerPrincipal
+) -> SimulationRead:
     """Cancel a queued or running run (a running solve is stopped); 409 once it finished."""
+    await visible_run(request, session, principal, run_id)
     return run_read(await runs.cancel_run(session, principal.company_id, run_id))
 
 
@@ -174,9 +189,3 @@ def _accepted(response: Response, run, *, replayed: bool) -> SimulationRead:
         response.headers["Idempotent-Replayed"] = "true"
     return run_read(run)
 
-
-def _bearer_token(request: Request) -> str:
-    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-    if scheme.lower() != "bearer" or not token:
-        raise unauthorized()
-    return token

@@ -124,11 +124,14 @@ async def list_runs(
     circuit_version_id: uuid.UUID | None,
     status: RunStatus | None,
     page: int,
+    requested_by: uuid.UUID | None = None,
     page_size: int,
 ) -> tuple[list[StudyRun], int]:
     query = select(StudyRun).where(StudyRun.company_id == company_id)
     if project_id is not None:
         query = query.where(StudyRun.project_id == project_id)
+    if requested_by is not None:
+        query = query.where(StudyRun.requested_by == requested_by)
     if circuit_id is not None:
         query = query.where(StudyRun.circuit_id == circuit_id)
     if circuit_version_id is not None:

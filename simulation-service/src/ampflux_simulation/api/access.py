@@ -1,0 +1,47 @@
+"""Who may see a study run: the run's company (checked in the query) and, on top, whoever
+may see its project in the project service (members and company admins).
+
+Company admins see every project of their company there too, so they skip the call. Everyone
+else is checked with their own token; a project they may not see answers 404, exactly like
+a run of another company (no existence leak).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Request
+from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.errors import ProblemError, not_found, unauthorized
+from ampflux_shared.security import Principal
+
+from ..domain import runs
+from ..models import StudyRun
+
+
+def bearer_token(request: Request) -> str:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized()
+    return token
+
+
+async def require_project(request: Request, principal: Principal, project_id: uuid.UUID) -> None:
+    """404 `project` unless the caller may see the project (admins of its company always may)."""
+    if principal.is_admin:
+        return
+    await request.app.state.project_client.check_project(bearer_token(request), project_id)
+
+
+async def visible_run(request: Request, session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> StudyRun:
+    """The company's run, if the caller may also see its project; otherwise 404."""
+    run = await runs.get_run(session, principal.company_id, run_id)
+    try:
+        await require_project(request, principal, run.project_id)
+    except ProblemError as exc:
+        if exc.status == 404:
+            raise not_found("simulation run") from None
+        raise
+    return run
