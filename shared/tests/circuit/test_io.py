@@ -46,3 +46,22 @@ def test_unreadable_content_is_a_clear_error(tmp_path: Path, name: str, content:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CircuitFileError, match=r"nowhere\.json: cannot read: No such file"):
         load_circuit_file(tmp_path / "nowhere.json")
+
+
+def test_uploaded_bytes_load_plain_and_gzip_alike():
+    from ampflux_shared.circuit import load_circuit_bytes
+
+    raw = b'{"id": "x", "buses": []}'
+    assert load_circuit_bytes(raw) == load_circuit_bytes(gzip.compress(raw)) == {"id": "x", "buses": []}
+
+
+def test_decompression_is_bounded_so_a_small_upload_cannot_unpack_into_gigabytes():
+    from ampflux_shared.circuit import CircuitTooLargeError, load_circuit_bytes
+
+    bomb = gzip.compress(b'{"pad": "' + b" " * 5_000_000 + b'"}')
+    assert len(bomb) < 10_000
+    with pytest.raises(CircuitTooLargeError) as info:
+        load_circuit_bytes(bomb, max_bytes=1_000_000)
+    assert info.value.max_bytes == 1_000_000
+    with pytest.raises(CircuitTooLargeError):
+        load_circuit_bytes(b'{"pad": "' + b" " * 2_000 + b'"}', max_bytes=1_000)

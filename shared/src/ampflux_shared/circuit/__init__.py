@@ -1,6 +1,6 @@
 """The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
 
-from .io import CircuitFileError, load_circuit_file
+from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
 from .model import (
     Bus,
     Case,
@@ -24,6 +24,7 @@ __all__ = [
     "Case",
     "CircuitDocument",
     "CircuitFileError",
+    "CircuitTooLargeError",
     "CircuitProblem",
     "CircuitValidationError",
     "ExtGrid",
@@ -34,6 +35,7 @@ __all__ = [
     "Study",
     "Transformer",
     "Transformer3W",
+    "load_circuit_bytes",
     "load_circuit_file",
     "parse_circuit",
     "validate_circuit",

@@ -1,8 +1,9 @@
-"""Reading circuit documents from disk (`.json`, or gzip-compressed `.json.gz`)."""
+"""Reading circuit documents: from disk, or from uploaded bytes (`.json` or gzip `.json.gz`)."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from pathlib import Path
@@ -12,43 +13,75 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class CircuitFileError(ValueError):
-    """The file cannot be read as a circuit document's JSON; the message names the file and the cause."""
+    """The bytes cannot be read as a circuit document's JSON; the message names the cause
+    (and the file, when there is one)."""
 
 
-def load_circuit_file(path: str | Path) -> dict[str, Any]:
+class CircuitTooLargeError(CircuitFileError):
+    """The document, once decompressed, is larger than the caller allows."""
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+def load_circuit_file(path: str | Path, *, max_bytes: int | None = None) -> dict[str, Any]:
     """The JSON object in `path`, not yet validated (see `validate_circuit`)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise CircuitFileError(f"{path}: cannot read: {error.strerror or error}") from error
+    return load_circuit_bytes(raw, max_bytes=max_bytes, name=str(path))
 
+
+def load_circuit_bytes(raw: bytes, *, max_bytes: int | None = None, name: str | None = None) -> dict[str, Any]:
+    """The JSON object in `raw` (plain or gzip), not yet validated.
+
+    `max_bytes` bounds the decompressed size, so a small gzip upload cannot unpack into
+    gigabytes. `name` (a file name) prefixes the messages.
+    """
+    where = f"{name}: " if name else ""
     # Trust the content over the name: a renamed .gz file still loads.
     if raw.startswith(_GZIP_MAGIC):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise CircuitFileError(f"{path}: not a readable gzip file: {error}") from error
-    elif path.name.endswith(".gz"):
-        raise CircuitFileError(f"{path}: named .gz but not gzip-compressed")
+        raw = _gunzip(raw, max_bytes, where)
+    elif name and name.endswith(".gz"):
+        raise CircuitFileError(f"{where}named .gz but not gzip-compressed")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise _too_large(max_bytes, where)
 
     try:
         text = raw.decode("utf-8-sig")  # tolerate a byte-order mark that some editors write
     except UnicodeDecodeError as error:
-        raise CircuitFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+        raise CircuitFileError(f"{where}not UTF-8 text ({error.reason} at byte {error.start})") from error
 
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise CircuitFileError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+            f"{where}invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from error
     except ValueError as error:
-        raise CircuitFileError(f"{path}: invalid JSON: {error}") from error
+        raise CircuitFileError(f"{where}invalid JSON: {error}") from error
 
     if not isinstance(data, dict):
-        raise CircuitFileError(f"{path}: a circuit document must be a JSON object, found {type(data).__name__}")
+        raise CircuitFileError(f"{where}a circuit document must be a JSON object, found {type(data).__name__}")
     return data
+
+
+def _gunzip(raw: bytes, max_bytes: int | None, where: str) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            out = stream.read(-1 if max_bytes is None else max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise CircuitFileError(f"{where}not a readable gzip file: {error}") from error
+    if max_bytes is not None and len(out) > max_bytes:
+        raise _too_large(max_bytes, where)
+    return out
+
+
+def _too_large(max_bytes: int, where: str) -> CircuitTooLargeError:
+    return CircuitTooLargeError(f"{where}the circuit document is larger than {max_bytes} bytes", max_bytes)
 
 
 def _reject_constant(name: str) -> Any:
