@@ -9,6 +9,9 @@ import math
 import uuid
 
 import pytest
+from sqlalchemy import select
+
+from ampflux_simulation.models import event_tables
 
 REL_TOL = 1e-4
 
@@ -205,6 +208,16 @@ async def test_cancel_a_queued_and_a_running_run(tmp_path, auth, helpers):
             assert results.status_code == 409
         again = await api.client.post(f"/simulations/{running['id']}/cancel", headers=api.headers)
         assert again.status_code == 200  # cancelling twice is harmless
+
+        # Each cancellation is told once, by the user who cancelled, through the outbox.
+        table = event_tables.outbox
+        async with api.app.state.db.session() as session:
+            rows = (await session.execute(select(table.c.type, table.c.payload, table.c.envelope))).all()
+        for run in (running, queued):
+            told = [r for r in rows if r.type == "simulation.run.cancelled" and r.payload["run_id"] == run["id"]]
+            assert len(told) == 1
+            assert told[0].envelope["actor_id"] == told[0].payload["cancelled_by"] is not None
+            assert not [r for r in rows if r.type == "simulation.run.completed" and r.payload["run_id"] == run["id"]]
 
 
 async def test_a_finished_run_cannot_be_cancelled(api, helpers):

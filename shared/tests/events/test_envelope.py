@@ -34,6 +34,7 @@ CATALOG_TYPES = {
     "simulation.run.queued",
     "simulation.run.completed",
     "simulation.run.failed",
+    "simulation.run.cancelled",
 }
 
 

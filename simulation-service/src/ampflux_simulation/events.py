@@ -10,6 +10,7 @@ import uuid
 
 from ampflux_shared.events import (
     EventEnvelope,
+    SimulationRunCancelled,
     SimulationRunCompleted,
     SimulationRunFailed,
     SimulationRunQueued,
@@ -23,6 +24,7 @@ PRODUCER = "simulation-service"
 RUN_QUEUED = "simulation.run.queued"
 RUN_COMPLETED = "simulation.run.completed"
 RUN_FAILED = "simulation.run.failed"
+RUN_CANCELLED = "simulation.run.cancelled"
 
 # The catalog requires a circuit version id; an inline what-if has none, so it gets a
 # stable name derived from its content (never an id the project service knows).
@@ -74,12 +76,26 @@ def run_failed(run: StudyRun) -> EventEnvelope:
     return _envelope(RUN_FAILED, payload, run, actor=None)
 
 
+def run_cancelled(run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelope:
+    assert run.finished_at is not None
+    payload = SimulationRunCancelled(
+        run_id=run.id,
+        company_id=run.company_id,
+        project_id=run.project_id,
+        circuit_version_id=version_id_of(run),
+        cancelled_at=run.finished_at,
+        cancelled_by=cancelled_by,
+    )
+    return _envelope(RUN_CANCELLED, payload, run, actor=cancelled_by)
+
+
 def _envelope(type_: str, payload, run: StudyRun, *, actor: uuid.UUID | None | bool = True) -> EventEnvelope:
     return make_event(
         type_,
         payload,
         producer=PRODUCER,
         company_id=run.company_id,
-        actor_id=run.requested_by if actor is True else None,
+        # True: the requester; a UUID: that user; None: the system (a worker) acted.
+        actor_id=run.requested_by if actor is True else (actor if isinstance(actor, uuid.UUID) else None),
         request_id=current_request_id(),
     )

@@ -199,6 +199,16 @@ class SimulationRunCompleted(EventPayload):
     bus_count: int
 
 
+@event("simulation.run.cancelled")
+class SimulationRunCancelled(EventPayload):
+    run_id: uuid.UUID
+    company_id: uuid.UUID
+    project_id: uuid.UUID
+    circuit_version_id: uuid.UUID
+    cancelled_at: datetime
+    cancelled_by: uuid.UUID | None = None
+
+
 @event("simulation.run.failed")
 class SimulationRunFailed(EventPayload):
     run_id: uuid.UUID

@@ -180,7 +180,10 @@ async def cancel_simulation(
 ) -> SimulationRead:
     """Cancel a queued or running run (a running solve is stopped); 409 once it finished."""
     await visible_run(request, session, principal, run_id)
-    return run_read(await runs.cancel_run(session, principal.company_id, run_id))
+    run = await runs.cancel_run(
+        session, request.app.state.relay.outbox, principal.company_id, run_id, cancelled_by=principal.user_id
+    )
+    return run_read(run)
 
 
 def _accepted(response: Response, run, *, replayed: bool) -> SimulationRead:

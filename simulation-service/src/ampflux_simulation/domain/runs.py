@@ -145,9 +145,11 @@ async def list_runs(
     return list(rows), int(total or 0)
 
 
-async def cancel_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID) -> StudyRun:
-    """Queued or running → cancelled. A worker drops a cancelled job before solving and
-    stops a running solve when it sees the change (see `worker.py`)."""
+async def cancel_run(
+    session: AsyncSession, outbox: Outbox, company_id: uuid.UUID, run_id: uuid.UUID, *, cancelled_by: uuid.UUID | None
+) -> StudyRun:
+    """Queued or running → cancelled, with its event in the same transaction. A worker drops
+    a cancelled job before solving and stops a running solve when it sees the change."""
     run = await get_run(session, company_id, run_id, lock=True)
     if run.run_status in TERMINAL_STATUSES:
         if run.run_status is RunStatus.CANCELLED:
@@ -158,6 +160,7 @@ async def cancel_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.
     run.error_code = "cancelled"
     run.error_detail = "cancelled at the user's request"
     await session.flush()
+    await outbox.add(session, events.run_cancelled(run, cancelled_by))
     return run
 
 
