@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import not_found
-
 from ampflux_shared.db import utcnow
+from ampflux_shared.errors import not_found
 
 from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
+from .changes import apply_changes
 from .paging import Page, PageRequest, paginate
 from .queries import contains_pattern, flush_or_conflict
 from .versions import check_document, save_version
@@ -77,13 +77,7 @@ async def create_circuit(
 async def update_circuit(
     session: AsyncSession, access: ProjectAccess, circuit: Circuit, *, name: str | None, description: str | None
 ) -> Circuit:
-    changed: dict[str, Any] = {}
-    if name is not None and name != circuit.name:
-        changed["name"] = {"old": circuit.name, "new": name}
-        circuit.name = name
-    if description is not None and description != circuit.description:
-        changed["description"] = {"old": circuit.description, "new": description}
-        circuit.description = description
+    changed = apply_changes(circuit, name=name, description=description)
     if changed:
         circuit.updated_at = utcnow()
         await flush_or_conflict(session, f"a circuit named {circuit.name!r} already exists in this project")

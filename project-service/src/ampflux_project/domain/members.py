@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.db import utcnow
 from ampflux_shared.errors import conflict, forbidden, not_found
 
 from .. import events
-from ampflux_shared.db import utcnow
-
 from ..models import Project, ProjectMember
 from . import audit
 from .access import ProjectAccess, ProjectRole

@@ -7,14 +7,14 @@ import uuid
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.db import utcnow
 from ampflux_shared.security import Principal
 
 from .. import events
-from ampflux_shared.db import utcnow
-
 from ..models import Project, ProjectMember
 from . import audit
 from .access import ProjectAccess, ProjectRole, require_project_creator
+from .changes import apply_changes
 from .members import add_member_row
 from .paging import Page, PageRequest
 from .queries import contains_pattern, flush_or_conflict
@@ -77,13 +77,7 @@ async def update_project(
     session: AsyncSession, access: ProjectAccess, *, name: str | None, description: str | None
 ) -> Project:
     project = access.project
-    changed: dict[str, object] = {}
-    if name is not None and name != project.name:
-        changed["name"] = {"old": project.name, "new": name}
-        project.name = name
-    if description is not None and description != project.description:
-        changed["description"] = {"old": project.description, "new": description}
-        project.description = description
+    changed = apply_changes(project, name=name, description=description)
     if changed:
         project.updated_at = utcnow()
         await flush_or_conflict(session, f"a project named {project.name!r} already exists in your company")

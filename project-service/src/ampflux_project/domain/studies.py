@@ -21,6 +21,7 @@ from ampflux_shared.db import utcnow
 
 from ..models import Circuit, CircuitVersion, Project, VersionStudy
 
+
 log = logging.getLogger("ampflux.project.studies")
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

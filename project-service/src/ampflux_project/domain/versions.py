@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, joinedload
 
 from ampflux_shared.circuit import validate_circuit
+from ampflux_shared.db import utcnow
 from ampflux_shared.errors import field_error, not_found, validation_failed
 
 from .. import events
-from ampflux_shared.db import utcnow
-
 from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
