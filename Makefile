@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV_PY := .venv/bin/python
 SYNC_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml */pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench install lock clean
+.PHONY: run test lint bench install lock clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,6 +26,12 @@ run: install
 ## Run every test (against PostgreSQL and RabbitMQ too when they are reachable)
 test: install
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+## Lint and type gate (CI runs it before the tests): ruff check, ruff format --check, mypy
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 ## Benchmarks (installs the benchmark-only extras, e.g. pandapower)
 bench: $(UV)

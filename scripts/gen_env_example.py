@@ -1,7 +1,7 @@
 """Write .env.example from every service's Settings class, so it never drifts.
 
-    .venv/bin/python scripts/gen_env_example.py          # rewrite .env.example
-    .venv/bin/python scripts/gen_env_example.py --check  # exit 1 if it is stale (a test runs this)
+.venv/bin/python scripts/gen_env_example.py          # rewrite .env.example
+.venv/bin/python scripts/gen_env_example.py --check  # exit 1 if it is stale (a test runs this)
 """
 
 from __future__ import annotations

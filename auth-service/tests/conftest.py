@@ -52,7 +52,9 @@ class Service:
 
     bearer = staticmethod(bearer)
 
-    async def register(self, email: str = "ada@example.com", company: str = "Analytical Engines", name: str = "Ada") -> dict:
+    async def register(
+        self, email: str = "ada@example.com", company: str = "Analytical Engines", name: str = "Ada"
+    ) -> dict:
         r = await self.client.post(
             "/auth/register", json={"name": name, "email": email, "password": PASSWORD, "company_name": company}
         )
@@ -75,8 +77,9 @@ class Service:
 
     async def outbox(self) -> list[dict]:
         """Every event written to the outbox, oldest first."""
-        from ampflux_auth.models import event_tables
         from sqlalchemy import select
+
+        from ampflux_auth.models import event_tables
 
         t = event_tables.outbox
         async with self.app.state.db.session() as session:

@@ -159,7 +159,9 @@ async def test_password_change_keeps_this_session_and_ends_the_others(pg):
     )
     assert r.status_code == 204
 
-    assert (await pg.client.post("/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]})).status_code == 401
+    assert (
+        await pg.client.post("/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]})
+    ).status_code == 401
     assert (await pg.client.post("/auth/refresh", json={"refresh_token": mine["refresh_token"]})).status_code == 200
     r = await pg.client.post("/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
     assert r.status_code == 401

@@ -99,13 +99,15 @@ async def test_forwarded_address_is_used_only_behind_trusted_proxies(service_fac
                 headers={"X-Forwarded-For": "spoofed, 198.51.100.1"},
             )
         blocked = await svc.client.post(
-            "/auth/login", json={"email": "ada@example.com", "password": svc.password},
+            "/auth/login",
+            json={"email": "ada@example.com", "password": svc.password},
             headers={"X-Forwarded-For": "198.51.100.1"},
         )
         assert blocked.status_code == 429
         # A different client behind the same gateway is unaffected.
         r = await svc.client.post(
-            "/auth/login", json={"email": "ada@example.com", "password": svc.password},
+            "/auth/login",
+            json={"email": "ada@example.com", "password": svc.password},
             headers={"X-Forwarded-For": "198.51.100.2"},
         )
         assert r.status_code == 200

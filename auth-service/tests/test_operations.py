@@ -28,14 +28,25 @@ async def test_openapi_documents_both_login_bodies_and_examples(lite):
     assert set(content) == {"application/json", "application/x-www-form-urlencoded"}
     assert spec["components"]["schemas"]["RegistrationCreate"]["examples"]
     assert "/.well-known/jwks.json" in spec["paths"]
-    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/login"
+    assert (
+        spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/login"
+    )
 
 
 def test_migrate_command_builds_the_schema(tmp_path):
     db = tmp_path / "migrated.db"
     env = {**os.environ, "AUTH_DATABASE_URL": f"sqlite:///{db}"}
-    out = subprocess.run([sys.executable, "-m", "ampflux_auth.migrate"], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "ampflux_auth.migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     tables = set(inspect(create_engine(f"sqlite:///{db}")).get_table_names())
-    assert {"users", "companies", "refresh_tokens", "api_keys", "signing_keys", "outbox_events",
-            "alembic_version_auth"} <= tables
+    assert {
+        "users",
+        "companies",
+        "refresh_tokens",
+        "api_keys",
+        "signing_keys",
+        "outbox_events",
+        "alembic_version_auth",
+    } <= tables

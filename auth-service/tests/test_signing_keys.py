@@ -61,9 +61,9 @@ async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(pg):
     # Once they have all expired, the old key leaves the JWKS and its private half is erased.
     async with pg.app.state.db.session() as session:
         later = datetime.now(UTC) + timedelta(seconds=keys.longest_token_ttl_s(pg.settings) + 120)
-        assert await prune_signing_keys(
-            session, max_token_ttl_s=keys.longest_token_ttl_s(pg.settings), now=later
-        ) == [old_kid]
+        assert await prune_signing_keys(session, max_token_ttl_s=keys.longest_token_ttl_s(pg.settings), now=later) == [
+            old_kid
+        ]
     published = {k["kid"] for k in (await pg.client.get("/.well-known/jwks.json")).json()["keys"]}
     assert published == {new_kid}
     async with pg.app.state.db.session() as session:

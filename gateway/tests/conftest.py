@@ -96,10 +96,27 @@ class Processes:
 
     def upstream(self, name: str, keys: Keys, *uvicorn_args: str) -> Proc:
         port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "upstream_app:app", "--app-dir", str(HERE),
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *uvicorn_args]
-        env = {"INSTANCE": name, "JWKS_FILE": str(keys.jwks_file), "SIGNING_KEY_FILE": str(keys.pem_file),
-               "GOOD_API_KEY": GOOD_API_KEY}
+        args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "upstream_app:app",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *uvicorn_args,
+        ]
+        env = {
+            "INSTANCE": name,
+            "JWKS_FILE": str(keys.jwks_file),
+            "SIGNING_KEY_FILE": str(keys.pem_file),
+            "GOOD_API_KEY": GOOD_API_KEY,
+        }
         return self.spawn(f"upstream-{name}", args, port, env)
 
     def gateway(self, routes: list[dict[str, Any]], jwks_url: str, **settings: Any) -> Proc:
@@ -149,7 +166,9 @@ def keys(workdir: Path) -> Keys:
     jwks_file.write_text(json.dumps(jwks))
     pem_file = workdir / "signing.pem"
     pem_file.write_bytes(
-        private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     public_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return Keys(private, jwks, jwks_file, pem_file, public_pem)
@@ -160,8 +179,13 @@ def make_token(keys: Keys) -> Callable[..., str]:
     def make(*, key: Any = None, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
         now = int(time.time())
         claims = {
-            "iss": "ampflux-auth", "aud": "ampflux", "sub": str(uuid.uuid4()),
-            "company_id": str(uuid.uuid4()), "roles": ["engineer"], "iat": now, "exp": now + 300,
+            "iss": "ampflux-auth",
+            "aud": "ampflux",
+            "sub": str(uuid.uuid4()),
+            "company_id": str(uuid.uuid4()),
+            "roles": ["engineer"],
+            "iat": now,
+            "exp": now + 300,
             "jti": uuid.uuid4().hex,
         }
         claims.update(overrides)
@@ -186,8 +210,13 @@ def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str,
     """The route table most tests run behind: the test upstreams playing every role."""
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     return [
-        {"prefix": "/auth", "service": "auth", "upstreams": [up[0]],
-         "public_paths": ["/auth/login"], "internal_paths": ["/auth/api-keys/exchange"]},
+        {
+            "prefix": "/auth",
+            "service": "auth",
+            "upstreams": [up[0]],
+            "public_paths": ["/auth/login"],
+            "internal_paths": ["/auth/api-keys/exchange"],
+        },
         {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [up[0]], "public": True},
         {"prefix": "/echo", "service": "echo", "upstreams": up},
         {"prefix": "/upload", "service": "echo", "upstreams": up},
@@ -198,10 +227,19 @@ def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str,
         {"prefix": "/open", "service": "echo", "upstreams": up, "public": True},
         {"prefix": "/mixed", "service": "echo", "upstreams": up, "public_paths": ["/mixed/public"]},
         {"prefix": "/slow", "service": "echo", "upstreams": up, "timeout_s": 1},
-        {"prefix": "/limited", "service": "echo", "upstreams": up,
-         "rate_limit": {"policy": f"test-limited{policy_suffix}", "quota": 5, "window_s": 60}},
-        {"prefix": "/login-like", "service": "echo", "upstreams": up, "public": True,
-         "rate_limit": {"policy": f"test-login{policy_suffix}", "quota": 3, "window_s": 60, "key": "client"}},
+        {
+            "prefix": "/limited",
+            "service": "echo",
+            "upstreams": up,
+            "rate_limit": {"policy": f"test-limited{policy_suffix}", "quota": 5, "window_s": 60},
+        },
+        {
+            "prefix": "/login-like",
+            "service": "echo",
+            "upstreams": up,
+            "public": True,
+            "rate_limit": {"policy": f"test-login{policy_suffix}", "quota": 3, "window_s": 60, "key": "client"},
+        },
         {"prefix": "/down", "service": "down", "upstreams": [closed]},
     ]
 

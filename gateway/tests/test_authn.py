@@ -11,7 +11,6 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-
 PROBLEM = "application/problem+json"
 KID = "test-key"  # the kid conftest's JWKS publishes
 

@@ -56,13 +56,17 @@ async def test_metrics_have_the_named_series(client, make_token):
 async def test_cors_exposes_rate_limit_headers(client, make_token):
     pre = await client.options(
         "/limited/x",
-        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
-                 "Access-Control-Request-Headers": "authorization"},
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
     )
     assert pre.status_code == 200
     assert pre.headers["access-control-allow-origin"] == "https://app.example.com"
-    resp = await client.get("/limited/x", headers={"Origin": "https://app.example.com",
-                                                   "Authorization": f"Bearer {make_token()}"})
+    resp = await client.get(
+        "/limited/x", headers={"Origin": "https://app.example.com", "Authorization": f"Bearer {make_token()}"}
+    )
     exposed = resp.headers["access-control-expose-headers"].lower()
     for h in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "retry-after"):
         assert h in exposed

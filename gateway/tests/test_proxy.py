@@ -10,16 +10,20 @@ import uuid
 import httpx
 import websockets
 
-
 PROBLEM = "application/problem+json"
 
 
 async def test_request_is_proxied_with_request_id_and_forwarded_headers(client, make_token):
     token = make_token()
     resp = await client.get(
-        "/echo/items?x=1", headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-test-0001",
-                                    "X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive, X-Secret",
-                                    "X-Secret": "hop-only"},
+        "/echo/items?x=1",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Request-ID": "req-test-0001",
+            "X-Forwarded-For": "6.6.6.6",
+            "Connection": "keep-alive, X-Secret",
+            "X-Secret": "hop-only",
+        },
     )
     assert resp.status_code == 200
     seen = resp.json()
@@ -74,9 +78,13 @@ async def test_keep_alive_connections_the_upstream_closed_are_not_a_failure(proc
     auth = {"Authorization": f"Bearer {make_token()}"}
     async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
         for method in ("GET", "POST", "GET"):
-            assert (await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)).status_code == 200
+            assert (
+                await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)
+            ).status_code == 200
             await asyncio.sleep(1.5)
-            assert (await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)).status_code == 200
+            assert (
+                await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)
+            ).status_code == 200
 
 
 async def test_upstream_refusing_connections_is_502_then_503(procs, upstreams, make_token, routes_for):
@@ -122,7 +130,9 @@ async def test_large_upload_streams_through(client, make_token, upstreams):
         for _ in range(total - 1):
             yield chunk
 
-    resp = await client.post(f"/upload/{upload_id}", content=body(), headers={"Authorization": f"Bearer {make_token()}"})
+    resp = await client.post(
+        f"/upload/{upload_id}", content=body(), headers={"Authorization": f"Bearer {make_token()}"}
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["received"] == total * len(chunk) and resp.json()["sha256"] == digest
     assert streamed_early, "the upstream saw nothing until the whole body was sent"
@@ -153,9 +163,11 @@ async def test_sse_events_arrive_as_they_are_sent(client, make_token):
 async def test_websocket_pass_through(gateway, make_token):
     token = make_token()
     url = gateway.url.replace("http", "ws") + "/ws/echo"
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}",
-                                                           "X-Request-ID": "ws-request-0001"},
-                                  subprotocols=["ampflux.v1"]) as ws:
+    async with websockets.connect(
+        url,
+        additional_headers={"Authorization": f"Bearer {token}", "X-Request-ID": "ws-request-0001"},
+        subprotocols=["ampflux.v1"],
+    ) as ws:
         assert ws.subprotocol == "ampflux.v1"
         hello = __import__("json").loads(await ws.recv())
         assert hello["authorization"] == f"Bearer {token}" and hello["request_id"] == "ws-request-0001"

@@ -52,8 +52,9 @@ async def test_client_address_policy_counts_anonymous_callers(client):
 
 async def test_failed_authentication_spends_the_address_budget(procs, upstreams, routes_for):
     urls = [u.url for u in upstreams]
-    gw = procs.gateway(routes_for(urls, policy_suffix=uuid.uuid4().hex[:6]),
-                       jwks_url=urls[0] + "/.well-known/jwks.json")
+    gw = procs.gateway(
+        routes_for(urls, policy_suffix=uuid.uuid4().hex[:6]), jwks_url=urls[0] + "/.well-known/jwks.json"
+    )
     async with httpx.AsyncClient(base_url=gw.url) as c:
         statuses = [(await c.get("/limited/x", headers={"Authorization": "Bearer junk"})).status_code for _ in range(6)]
         assert statuses == [401] * 5 + [429]

@@ -19,18 +19,24 @@ def test_prefixes_match_whole_segments():
 
 
 def test_longest_prefix_wins():
-    table = RouteTable([
-        RouteEntry(prefix="/auth", upstreams=["http://a:1"]),
-        RouteEntry(prefix="/auth/login", upstreams=["http://a:1"], public=True, service="auth"),
-    ])
+    table = RouteTable(
+        [
+            RouteEntry(prefix="/auth", upstreams=["http://a:1"]),
+            RouteEntry(prefix="/auth/login", upstreams=["http://a:1"], public=True, service="auth"),
+        ]
+    )
     assert table.match("/auth/login").prefix == "/auth/login"
     assert table.match("/auth/me").prefix == "/auth"
     assert table.match("/elsewhere") is None
 
 
 def test_public_and_internal_paths():
-    entry = RouteEntry(prefix="/auth/", upstreams=["http://a:1/"], public_paths=["/auth/refresh"],
-                       internal_paths=["/auth/api-keys/exchange"])
+    entry = RouteEntry(
+        prefix="/auth/",
+        upstreams=["http://a:1/"],
+        public_paths=["/auth/refresh"],
+        internal_paths=["/auth/api-keys/exchange"],
+    )
     assert entry.prefix == "/auth" and entry.upstreams == ["http://a:1"] and entry.service == "auth"
     assert entry.is_public("/auth/refresh") and not entry.is_public("/auth/refreshx")
     assert not entry.is_public("/auth/me")
@@ -50,8 +56,12 @@ def test_bad_entries_are_refused():
     with pytest.raises(ValidationError):
         RouteEntry(prefix="/auth", upstreams=["http://a:1"], rate_limit={"policy": "p", "quota": 0, "window_s": 1})
     with pytest.raises(ValueError):
-        RouteTable([RouteEntry(prefix="/a", upstreams=["http://x:1"], service="s"),
-                    RouteEntry(prefix="/b", upstreams=["http://y:1"], service="s")])
+        RouteTable(
+            [
+                RouteEntry(prefix="/a", upstreams=["http://x:1"], service="s"),
+                RouteEntry(prefix="/b", upstreams=["http://y:1"], service="s"),
+            ]
+        )
 
 
 def test_route_table_from_env_file_or_default(tmp_path, monkeypatch):

@@ -57,9 +57,15 @@ async def exchange(request: Request) -> JSONResponse:
         return JSONResponse({"detail": "bad key"}, status_code=401)
     now = int(time.time())
     claims = {
-        "iss": "ampflux-auth", "aud": "ampflux", "sub": "11111111-1111-1111-1111-111111111111",
-        "company_id": "22222222-2222-2222-2222-222222222222", "roles": ["engineer"],
-        "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex, "api_key_id": "key-1",
+        "iss": "ampflux-auth",
+        "aud": "ampflux",
+        "sub": "11111111-1111-1111-1111-111111111111",
+        "company_id": "22222222-2222-2222-2222-222222222222",
+        "roles": ["engineer"],
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "api_key_id": "key-1",
     }
     key = Path(os.environ["SIGNING_KEY_FILE"]).read_bytes()
     token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "test-key"})
@@ -112,8 +118,13 @@ async def slow(s: float = 3.0) -> dict[str, str]:
 async def ws_echo(ws: WebSocket) -> None:
     _count("/ws/echo")
     await ws.accept(subprotocol=ws.scope.get("subprotocols", [None])[0] if ws.scope.get("subprotocols") else None)
-    await ws.send_json({"instance": INSTANCE, "authorization": ws.headers.get("authorization"),
-                        "request_id": ws.headers.get("x-request-id")})
+    await ws.send_json(
+        {
+            "instance": INSTANCE,
+            "authorization": ws.headers.get("authorization"),
+            "request_id": ws.headers.get("x-request-id"),
+        }
+    )
     try:
         while True:
             message = await ws.receive()

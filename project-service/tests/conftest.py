@@ -22,20 +22,31 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ampflux_project.config import Settings
 from ampflux_project.main import create_app
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.circuits import CASES_DIR
 
 ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "project-tests"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
 
 _PRIVATE_KEY = Ed25519PrivateKey.generate()
-_JWK = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())), "kid": KID, "alg": "EdDSA", "use": "sig"}
+_JWK = {
+    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())),
+    "kid": KID,
+    "alg": "EdDSA",
+    "use": "sig",
+}
 
 
 def sign_token(user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 300) -> str:
     now = int(time.time())
     claims = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": str(user_id), "company_id": str(company_id),
-        "roles": roles, "iat": now, "exp": now + ttl_s, "jti": uuid.uuid4().hex,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "company_id": str(company_id),
+        "roles": roles,
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
 
@@ -102,18 +113,30 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def load_case(name: str) -> dict[str, Any]:
-    """A reference circuit from ../shared/circuits/cases, read in place (never copied)."""
+    """A reference circuit from tests/data/circuits."""
     return json.loads((CASES_DIR / name).read_text())
 
 
 def tiny_circuit(**over: Any) -> dict[str, Any]:
     doc = {
-        "format": "circuit-document", "version": 1, "id": "tiny",
+        "format": "circuit-document",
+        "version": 1,
+        "id": "tiny",
         "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"]},
         "buses": [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         "ext_grids": [{"id": "G", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
-        "transformers": [{"id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0,
-                          "vn_lv_kv": 0.4, "vk_percent": 6.0, "vkr_percent": 1.206}],
+        "transformers": [
+            {
+                "id": "T",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 0.63,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.206,
+            }
+        ],
     }
     doc.update(over)
     return doc
@@ -155,7 +178,8 @@ class Api:
     async def save(self, project: dict, circuit: dict, user: User, document: dict, message: str = "") -> httpx.Response:
         return await self.client.post(
             f"/projects/{project['id']}/circuits/{circuit['id']}/versions",
-            json={"document": document, "message": message}, headers=user.headers,
+            json={"document": document, "message": message},
+            headers=user.headers,
         )
 
 

@@ -46,7 +46,9 @@ async def test_unchanged_document_creates_no_new_version(api, client, company):
     r = await api.save(project, circuit, owner, same, "nothing changed")
     assert r.status_code == 200, r.text
     assert r.json()["number"] == 1 and r.json()["id"] == first["id"]
-    versions = (await client.get(f"/projects/{project['id']}/circuits/{circuit['id']}/versions", headers=owner.headers)).json()
+    versions = (
+        await client.get(f"/projects/{project['id']}/circuits/{circuit['id']}/versions", headers=owner.headers)
+    ).json()
     assert versions["total"] == 1
 
 
@@ -75,9 +77,14 @@ async def test_malformed_circuit_reports_every_problem_and_stores_nothing(api, c
         f"/projects/{project['id']}/circuits/", json={"name": "Broken", "document": bad}, headers=owner.headers
     )
     assert r.status_code == 422
-    names = [c["name"] for c in (await client.get(f"/projects/{project['id']}/circuits/", headers=owner.headers)).json()["items"]]
+    names = [
+        c["name"]
+        for c in (await client.get(f"/projects/{project['id']}/circuits/", headers=owner.headers)).json()["items"]
+    ]
     assert names == ["Main board"]
-    audit = (await client.get(f"/projects/{project['id']}/audit/", params={"page_size": 100}, headers=owner.headers)).json()
+    audit = (
+        await client.get(f"/projects/{project['id']}/audit/", params={"page_size": 100}, headers=owner.headers)
+    ).json()
     assert [e["action"] for e in audit["items"]].count("version.created") == 1
     metrics = (await client.get("/metrics")).text
     assert "ampflux_project_circuit_documents_rejected_total 2.0" in metrics
@@ -102,7 +109,8 @@ async def test_diff_and_restore(api, client, company):
     assert diff["elements"]["buses"] == {"added": ["LV2"], "removed": [], "changed": []}
     assert diff["elements"]["ext_grids"] == {"added": ["G2"], "removed": ["G"], "changed": []}
     assert diff["elements"]["transformers"] == {
-        "added": ["T2"], "removed": [],
+        "added": ["T2"],
+        "removed": [],
         "changed": [{"id": "T", "changes": [{"path": "sn_mva", "old": 0.63, "new": 1.0}]}],
     }
     assert diff["document"] == [{"path": "study.faults", "old": ["3ph"], "new": ["3ph", "2ph"]}]
@@ -110,7 +118,9 @@ async def test_diff_and_restore(api, client, company):
     same = (await client.get(f"{base}/diff", params={"from": 2}, headers=owner.headers)).json()
     assert same["identical"] is True and same["to_version"] == 2
 
-    r = await client.post(f"{base}/versions/1/restore", json={"message": "back to one transformer"}, headers=owner.headers)
+    r = await client.post(
+        f"{base}/versions/1/restore", json={"message": "back to one transformer"}, headers=owner.headers
+    )
     assert r.status_code == 201, r.text
     v3 = r.json()
     assert v3["number"] == 3 and v3["restored_from"] == 1 and v3["message"] == "back to one transformer"
@@ -130,7 +140,9 @@ async def test_archived_project_refuses_saves(api, client, company):
     await client.post(f"/projects/{project['id']}/archive", headers=owner.headers)
     r = await api.save(project, circuit, owner, api.tiny_circuit(title="late edit"))
     assert r.status_code == 409
-    assert (await client.get(f"/projects/{project['id']}/circuits/{circuit['id']}/export", headers=owner.headers)).status_code == 200
+    assert (
+        await client.get(f"/projects/{project['id']}/circuits/{circuit['id']}/export", headers=owner.headers)
+    ).status_code == 200
 
 
 async def test_circuits_rename_delete_and_unique_names(api, client, company):
@@ -139,8 +151,12 @@ async def test_circuits_rename_delete_and_unique_names(api, client, company):
     a = await api.create_circuit(project, owner, name="Feeder A")
     await api.create_circuit(project, owner, name="Feeder B")
     base = f"/projects/{project['id']}/circuits"
-    assert (await client.patch(f"{base}/{a['id']}", json={"name": "Feeder B"}, headers=owner.headers)).status_code == 409
-    r = await client.patch(f"{base}/{a['id']}", json={"name": "Feeder A1", "description": "north"}, headers=owner.headers)
+    assert (
+        await client.patch(f"{base}/{a['id']}", json={"name": "Feeder B"}, headers=owner.headers)
+    ).status_code == 409
+    r = await client.patch(
+        f"{base}/{a['id']}", json={"name": "Feeder A1", "description": "north"}, headers=owner.headers
+    )
     assert r.status_code == 200 and r.json()["name"] == "Feeder A1"
     found = (await client.get(f"{base}/", params={"q": "a1"}, headers=owner.headers)).json()
     assert [c["name"] for c in found["items"]] == ["Feeder A1"]
@@ -152,7 +168,9 @@ async def test_simulate_answers_503_until_the_simulation_service_exists(api, cli
     owner = company.user()
     project = await api.create_project(owner)
     circuit = await api.create_circuit(project, owner, api.tiny_circuit())
-    r = await client.post(f"/circuits/{project['id']}/simulate", json={"circuit_id": circuit["id"]}, headers=owner.headers)
+    r = await client.post(
+        f"/circuits/{project['id']}/simulate", json={"circuit_id": circuit["id"]}, headers=owner.headers
+    )
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"] == "simulation service not available"
 

@@ -73,9 +73,7 @@ async def outbox_rows(client, event_type: str):
         return (await session.execute(select(t).where(t.c.type == event_type))).all()
 
 
-async def test_deleting_a_project_writes_its_event_once_and_it_is_delivered(
-    rabbit_client, project_events, company
-):
+async def test_deleting_a_project_writes_its_event_once_and_it_is_delivered(rabbit_client, project_events, company):
     client = rabbit_client
     owner = company.user()
     r = await client.post("/projects/", json={"name": "Short-lived"}, headers=owner.headers)
@@ -97,7 +95,7 @@ async def test_deleting_a_project_writes_its_event_once_and_it_is_delivered(
     deleted = events[-1]
     assert deleted.actor_id == owner.id and deleted.company_id == company.id and deleted.producer == "project"
     assert deleted.request_id and deleted.id == rows[0].id
-    assert (await eventually(lambda: _published(client, "project.project.deleted")))
+    assert await eventually(lambda: _published(client, "project.project.deleted"))
 
 
 async def _all_types(delivered, count: int) -> bool:
@@ -115,7 +113,11 @@ async def test_version_created_event_carries_the_content_hash(rabbit_client, pro
     circuit = await api.create_circuit(project, owner, api.tiny_circuit())
 
     async def version_events():
-        return [e for e in project_events if e.type == "project.circuit_version.created" and e.payload["project_id"] == project["id"]]
+        return [
+            e
+            for e in project_events
+            if e.type == "project.circuit_version.created" and e.payload["project_id"] == project["id"]
+        ]
 
     [event] = await eventually(version_events)
     assert event.payload["circuit_id"] == circuit["id"] and event.payload["number"] == 1
@@ -137,8 +139,10 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
     alone = await api.create_project(leaving, "Nobody else")
 
     envelope = make_event(
-        "auth.user.deactivated", UserDeactivated(user_id=leaving.id, company_id=company.id),
-        producer="auth", company_id=company.id,
+        "auth.user.deactivated",
+        UserDeactivated(user_id=leaving.id, company_id=company.id),
+        producer="auth",
+        company_id=company.id,
     )
     publisher = RabbitMQBus(rabbit_settings.amqp_url)
     await publisher.start()
@@ -147,7 +151,8 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
 
         async def removed_events():
             return [
-                e for e in project_events
+                e
+                for e in project_events
                 if e.type == "project.member.removed" and e.payload["user_id"] == str(leaving.id)
             ]
 
@@ -170,7 +175,9 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
     assert await _roles(client, alone, admin) == {}
     assert (await client.get(f"/projects/{alone['id']}", headers=admin.headers)).status_code == 200
 
-    audit = (await client.get(f"/projects/{only_owned['id']}/audit/", params={"page_size": 100}, headers=admin.headers)).json()
+    audit = (
+        await client.get(f"/projects/{only_owned['id']}/audit/", params={"page_size": 100}, headers=admin.headers)
+    ).json()
     system = [(e["action"], e["details"].get("reason")) for e in audit["items"] if e["actor_id"] is None]
     assert sorted(system) == [("member.removed", "user_deactivated"), ("member.role_changed", "last_owner_deactivated")]
 
@@ -182,7 +189,6 @@ async def _at_least(getter, count: int) -> bool:
 async def _roles(client, project: dict, user) -> dict[str, str]:
     r = await client.get(f"/projects/{project['id']}/members/", headers=user.headers)
     return {m["user_id"]: m["role"] for m in r.json()}
-
 
 
 async def _consumed(client, event_type: str, count: int) -> bool:
@@ -219,5 +225,7 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
     await eventually(lambda: _published(client, "project.project.deleted"))
     await asyncio.sleep(0.5)
     assert [e.type for e in await delivered()] == [
-        "project.project.created", "project.member.added", "project.project.deleted"
+        "project.project.created",
+        "project.member.added",
+        "project.project.deleted",
     ]

@@ -16,9 +16,7 @@ async def test_export_import_round_trip_with_a_reference_circuit(api, client, co
     raw = (api.cases_dir / REFERENCE).read_bytes()
     base = f"/projects/{project['id']}/circuits"
 
-    r = await client.post(
-        f"{base}/import", files={"file": (REFERENCE, raw, "application/json")}, headers=owner.headers
-    )
+    r = await client.post(f"{base}/import", files={"file": (REFERENCE, raw, "application/json")}, headers=owner.headers)
     assert r.status_code == 201, r.text
     imported = r.json()
     reference = api.load_case(REFERENCE)
@@ -56,8 +54,10 @@ async def test_import_as_new_version_and_export_of_an_old_one(api, client, compa
     base = f"/projects/{project['id']}/circuits/{circuit['id']}"
     body = json.dumps(api.tiny_circuit(title="imported")).encode()
     r = await client.post(
-        f"{base}/import", params={"message": "from the field"},
-        files={"file": ("x.json", body, "application/json")}, headers=owner.headers,
+        f"{base}/import",
+        params={"message": "from the field"},
+        files={"file": ("x.json", body, "application/json")},
+        headers=owner.headers,
     )
     assert r.status_code == 201 and r.json()["number"] == 2 and r.json()["message"] == "from the field"
     r = await client.get(f"{base}/export", params={"version": 1}, headers=owner.headers)
@@ -90,7 +90,8 @@ async def test_invalid_imported_document_reports_every_problem(api, client, comp
     bad = api.tiny_circuit(buses=[{"id": "MV"}], lines=[{"id": "L"}])
     r = await client.post(
         f"/projects/{project['id']}/circuits/import",
-        files={"file": ("bad.json", json.dumps(bad).encode())}, headers=owner.headers,
+        files={"file": ("bad.json", json.dumps(bad).encode())},
+        headers=owner.headers,
     )
     assert r.status_code == 422
     paths = {e["path"] for e in r.json()["errors"]}

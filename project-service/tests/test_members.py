@@ -37,7 +37,10 @@ async def test_each_role_does_exactly_what_it_may(api, client, company):
     # managing the project and its members: owners and admins only
     for user in (editor, viewer):
         assert await status(user, "PATCH", f"/projects/{pid}", {"name": "x"}) == 403
-        assert await status(user, "POST", f"/projects/{pid}/members/", {"user_id": str(uuid.uuid4()), "role": "viewer"}) == 403
+        assert (
+            await status(user, "POST", f"/projects/{pid}/members/", {"user_id": str(uuid.uuid4()), "role": "viewer"})
+            == 403
+        )
         assert await status(user, "GET", f"/projects/{pid}/audit/") == 403
         assert await status(user, "DELETE", f"/projects/{pid}/circuits/{cid}") == 403
         assert await status(user, "DELETE", f"/projects/{pid}") == 403
@@ -84,7 +87,10 @@ async def test_a_project_always_keeps_an_owner(api, client, company):
         assert r.status_code == 409 and r.json()["type"].endswith("/conflict")
         r = await client.delete(url, headers=user.headers)
         assert r.status_code == 409
-    roles = {m["user_id"]: m["role"] for m in (await client.get(f"/projects/{project['id']}/members/", headers=owner.headers)).json()}
+    roles = {
+        m["user_id"]: m["role"]
+        for m in (await client.get(f"/projects/{project['id']}/members/", headers=owner.headers)).json()
+    }
     assert roles[str(owner.id)] == "owner"
 
 

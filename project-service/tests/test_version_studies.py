@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -44,20 +43,37 @@ def settings(settings) -> Settings:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def completed(version_id, company_id, *, at: datetime = T0, run_id=None, project_id=None, buses: int = 2,
-              seconds: float = 0.25) -> EventEnvelope:
+def completed(
+    version_id, company_id, *, at: datetime = T0, run_id=None, project_id=None, buses: int = 2, seconds: float = 0.25
+) -> EventEnvelope:
     payload = SimulationRunCompleted(
-        run_id=run_id or uuid.uuid4(), company_id=company_id, project_id=project_id or uuid.uuid4(),
-        circuit_version_id=version_id, finished_at=at, solve_seconds=seconds, bus_count=buses,
+        run_id=run_id or uuid.uuid4(),
+        company_id=company_id,
+        project_id=project_id or uuid.uuid4(),
+        circuit_version_id=version_id,
+        finished_at=at,
+        solve_seconds=seconds,
+        bus_count=buses,
     )
     return make_event("simulation.run.completed", payload, producer="simulation-service", company_id=company_id)
 
 
-def failed(version_id, company_id, *, at: datetime = T0, code: str = "solver_diverged",
-           detail: str = "no convergence after 50 iterations") -> EventEnvelope:
+def failed(
+    version_id,
+    company_id,
+    *,
+    at: datetime = T0,
+    code: str = "solver_diverged",
+    detail: str = "no convergence after 50 iterations",
+) -> EventEnvelope:
     payload = SimulationRunFailed(
-        run_id=uuid.uuid4(), company_id=company_id, project_id=uuid.uuid4(), circuit_version_id=version_id,
-        finished_at=at, error_code=code, detail=detail,
+        run_id=uuid.uuid4(),
+        company_id=company_id,
+        project_id=uuid.uuid4(),
+        circuit_version_id=version_id,
+        finished_at=at,
+        error_code=code,
+        detail=detail,
     )
     return make_event("simulation.run.failed", payload, producer="simulation-service", company_id=company_id)
 
@@ -129,7 +145,9 @@ async def test_a_completed_run_shows_on_the_version_read_and_list(api, client, c
     assert (await get(client, f"{base}/versions/1", owner))["latest_study"] is None
 
     run_id = uuid.uuid4()
-    await deliver(client, completed(v1["id"], company.id, run_id=run_id, project_id=project["id"], buses=7, seconds=1.5))
+    await deliver(
+        client, completed(v1["id"], company.id, run_id=run_id, project_id=project["id"], buses=7, seconds=1.5)
+    )
 
     study = (await get(client, f"{base}/versions/1", owner))["latest_study"]
     assert study["run_id"] == str(run_id) and study["status"] == "succeeded"
@@ -273,7 +291,9 @@ async def test_a_completed_run_arrives_through_rabbitmq(settings, amqp_url, clie
 
 
 async def test_studies_work_on_the_embedded_sqlite_database(tmp_path, client_factory, api_for, company):
-    settings = Settings(database_url="", amqp_url="", data_dir=tmp_path, events_queue=f"project-sqlite-{uuid.uuid4().hex[:8]}")
+    settings = Settings(
+        database_url="", amqp_url="", data_dir=tmp_path, events_queue=f"project-sqlite-{uuid.uuid4().hex[:8]}"
+    )
     async for client in client_factory(settings):
         api = api_for(client)
         owner = company.user()

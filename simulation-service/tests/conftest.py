@@ -31,11 +31,10 @@ from ampflux_project.main import create_app as create_project_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
+from ampflux_testing.circuits import CASES_DIR
 
 ISSUER, AUDIENCE = "ampflux-auth", "ampflux"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The reference circuits live next to the repository, never copied into it.
-CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -56,11 +55,19 @@ class TestAuth:
 
         return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
 
-    def token(self, company_id: uuid.UUID, user_id: uuid.UUID | None = None, roles: tuple[str, ...] = ("engineer",)) -> str:
+    def token(
+        self, company_id: uuid.UUID, user_id: uuid.UUID | None = None, roles: tuple[str, ...] = ("engineer",)
+    ) -> str:
         now = int(time.time())
         claims = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": str(user_id or uuid.uuid4()), "company_id": str(company_id),
-            "roles": list(roles), "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(user_id or uuid.uuid4()),
+            "company_id": str(company_id),
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + 600,
+            "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": "test-key"})
 
@@ -91,12 +98,20 @@ def generated_network(n_buses: int, *, doc_id: str = "generated") -> dict[str, A
     """A radial 20 kV feeder of `n_buses` buses from one utility source (big solves on demand)."""
     buses = [{"id": f"B{i}", "vn_kv": 20.0} for i in range(n_buses)]
     lines = [
-        {"id": f"L{i}", "from_bus": f"B{(i - 1) // 2}", "to_bus": f"B{i}", "length_km": 0.5,
-         "r_ohm_per_km": 0.16, "x_ohm_per_km": 0.11}
+        {
+            "id": f"L{i}",
+            "from_bus": f"B{(i - 1) // 2}",
+            "to_bus": f"B{i}",
+            "length_km": 0.5,
+            "r_ohm_per_km": 0.16,
+            "x_ohm_per_km": 0.11,
+        }
         for i in range(1, n_buses)
     ]
     return {
-        "format": "circuit-document", "version": 1, "id": doc_id,
+        "format": "circuit-document",
+        "version": 1,
+        "id": doc_id,
         "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"]},
         "buses": buses,
         "ext_grids": [{"id": "G", "bus": "B0", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
@@ -154,8 +169,14 @@ class Api:
         )
         assert added.status_code == 201, added.text
 
-    async def submit(self, document: dict[str, Any], *, project_id: uuid.UUID | None = None, options: dict | None = None,
-                     headers: dict[str, str] | None = None) -> httpx.Response:
+    async def submit(
+        self,
+        document: dict[str, Any],
+        *,
+        project_id: uuid.UUID | None = None,
+        options: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         if project_id is None:
             project_id = await self.new_project()
         body: dict[str, Any] = {"project_id": str(project_id), "document": document}
@@ -185,7 +206,9 @@ class Api:
         page = 1
         while True:
             response = await self.client.get(
-                f"/simulations/{run_id}/results", params={**params, "page": page, "page_size": 1000}, headers=self.headers
+                f"/simulations/{run_id}/results",
+                params={**params, "page": page, "page_size": 1000},
+                headers=self.headers,
             )
             assert response.status_code == 200, response.text
             body = response.json()
@@ -200,7 +223,9 @@ async def project_service(data_dir: Path, auth: TestAuth) -> AsyncIterator[httpx
     """The real project service in-process (SQLite under `data_dir`), trusting the same tokens.
     The client carries the app as `.app`."""
     settings = ProjectSettings(
-        environment="test", data_dir=data_dir / "project", database_url=f"sqlite+aiosqlite:///{data_dir / 'project.db'}",
+        environment="test",
+        data_dir=data_dir / "project",
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'project.db'}",
         amqp_url="",
     )
     app = create_project_app(settings, verifier=auth.verifier())
@@ -237,7 +262,7 @@ async def api(tmp_path: Path, auth: TestAuth) -> AsyncIterator[Api]:
 
 @pytest.fixture(params=case_names())
 def reference_case(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Each reference circuit in ../shared/circuits/cases, with its `expected` results."""
+    """Each reference circuit in tests/data/circuits, with its `expected` results."""
     return load_case(request.param)
 
 

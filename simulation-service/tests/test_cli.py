@@ -13,15 +13,15 @@ import pytest
 
 from ampflux_shared.circuit import validate_circuit
 from ampflux_simulation.cli import print_table
+from ampflux_testing.circuits import CASES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
 CASE_NAMES = ["edge_parallel_transformers", "ind480_radial", "mv_meshed_20kv"]
 
 
 def reference_case(name: str) -> dict[str, Any]:
     if not CASES_DIR.is_dir():
-        pytest.fail(f"reference circuits not found at {CASES_DIR}: the shared folder must sit next to the repo")
+        pytest.fail(f"reference circuits not found at {CASES_DIR}")
     return json.loads((CASES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
@@ -163,7 +163,9 @@ def test_table_aligns_every_column() -> None:
 
 def test_table_summarises_branch_currents_and_voltages_for_the_fault_bus() -> None:
     result_set = {
-        "fault": "1ph", "case": "max", "quantities": ["ikss_ka"],
+        "fault": "1ph",
+        "case": "max",
+        "quantities": ["ikss_ka"],
         "omitted": {"ip_ka": "not computed"},
         "buses": {"LV": {"ikss_ka": 30.5}, "MV": {"ikss_ka": 11.5}},
         "branches": {

@@ -99,7 +99,9 @@ async def test_a_member_reads_the_projects_runs_and_may_submit_inline(api, docum
     listed = await api.client.get("/simulations", params={"project_id": str(project_id)}, headers=member)
     assert [r["id"] for r in listed.json()["items"]] == [run["id"]]
 
-    mine = await api.client.post("/simulations", json={"project_id": str(project_id), "document": document}, headers=member)
+    mine = await api.client.post(
+        "/simulations", json={"project_id": str(project_id), "document": document}, headers=member
+    )
     assert mine.status_code == 202, mine.text
     await api.wait(mine.json()["id"])
     # Without a project: only the runs the member requested.

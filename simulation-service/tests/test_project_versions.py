@@ -7,7 +7,6 @@ fake), started by conftest.py's `running_api` next to every in-process API.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -56,7 +55,9 @@ async def test_a_member_simulates_a_saved_version_read_from_the_project_service(
         assert len(items) == len(case["buses"]) * len(case["expected"]["result_sets"])
 
         listed = await api.client.get(
-            "/simulations", params={"project_id": saved.project_id, "circuit_version": saved.version_id}, headers=api.headers
+            "/simulations",
+            params={"project_id": saved.project_id, "circuit_version": saved.version_id},
+            headers=api.headers,
         )
         assert [r["id"] for r in listed.json()["items"]] == [run["id"]]
 
@@ -100,7 +101,10 @@ async def test_an_unreachable_project_service_answers_503(tmp_path, auth, helper
         response = await api.client.post("/simulations", json=body, headers=api.headers)
         assert response.status_code == 503
         assert response.json()["type"].endswith("project-service-unavailable")
-        inline = {"project_id": str(uuid.uuid4()), "document": helpers.without_expected(helpers.load_case("ind480_radial"))}
+        inline = {
+            "project_id": str(uuid.uuid4()),
+            "document": helpers.without_expected(helpers.load_case("ind480_radial")),
+        }
         response = await api.client.post("/simulations", json=inline, headers=api.headers)
         assert response.status_code == 503
         assert response.json()["type"].endswith("project-service-unavailable")

@@ -26,7 +26,14 @@ def assert_matches_reference(result_items: list[dict], expected: dict) -> None:
                 if isinstance(want, str) or isinstance(have, str):
                     assert have == want, (rs["fault"], rs["case"], bus_id, q)
                 else:
-                    assert math.isclose(have, want, rel_tol=REL_TOL, abs_tol=1e-9), (rs["fault"], rs["case"], bus_id, q, have, want)
+                    assert math.isclose(have, want, rel_tol=REL_TOL, abs_tol=1e-9), (
+                        rs["fault"],
+                        rs["case"],
+                        bus_id,
+                        q,
+                        have,
+                        want,
+                    )
 
 
 async def test_inline_circuit_reproduces_the_reference_results(api, reference_case, helpers):
@@ -298,7 +305,13 @@ async def test_health_readiness_and_openapi(api):
     ready = (await api.client.get("/ready")).json()
     assert ready["checks"] == {"database": "ok", "broker": "ok"}
     schema = (await api.client.get("/openapi.json")).json()
-    for path in ("/simulations", "/simulations/{run_id}", "/simulations/{run_id}/results",
-                 "/simulations/{run_id}/results/download", "/simulations/compare",
-                 "/simulations/{run_id}/cancel", "/simulations/{run_id}/events"):
+    for path in (
+        "/simulations",
+        "/simulations/{run_id}",
+        "/simulations/{run_id}/results",
+        "/simulations/{run_id}/results/download",
+        "/simulations/compare",
+        "/simulations/{run_id}/cancel",
+        "/simulations/{run_id}/events",
+    ):
         assert path in schema["paths"], path

@@ -44,7 +44,8 @@ async def test_a_document_the_child_cannot_read_fails_with_every_problem(helpers
 
 def test_solver_errors_keep_the_solvers_message():
     assert _describe(SolverError("the network is singular at bus B7")) == {
-        "code": "solver_error", "detail": "the network is singular at bus B7",
+        "code": "solver_error",
+        "detail": "the network is singular at bus B7",
     }
 
 
@@ -70,7 +71,9 @@ async def test_a_cancelled_solve_is_killed_at_the_next_check(helpers):
     async def cancelled() -> bool:
         return time.monotonic() - started > 0.3
 
-    outcome = await solve_in_child(request_for(document, delay_s=60), time_limit_s=60, is_cancelled=cancelled, poll_s=0.1)
+    outcome = await solve_in_child(
+        request_for(document, delay_s=60), time_limit_s=60, is_cancelled=cancelled, poll_s=0.1
+    )
     assert outcome.status is SolveStatus.CANCELLED
     assert time.monotonic() - started < 10
 

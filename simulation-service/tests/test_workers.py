@@ -56,7 +56,10 @@ class Stack:
         env.update({f"SIMULATION_{k}": str(v) for k, v in values.items()})
         log = open(self.log_dir / f"worker-{len(self.workers)}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "ampflux_simulation.worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "ampflux_simulation.worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.workers.append(process)
         return process
@@ -87,7 +90,10 @@ class Stack:
 @asynccontextmanager
 async def real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, **overrides) -> AsyncIterator[Stack]:
     values = dict(
-        database_url=postgres_url, amqp_url=amqp_url, job_delivery_limit=3, job_retry_delay_s=0.1,
+        database_url=postgres_url,
+        amqp_url=amqp_url,
+        job_delivery_limit=3,
+        job_retry_delay_s=0.1,
         migrate_on_start=False,
     )
     values.update(overrides)
@@ -133,9 +139,11 @@ async def _delete_queues(amqp_url: str, queue: str) -> None:
 
 async def result_rows(api, run_id: str) -> int:
     async with api.app.state.db.session() as session:
-        return int(await session.scalar(
-            select(func.count()).select_from(StudyBusResult).where(StudyBusResult.run_id == uuid.UUID(run_id))
-        ))
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(StudyBusResult).where(StudyBusResult.run_id == uuid.UUID(run_id))
+            )
+        )
 
 
 async def events_for(api, run_id: str) -> list[str]:
@@ -185,7 +193,9 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_doubles_none(tmp_path, a
         assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
 
 
-async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(tmp_path, auth, helpers, postgres_url, amqp_url):
+async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(
+    tmp_path, auth, helpers, postgres_url, amqp_url
+):
     poison = helpers.without_expected(helpers.load_case("ind480_radial"))
     poison["id"] = "poison"
     async with real_stack(
@@ -207,7 +217,9 @@ async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(tmp_
         assert (await api.wait(healthy["id"], timeout=60))["status"] == "succeeded"
 
 
-async def test_concurrent_retries_with_one_idempotency_key_create_one_run(tmp_path, auth, helpers, postgres_url, amqp_url):
+async def test_concurrent_retries_with_one_idempotency_key_create_one_run(
+    tmp_path, auth, helpers, postgres_url, amqp_url
+):
     async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
         api = stack.api
         document = helpers.without_expected(helpers.load_case("ind480_radial"))
@@ -279,7 +291,9 @@ async def test_a_redelivered_job_of_a_finished_run_does_nothing(tmp_path, auth, 
         assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
 
 
-async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(tmp_path, auth, helpers, postgres_url, amqp_url):
+async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(
+    tmp_path, auth, helpers, postgres_url, amqp_url
+):
     async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
         stack.start_worker()
         await stack.wait_for_workers(1)
@@ -293,7 +307,9 @@ async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(tm
 
         started = time.monotonic()
         middle = await api.client.get(
-            f"/simulations/{run['id']}/results", params={"fault": "2ph", "page": 15, "page_size": 1000}, headers=api.headers
+            f"/simulations/{run['id']}/results",
+            params={"fault": "2ph", "page": 15, "page_size": 1000},
+            headers=api.headers,
         )
         one_bus = await api.client.get(
             f"/simulations/{run['id']}/results", params={"bus": "B19999"}, headers=api.headers
@@ -303,7 +319,9 @@ async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(tm
         assert body["total"] == n and body["items"][0]["bus_id"] == "B14000"
         assert {(i["fault"], i["bus_id"]) for i in one_bus.json()["items"]} == {("3ph", "B19999"), ("2ph", "B19999")}
 
-        csv_text = (await api.client.get(
-            f"/simulations/{run['id']}/results/download", params={"format": "csv"}, headers=api.headers
-        )).text
+        csv_text = (
+            await api.client.get(
+                f"/simulations/{run['id']}/results/download", params={"format": "csv"}, headers=api.headers
+            )
+        ).text
         assert csv_text.count("\n") == 2 * n + 1

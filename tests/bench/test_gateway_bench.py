@@ -78,7 +78,9 @@ class Service:
         self.log = log
         prefix = name.upper()
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "GATEWAY_")) and k != "REDIS_URL"}
-        full_env.update({f"{prefix}_PORT": str(self.port), f"{prefix}_HOST": "127.0.0.1", f"{prefix}_LOG_LEVEL": "WARNING"})
+        full_env.update(
+            {f"{prefix}_PORT": str(self.port), f"{prefix}_HOST": "127.0.0.1", f"{prefix}_LOG_LEVEL": "WARNING"}
+        )
         full_env.update(env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", module], env=full_env, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -162,8 +164,12 @@ async def _drive(url: str, token: str, total: int, concurrency: int) -> Result:
 
 def _register_and_login(base: str) -> str:
     tag = uuid.uuid4().hex[:8]
-    user = {"name": f"Bench {tag}", "email": f"bench.{tag}@example.com",
-            "password": "correct horse battery staple", "company_name": f"Bench {tag}"}
+    user = {
+        "name": f"Bench {tag}",
+        "email": f"bench.{tag}@example.com",
+        "password": "correct horse battery staple",
+        "company_name": f"Bench {tag}",
+    }
     with httpx.Client(base_url=base, timeout=30) as c:
         r = c.post("/auth/register", json=user)
         assert r.status_code == 201, r.text
@@ -177,19 +183,30 @@ def _register_and_login(base: str) -> str:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gateway-bench")
-    auth = Service("auth", "ampflux_auth", {"AUTH_DATA_DIR": str(tmp / "data"), "AUTH_ENVIRONMENT": "test"}, tmp / "auth.log")
+    auth = Service(
+        "auth", "ampflux_auth", {"AUTH_DATA_DIR": str(tmp / "data"), "AUTH_ENVIRONMENT": "test"}, tmp / "auth.log"
+    )
     routes = [
-        {"prefix": "/auth", "service": "auth", "upstreams": [auth.url],
-         "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
-         "rate_limit": {"policy": "bench", "quota": 10_000_000, "window_s": 60}},
+        {
+            "prefix": "/auth",
+            "service": "auth",
+            "upstreams": [auth.url],
+            "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
+            "rate_limit": {"policy": "bench", "quota": 10_000_000, "window_s": 60},
+        },
         {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True},
     ]
     try:
-        gateway = Service("gateway", "ampflux_gateway", {
-            "GATEWAY_ROUTES": json.dumps(routes),
-            "GATEWAY_JWKS_URL": auth.url + "/.well-known/jwks.json",
-            "GATEWAY_ENVIRONMENT": "test",
-        }, tmp / "gateway.log")
+        gateway = Service(
+            "gateway",
+            "ampflux_gateway",
+            {
+                "GATEWAY_ROUTES": json.dumps(routes),
+                "GATEWAY_JWKS_URL": auth.url + "/.well-known/jwks.json",
+                "GATEWAY_ENVIRONMENT": "test",
+            },
+            tmp / "gateway.log",
+        )
     except Exception:
         auth.stop()
         raise

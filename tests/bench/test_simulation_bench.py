@@ -57,17 +57,31 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 def meshed_network(n_buses: int) -> dict[str, Any]:
     """A 20 kV network: a binary tree of cables from one source, tied into meshes every tenth bus."""
     lines = [
-        {"id": f"L{i}", "from_bus": f"B{(i - 1) // 2}", "to_bus": f"B{i}", "length_km": 0.4 + (i % 7) * 0.1,
-         "r_ohm_per_km": 0.16, "x_ohm_per_km": 0.11}
+        {
+            "id": f"L{i}",
+            "from_bus": f"B{(i - 1) // 2}",
+            "to_bus": f"B{i}",
+            "length_km": 0.4 + (i % 7) * 0.1,
+            "r_ohm_per_km": 0.16,
+            "x_ohm_per_km": 0.11,
+        }
         for i in range(1, n_buses)
     ]
     lines += [
-        {"id": f"T{i}", "from_bus": f"B{i}", "to_bus": f"B{i - 7}", "length_km": 1.0,
-         "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.12}
+        {
+            "id": f"T{i}",
+            "from_bus": f"B{i}",
+            "to_bus": f"B{i - 7}",
+            "length_km": 1.0,
+            "r_ohm_per_km": 0.2,
+            "x_ohm_per_km": 0.12,
+        }
         for i in range(10, n_buses, 10)
     ]
     return {
-        "format": "circuit-document", "version": 1, "id": f"bench-{n_buses}",
+        "format": "circuit-document",
+        "version": 1,
+        "id": f"bench-{n_buses}",
         "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"]},
         "buses": [{"id": f"B{i}", "vn_kv": 20.0} for i in range(n_buses)],
         "ext_grids": [{"id": "G", "bus": "B0", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
@@ -89,8 +103,16 @@ class Signer:
 
     def headers(self, company_id: uuid.UUID) -> dict[str, str]:
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(uuid.uuid4()), "company_id": str(company_id),
-                  "roles": ["engineer"], "iat": now, "exp": now + 3600, "jti": uuid.uuid4().hex}
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(uuid.uuid4()),
+            "company_id": str(company_id),
+            "roles": ["engineer"],
+            "iat": now,
+            "exp": now + 3600,
+            "jti": uuid.uuid4().hex,
+        }
         return {"Authorization": "Bearer " + jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "bench"})}
 
 
@@ -125,16 +147,27 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
     single studies one after the other measure the queue-to-start pickup latency."""
     queue = f"simulation.jobs.bench.{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        environment="test", data_dir=tmp, database_url=database_url, amqp_url=amqp_url, jobs_queue=queue,
-        migrate_on_start=False, metrics_refresh_s=1.0,
+        environment="test",
+        data_dir=tmp,
+        database_url=database_url,
+        amqp_url=amqp_url,
+        jobs_queue=queue,
+        migrate_on_start=False,
+        metrics_refresh_s=1.0,
     )
     migrate(settings)
     signer = Signer()
     env = dict(os.environ)
-    env.update({
-        "SIMULATION_ENVIRONMENT": "test", "SIMULATION_DATABASE_URL": database_url, "SIMULATION_AMQP_URL": amqp_url,
-        "SIMULATION_JOBS_QUEUE": queue, "SIMULATION_MIGRATE_ON_START": "false", "SIMULATION_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "SIMULATION_ENVIRONMENT": "test",
+            "SIMULATION_DATABASE_URL": database_url,
+            "SIMULATION_AMQP_URL": amqp_url,
+            "SIMULATION_JOBS_QUEUE": queue,
+            "SIMULATION_MIGRATE_ON_START": "false",
+            "SIMULATION_LOG_LEVEL": "WARNING",
+        }
+    )
     procs: list[subprocess.Popen] = []
     app = create_app(settings, verifier=signer.verifier())
     try:
@@ -152,8 +185,14 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
                 # Started together; each pays its own forkserver start on its first job.
                 for i in range(workers):
                     log = open(tmp / f"worker-{workers}-{i}.log", "wb")
-                    procs.append(subprocess.Popen([sys.executable, "-m", "ampflux_simulation.worker"], env=env,
-                                                  stdout=log, stderr=subprocess.STDOUT))
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "ampflux_simulation.worker"],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
                 runs = await wait_all(app, batch, timeout=1800)
 
                 small = {"project_id": str(uuid.uuid4()), "document": meshed_network(50)}

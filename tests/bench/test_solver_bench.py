@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ampflux_shared.circuit import parse_circuit
 
+from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import solve_study
 
 SIZES = [int(s) for s in os.environ.get("AMPFLUX_BENCH_SIZES", "1000,5000,10000,20000").split(",")]
@@ -51,10 +51,33 @@ def meshed_document(n_target: int, seed: int = 7) -> dict[str, Any]:
 
     def cable(a: str, b: str, length: float, hv: bool = False) -> None:
         if hv:
-            data = {"r_ohm_per_km": 0.1188, "x_ohm_per_km": 0.39, "c_nf_per_km": 9.0, "r0_ohm_per_km": 0.32, "x0_ohm_per_km": 1.2, "c0_nf_per_km": 5.0}
+            data = {
+                "r_ohm_per_km": 0.1188,
+                "x_ohm_per_km": 0.39,
+                "c_nf_per_km": 9.0,
+                "r0_ohm_per_km": 0.32,
+                "x0_ohm_per_km": 1.2,
+                "c0_nf_per_km": 5.0,
+            }
         else:
-            data = {"r_ohm_per_km": 0.122, "x_ohm_per_km": 0.112, "c_nf_per_km": 304.0, "r0_ohm_per_km": 0.49, "x0_ohm_per_km": 0.3, "c0_nf_per_km": 304.0}
-        lines.append({"id": f"L{len(lines)}", "from_bus": a, "to_bus": b, "length_km": round(float(length), 3), "endtemp_degree": 80.0, **data})
+            data = {
+                "r_ohm_per_km": 0.122,
+                "x_ohm_per_km": 0.112,
+                "c_nf_per_km": 304.0,
+                "r0_ohm_per_km": 0.49,
+                "x0_ohm_per_km": 0.3,
+                "c0_nf_per_km": 304.0,
+            }
+        lines.append(
+            {
+                "id": f"L{len(lines)}",
+                "from_bus": a,
+                "to_bus": b,
+                "length_km": round(float(length), 3),
+                "endtemp_degree": 80.0,
+                **data,
+            }
+        )
 
     hv_buses = [bus(f"HV{s}", 110.0) for s in range(n_ss)]
     for s in range(n_ss):  # 110 kV ring with a chord every fifth substation
@@ -63,10 +86,22 @@ def meshed_document(n_target: int, seed: int = 7) -> dict[str, Any]:
             cable(hv_buses[s], hv_buses[(s + n_ss // 2) % n_ss], rng.uniform(20, 40), hv=True)
     for s in range(n_ss):
         ss = bus(f"SS{s}", 20.0)
-        trafos.append({
-            "id": f"TR{s}", "hv_bus": hv_buses[s], "lv_bus": ss, "sn_mva": 40.0, "vn_hv_kv": 110.0, "vn_lv_kv": 20.0,
-            "vk_percent": 16.2, "vkr_percent": 0.34, "vector_group": "Dyn", "vk0_percent": 14.6, "vkr0_percent": 0.34, "shift_degree": 150.0,
-        })
+        trafos.append(
+            {
+                "id": f"TR{s}",
+                "hv_bus": hv_buses[s],
+                "lv_bus": ss,
+                "sn_mva": 40.0,
+                "vn_hv_kv": 110.0,
+                "vn_lv_kv": 20.0,
+                "vk_percent": 16.2,
+                "vkr_percent": 0.34,
+                "vector_group": "Dyn",
+                "vk0_percent": 14.6,
+                "vkr0_percent": 0.34,
+                "shift_degree": 150.0,
+            }
+        )
         rings: list[list[str]] = []
         for fd in range(FEEDERS):
             chain = [bus(f"S{s}F{fd}N{i}", 20.0) for i in range(SECTIONS)]
@@ -82,19 +117,54 @@ def meshed_document(n_target: int, seed: int = 7) -> dict[str, Any]:
         for j in range(LV_PER_SS):
             mv = rings[j % FEEDERS][(j * 5) % SECTIONS]
             lv = bus(f"S{s}LV{j}", 0.4)
-            trafos.append({
-                "id": f"DT{s}_{j}", "hv_bus": mv, "lv_bus": lv, "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
-                "vk_percent": 6.0, "vkr_percent": 1.206, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.206, "shift_degree": 150.0,
-            })
+            trafos.append(
+                {
+                    "id": f"DT{s}_{j}",
+                    "hv_bus": mv,
+                    "lv_bus": lv,
+                    "sn_mva": 0.63,
+                    "vn_hv_kv": 20.0,
+                    "vn_lv_kv": 0.4,
+                    "vk_percent": 6.0,
+                    "vkr_percent": 1.206,
+                    "vector_group": "Dyn",
+                    "vk0_percent": 6.0,
+                    "vkr0_percent": 1.206,
+                    "shift_degree": 150.0,
+                }
+            )
     grids = [
-        {"id": f"NET{i}", "bus": hv_buses[(i * n_ss) // 2], "s_sc_max_mva": 3000.0, "rx_max": 0.1, "x0x_max": 1.1, "r0x0_max": 0.1,
-         "s_sc_min_mva": 2000.0, "rx_min": 0.12, "x0x_min": 1.1, "r0x0_min": 0.12}
+        {
+            "id": f"NET{i}",
+            "bus": hv_buses[(i * n_ss) // 2],
+            "s_sc_max_mva": 3000.0,
+            "rx_max": 0.1,
+            "x0x_max": 1.1,
+            "r0x0_max": 0.1,
+            "s_sc_min_mva": 2000.0,
+            "rx_min": 0.12,
+            "x0x_min": 1.1,
+            "r0x0_min": 0.12,
+        }
         for i in range(2)
     ]
     return {
-        "format": "circuit-document", "version": 1, "id": f"bench{n_target}",
-        "study": {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max"], "kappa_method": "C", "ip": True, "ith": True, "tk_s": 1.0},
-        "buses": buses, "ext_grids": grids, "lines": lines, "transformers": trafos,
+        "format": "circuit-document",
+        "version": 1,
+        "id": f"bench{n_target}",
+        "study": {
+            "frequency_hz": 50,
+            "faults": ["3ph", "1ph"],
+            "cases": ["max"],
+            "kappa_method": "C",
+            "ip": True,
+            "ith": True,
+            "tk_s": 1.0,
+        },
+        "buses": buses,
+        "ext_grids": grids,
+        "lines": lines,
+        "transformers": trafos,
     }
 
 
@@ -108,25 +178,68 @@ def pandapower_net(doc: dict[str, Any]) -> Any:
         pp.create_ext_grid(net, idx[g["bus"]], **{k: v for k, v in g.items() if k not in ("id", "bus")})
     for ln in doc.get("lines", []):
         pp.create_line_from_parameters(
-            net, idx[ln["from_bus"]], idx[ln["to_bus"]], length_km=ln["length_km"], r_ohm_per_km=ln["r_ohm_per_km"],
-            x_ohm_per_km=ln["x_ohm_per_km"], c_nf_per_km=ln.get("c_nf_per_km", 0.0), max_i_ka=1.0, r0_ohm_per_km=ln["r0_ohm_per_km"],
-            x0_ohm_per_km=ln["x0_ohm_per_km"], c0_nf_per_km=ln["c0_nf_per_km"], endtemp_degree=ln["endtemp_degree"],
-            parallel=ln.get("parallel", 1), name=ln["id"],
+            net,
+            idx[ln["from_bus"]],
+            idx[ln["to_bus"]],
+            length_km=ln["length_km"],
+            r_ohm_per_km=ln["r_ohm_per_km"],
+            x_ohm_per_km=ln["x_ohm_per_km"],
+            c_nf_per_km=ln.get("c_nf_per_km", 0.0),
+            max_i_ka=1.0,
+            r0_ohm_per_km=ln["r0_ohm_per_km"],
+            x0_ohm_per_km=ln["x0_ohm_per_km"],
+            c0_nf_per_km=ln["c0_nf_per_km"],
+            endtemp_degree=ln["endtemp_degree"],
+            parallel=ln.get("parallel", 1),
+            name=ln["id"],
         )
     for t in doc.get("transformers", []):
         pp.create_transformer_from_parameters(
-            net, idx[t["hv_bus"]], idx[t["lv_bus"]], sn_mva=t["sn_mva"], vn_hv_kv=t["vn_hv_kv"], vn_lv_kv=t["vn_lv_kv"],
-            vk_percent=t["vk_percent"], vkr_percent=t["vkr_percent"], pfe_kw=0.0, i0_percent=0.0, shift_degree=t.get("shift_degree", 0.0),
-            vector_group=t["vector_group"], vk0_percent=t["vk0_percent"], vkr0_percent=t["vkr0_percent"], mag0_percent=t.get("mag0_percent", 100.0),
-            mag0_rx=t.get("mag0_rx", 0.0), si0_hv_partial=t.get("si0_hv_partial", 0.9), parallel=t.get("parallel", 1), name=t["id"],
+            net,
+            idx[t["hv_bus"]],
+            idx[t["lv_bus"]],
+            sn_mva=t["sn_mva"],
+            vn_hv_kv=t["vn_hv_kv"],
+            vn_lv_kv=t["vn_lv_kv"],
+            vk_percent=t["vk_percent"],
+            vkr_percent=t["vkr_percent"],
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            shift_degree=t.get("shift_degree", 0.0),
+            vector_group=t["vector_group"],
+            vk0_percent=t["vk0_percent"],
+            vkr0_percent=t["vkr0_percent"],
+            mag0_percent=t.get("mag0_percent", 100.0),
+            mag0_rx=t.get("mag0_rx", 0.0),
+            si0_hv_partial=t.get("si0_hv_partial", 0.9),
+            parallel=t.get("parallel", 1),
+            name=t["id"],
         )
     for g in doc.get("generators", []):
-        pp.create_gen(net, idx[g["bus"]], p_mw=0.8 * g["sn_mva"], name=g["id"], **{k: v for k, v in g.items() if k not in ("id", "bus")})
+        pp.create_gen(
+            net,
+            idx[g["bus"]],
+            p_mw=0.8 * g["sn_mva"],
+            name=g["id"],
+            **{k: v for k, v in g.items() if k not in ("id", "bus")},
+        )
     for m in doc.get("motors", []):
-        pp.create_motor(net, idx[m["bus"]], cos_phi=m["cos_phi_n"], name=m["id"], **{k: v for k, v in m.items() if k not in ("id", "bus")})
+        pp.create_motor(
+            net,
+            idx[m["bus"]],
+            cos_phi=m["cos_phi_n"],
+            name=m["id"],
+            **{k: v for k, v in m.items() if k not in ("id", "bus")},
+        )
     for t in doc.get("transformers3w", []):
         pp.create_transformer3w_from_parameters(
-            net, idx[t["hv_bus"]], idx[t["mv_bus"]], idx[t["lv_bus"]], pfe_kw=0.0, i0_percent=0.0, name=t["id"],
+            net,
+            idx[t["hv_bus"]],
+            idx[t["mv_bus"]],
+            idx[t["lv_bus"]],
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            name=t["id"],
             **{k: v for k, v in t.items() if k not in ("id", "hv_bus", "mv_bus", "lv_bus")},
         )
     return net
@@ -136,26 +249,105 @@ def transformer_variants(vg: str, vg3: str) -> dict[str, Any]:
     """Off-nominal ratios, a YNyn/Yyn magnetising branch, parallel cables with c0 and a
     three-winding transformer: the parts the reference cases do not exercise."""
     return {
-        "format": "circuit-document", "version": 1, "id": f"variants-{vg}-{vg3}",
+        "format": "circuit-document",
+        "version": 1,
+        "id": f"variants-{vg}-{vg3}",
         "study": {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max", "min"], "kappa_method": "C"},
-        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}, {"id": "MV2", "vn_kv": 20.0},
-                  {"id": "T3M", "vn_kv": 20.0}, {"id": "T3L", "vn_kv": 10.0}],
-        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 2000.0, "rx_max": 0.1, "x0x_max": 1.2, "r0x0_max": 0.15,
-                       "s_sc_min_mva": 1500.0, "rx_min": 0.12, "x0x_min": 1.1, "r0x0_min": 0.1}],
-        "lines": [{"id": "L", "from_bus": "MV", "to_bus": "MV2", "length_km": 3.0, "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.35,
-                   "r0_ohm_per_km": 0.6, "x0_ohm_per_km": 1.1, "c0_nf_per_km": 200.0, "endtemp_degree": 90.0, "parallel": 2}],
-        "transformers": [
-            {"id": "T1", "hv_bus": "HV", "lv_bus": "MV", "sn_mva": 40.0, "vn_hv_kv": 115.0, "vn_lv_kv": 21.0, "vk_percent": 12.0, "vkr_percent": 0.4,
-             "vector_group": vg, "vk0_percent": 11.0, "vkr0_percent": 0.4, "mag0_percent": 100.0, "mag0_rx": 0.1, "si0_hv_partial": 0.9},
-            {"id": "T2", "hv_bus": "MV2", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.41, "vk_percent": 6.0, "vkr_percent": 1.2,
-             "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.2},
+        "buses": [
+            {"id": "HV", "vn_kv": 110.0},
+            {"id": "MV", "vn_kv": 20.0},
+            {"id": "LV", "vn_kv": 0.4},
+            {"id": "MV2", "vn_kv": 20.0},
+            {"id": "T3M", "vn_kv": 20.0},
+            {"id": "T3L", "vn_kv": 10.0},
         ],
-        "transformers3w": [{
-            "id": "T3", "hv_bus": "HV", "mv_bus": "T3M", "lv_bus": "T3L", "vn_hv_kv": 110.0, "vn_mv_kv": 20.5, "vn_lv_kv": 10.0,
-            "sn_hv_mva": 50.0, "sn_mv_mva": 40.0, "sn_lv_mva": 20.0, "vk_hv_percent": 12.0, "vk_mv_percent": 8.0, "vk_lv_percent": 10.0,
-            "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.35, "vk0_hv_percent": 11.0, "vk0_mv_percent": 7.5,
-            "vk0_lv_percent": 9.5, "vkr0_hv_percent": 0.4, "vkr0_mv_percent": 0.3, "vkr0_lv_percent": 0.35, "vector_group": vg3,
-        }],
+        "ext_grids": [
+            {
+                "id": "Q",
+                "bus": "HV",
+                "s_sc_max_mva": 2000.0,
+                "rx_max": 0.1,
+                "x0x_max": 1.2,
+                "r0x0_max": 0.15,
+                "s_sc_min_mva": 1500.0,
+                "rx_min": 0.12,
+                "x0x_min": 1.1,
+                "r0x0_min": 0.1,
+            }
+        ],
+        "lines": [
+            {
+                "id": "L",
+                "from_bus": "MV",
+                "to_bus": "MV2",
+                "length_km": 3.0,
+                "r_ohm_per_km": 0.2,
+                "x_ohm_per_km": 0.35,
+                "r0_ohm_per_km": 0.6,
+                "x0_ohm_per_km": 1.1,
+                "c0_nf_per_km": 200.0,
+                "endtemp_degree": 90.0,
+                "parallel": 2,
+            }
+        ],
+        "transformers": [
+            {
+                "id": "T1",
+                "hv_bus": "HV",
+                "lv_bus": "MV",
+                "sn_mva": 40.0,
+                "vn_hv_kv": 115.0,
+                "vn_lv_kv": 21.0,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.4,
+                "vector_group": vg,
+                "vk0_percent": 11.0,
+                "vkr0_percent": 0.4,
+                "mag0_percent": 100.0,
+                "mag0_rx": 0.1,
+                "si0_hv_partial": 0.9,
+            },
+            {
+                "id": "T2",
+                "hv_bus": "MV2",
+                "lv_bus": "LV",
+                "sn_mva": 0.63,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.41,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.2,
+                "vector_group": "Dyn",
+                "vk0_percent": 6.0,
+                "vkr0_percent": 1.2,
+            },
+        ],
+        "transformers3w": [
+            {
+                "id": "T3",
+                "hv_bus": "HV",
+                "mv_bus": "T3M",
+                "lv_bus": "T3L",
+                "vn_hv_kv": 110.0,
+                "vn_mv_kv": 20.5,
+                "vn_lv_kv": 10.0,
+                "sn_hv_mva": 50.0,
+                "sn_mv_mva": 40.0,
+                "sn_lv_mva": 20.0,
+                "vk_hv_percent": 12.0,
+                "vk_mv_percent": 8.0,
+                "vk_lv_percent": 10.0,
+                "vkr_hv_percent": 0.4,
+                "vkr_mv_percent": 0.3,
+                "vkr_lv_percent": 0.35,
+                "vk0_hv_percent": 11.0,
+                "vk0_mv_percent": 7.5,
+                "vk0_lv_percent": 9.5,
+                "vkr0_hv_percent": 0.4,
+                "vkr0_mv_percent": 0.3,
+                "vkr0_lv_percent": 0.35,
+                "vector_group": vg3,
+            }
+        ],
     }
 
 
@@ -190,20 +382,85 @@ def test_matches_pandapower_with_generator_and_motor() -> None:
     import pandapower.shortcircuit as sc
 
     doc = {
-        "format": "circuit-document", "version": 1, "id": "machines",
+        "format": "circuit-document",
+        "version": 1,
+        "id": "machines",
         "study": {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max", "min"], "lv_tol_percent": 6},
-        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 10.0}, {"id": "GB", "vn_kv": 10.0}, {"id": "LV", "vn_kv": 0.4}],
-        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1, "s_sc_min_mva": 2000.0, "rx_min": 0.12}],
-        "lines": [{"id": "L", "from_bus": "MV", "to_bus": "GB", "length_km": 1.5, "r_ohm_per_km": 0.1, "x_ohm_per_km": 0.12,
-                   "r0_ohm_per_km": 0.3, "x0_ohm_per_km": 0.4, "c0_nf_per_km": 0.0, "endtemp_degree": 90.0}],
-        "transformers": [
-            {"id": "T1", "hv_bus": "HV", "lv_bus": "MV", "sn_mva": 40.0, "vn_hv_kv": 110.0, "vn_lv_kv": 10.5, "vk_percent": 12.0,
-             "vkr_percent": 0.4, "vector_group": "Dyn", "vk0_percent": 12.0, "vkr0_percent": 0.4},
-            {"id": "T2", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 1.0, "vn_hv_kv": 10.0, "vn_lv_kv": 0.4, "vk_percent": 6.0,
-             "vkr_percent": 1.0, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.0},
+        "buses": [
+            {"id": "HV", "vn_kv": 110.0},
+            {"id": "MV", "vn_kv": 10.0},
+            {"id": "GB", "vn_kv": 10.0},
+            {"id": "LV", "vn_kv": 0.4},
         ],
-        "generators": [{"id": "G", "bus": "GB", "sn_mva": 20.0, "vn_kv": 10.5, "xdss_pu": 0.14, "rdss_ohm": 0.02, "cos_phi": 0.8, "pg_percent": 5.0}],
-        "motors": [{"id": "M", "bus": "LV", "pn_mech_mw": 0.3, "cos_phi_n": 0.86, "efficiency_n_percent": 95.0, "vn_kv": 0.4, "lrc_pu": 6.5, "rx": 0.42}],
+        "ext_grids": [
+            {"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1, "s_sc_min_mva": 2000.0, "rx_min": 0.12}
+        ],
+        "lines": [
+            {
+                "id": "L",
+                "from_bus": "MV",
+                "to_bus": "GB",
+                "length_km": 1.5,
+                "r_ohm_per_km": 0.1,
+                "x_ohm_per_km": 0.12,
+                "r0_ohm_per_km": 0.3,
+                "x0_ohm_per_km": 0.4,
+                "c0_nf_per_km": 0.0,
+                "endtemp_degree": 90.0,
+            }
+        ],
+        "transformers": [
+            {
+                "id": "T1",
+                "hv_bus": "HV",
+                "lv_bus": "MV",
+                "sn_mva": 40.0,
+                "vn_hv_kv": 110.0,
+                "vn_lv_kv": 10.5,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.4,
+                "vector_group": "Dyn",
+                "vk0_percent": 12.0,
+                "vkr0_percent": 0.4,
+            },
+            {
+                "id": "T2",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 1.0,
+                "vn_hv_kv": 10.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.0,
+                "vector_group": "Dyn",
+                "vk0_percent": 6.0,
+                "vkr0_percent": 1.0,
+            },
+        ],
+        "generators": [
+            {
+                "id": "G",
+                "bus": "GB",
+                "sn_mva": 20.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.14,
+                "rdss_ohm": 0.02,
+                "cos_phi": 0.8,
+                "pg_percent": 5.0,
+            }
+        ],
+        "motors": [
+            {
+                "id": "M",
+                "bus": "LV",
+                "pn_mech_mw": 0.3,
+                "cos_phi_n": 0.86,
+                "efficiency_n_percent": 95.0,
+                "vn_kv": 0.4,
+                "lrc_pu": 6.5,
+                "rx": 0.42,
+            }
+        ],
     }
     ours = solve_study(parse_circuit(doc))
     net = pandapower_net(doc)
@@ -291,8 +548,14 @@ def test_solver_bench() -> None:
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        pp_cells = (f"{r['pp_s']:.2f} | {r['rss']:.0f} | {r['ratio']:.0f}x | {r['dev']:.1e}") if "pp_s" in r else "not run (dense N×N inverse) | – | – | –"
-        table.append(f"| {r['buses']} | {r['ours_s']:.2f} | {1e6 * r['ours_s'] / r['buses']:.0f} | {r['ours_mb']:.0f} | {pp_cells} |")
+        pp_cells = (
+            (f"{r['pp_s']:.2f} | {r['rss']:.0f} | {r['ratio']:.0f}x | {r['dev']:.1e}")
+            if "pp_s" in r
+            else "not run (dense N×N inverse) | – | – | –"
+        )
+        table.append(
+            f"| {r['buses']} | {r['ours_s']:.2f} | {1e6 * r['ours_s'] / r['buses']:.0f} | {r['ours_mb']:.0f} | {pp_cells} |"
+        )
     note = (
         "\nAll-bus sweep, max case: 3ph with ip (κ method C) and ith, plus 1ph (positive and zero sequence). "
         f"Process max RSS {_rss_mb():.0f} MB. numpy {np.__version__}, {os.cpu_count()} CPUs."

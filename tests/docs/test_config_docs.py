@@ -27,7 +27,9 @@ def settings_env_names() -> set[str]:
 
 
 def test_env_example_is_generated_from_the_settings_classes():
-    r = subprocess.run([sys.executable, "scripts/gen_env_example.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "scripts/gen_env_example.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -36,7 +38,7 @@ def test_compose_sets_only_settings_that_exist():
     known = settings_env_names()
     unknown = []
     for name, svc in compose["services"].items():
-        for var in (svc.get("environment") or {}):
+        for var in svc.get("environment") or {}:
             if var.startswith(tuple(PREFIXES)) and var not in known:
                 unknown.append(f"{name}: {var}")
     assert not unknown, f"docker-compose.yml sets variables no Settings class reads: {unknown}"

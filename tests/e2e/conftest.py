@@ -10,12 +10,8 @@ import uuid
 import aio_pika
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-
 from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, free_port
-
-
-
+from sqlalchemy import create_engine, text
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +39,9 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
     logs = tmp_path_factory.mktemp("e2e-logs")
     auth_port, project_port, sim_port, gw_port = free_port(), free_port(), free_port(), free_port()
     auth = ServiceProcess(
-        "auth", "ampflux_auth", auth_port,
+        "auth",
+        "ampflux_auth",
+        auth_port,
         {
             "AUTH_PORT": str(auth_port),
             "AUTH_DATABASE_URL": e2e_databases("auth"),
@@ -56,7 +54,9 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
     jwks_url = f"{auth.url}/.well-known/jwks.json"
     project_queue = f"e2e-project-{uuid.uuid4().hex[:8]}"
     project = ServiceProcess(
-        "project", "ampflux_project", project_port,
+        "project",
+        "ampflux_project",
+        project_port,
         {
             "PROJECT_PORT": str(project_port),
             "PROJECT_DATABASE_URL": e2e_databases("project"),
@@ -80,8 +80,14 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
     }
     simulation = ServiceProcess("simulation", "ampflux_simulation", sim_port, sim_env, logs / "simulation.log")
     workers = [
-        ServiceProcess(f"worker-{i}", "ampflux_simulation.worker", 0, {**sim_env, "SIMULATION_MIGRATE_ON_START": "false"},
-                       logs / f"worker-{i}.log", ready_log="consuming")
+        ServiceProcess(
+            f"worker-{i}",
+            "ampflux_simulation.worker",
+            0,
+            {**sim_env, "SIMULATION_MIGRATE_ON_START": "false"},
+            logs / f"worker-{i}.log",
+            ready_log="consuming",
+        )
         for i in (1, 2)
     ]
     started = [auth]
@@ -94,19 +100,36 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         raise
     login_limit = {"policy": "login", "quota": LOGIN_QUOTA, "window_s": 60}
     routes = [
-        {"prefix": "/auth/login", "service": "auth", "upstreams": [auth.url], "public": True, "rate_limit": login_limit},
-        {"prefix": "/auth", "service": "auth", "upstreams": [auth.url],
-         "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
-         "internal_paths": ["/auth/api-keys/exchange"],
-         "rate_limit": {"policy": "auth-default", "quota": 1000, "window_s": 60}},
-        {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True,
-         "rate_limit": {"policy": "jwks", "quota": JWKS_QUOTA, "window_s": 60}},
+        {
+            "prefix": "/auth/login",
+            "service": "auth",
+            "upstreams": [auth.url],
+            "public": True,
+            "rate_limit": login_limit,
+        },
+        {
+            "prefix": "/auth",
+            "service": "auth",
+            "upstreams": [auth.url],
+            "public_paths": ["/auth/register", "/auth/login", "/auth/refresh"],
+            "internal_paths": ["/auth/api-keys/exchange"],
+            "rate_limit": {"policy": "auth-default", "quota": 1000, "window_s": 60},
+        },
+        {
+            "prefix": "/.well-known/jwks.json",
+            "service": "auth",
+            "upstreams": [auth.url],
+            "public": True,
+            "rate_limit": {"policy": "jwks", "quota": JWKS_QUOTA, "window_s": 60},
+        },
         {"prefix": "/projects", "service": "project", "upstreams": [project.url]},
         {"prefix": "/circuits", "service": "project", "upstreams": [project.url]},
         {"prefix": "/simulations", "service": "simulation", "upstreams": [simulation.url], "timeout_s": 60},
     ]
     gateway = ServiceProcess(
-        "gateway", "ampflux_gateway", gw_port,
+        "gateway",
+        "ampflux_gateway",
+        gw_port,
         {
             "GATEWAY_PORT": str(gw_port),
             "GATEWAY_ROUTES": json.dumps(routes),
@@ -123,8 +146,14 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         for svc in reversed(started):
             svc.stop()
         raise
-    yield {"auth": auth, "project": project, "simulation": simulation, "workers": workers, "gateway": gateway,
-           "amqp_url": amqp_url}
+    yield {
+        "auth": auth,
+        "project": project,
+        "simulation": simulation,
+        "workers": workers,
+        "gateway": gateway,
+        "amqp_url": amqp_url,
+    }
     for svc in reversed(started):
         svc.stop()
     asyncio.run(_delete_queues(amqp_url, [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq"]))

@@ -10,9 +10,7 @@ import time
 import uuid
 
 import aio_pika
-import httpx
 import pytest
-
 from e2e.flows import bearer, new_user, register_and_login
 from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA
 
@@ -41,7 +39,9 @@ def test_register_login_me_refresh_logout(gw):
     assert gw.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]}).status_code == 401
 
     _, fresh = register_and_login(gw, None)
-    assert gw.post("/auth/logout", json={"refresh_token": fresh["refresh_token"]}, headers=bearer(fresh)).status_code in (200, 204)
+    assert gw.post(
+        "/auth/logout", json={"refresh_token": fresh["refresh_token"]}, headers=bearer(fresh)
+    ).status_code in (200, 204)
     assert gw.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 401
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
-
 from e2e.flows import add_colleague, bearer, register_and_login
+
+from ampflux_testing.circuits import CASES_DIR
 
 pytestmark = pytest.mark.slow
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "circuits" / "cases"
+CASES = CASES_DIR
 
 
 def reference_circuit(name: str = "edge_parallel_transformers.json") -> dict:
     path = CASES / name
-    assert path.exists(), f"reference circuits not found at {CASES} (../shared must sit beside the repo)"
+    assert path.exists(), f"reference circuits not found at {CASES}"
     doc = json.loads(path.read_text())
     doc.pop("expected", None)
     return doc
@@ -33,9 +33,17 @@ def team(gw):
     viewer_user, viewer = add_colleague(gw, admin, "viewer")
     outsider_user, outsider = add_colleague(gw, admin, "engineer")
     return {
-        "admin": admin, "owner": owner, "editor": editor, "viewer": viewer, "outsider": outsider,
-        "ids": {"owner": owner_user["id"], "editor": editor_user["id"], "viewer": viewer_user["id"],
-                "outsider": outsider_user["id"]},
+        "admin": admin,
+        "owner": owner,
+        "editor": editor,
+        "viewer": viewer,
+        "outsider": outsider,
+        "ids": {
+            "owner": owner_user["id"],
+            "editor": editor_user["id"],
+            "viewer": viewer_user["id"],
+            "outsider": outsider_user["id"],
+        },
     }
 
 
@@ -60,8 +68,11 @@ def test_the_life_of_a_project(gw, team):
 
     # The editor saves a circuit; the viewer may read but not save.
     doc = reference_circuit()
-    r = gw.post(f"/projects/{pid}/circuits/", json={"name": "LV board", "document": doc, "message": "first"},
-                headers=h["editor"])
+    r = gw.post(
+        f"/projects/{pid}/circuits/",
+        json={"name": "LV board", "document": doc, "message": "first"},
+        headers=h["editor"],
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     assert r.json()["latest_version"] == 1
@@ -73,8 +84,11 @@ def test_the_life_of_a_project(gw, team):
     assert r.status_code == 200 and r.json()["number"] == 1
     changed = copy.deepcopy(doc)
     changed["ext_grids"][0]["s_sc_max_mva"] = doc["ext_grids"][0]["s_sc_max_mva"] * 2
-    r = gw.post(f"/projects/{pid}/circuits/{cid}/versions", json={"document": changed, "message": "stronger grid"},
-                headers=h["editor"])
+    r = gw.post(
+        f"/projects/{pid}/circuits/{cid}/versions",
+        json={"document": changed, "message": "stronger grid"},
+        headers=h["editor"],
+    )
     assert r.status_code == 201 and r.json()["number"] == 2
 
     diff = gw.get(f"/projects/{pid}/circuits/{cid}/diff", params={"from": 1, "to": 2}, headers=h["viewer"])
@@ -86,8 +100,16 @@ def test_the_life_of_a_project(gw, team):
 
     # A malformed circuit: every problem at once, with paths; nothing stored.
     bad = copy.deepcopy(doc)
-    bad["lines"] = [{"id": "L1", "from_bus": "NOPE", "to_bus": bad["buses"][0]["id"], "length_km": -1,
-                     "r_ohm_per_km": 0.1, "x_ohm_per_km": 0.1}]
+    bad["lines"] = [
+        {
+            "id": "L1",
+            "from_bus": "NOPE",
+            "to_bus": bad["buses"][0]["id"],
+            "length_km": -1,
+            "r_ohm_per_km": 0.1,
+            "x_ohm_per_km": 0.1,
+        }
+    ]
     r = gw.post(f"/projects/{pid}/circuits/{cid}/versions", json={"document": bad}, headers=h["editor"])
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
@@ -101,8 +123,11 @@ def test_the_life_of_a_project(gw, team):
     assert exported.status_code == 200
     assert "attachment" in exported.headers["content-disposition"]
     assert exported.json()["ext_grids"][0]["s_sc_max_mva"] == changed["ext_grids"][0]["s_sc_max_mva"]
-    r = gw.post(f"/projects/{pid}/circuits/import", files={"file": ("board.json", exported.content, "application/json")},
-                headers=h["editor"])
+    r = gw.post(
+        f"/projects/{pid}/circuits/import",
+        files={"file": ("board.json", exported.content, "application/json")},
+        headers=h["editor"],
+    )
     assert r.status_code == 201, r.text
 
     # The audit trail is for owners and admins.

@@ -10,18 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from e2e.flows import bearer, register_and_login
+
+from ampflux_testing.circuits import CASES_DIR
 
 pytestmark = pytest.mark.slow
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "circuits" / "cases"
+CASES = CASES_DIR
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 def case_files() -> list[Path]:
     files = sorted(CASES.glob("*.json"))
-    assert files, f"no reference circuits at {CASES} (../shared must sit beside the repo)"
+    assert files, f"no reference circuits at {CASES}"
     return files
 
 
@@ -113,8 +114,16 @@ def test_a_malformed_inline_circuit_is_refused_with_every_error(gw, engineer):
     doc = json.loads((CASES / "edge_parallel_transformers.json").read_text())
     doc.pop("expected")
     pid, _ = save_circuit(gw, engineer, doc)
-    doc["lines"] = [{"id": "X", "from_bus": "NOPE", "to_bus": doc["buses"][0]["id"], "length_km": -2,
-                     "r_ohm_per_km": 0.1, "x_ohm_per_km": 0.1}]
+    doc["lines"] = [
+        {
+            "id": "X",
+            "from_bus": "NOPE",
+            "to_bus": doc["buses"][0]["id"],
+            "length_km": -2,
+            "r_ohm_per_km": 0.1,
+            "x_ohm_per_km": 0.1,
+        }
+    ]
     r = gw.post("/simulations", json={"project_id": pid, "document": doc}, headers=engineer)
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"

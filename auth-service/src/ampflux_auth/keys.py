@@ -72,8 +72,9 @@ async def describe(settings: Settings) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ampflux_auth.keys", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ampflux_auth.keys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["list", "rotate", "prune", "retire"])
     parser.add_argument("kid", nargs="?", help="the key to retire (retire only)")
     args = parser.parse_args(argv)

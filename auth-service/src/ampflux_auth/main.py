@@ -18,8 +18,6 @@ from .domain.signing_keys import KeyRing
 from .metrics import AuthMetrics
 from .models import Base, event_tables
 
-
-
 # Inside the package, like every service's, so a built wheel (the container image) carries it.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_auth"

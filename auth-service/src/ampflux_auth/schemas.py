@@ -226,7 +226,9 @@ class Page(BaseModel, Generic[T]):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"name": "nightly study export", "scopes": ["projects:read"], "expires_at": "2027-01-01T00:00:00Z"}]
+            "examples": [
+                {"name": "nightly study export", "scopes": ["projects:read"], "expires_at": "2027-01-01T00:00:00Z"}
+            ]
         }
     )
 
@@ -257,8 +259,18 @@ class JWKSRead(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-                           "kid": "20260101120000-1a2b3c4d", "alg": "EdDSA", "use": "sig"}]}
+                {
+                    "keys": [
+                        {
+                            "kty": "OKP",
+                            "crv": "Ed25519",
+                            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                            "kid": "20260101120000-1a2b3c4d",
+                            "alg": "EdDSA",
+                            "use": "sig",
+                        }
+                    ]
+                }
             ]
         }
     )

@@ -114,7 +114,11 @@ class GatewayRoute(BaseRoute):
             return
         headers = {**_as_dict(rl_headers), **(problem.headers or {})}
         response = problem_response(
-            problem.status, slug=problem.slug, title=problem.title, detail=problem.detail, headers=headers or None,
+            problem.status,
+            slug=problem.slug,
+            title=problem.title,
+            detail=problem.detail,
+            headers=headers or None,
             **problem.extra,
         )
         await response(scope, receive, send)
@@ -122,7 +126,9 @@ class GatewayRoute(BaseRoute):
 
 def _too_many(headers: list[tuple[bytes, bytes]]) -> ProblemError:
     return ProblemError(
-        429, "rate limit exceeded; retry after the number of seconds in Retry-After", slug="rate-limited",
+        429,
+        "rate limit exceeded; retry after the number of seconds in Retry-After",
+        slug="rate-limited",
         headers=_as_dict(headers),
     )
 

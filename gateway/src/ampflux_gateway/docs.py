@@ -61,7 +61,9 @@ async def _fetch(gw: Gateway, service: str) -> dict[str, Any]:
     pool = gw.registry.pool(service)
     inst = pool.pick() if pool else None
     if inst is None or gw.client is None:
-        raise ProblemError(503, f"no healthy instance of the {service} service is available", slug="upstream-unavailable")
+        raise ProblemError(
+            503, f"no healthy instance of the {service} service is available", slug="upstream-unavailable"
+        )
     try:
         resp = await gw.client.get(f"{inst.base_url}/openapi.json", timeout=5.0)
         resp.raise_for_status()

@@ -28,12 +28,27 @@ log = logging.getLogger("ampflux.gateway.proxy")
 # RFC 9110 §7.6.1 connection-specific fields, plus the ones the gateway sets itself.
 HOP_BY_HOP = frozenset(
     {
-        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
-        b"transfer-encoding", b"upgrade", b"proxy-connection",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-connection",
     }
 )
 _SET_BY_GATEWAY = frozenset(
-    {b"host", b"x-request-id", b"x-api-key", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+    {
+        b"host",
+        b"x-request-id",
+        b"x-api-key",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"forwarded",
+    }
 )
 # uvicorn writes its own `date`; the gateway sends no `server` banner of its own or theirs.
 _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
@@ -150,7 +165,9 @@ class HttpProxy:
             target = target + b"?" + scope["query_string"]
         timeout = {
             "connect": min(self._connect_timeout, entry.timeout_s),
-            "read": entry.timeout_s, "write": entry.timeout_s, "pool": entry.timeout_s,
+            "read": entry.timeout_s,
+            "write": entry.timeout_s,
+            "pool": entry.timeout_s,
         }
         tried: set[Instance] = set()
         connect_timed_out = False
@@ -166,8 +183,11 @@ class HttpProxy:
                     503, f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
                 )
             request = httpx.Request(
-                method, inst.base_url + target.decode("latin-1"), headers=headers,
-                content=body, extensions={"timeout": timeout},
+                method,
+                inst.base_url + target.decode("latin-1"),
+                headers=headers,
+                content=body,
+                extensions={"timeout": timeout},
             )
             started = time.perf_counter()
             try:

@@ -132,15 +132,23 @@ _DEFAULT_LIMIT = {"policy": "api", "quota": 600, "window_s": 60}
 
 DEFAULT_ROUTES: list[dict] = [
     {
-        "prefix": "/auth/login", "service": "auth", "upstreams": [AUTH], "public": True,
+        "prefix": "/auth/login",
+        "service": "auth",
+        "upstreams": [AUTH],
+        "public": True,
         "rate_limit": {"policy": "auth-login", "quota": 10, "window_s": 60, "key": "client"},
     },
     {
-        "prefix": "/auth/register", "service": "auth", "upstreams": [AUTH], "public": True,
+        "prefix": "/auth/register",
+        "service": "auth",
+        "upstreams": [AUTH],
+        "public": True,
         "rate_limit": {"policy": "auth-register", "quota": 5, "window_s": 600, "key": "client"},
     },
     {
-        "prefix": "/auth", "service": "auth", "upstreams": [AUTH],
+        "prefix": "/auth",
+        "service": "auth",
+        "upstreams": [AUTH],
         "public_paths": ["/auth/refresh"],
         "internal_paths": ["/auth/api-keys/exchange"],
         "rate_limit": _DEFAULT_LIMIT,
@@ -149,7 +157,10 @@ DEFAULT_ROUTES: list[dict] = [
     {"prefix": "/projects", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
     {"prefix": "/circuits", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
     {
-        "prefix": "/simulations", "service": "simulation", "upstreams": [SIMULATION],
-        "timeout_s": 60, "rate_limit": _DEFAULT_LIMIT,
+        "prefix": "/simulations",
+        "service": "simulation",
+        "upstreams": [SIMULATION],
+        "timeout_s": 60,
+        "rate_limit": _DEFAULT_LIMIT,
     },
 ]

@@ -23,7 +23,7 @@ _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE
 
 
 class _Connection:
-    __slots__ = ("reader", "writer", "h11", "idle_since", "reused")
+    __slots__ = ("h11", "idle_since", "reader", "reused", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -56,9 +56,7 @@ def _timeouts(request: httpx.Request) -> dict[str, float | None]:
 
 
 class UpstreamTransport(httpx.AsyncBaseTransport):
-    def __init__(
-        self, *, max_connections_per_origin: int, max_idle_per_origin: int, keepalive_expiry_s: float
-    ) -> None:
+    def __init__(self, *, max_connections_per_origin: int, max_idle_per_origin: int, keepalive_expiry_s: float) -> None:
         self._max_connections = max_connections_per_origin
         self._max_idle = max_idle_per_origin
         self._expiry = keepalive_expiry_s
@@ -245,4 +243,4 @@ async def _next_event(conn: _Connection, request: httpx.Request, timeouts: dict[
 
 def _has_body(request: httpx.Request) -> bool:
     headers = request.headers
-    return "content-length" in headers and headers["content-length"] != "0" or "transfer-encoding" in headers
+    return ("content-length" in headers and headers["content-length"] != "0") or "transfer-encoding" in headers

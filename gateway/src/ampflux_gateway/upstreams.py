@@ -64,8 +64,11 @@ class UpstreamPool:
     def mark(self, inst: Instance, healthy: bool, reason: str = "") -> None:
         if inst.healthy != healthy:
             log.warning(
-                "upstream %s %s is %s%s", self.service, inst.base_url,
-                "back up" if healthy else "down", f": {reason}" if reason else "",
+                "upstream %s %s is %s%s",
+                self.service,
+                inst.base_url,
+                "back up" if healthy else "down",
+                f": {reason}" if reason else "",
             )
         if not healthy and inst.healthy:
             inst.down_since = time.monotonic()

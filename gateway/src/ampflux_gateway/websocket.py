@@ -21,9 +21,17 @@ log = logging.getLogger("ampflux.gateway.websocket")
 # Handshake fields the websockets client writes itself, and ones that only concern the hop.
 _NOT_FORWARDED = frozenset(
     {
-        b"host", b"connection", b"upgrade", b"sec-websocket-key", b"sec-websocket-version",
-        b"sec-websocket-extensions", b"sec-websocket-protocol", b"sec-websocket-accept",
-        b"content-length", b"transfer-encoding", b"user-agent",
+        b"host",
+        b"connection",
+        b"upgrade",
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"sec-websocket-extensions",
+        b"sec-websocket-protocol",
+        b"sec-websocket-accept",
+        b"content-length",
+        b"transfer-encoding",
+        b"user-agent",
     }
 )
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -55,8 +63,13 @@ async def forward_websocket(
         return
     inst = pool.pick()
     if inst is None:
-        await refuse(scope, send, ProblemError(503, f"no healthy instance of the {entry.service} service is available",
-                                               slug="upstream-unavailable"))
+        await refuse(
+            scope,
+            send,
+            ProblemError(
+                503, f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
+            ),
+        )
         return
     target = scope.get("raw_path") or scope["path"].encode()
     if scope.get("query_string"):
@@ -66,19 +79,37 @@ async def forward_websocket(
     extra = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers if k not in _NOT_FORWARDED]
     try:
         upstream = await connect(
-            url, additional_headers=extra, subprotocols=subprotocols, open_timeout=entry.timeout_s,
-            proxy=None, compression=None, max_size=MAX_MESSAGE_BYTES, user_agent_header=None,
+            url,
+            additional_headers=extra,
+            subprotocols=subprotocols,
+            open_timeout=entry.timeout_s,
+            proxy=None,
+            compression=None,
+            max_size=MAX_MESSAGE_BYTES,
+            user_agent_header=None,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
-        await refuse(scope, send, ProblemError(status if status >= 400 else 502,
-                                               f"the {entry.service} service refused the WebSocket ({status})"))
+        await refuse(
+            scope,
+            send,
+            ProblemError(
+                status if status >= 400 else 502, f"the {entry.service} service refused the WebSocket ({status})"
+            ),
+        )
         return
     except (OSError, TimeoutError, WebSocketException) as exc:
         if isinstance(exc, ConnectionRefusedError):
             pool.mark(inst, False, "connection refused")
-        await refuse(scope, send, ProblemError(502, f"the {entry.service} service is unreachable for WebSockets "
-                                               f"({type(exc).__name__})", slug="upstream-unreachable"))
+        await refuse(
+            scope,
+            send,
+            ProblemError(
+                502,
+                f"the {entry.service} service is unreachable for WebSockets ({type(exc).__name__})",
+                slug="upstream-unreachable",
+            ),
+        )
         return
     async with upstream:
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol, "headers": []})

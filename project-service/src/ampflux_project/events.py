@@ -65,7 +65,11 @@ async def emit(
     The unit of work that commits the session wakes the relay (`ampflux_shared.deps`).
     """
     envelope = make_event(
-        event_type, payload, producer=PRODUCER, company_id=company_id, actor_id=actor_id,
+        event_type,
+        payload,
+        producer=PRODUCER,
+        company_id=company_id,
+        actor_id=actor_id,
         request_id=current_request_id(),
     )
     await _outbox.add(session, envelope)
@@ -123,7 +127,9 @@ async def on_user_deactivated(session: AsyncSession, envelope: EventEnvelope) ->
     departures = await remove_user_everywhere(session, company_id=payload.company_id, user_id=payload.user_id)
     log.info(
         "user %s deactivated: removed from %d project(s), %d new owner(s)",
-        payload.user_id, len(departures), sum(1 for d in departures if d.promoted_user_id),
+        payload.user_id,
+        len(departures),
+        sum(1 for d in departures if d.promoted_user_id),
     )
 
 
@@ -134,15 +140,23 @@ async def on_run_finished(session: AsyncSession, envelope: EventEnvelope) -> Non
     match parse_payload(envelope):
         case SimulationRunCompleted() as done:
             run = FinishedRun(
-                run_id=done.run_id, company_id=done.company_id, circuit_version_id=done.circuit_version_id,
-                status="succeeded", finished_at=_utc(done.finished_at),
-                solve_seconds=done.solve_seconds, bus_count=done.bus_count,
+                run_id=done.run_id,
+                company_id=done.company_id,
+                circuit_version_id=done.circuit_version_id,
+                status="succeeded",
+                finished_at=_utc(done.finished_at),
+                solve_seconds=done.solve_seconds,
+                bus_count=done.bus_count,
             )
         case SimulationRunFailed() as failed:
             run = FinishedRun(
-                run_id=failed.run_id, company_id=failed.company_id, circuit_version_id=failed.circuit_version_id,
-                status="failed", finished_at=_utc(failed.finished_at),
-                error_code=failed.error_code, detail=failed.detail,
+                run_id=failed.run_id,
+                company_id=failed.company_id,
+                circuit_version_id=failed.circuit_version_id,
+                status="failed",
+                finished_at=_utc(failed.finished_at),
+                error_code=failed.error_code,
+                detail=failed.detail,
             )
         case other:  # only the two run types are routed here; anything else will never fit
             raise PoisonEventError(f"not a finished run: {type(other).__name__}")

@@ -23,7 +23,13 @@ from .errors import install_error_handlers
 from .health import ReadinessCheck
 from .health import router as health_router
 from .migrations import ensure_postgres_database, upgrade_to_head_async
-from .observability import HttpMetricsMiddleware, RequestIdMiddleware, ServiceMetrics, configure_logging, metrics_response
+from .observability import (
+    HttpMetricsMiddleware,
+    RequestIdMiddleware,
+    ServiceMetrics,
+    configure_logging,
+    metrics_response,
+)
 from .observability.context import current_service
 from .security import JWKSVerifier
 from .settings import ServiceSettings

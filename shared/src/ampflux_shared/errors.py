@@ -40,7 +40,9 @@ def problem_body(
 
 
 def problem_response(status: int, *, headers: dict[str, str] | None = None, **kwargs: Any) -> JSONResponse:
-    return JSONResponse(problem_body(status, **kwargs), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        problem_body(status, **kwargs), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
 
 
 class ProblemError(Exception):
@@ -115,8 +117,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(
-            exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors,
-            headers=exc.headers, **exc.extra,
+            exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            errors=exc.errors,
+            headers=exc.headers,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -126,8 +133,11 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(
-            422, slug="validation-error", title="Validation failed",
-            detail=f"{len(errors)} validation error(s)", errors=errors,
+            422,
+            slug="validation-error",
+            title="Validation failed",
+            detail=f"{len(errors)} validation error(s)",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,4 +1,4 @@
-"""Reference circuits from ../shared/circuits/cases (outside the repo, read in place, never copied)."""
+"""Reference circuits from tests/data/circuits (the repo's own test data)."""
 
 import copy
 import json
@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
+from ampflux_testing.circuits import CASES_DIR
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
 CASE_NAMES = ["edge_parallel_transformers", "ind480_radial", "mv_meshed_20kv"]
 
 
 @pytest.fixture(scope="session")
 def cases_dir() -> Path:
     if not CASES_DIR.is_dir():
-        pytest.fail(f"reference circuits not found at {CASES_DIR}: the shared folder must sit next to the repo")
+        pytest.fail(f"reference circuits not found at {CASES_DIR}")
     return CASES_DIR
 
 

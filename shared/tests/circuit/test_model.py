@@ -27,13 +27,19 @@ TINY = {
     "id": "tiny",
     "study": {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max"]},
     "buses": [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
-    "ext_grids": [
-        {"id": "G", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}
-    ],
+    "ext_grids": [{"id": "G", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
     "transformers": [
         {
-            "id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
-            "vk_percent": 6.0, "vkr_percent": 1.206, "vector_group": "Dyn", "vk0_percent": 6.0,
+            "id": "T",
+            "hv_bus": "MV",
+            "lv_bus": "LV",
+            "sn_mva": 0.63,
+            "vn_hv_kv": 20.0,
+            "vn_lv_kv": 0.4,
+            "vk_percent": 6.0,
+            "vkr_percent": 1.206,
+            "vector_group": "Dyn",
+            "vk0_percent": 6.0,
             "vkr0_percent": 1.206,
         }
     ],
@@ -41,21 +47,44 @@ TINY = {
 
 LINE = {"id": "L", "from_bus": "A", "to_bus": "B", "length_km": 1.0, "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.1}
 TRAFO = {
-    "id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
-    "vk_percent": 6.0, "vkr_percent": 1.2,
+    "id": "T",
+    "hv_bus": "MV",
+    "lv_bus": "LV",
+    "sn_mva": 0.63,
+    "vn_hv_kv": 20.0,
+    "vn_lv_kv": 0.4,
+    "vk_percent": 6.0,
+    "vkr_percent": 1.2,
 }
 GENERATOR = {"id": "G", "bus": "B", "sn_mva": 10.0, "vn_kv": 10.5, "xdss_pu": 0.2, "cos_phi": 0.8}
 MOTOR = {
-    "id": "M", "bus": "B", "pn_mech_mw": 0.3, "cos_phi_n": 0.85, "efficiency_n_percent": 94.0,
-    "vn_kv": 0.46, "lrc_pu": 6.0, "rx": 0.42,
+    "id": "M",
+    "bus": "B",
+    "pn_mech_mw": 0.3,
+    "cos_phi_n": 0.85,
+    "efficiency_n_percent": 94.0,
+    "vn_kv": 0.46,
+    "lrc_pu": 6.0,
+    "rx": 0.42,
 }
 EXT_GRID = {"id": "N", "bus": "B", "s_sc_max_mva": 500.0, "rx_max": 0.1}
 TRAFO3W = {
-    "id": "T3", "hv_bus": "H", "mv_bus": "M", "lv_bus": "L",
-    "vn_hv_kv": 110.0, "vn_mv_kv": 20.0, "vn_lv_kv": 10.0,
-    "sn_hv_mva": 40.0, "sn_mv_mva": 20.0, "sn_lv_mva": 20.0,
-    "vk_hv_percent": 12.0, "vk_mv_percent": 8.0, "vk_lv_percent": 14.0,
-    "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.5,
+    "id": "T3",
+    "hv_bus": "H",
+    "mv_bus": "M",
+    "lv_bus": "L",
+    "vn_hv_kv": 110.0,
+    "vn_mv_kv": 20.0,
+    "vn_lv_kv": 10.0,
+    "sn_hv_mva": 40.0,
+    "sn_mv_mva": 20.0,
+    "sn_lv_mva": 20.0,
+    "vk_hv_percent": 12.0,
+    "vk_mv_percent": 8.0,
+    "vk_lv_percent": 14.0,
+    "vkr_hv_percent": 0.4,
+    "vkr_mv_percent": 0.3,
+    "vkr_lv_percent": 0.5,
 }
 
 

@@ -300,11 +300,22 @@ def test_three_winding_transformers_are_checked_like_two_winding_ones(reference_
     data["buses"].append({"id": "AUX-10", "vn_kv": 10.0})
     data["transformers3w"] = [
         {
-            "id": "T3", "hv_bus": "HV-B", "mv_bus": "SS-B", "lv_bus": "AUX-10",
-            "vn_hv_kv": 110.0, "vn_mv_kv": 20.0, "vn_lv_kv": 10.5,
-            "sn_hv_mva": 40.0, "sn_mv_mva": 40.0, "sn_lv_mva": 10.0,
-            "vk_hv_percent": 12.0, "vk_mv_percent": 8.0, "vk_lv_percent": 14.0,
-            "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.5,
+            "id": "T3",
+            "hv_bus": "HV-B",
+            "mv_bus": "SS-B",
+            "lv_bus": "AUX-10",
+            "vn_hv_kv": 110.0,
+            "vn_mv_kv": 20.0,
+            "vn_lv_kv": 10.5,
+            "sn_hv_mva": 40.0,
+            "sn_mv_mva": 40.0,
+            "sn_lv_mva": 10.0,
+            "vk_hv_percent": 12.0,
+            "vk_mv_percent": 8.0,
+            "vk_lv_percent": 14.0,
+            "vkr_hv_percent": 0.4,
+            "vkr_mv_percent": 0.3,
+            "vkr_lv_percent": 0.5,
         }
     ]
     assert validate_circuit(data) == []  # AUX-10 is supplied through the third winding

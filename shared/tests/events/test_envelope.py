@@ -48,7 +48,12 @@ def test_an_event_survives_the_wire_unchanged():
     payload = user_registered()
     actor = uuid.uuid4()
     envelope = make_event(
-        "auth.user.registered", payload, producer="auth", company_id=payload.company_id, actor_id=actor, request_id="r-1"
+        "auth.user.registered",
+        payload,
+        producer="auth",
+        company_id=payload.company_id,
+        actor_id=actor,
+        request_id="r-1",
     )
 
     back = EventEnvelope.from_json(envelope.to_json())

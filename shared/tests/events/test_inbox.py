@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from ampflux_shared.events import EventEnvelope, InProcessBroker, InProcessBus, Inbox, consume_once
+from ampflux_shared.events import EventEnvelope, Inbox, InProcessBroker, InProcessBus, consume_once
 
 
 async def test_first_time_is_true_once_per_event_and_consumer(database, schema):

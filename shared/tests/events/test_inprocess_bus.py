@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ampflux_shared.events import BusUnavailableError, InProcessBroker, InProcessBus, PoisonEventError, get_in_process_bus
+from ampflux_shared.events import (
+    BusUnavailableError,
+    InProcessBroker,
+    InProcessBus,
+    PoisonEventError,
+    get_in_process_bus,
+)
 from ampflux_shared.events.envelope import EventEnvelope
 
 

@@ -96,9 +96,10 @@ async def test_a_registered_user_reaches_the_project_service_once(stack, h, requ
             lambda: 'outcome="ok"} 1.0' in generate_latest(project_registry).decode(), what="the consumed count"
         )
         # Each service counted into its own registry.
-        assert 'ampflux_events_published_total{event_type="auth.user.registered"} 1.0' in generate_latest(
-            auth_registry
-        ).decode()
+        assert (
+            'ampflux_events_published_total{event_type="auth.user.registered"} 1.0'
+            in generate_latest(auth_registry).decode()
+        )
         assert "ampflux_events_published_total{" not in generate_latest(project_registry).decode()
         await h.eventually(lambda: relay.metrics.outbox_pending._value.get() == 0, what="the backlog gauge")
         await project_bus.ping()

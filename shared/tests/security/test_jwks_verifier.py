@@ -26,8 +26,16 @@ def make_key(kid: str):
 
 def claims(**over):
     now = int(time.time())
-    c = {"iss": ISS, "aud": AUD, "sub": str(uuid.uuid4()), "company_id": str(uuid.uuid4()),
-         "roles": ["engineer"], "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex}
+    c = {
+        "iss": ISS,
+        "aud": AUD,
+        "sub": str(uuid.uuid4()),
+        "company_id": str(uuid.uuid4()),
+        "roles": ["engineer"],
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+    }
     c.update(over)
     return {k: v for k, v in c.items() if v is not None}
 
@@ -93,8 +101,10 @@ async def test_bad_tokens_are_refused(setup, case):
 
 async def test_alg_none_is_refused(setup):
     _, _, _, verifier = setup
+
     def b64(d):
         return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
     token = f"{b64({'alg': 'none', 'kid': 'k1', 'typ': 'JWT'})}.{b64(claims())}."
     with pytest.raises(TokenError, match="algorithm"):
         await verifier.verify(token)

@@ -89,7 +89,7 @@ def run_cancelled(run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelop
     return _envelope(RUN_CANCELLED, payload, run, actor=cancelled_by)
 
 
-def _envelope(type_: str, payload, run: StudyRun, *, actor: uuid.UUID | None | bool = True) -> EventEnvelope:
+def _envelope(type_: str, payload, run: StudyRun, *, actor: uuid.UUID | bool | None = True) -> EventEnvelope:
     return make_event(
         type_,
         payload,

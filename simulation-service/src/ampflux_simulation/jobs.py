@@ -106,7 +106,9 @@ class RabbitJobQueue:
     async def _declare(self, channel: AbstractChannel) -> tuple[AbstractQueue, AbstractQueue]:
         exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
         dlx = await channel.declare_exchange(self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(self.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"})
+        dlq = await channel.declare_queue(
+            self.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await dlq.bind(dlx, routing_key=self.queue_name)
         work = await channel.declare_queue(
             self.queue_name,
@@ -262,7 +264,9 @@ class RetryJob(Exception):
     """Raised to the in-process bus so that it redelivers the job."""
 
 
-async def subscribe_in_process(bus: EventBus, queue: str, runner: JobRunner, *, consumers: int, max_attempts: int) -> None:
+async def subscribe_in_process(
+    bus: EventBus, queue: str, runner: JobRunner, *, consumers: int, max_attempts: int
+) -> None:
     """Embedded default: the API process is its own worker on the in-process bus.
 
     Solving happens in a child process, so the event loop (and the API) stays responsive.

@@ -32,7 +32,9 @@ class SimulationMetrics:
                 "ampflux_simulation_solve_duration_seconds", "Time the solver took per run", buckets=SOLVE_BUCKETS
             ),
             queue_wait=metrics.histogram(
-                "ampflux_simulation_queue_wait_seconds", "Time from submit to the start of solving", buckets=WAIT_BUCKETS
+                "ampflux_simulation_queue_wait_seconds",
+                "Time from submit to the start of solving",
+                buckets=WAIT_BUCKETS,
             ),
             buses_solved=metrics.counter(
                 "ampflux_simulation_buses_solved_total", "Fault buses solved (rate() of it is buses per second)"

@@ -35,7 +35,9 @@ class StudyOptions(BaseModel):
         default=None, min_length=1, max_length=100_000, description="fault buses; default: every bus"
     )
     branches_for: BusId | None = Field(default=None, description="bus whose fault gets branch contributions")
-    ip_method: Literal["B", "C"] | None = Field(default=None, description="IEC 60909-0 method for κ (study.kappa_method)")
+    ip_method: Literal["B", "C"] | None = Field(
+        default=None, description="IEC 60909-0 method for κ (study.kappa_method)"
+    )
     tk_s: float | None = Field(default=None, gt=0, le=10, description="fault duration for Ith, s")
 
 

@@ -13,10 +13,10 @@ starts in milliseconds and no child inherits the parent's sockets or threads.
 from __future__ import annotations
 
 import asyncio
-import logging
-import multiprocessing
 import gzip
 import json
+import logging
+import multiprocessing
 import os
 import sys
 import threading
@@ -59,6 +59,8 @@ def start_forkserver() -> None:
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
 KILL_WAIT_S = 5.0
 
 

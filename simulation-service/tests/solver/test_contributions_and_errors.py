@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ampflux_shared.circuit import CircuitDocument, parse_circuit
-
 from ampflux_simulation.solver import SolverError, solve_study
-
-CASES_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "circuits" / "cases"
+from ampflux_testing.circuits import CASES_DIR
 
 
 def _edge() -> dict[str, Any]:
@@ -121,7 +119,16 @@ def test_island_without_source_is_a_solver_error() -> None:
 def test_ill_conditioned_network_is_a_solver_error() -> None:
     data = _edge()
     # a line of 1e-24 Ω among milliohm impedances: Y is numerically singular
-    data["lines"].append({"id": "TINY", "from_bus": "LV-3", "to_bus": "DB-1", "length_km": 1e-12, "r_ohm_per_km": 1e-12, "x_ohm_per_km": 1e-12})
+    data["lines"].append(
+        {
+            "id": "TINY",
+            "from_bus": "LV-3",
+            "to_bus": "DB-1",
+            "length_km": 1e-12,
+            "r_ohm_per_km": 1e-12,
+            "x_ohm_per_km": 1e-12,
+        }
+    )
     doc = CircuitDocument.model_validate(data)
     with pytest.raises(SolverError):
         solve_study(doc, faults=["3ph"], cases=["max"])
@@ -148,7 +155,9 @@ def test_method_b_on_a_radial_network_needs_no_safety_factor() -> None:
 
 
 @pytest.mark.parametrize(("group", "shift", "pattern"), [("Dyn", 150.0, [1.0, 1.0, 2.0]), ("Yy", 0.0, [0.0, 1.0, 1.0])])
-def test_line_to_line_fault_behind_a_transformer_shows_the_vector_group(group: str, shift: float, pattern: list[float]) -> None:
+def test_line_to_line_fault_behind_a_transformer_shows_the_vector_group(
+    group: str, shift: float, pattern: list[float]
+) -> None:
     data = _edge()
     for t in data["transformers"]:
         t["vector_group"], t["shift_degree"] = group, shift

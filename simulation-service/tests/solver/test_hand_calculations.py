@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 import pytest
-from ampflux_shared.circuit import parse_circuit
 
+from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import solve_study
 from ampflux_simulation.solver.thermal import n_factor
 
@@ -21,7 +21,9 @@ REL = 1e-9
 
 
 def _doc(study: dict[str, Any], buses: list[dict[str, Any]], **elements: Any) -> Any:
-    return parse_circuit({"format": "circuit-document", "version": 1, "id": "hand", "study": study, "buses": buses, **elements})
+    return parse_circuit(
+        {"format": "circuit-document", "version": 1, "id": "hand", "study": study, "buses": buses, **elements}
+    )
 
 
 def test_double_line_to_earth_fault() -> None:
@@ -30,8 +32,19 @@ def test_double_line_to_earth_fault() -> None:
         {"frequency_hz": 50, "faults": ["2phg"], "cases": ["max"]},
         [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
         ext_grids=[{"id": "Q", "bus": "A", "s_sc_max_mva": 500.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
-        lines=[{"id": "L", "from_bus": "A", "to_bus": "B", "length_km": 2.0, "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.4,
-                "r0_ohm_per_km": 0.6, "x0_ohm_per_km": 1.2, "c0_nf_per_km": 0.0}],
+        lines=[
+            {
+                "id": "L",
+                "from_bus": "A",
+                "to_bus": "B",
+                "length_km": 2.0,
+                "r_ohm_per_km": 0.2,
+                "x_ohm_per_km": 0.4,
+                "r0_ohm_per_km": 0.6,
+                "x0_ohm_per_km": 1.2,
+                "c0_nf_per_km": 0.0,
+            }
+        ],
     )
     c, un = 1.1, 20.0
     # grid: Z_Q = c·Un²/S″kQ = 0.88 Ω, X_Q = Z_Q/√(1 + 0.1²), R_Q = 0.1·X_Q; X0 = X_Q, R0 = 0.1·X0
@@ -65,7 +78,17 @@ def _generator_and_grid(tmin_s: float) -> Any:
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tmin_s": tmin_s},
         [{"id": "G", "vn_kv": 10.5}],
         ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
-        generators=[{"id": "GEN", "bus": "G", "sn_mva": 50.0, "vn_kv": 10.5, "xdss_pu": 0.15, "rdss_ohm": 0.0066, "cos_phi": 0.8}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "rdss_ohm": 0.0066,
+                "cos_phi": 0.8,
+            }
+        ],
     )
 
 
@@ -110,7 +133,18 @@ def test_breaking_current_near_a_motor() -> None:
         {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"], "tmin_s": 0.1},
         [{"id": "M", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "M", "s_sc_max_mva": 20.0, "rx_max": 0.2}],
-        motors=[{"id": "MOT", "bus": "M", "pn_mech_mw": 0.2, "cos_phi_n": 0.85, "efficiency_n_percent": 95.0, "vn_kv": 0.4, "lrc_pu": 6.0, "rx": 0.42}],
+        motors=[
+            {
+                "id": "MOT",
+                "bus": "M",
+                "pn_mech_mw": 0.2,
+                "cos_phi_n": 0.85,
+                "efficiency_n_percent": 95.0,
+                "vn_kv": 0.4,
+                "lrc_pu": 6.0,
+                "rx": 0.42,
+            }
+        ],
     )
     c, un = 1.1, 0.4
     # S_rM = P_rM/(η·cos φ); Z_M = (1/lrc)·U_rM²/S_rM, X_M = Z_M/√(1 + 0.42²), R_M = 0.42·X_M
@@ -143,7 +177,17 @@ def test_thermal_current_near_a_generator_has_n_below_one() -> None:
     doc = _doc(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": tk},
         [{"id": "G", "vn_kv": 10.5}],
-        generators=[{"id": "GEN", "bus": "G", "sn_mva": 50.0, "vn_kv": 10.5, "xdss_pu": 0.15, "rdss_ohm": 0.0066, "cos_phi": 0.8}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "rdss_ohm": 0.0066,
+                "cos_phi": 0.8,
+            }
+        ],
     )
     c, un = 1.1, 10.5
     k_g = 1.1 / (1 + 0.15 * 0.6)
@@ -190,7 +234,9 @@ def test_thermal_current_at_60_hz_uses_60_hz_in_m() -> None:
         {"frequency_hz": 60, "faults": ["3ph"], "cases": ["max"], "tk_s": tk},
         [{"id": "A", "vn_kv": 13.8}, {"id": "B", "vn_kv": 13.8}],
         ext_grids=[{"id": "Q", "bus": "A", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
-        lines=[{"id": "L", "from_bus": "A", "to_bus": "B", "length_km": 1.0, "r_ohm_per_km": 0.13, "x_ohm_per_km": 0.12}],
+        lines=[
+            {"id": "L", "from_bus": "A", "to_bus": "B", "length_km": 1.0, "r_ohm_per_km": 0.13, "x_ohm_per_km": 0.12}
+        ],
     )
     c, un = 1.1, 13.8
     x_q = c * un**2 / 500.0 / math.sqrt(1.01)
@@ -213,10 +259,31 @@ def test_power_station_unit_uses_ks_on_the_hv_side() -> None:
     doc = _doc(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": 10.5}],
-        transformers=[{"id": "T", "hv_bus": "Q", "lv_bus": "G", "sn_mva": 100.0, "vn_hv_kv": 115.0, "vn_lv_kv": 10.5,
-                       "vk_percent": 12.0, "vkr_percent": 0.5, "power_station_unit": True}],
-        generators=[{"id": "GEN", "bus": "G", "sn_mva": 100.0, "vn_kv": 10.5, "xdss_pu": 0.2, "rdss_ohm": 0.002,
-                     "cos_phi": 0.85, "power_station_trafo": "T"}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "Q",
+                "lv_bus": "G",
+                "sn_mva": 100.0,
+                "vn_hv_kv": 115.0,
+                "vn_lv_kv": 10.5,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.5,
+                "power_station_unit": True,
+            }
+        ],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 100.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.2,
+                "rdss_ohm": 0.002,
+                "cos_phi": 0.85,
+                "power_station_trafo": "T",
+            }
+        ],
     )
     sin = math.sqrt(1 - 0.85**2)
     # K_SO = UnQ/(UrG(1+pG))·UrTLV/UrTHV·(1 − pT)·c_max/(1 + x″d·sin φ)
@@ -240,9 +307,26 @@ def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "H", "vn_kv": 110.0}, {"id": "M", "vn_kv": 20.0}, {"id": "L", "vn_kv": 10.0}],
         ext_grids=[{"id": "Q", "bus": "H", "s_sc_max_mva": 2000.0, "rx_max": 0.1}],
-        transformers3w=[{"id": "T3", "hv_bus": "H", "mv_bus": "M", "lv_bus": "L", "vn_hv_kv": 110.0, "vn_mv_kv": 20.0, "vn_lv_kv": 10.0,
-                         "sn_hv_mva": 50.0, "sn_mv_mva": 40.0, "sn_lv_mva": 20.0, "vk_hv_percent": 12.0, "vk_mv_percent": 8.0,
-                         "vk_lv_percent": 10.0, "vkr_hv_percent": 0.4, "vkr_mv_percent": 0.3, "vkr_lv_percent": 0.35}],
+        transformers3w=[
+            {
+                "id": "T3",
+                "hv_bus": "H",
+                "mv_bus": "M",
+                "lv_bus": "L",
+                "vn_hv_kv": 110.0,
+                "vn_mv_kv": 20.0,
+                "vn_lv_kv": 10.0,
+                "sn_hv_mva": 50.0,
+                "sn_mv_mva": 40.0,
+                "sn_lv_mva": 20.0,
+                "vk_hv_percent": 12.0,
+                "vk_mv_percent": 8.0,
+                "vk_lv_percent": 10.0,
+                "vkr_hv_percent": 0.4,
+                "vkr_mv_percent": 0.3,
+                "vkr_lv_percent": 0.35,
+            }
+        ],
     )
 
     def pair(vk: float, vkr: float, sn_min: float) -> complex:
@@ -270,25 +354,53 @@ def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
 def test_fault_impedance_and_tap_position() -> None:
     rf, xf = 0.5, 0.2
     doc = _doc(
-        {"frequency_hz": 50, "faults": ["3ph", "1ph"], "cases": ["max"], "r_fault_ohm": rf, "x_fault_ohm": xf, "ip": False, "ith": False},
+        {
+            "frequency_hz": 50,
+            "faults": ["3ph", "1ph"],
+            "cases": ["max"],
+            "r_fault_ohm": rf,
+            "x_fault_ohm": xf,
+            "ip": False,
+            "ith": False,
+        },
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
-        transformers=[{"id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
-                       "vk_percent": 6.0, "vkr_percent": 1.2, "vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.2,
-                       "tap_side": "hv", "tap_neutral": 0, "tap_pos": 2, "tap_step_percent": 2.5}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 0.63,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.2,
+                "vector_group": "Dyn",
+                "vk0_percent": 6.0,
+                "vkr0_percent": 1.2,
+                "tap_side": "hv",
+                "tap_neutral": 0,
+                "tap_pos": 2,
+                "tap_step_percent": 2.5,
+            }
+        ],
     )
     zf = complex(rf, xf)
     # tap +2 × 2.5 % on the HV winding: U_rTHV = 21 kV, so the grid is seen through 21/0.4
     x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1.01)
     z_q_lv = complex(0.1 * x_q, x_q) * (0.4 / 21.0) ** 2
     k_t = 0.95 * 1.1 / (1 + 0.6 * math.sqrt(6.0**2 - 1.2**2) / 100)
-    z_t = complex(1.2, math.sqrt(6.0**2 - 1.2**2)) / 100 * 0.4**2 / 0.63 * k_t  # on the LV winding, K_T with c_max(0.4 kV) = 1.1
+    z_t = (
+        complex(1.2, math.sqrt(6.0**2 - 1.2**2)) / 100 * 0.4**2 / 0.63 * k_t
+    )  # on the LV winding, K_T with c_max(0.4 kV) = 1.1
     z1 = z_q_lv + z_t
     z0 = z_t  # Dyn: the LV star is earthed through the transformer only
     result = solve_study(doc)
     # 3ph: c·Un/(√3·|Z1 + Zf|); 1ph: √3·c·Un/|2·Z1 + Z0 + 3·Zf|
     assert result.get("3ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(1.1 * 0.4 / (SQRT3 * abs(z1 + zf)), rel=REL)
-    assert result.get("1ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(SQRT3 * 1.1 * 0.4 / abs(2 * z1 + z0 + 3 * zf), rel=REL)
+    assert result.get("1ph", "max").buses["LV"]["ikss_ka"] == pytest.approx(
+        SQRT3 * 1.1 * 0.4 / abs(2 * z1 + z0 + 3 * zf), rel=REL
+    )
     # the Thevenin impedance is reported without the fault impedance
     assert result.get("3ph", "max").buses["LV"]["rk_ohm"] == pytest.approx(z1.real, rel=REL)
 
@@ -297,10 +409,32 @@ def test_power_station_unit_with_on_load_tap_changer_uses_ks() -> None:
     doc = _doc(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": 10.5}],
-        transformers=[{"id": "T", "hv_bus": "Q", "lv_bus": "G", "sn_mva": 100.0, "vn_hv_kv": 115.0, "vn_lv_kv": 10.5,
-                       "vk_percent": 12.0, "vkr_percent": 0.5, "power_station_unit": True, "oltc": True}],
-        generators=[{"id": "GEN", "bus": "G", "sn_mva": 100.0, "vn_kv": 10.5, "xdss_pu": 0.2, "rdss_ohm": 0.002,
-                     "cos_phi": 0.85, "power_station_trafo": "T"}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "Q",
+                "lv_bus": "G",
+                "sn_mva": 100.0,
+                "vn_hv_kv": 115.0,
+                "vn_lv_kv": 10.5,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.5,
+                "power_station_unit": True,
+                "oltc": True,
+            }
+        ],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 100.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.2,
+                "rdss_ohm": 0.002,
+                "cos_phi": 0.85,
+                "power_station_trafo": "T",
+            }
+        ],
     )
     sin = math.sqrt(1 - 0.85**2)
     x_t = math.sqrt(12.0**2 - 0.5**2) / 100
@@ -319,9 +453,25 @@ def test_zero_sequence_impedance_of_earthed_lv_groups(group: str) -> None:
         {"frequency_hz": 50, "faults": ["1ph"], "cases": ["max"]},
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
-        transformers=[{"id": "T", "hv_bus": "MV", "lv_bus": "LV", "sn_mva": 0.63, "vn_hv_kv": 20.0, "vn_lv_kv": 0.4,
-                       "vk_percent": 6.0, "vkr_percent": 1.2, "vector_group": group, "vk0_percent": 5.0, "vkr0_percent": 1.0,
-                       "mag0_percent": 1000.0, "mag0_rx": 0.0, "si0_hv_partial": 0.5, "xn_ohm": 0.01}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 0.63,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.2,
+                "vector_group": group,
+                "vk0_percent": 5.0,
+                "vkr0_percent": 1.0,
+                "mag0_percent": 1000.0,
+                "mag0_rx": 0.0,
+                "si0_hv_partial": 0.5,
+                "xn_ohm": 0.01,
+            }
+        ],
     )
     k_t = 0.95 * 1.1 / (1 + 0.6 * math.sqrt(6.0**2 - 1.2**2) / 100)
     z0_t = complex(1.0, math.sqrt(5.0**2 - 1.0**2)) / 100 * 0.4**2 / 0.63 * k_t

@@ -50,6 +50,13 @@ def test_tiny_diagonal_falls_back_to_pivoting_and_solves() -> None:
 
 def test_singular_matrix_is_a_solver_error() -> None:
     # two buses joined by a line and nothing to earth: Y is singular
-    y = nw.assemble(2, np.array([0]), np.array([1]), np.array([[1 - 1j, -1 + 1j, -1 + 1j, 1 - 1j]]), np.zeros(0, np.int64), np.zeros(0, complex))
+    y = nw.assemble(
+        2,
+        np.array([0]),
+        np.array([1]),
+        np.array([[1 - 1j, -1 + 1j, -1 + 1j, 1 - 1j]]),
+        np.zeros(0, np.int64),
+        np.zeros(0, complex),
+    )
     with pytest.raises(SolverError, match="singular|ill-conditioned"):
         nw.Factorized(y, "test network")

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ampflux_shared.circuit import parse_circuit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import solve_study
 
 FAST = settings(max_examples=12, deadline=None)
@@ -29,33 +29,78 @@ def random_network(seed: int, n_mv: int) -> dict[str, Any]:
     if n_mv > 2:
         lines.append(_line("TIE", f"B{n_mv - 1}", "B0", rng))
     trafo = {
-        "id": "T", "hv_bus": f"B{int(rng.integers(0, n_mv))}", "lv_bus": "LV", "sn_mva": float(rng.choice([0.4, 0.63, 1.0])),
-        "vn_hv_kv": 20.0, "vn_lv_kv": 0.4, "vk_percent": 6.0, "vkr_percent": float(rng.uniform(0.8, 1.5)), "vector_group": "Dyn",
-        "vk0_percent": 6.0, "vkr0_percent": 1.0,
+        "id": "T",
+        "hv_bus": f"B{int(rng.integers(0, n_mv))}",
+        "lv_bus": "LV",
+        "sn_mva": float(rng.choice([0.4, 0.63, 1.0])),
+        "vn_hv_kv": 20.0,
+        "vn_lv_kv": 0.4,
+        "vk_percent": 6.0,
+        "vkr_percent": float(rng.uniform(0.8, 1.5)),
+        "vector_group": "Dyn",
+        "vk0_percent": 6.0,
+        "vkr0_percent": 1.0,
     }
     return {
-        "format": "circuit-document", "version": 1, "id": f"prop{seed}",
+        "format": "circuit-document",
+        "version": 1,
+        "id": f"prop{seed}",
         "study": {"frequency_hz": 50, "faults": ALL_FAULTS, "cases": ["max", "min"], "tk_s": 0.5},
         "buses": buses,
-        "ext_grids": [{"id": "Q", "bus": "B0", "s_sc_max_mva": float(rng.uniform(100, 1000)), "rx_max": 0.1, "x0x_max": 1.2, "r0x0_max": 0.1,
-                       "s_sc_min_mva": 80.0, "rx_min": 0.15, "x0x_min": 1.2, "r0x0_min": 0.12}],
+        "ext_grids": [
+            {
+                "id": "Q",
+                "bus": "B0",
+                "s_sc_max_mva": float(rng.uniform(100, 1000)),
+                "rx_max": 0.1,
+                "x0x_max": 1.2,
+                "r0x0_max": 0.1,
+                "s_sc_min_mva": 80.0,
+                "rx_min": 0.15,
+                "x0x_min": 1.2,
+                "r0x0_min": 0.12,
+            }
+        ],
         "lines": lines,
         "transformers": [trafo],
-        "motors": [{"id": "M", "bus": "LV", "pn_mech_mw": 0.1, "cos_phi_n": 0.85, "efficiency_n_percent": 94.0, "vn_kv": 0.4, "lrc_pu": 6.0, "rx": 0.42}],
+        "motors": [
+            {
+                "id": "M",
+                "bus": "LV",
+                "pn_mech_mw": 0.1,
+                "cos_phi_n": 0.85,
+                "efficiency_n_percent": 94.0,
+                "vn_kv": 0.4,
+                "lrc_pu": 6.0,
+                "rx": 0.42,
+            }
+        ],
     }
 
 
 def _line(lid: str, a: str, b: str, rng: np.random.Generator) -> dict[str, Any]:
     return {
-        "id": lid, "from_bus": a, "to_bus": b, "length_km": float(rng.uniform(0.2, 3.0)), "r_ohm_per_km": float(rng.uniform(0.05, 0.4)),
-        "x_ohm_per_km": float(rng.uniform(0.08, 0.4)), "r0_ohm_per_km": float(rng.uniform(0.2, 1.0)), "x0_ohm_per_km": float(rng.uniform(0.3, 1.5)),
-        "c0_nf_per_km": float(rng.uniform(0, 300)), "endtemp_degree": 80.0,
+        "id": lid,
+        "from_bus": a,
+        "to_bus": b,
+        "length_km": float(rng.uniform(0.2, 3.0)),
+        "r_ohm_per_km": float(rng.uniform(0.05, 0.4)),
+        "x_ohm_per_km": float(rng.uniform(0.08, 0.4)),
+        "r0_ohm_per_km": float(rng.uniform(0.2, 1.0)),
+        "x0_ohm_per_km": float(rng.uniform(0.3, 1.5)),
+        "c0_nf_per_km": float(rng.uniform(0, 300)),
+        "endtemp_degree": 80.0,
     }
 
 
 def _numbers(data: dict[str, Any]) -> dict[tuple[str, str, str, str], Any]:
     result = solve_study(parse_circuit(data))
-    return {(rs.fault, rs.case, bus, q): v for rs in result.result_sets for bus, vals in rs.buses.items() for q, v in vals.items()}
+    return {
+        (rs.fault, rs.case, bus, q): v
+        for rs in result.result_sets
+        for bus, vals in rs.buses.items()
+        for q, v in vals.items()
+    }
 
 
 def _same(a: dict[Any, Any], b: dict[Any, Any], rel: float = 1e-9) -> None:

@@ -1,4 +1,4 @@
-"""Every stored quantity of every reference case in ../shared/circuits/cases, to 1e-4.
+"""Every stored quantity of every reference case in tests/data/circuits, to 1e-4.
 
 The cases live outside the repository (computed by pandapower 3.5.6 `calc_sc`); they are
 read here at test time, one test per (file, fault, case, bus) so a failure names its spot.
@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ampflux_shared.circuit import parse_circuit
 
+from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import StudyResult, solve_study
+from ampflux_testing.circuits import CASES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-CASES_DIR = REPO_ROOT.parent / "shared" / "circuits" / "cases"
 REL_TOL = 1e-4
 
 
@@ -40,7 +40,11 @@ def _params() -> list[Any]:
     for path in _case_files():
         for rs in _document(path.name)["expected"]["result_sets"]:
             for bus in rs["buses"]:
-                out.append(pytest.param(path.name, rs["fault"], rs["case"], bus, id=f"{path.stem}-{rs['fault']}-{rs['case']}-{bus}"))
+                out.append(
+                    pytest.param(
+                        path.name, rs["fault"], rs["case"], bus, id=f"{path.stem}-{rs['fault']}-{rs['case']}-{bus}"
+                    )
+                )
     return out
 
 
@@ -50,7 +54,9 @@ def test_reference_cases_are_present() -> None:
 
 @pytest.mark.parametrize(("name", "fault", "case", "bus"), _params())
 def test_reproduces_reference(name: str, fault: str, case: str, bus: str) -> None:
-    expected_set = next(rs for rs in _document(name)["expected"]["result_sets"] if rs["fault"] == fault and rs["case"] == case)
+    expected_set = next(
+        rs for rs in _document(name)["expected"]["result_sets"] if rs["fault"] == fault and rs["case"] == case
+    )
     mine = _solved(name).get(fault, case)
     for q in expected_set["quantities"]:
         assert q in mine.quantities, f"{q} not computed"

@@ -13,10 +13,9 @@ from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ..domain import api_keys, tokens
 from ..domain.users import Role
 from ..schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyToken
-from .deps import problem, CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep
+from .deps import CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep, problem
 
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
-
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the key is shown only here)")
@@ -68,7 +67,9 @@ async def exchange_api_key(
     if check.failure is not None:
         metrics.api_key_exchanges.labels(check.failure.value).inc()
         # One answer for every refusal: a caller probing keys learns nothing about which part failed.
-        raise ProblemError(401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"})
+        raise ProblemError(
+            401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"}
+        )
     assert check.key and check.user
     access = tokens.mint_access_token(
         await keyring.signing_key(),

@@ -30,7 +30,6 @@ from ..schemas import (
     UserRead,
 )
 from .deps import (
-    problem,
     CurrentUser,
     DatabaseDep,
     EventsDep,
@@ -41,10 +40,10 @@ from .deps import (
     SessionDep,
     SettingsDep,
     client_address,
+    problem,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
 
 
 def invalid_credentials() -> ProblemError:
@@ -194,9 +193,7 @@ async def refresh(
     return await _token_pair(keyring, settings, rotation.user, rotation.family, rotation.refresh_token)
 
 
-@router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End the session the refresh token belongs to"
-)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End the session the refresh token belongs to")
 async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     await tokens.end_session(session, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

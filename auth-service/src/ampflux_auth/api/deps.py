@@ -56,7 +56,9 @@ async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> Use
     but here, where the row is at hand, a deactivated user is refused at once."""
     user = await session.get(User, principal.user_id)
     if user is None or not user.is_active or user.company_id != principal.company_id:
-        raise ProblemError(401, "This account is not active.", slug="invalid-token", headers={"WWW-Authenticate": "Bearer"})
+        raise ProblemError(
+            401, "This account is not active.", slug="invalid-token", headers={"WWW-Authenticate": "Bearer"}
+        )
     return user
 
 

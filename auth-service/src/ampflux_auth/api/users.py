@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 
 from ..domain import users
 from ..schemas import Page, UserCreate, UserRead, UserUpdate
-from .deps import problem, AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep
+from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep, problem
 
 router = APIRouter(prefix="/auth/users", tags=["users"])
 
@@ -84,7 +84,9 @@ async def update_user(
     summary="Deactivate a user: no more logins or refreshes, sessions ended",
     responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem("would leave no active admin")},
 )
-async def deactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep) -> UserRead:
+async def deactivate_user(
+    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep
+) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
     await users.deactivate_user(session, events, user, actor_id=admin.user_id)
     return UserRead.model_validate(user)
@@ -93,7 +95,9 @@ async def deactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: Se
 @router.post(
     "/{user_id}/reactivate", summary="Let a deactivated user log in again", responses={**ADMIN_ONLY, **NOT_FOUND}
 )
-async def reactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep) -> UserRead:
+async def reactivate_user(
+    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep
+) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
     await users.reactivate_user(session, events, user, actor_id=admin.user_id)
     return UserRead.model_validate(user)

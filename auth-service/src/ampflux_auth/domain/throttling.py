@@ -61,9 +61,7 @@ async def check_login_allowed(
     return None
 
 
-async def record_login_failure(
-    session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits
-) -> None:
+async def record_login_failure(session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits) -> None:
     now = datetime.now(UTC)
     session.add(LoginAttempt(email=email, client_address=client_address[:64], created_at=now))
     # Rows older than the window count for nothing: drop them here rather than in a job.

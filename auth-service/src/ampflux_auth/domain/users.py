@@ -104,11 +104,7 @@ async def list_company_users(
 ) -> tuple[list[User], int]:
     total = await session.scalar(select(func.count()).select_from(User).where(User.company_id == company_id))
     stmt = (
-        select(User)
-        .where(User.company_id == company_id)
-        .order_by(User.created_at, User.id)
-        .limit(limit)
-        .offset(offset)
+        select(User).where(User.company_id == company_id).order_by(User.created_at, User.id).limit(limit).offset(offset)
     )
     return list((await session.scalars(stmt)).all()), int(total or 0)
 

@@ -69,7 +69,8 @@ class BodySizeLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, slug="payload-too-large",
+            413,
+            slug="payload-too-large",
             detail=f"the request body exceeds the limit of {self.max_body_bytes} bytes",
             headers={"Connection": "close"},
         )

@@ -26,10 +26,15 @@ async def list_audit(
 ) -> Page[AuditEntryRead]:
     access = await project_access(session, principal, project_id, at_least=ProjectRole.owner)
     page = await service.list_entries(
-        session, company_id=access.project.company_id, project_id=access.project.id, paging=paging,
+        session,
+        company_id=access.project.company_id,
+        project_id=access.project.id,
+        paging=paging,
         circuit_id=circuit_id,
     )
     return Page(
         items=[AuditEntryRead.model_validate(e) for e in page.items],
-        total=page.total, page=page.page, page_size=page.page_size,
+        total=page.total,
+        page=page.page,
+        page_size=page.page_size,
     )

@@ -65,8 +65,14 @@ async def _editable(session, principal, project_id: uuid.UUID) -> ProjectAccess:
 
 
 async def _save(
-    session, access: ProjectAccess, circuit: Circuit, metrics, response: Response, *,
-    restore: int | None = None, **kwargs: Any,
+    session,
+    access: ProjectAccess,
+    circuit: Circuit,
+    metrics,
+    response: Response,
+    *,
+    restore: int | None = None,
+    **kwargs: Any,
 ) -> VersionSummary:
     """Save (or restore) through the domain; 201 for a new version, 200 for an unchanged one."""
     try:
@@ -108,7 +114,9 @@ async def list_circuits(
     return Page(items=[circuit_read(c) for c in page.items], total=page.total, page=page.page, page_size=page.page_size)
 
 
-@router.post("/", status_code=status.HTTP_201_CREATED, summary="Create a circuit, optionally with its first version (editors)")
+@router.post(
+    "/", status_code=status.HTTP_201_CREATED, summary="Create a circuit, optionally with its first version (editors)"
+)
 async def create_circuit(
     project_id: ProjectId, body: CircuitCreate, principal: CurrentPrincipal, session: SessionDep, metrics: MetricsDep
 ) -> CircuitWithVersion:
@@ -140,7 +148,9 @@ async def import_circuit(
     principal: CurrentPrincipal,
     session: SessionDep,
     metrics: MetricsDep,
-    name: Annotated[str | None, Query(max_length=200, description="defaults to the document's title, id or file name")] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, description="defaults to the document's title, id or file name")
+    ] = None,
     message: Annotated[str, Query(max_length=2000)] = "",
 ) -> CircuitWithVersion:
     access = await _editable(session, principal, project_id)
@@ -148,8 +158,12 @@ async def import_circuit(
     circuit_name = (name or _default_name(document, filename)).strip()
     try:
         circuit, version = await service.create_circuit(
-            session, access, name=circuit_name, description=str(document.get("description") or "")[:5000],
-            document=document, message=message or f"Imported {filename or 'document'}",
+            session,
+            access,
+            name=circuit_name,
+            description=str(document.get("description") or "")[:5000],
+            document=document,
+            message=message or f"Imported {filename or 'document'}",
         )
     except ProblemError as exc:
         if exc.status == 422:
@@ -177,10 +191,14 @@ async def update_circuit(
 ) -> CircuitRead:
     access = await _editable(session, principal, project_id)
     circuit = await service.get_circuit(session, access, circuit_id, lock=True)
-    return circuit_read(await service.update_circuit(session, access, circuit, name=body.name, description=body.description))
+    return circuit_read(
+        await service.update_circuit(session, access, circuit, name=body.name, description=body.description)
+    )
 
 
-@router.delete("/{circuit_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a circuit and its versions (owners)")
+@router.delete(
+    "/{circuit_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a circuit and its versions (owners)"
+)
 async def delete_circuit(
     project_id: ProjectId, circuit_id: CircuitId, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
@@ -210,7 +228,12 @@ async def import_version(
     circuit = await service.get_circuit(session, access, circuit_id, lock=True)
     document, filename = await _read_upload(request)
     return await _save(
-        session, access, circuit, metrics, response, document=document,
+        session,
+        access,
+        circuit,
+        metrics,
+        response,
+        document=document,
         message=message or f"Imported {filename or 'document'}",
     )
 
@@ -249,7 +272,9 @@ async def list_versions(
     page = await versions.list_versions(session, circuit, paging)
     return Page(
         items=[VersionSummary.model_validate(v) for v in page.items],
-        total=page.total, page=page.page, page_size=page.page_size,
+        total=page.total,
+        page=page.page,
+        page_size=page.page_size,
     )
 
 

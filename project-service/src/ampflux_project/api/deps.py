@@ -14,7 +14,9 @@ from ..metrics import ProjectMetrics
 
 def page_request(
     page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"at most {MAX_PAGE_SIZE}")] = DEFAULT_PAGE_SIZE,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"at most {MAX_PAGE_SIZE}")
+    ] = DEFAULT_PAGE_SIZE,
 ) -> PageRequest:
     return PageRequest(page=page, page_size=page_size)
 

@@ -76,7 +76,9 @@ async def unarchive_project(project_id: uuid.UUID, principal: CurrentPrincipal, 
     return project_read(access)
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a project and its circuits (owners)")
+@router.delete(
+    "/{project_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a project and its circuits (owners)"
+)
 async def delete_project(
     project_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, metrics: MetricsDep
 ) -> Response:

@@ -71,6 +71,7 @@ async def simulate(
         raise simulation_unavailable("the simulation service did not answer") from None
     # Passed through as is: the simulation service's answer (or problem) is the caller's.
     return Response(
-        upstream.content, status_code=upstream.status_code,
+        upstream.content,
+        status_code=upstream.status_code,
         media_type=upstream.headers.get("content-type", "application/json"),
     )

@@ -59,14 +59,25 @@ async def create_circuit(
     actor = access.principal.user_id
     now = utcnow()
     circuit = Circuit(
-        id=uuid.uuid4(), project_id=project.id, name=name, description=description,
-        created_by=actor, created_at=now, updated_at=now, latest_version=0,
+        id=uuid.uuid4(),
+        project_id=project.id,
+        name=name,
+        description=description,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        latest_version=0,
     )
     session.add(circuit)
     await flush_or_conflict(session, f"a circuit named {name!r} already exists in this project")
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=actor,
-        action="circuit.created", circuit_id=circuit.id, name=name,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=actor,
+        action="circuit.created",
+        circuit_id=circuit.id,
+        name=name,
     )
     version = None
     if document is not None:
@@ -83,8 +94,13 @@ async def update_circuit(
         await flush_or_conflict(session, f"a circuit named {circuit.name!r} already exists in this project")
         project = access.project
         audit.record(
-            session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
-            action="circuit.updated", circuit_id=circuit.id, changes=changed,
+            session,
+            company_id=project.company_id,
+            project_id=project.id,
+            actor_id=access.principal.user_id,
+            action="circuit.updated",
+            circuit_id=circuit.id,
+            changes=changed,
         )
     return circuit
 
@@ -92,8 +108,14 @@ async def update_circuit(
 async def delete_circuit(session: AsyncSession, access: ProjectAccess, circuit: Circuit) -> None:
     project = access.project
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
-        action="circuit.deleted", circuit_id=circuit.id, name=circuit.name, versions=circuit.latest_version,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=access.principal.user_id,
+        action="circuit.deleted",
+        circuit_id=circuit.id,
+        name=circuit.name,
+        versions=circuit.latest_version,
     )
     await session.delete(circuit)
     await session.flush()

@@ -25,7 +25,9 @@ from .access import ProjectAccess, ProjectRole
 def add_member_row(
     session: AsyncSession, project: Project, *, user_id: uuid.UUID, role: ProjectRole, added_by: uuid.UUID | None
 ) -> ProjectMember:
-    member = ProjectMember(project_id=project.id, user_id=user_id, role=role.value, added_by=added_by, added_at=utcnow())
+    member = ProjectMember(
+        project_id=project.id, user_id=user_id, role=role.value, added_by=added_by, added_at=utcnow()
+    )
     session.add(member)
     return member
 
@@ -44,8 +46,13 @@ async def add_member(
     actor = access.principal.user_id
     member = add_member_row(session, project, user_id=user_id, role=role, added_by=actor)
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=actor,
-        action="member.added", user_id=str(user_id), role=role.value,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=actor,
+        action="member.added",
+        user_id=str(user_id),
+        role=role.value,
     )
     await events.member_added(session, project, member, actor_id=actor)
     return member
@@ -63,8 +70,14 @@ async def change_role(
     old = member.role
     member.role = role.value
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
-        action="member.role_changed", user_id=str(user_id), old_role=old, new_role=role.value,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=access.principal.user_id,
+        action="member.role_changed",
+        user_id=str(user_id),
+        old_role=old,
+        new_role=role.value,
     )
     return member
 
@@ -86,7 +99,9 @@ class Departure:
     promoted_user_id: uuid.UUID | None
 
 
-async def remove_user_everywhere(session: AsyncSession, *, company_id: uuid.UUID, user_id: uuid.UUID) -> list[Departure]:
+async def remove_user_everywhere(
+    session: AsyncSession, *, company_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Departure]:
     """Take a deactivated user out of every project of their company.
 
     Where they were the last owner, the longest-standing editor becomes owner, else the
@@ -130,9 +145,15 @@ async def _promote_successor(session: AsyncSession, project: Project, *, excludi
             old = successor.role
             successor.role = ProjectRole.owner.value
             audit.record(
-                session, company_id=project.company_id, project_id=project.id, actor_id=None,
-                action="member.role_changed", user_id=str(successor.user_id), old_role=old,
-                new_role=ProjectRole.owner.value, reason="last_owner_deactivated",
+                session,
+                company_id=project.company_id,
+                project_id=project.id,
+                actor_id=None,
+                action="member.role_changed",
+                user_id=str(successor.user_id),
+                old_role=old,
+                new_role=ProjectRole.owner.value,
+                reason="last_owner_deactivated",
             )
             return successor
     return None
@@ -146,8 +167,12 @@ async def _delete(
     if reason:
         details["reason"] = reason
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=actor_id,
-        action="member.removed", **details,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=actor_id,
+        action="member.removed",
+        **details,
     )
     await events.member_removed(session, project, member.user_id, actor_id=actor_id)
     await session.flush()

@@ -25,15 +25,26 @@ async def create_project(session: AsyncSession, principal: Principal, *, name: s
     require_project_creator(principal)
     now = utcnow()
     project = Project(
-        id=uuid.uuid4(), company_id=principal.company_id, name=name, description=description,
-        created_by=principal.user_id, created_at=now, updated_at=now,
+        id=uuid.uuid4(),
+        company_id=principal.company_id,
+        name=name,
+        description=description,
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
     )
     session.add(project)
     await flush_or_conflict(session, f"a project named {name!r} already exists in your company")
-    member = add_member_row(session, project, user_id=principal.user_id, role=ProjectRole.owner, added_by=principal.user_id)
+    member = add_member_row(
+        session, project, user_id=principal.user_id, role=ProjectRole.owner, added_by=principal.user_id
+    )
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=principal.user_id,
-        action="project.created", name=name,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=principal.user_id,
+        action="project.created",
+        name=name,
     )
     await events.project_created(session, project, actor_id=principal.user_id)
     await events.member_added(session, project, member, actor_id=principal.user_id)
@@ -82,8 +93,12 @@ async def update_project(
         project.updated_at = utcnow()
         await flush_or_conflict(session, f"a project named {project.name!r} already exists in your company")
         audit.record(
-            session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
-            action="project.updated", changes=changed,
+            session,
+            company_id=project.company_id,
+            project_id=project.id,
+            actor_id=access.principal.user_id,
+            action="project.updated",
+            changes=changed,
         )
     return project
 
@@ -96,7 +111,10 @@ def set_archived(session: AsyncSession, access: ProjectAccess, archived: bool) -
     project.archived_at = utcnow() if archived else None
     project.updated_at = utcnow()
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=access.principal.user_id,
         action="project.archived" if archived else "project.unarchived",
     )
     return project
@@ -106,8 +124,12 @@ async def delete_project(session: AsyncSession, access: ProjectAccess) -> None:
     """Delete the project with its members, circuits and versions; the audit trail stays."""
     project = access.project
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=access.principal.user_id,
-        action="project.deleted", name=project.name,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=access.principal.user_id,
+        action="project.deleted",
+        name=project.name,
     )
     await events.project_deleted(session, project, actor_id=access.principal.user_id)
     await session.delete(project)

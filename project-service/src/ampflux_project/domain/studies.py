@@ -21,7 +21,6 @@ from ampflux_shared.db import utcnow
 
 from ..models import Circuit, CircuitVersion, Project, VersionStudy
 
-
 log = logging.getLogger("ampflux.project.studies")
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -53,7 +52,9 @@ async def record_finished_run(session: AsyncSession, run: FinishedRun) -> bool:
     if not await _version_in_company(session, run.circuit_version_id, run.company_id):
         log.info(
             "run %s: circuit version %s is not a version of company %s (inline what-if or deleted); ignored",
-            run.run_id, run.circuit_version_id, run.company_id,
+            run.run_id,
+            run.circuit_version_id,
+            run.company_id,
         )
         return False
     values = {

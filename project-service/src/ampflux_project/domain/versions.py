@@ -21,7 +21,6 @@ from . import audit
 from .access import ProjectAccess
 from .paging import Page, PageRequest, paginate
 
-
 # Every query serving versions loads their latest study in the same statement (a LEFT
 # JOIN on the one-row-per-version table, so pages and counts are unaffected).
 WITH_STUDY = joinedload(CircuitVersion.latest_study)
@@ -127,9 +126,14 @@ async def save_version(
     circuit.updated_at = version.created_at
     project = access.project
     audit.record(
-        session, company_id=project.company_id, project_id=project.id, actor_id=actor,
+        session,
+        company_id=project.company_id,
+        project_id=project.id,
+        actor_id=actor,
         action="version.restored" if restored_from is not None else "version.created",
-        circuit_id=circuit.id, version_number=version.number, content_hash=digest,
+        circuit_id=circuit.id,
+        version_number=version.number,
+        content_hash=digest,
         **({"restored_from": restored_from} if restored_from is not None else {}),
     )
     await events.circuit_version_created(session, project, circuit, version, actor_id=actor)
@@ -143,6 +147,10 @@ async def restore_version(
     """Save an old version's document as the newest version (history is never rewritten)."""
     old = await get_version(session, circuit, number)
     return await save_version(
-        session, access, circuit, document=old.document,
-        message=message or f"Restored version {number}", restored_from=number,
+        session,
+        access,
+        circuit,
+        document=old.document,
+        message=message or f"Restored version {number}",
+        restored_from=number,
     )

@@ -65,7 +65,9 @@ class EventCatalog:
             return model.model_validate(envelope.payload)
         except ValidationError as exc:
             # The envelope says what it is and still does not parse: retrying cannot fix it.
-            raise PoisonEventError(f"payload of {envelope.type} v{envelope.version} {envelope.id} is invalid: {exc}") from exc
+            raise PoisonEventError(
+                f"payload of {envelope.type} v{envelope.version} {envelope.id} is invalid: {exc}"
+            ) from exc
 
     def __contains__(self, key: tuple[str, int]) -> bool:
         return key in self._models
@@ -100,6 +102,7 @@ def parse_payload(envelope: EventEnvelope, catalog: EventCatalog = CATALOG) -> B
 
 
 # --- auth -------------------------------------------------------------------------------
+
 
 @event("auth.company.created")
 class CompanyCreated(EventPayload):
@@ -136,6 +139,7 @@ class UserDeactivated(EventPayload):
 
 
 # --- project ----------------------------------------------------------------------------
+
 
 @event("project.project.created")
 class ProjectCreated(EventPayload):
@@ -178,6 +182,7 @@ class CircuitVersionCreated(EventPayload):
 
 
 # --- simulation -------------------------------------------------------------------------
+
 
 @event("simulation.run.queued")
 class SimulationRunQueued(EventPayload):

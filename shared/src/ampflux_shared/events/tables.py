@@ -11,7 +11,9 @@ from ..db import UTCDateTime
 class EventTables:
     """`outbox_events` and `inbox_events` in `metadata`; Alembic autogenerate picks them up."""
 
-    def __init__(self, metadata: MetaData, *, outbox_name: str = "outbox_events", inbox_name: str = "inbox_events") -> None:
+    def __init__(
+        self, metadata: MetaData, *, outbox_name: str = "outbox_events", inbox_name: str = "inbox_events"
+    ) -> None:
         self.outbox = Table(
             outbox_name,
             metadata,

@@ -58,10 +58,18 @@ async def get_results(
     sets = await results.result_sets(session, run.id)
     return ResultsPage(
         run_id=run.id,
-        result_sets=[ResultSetRead(**results.set_read(rs)) for rs in sets if (not fault or rs.fault in fault) and (not case or rs.case in case)],
+        result_sets=[
+            ResultSetRead(**results.set_read(rs))
+            for rs in sets
+            if (not fault or rs.fault in fault) and (not case or rs.case in case)
+        ],
         items=[
             BusResultRead(
-                fault=r.fault, case=r.case, bus_id=r.bus_id, bus_index=r.bus_index, values=r.values,
+                fault=r.fault,
+                case=r.case,
+                bus_id=r.bus_id,
+                bus_index=r.bus_index,
+                values=r.values,
                 trail=r.trail if trail else None,
             )
             for r in rows

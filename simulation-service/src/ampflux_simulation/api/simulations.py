@@ -191,4 +191,3 @@ def _accepted(response: Response, run, *, replayed: bool) -> SimulationRead:
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return run_read(run)
-

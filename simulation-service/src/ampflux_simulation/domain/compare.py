@@ -86,8 +86,13 @@ async def compare_runs(
     wanted = {(k.fault, k.case, k.bus_id) for k in page_keys}
     bus_ids = sorted({k.bus_id for k in page_keys})
     rows = await session.execute(
-        select(StudyBusResult.run_id, StudyBusResult.fault, StudyBusResult.case, StudyBusResult.bus_id, StudyBusResult.values)
-        .where(StudyBusResult.run_id.in_([run_a, run_b]), StudyBusResult.bus_id.in_(bus_ids))
+        select(
+            StudyBusResult.run_id,
+            StudyBusResult.fault,
+            StudyBusResult.case,
+            StudyBusResult.bus_id,
+            StudyBusResult.values,
+        ).where(StudyBusResult.run_id.in_([run_a, run_b]), StudyBusResult.bus_id.in_(bus_ids))
     )
     found: dict[tuple[uuid.UUID, str, str, str], dict[str, Any]] = {}
     for row in rows.all():

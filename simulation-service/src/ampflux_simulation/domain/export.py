@@ -17,7 +17,9 @@ def csv_columns(sets: Sequence[StudyResultSet]) -> list[str]:
     return ["fault", "case", "bus_id", *quantities]
 
 
-async def csv_chunks(columns: list[str], rows: AsyncIterator[StudyBusResult], *, rows_per_chunk: int = 1000) -> AsyncIterator[bytes]:
+async def csv_chunks(
+    columns: list[str], rows: AsyncIterator[StudyBusResult], *, rows_per_chunk: int = 1000
+) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

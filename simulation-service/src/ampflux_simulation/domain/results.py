@@ -87,16 +87,20 @@ async def _copy_bus_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> N
     driver = raw.driver_connection  # psycopg.AsyncConnection
     table = StudyBusResult.__table__
     columns = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-    async with driver.cursor() as cursor:
-        async with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                trail = row["trail"]
-                await copy.write_row(
-                    (
-                        row["run_id"], row["fault"], row["case"], row["bus_index"], row["bus_id"],
-                        json.dumps(row["values"]), json.dumps(trail) if trail is not None else None,
-                    )
+    async with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            trail = row["trail"]
+            await copy.write_row(
+                (
+                    row["run_id"],
+                    row["fault"],
+                    row["case"],
+                    row["bus_index"],
+                    row["bus_id"],
+                    json.dumps(row["values"]),
+                    json.dumps(trail) if trail is not None else None,
                 )
+            )
 
 
 async def result_sets(session: AsyncSession, run_id: uuid.UUID) -> list[StudyResultSet]:
@@ -106,7 +110,9 @@ async def result_sets(session: AsyncSession, run_id: uuid.UUID) -> list[StudyRes
     return list(rows)
 
 
-def _filtered(run_id: uuid.UUID, *, buses: Sequence[str] | None, faults: Sequence[str] | None, cases: Sequence[str] | None):
+def _filtered(
+    run_id: uuid.UUID, *, buses: Sequence[str] | None, faults: Sequence[str] | None, cases: Sequence[str] | None
+):
     query = select(StudyBusResult).where(StudyBusResult.run_id == run_id)
     if buses:
         query = query.where(StudyBusResult.bus_id.in_(list(buses)))

@@ -27,7 +27,9 @@ SQRT3 = math.sqrt(3.0)
 A = np.exp(2j * np.pi / 3)
 
 
-def _phases(v0: NDArray[np.complex128], v1: NDArray[np.complex128], v2: NDArray[np.complex128]) -> tuple[NDArray[np.complex128], ...]:
+def _phases(
+    v0: NDArray[np.complex128], v1: NDArray[np.complex128], v2: NDArray[np.complex128]
+) -> tuple[NDArray[np.complex128], ...]:
     return v0 + v1 + v2, v0 + A * A * v1 + A * v2, v0 + A * v1 + A * A * v2
 
 
@@ -75,7 +77,9 @@ def branch_contributions(
     dv0 = -z0_col * i0 if (z0_col is not None and i0 != 0) else np.zeros(net.n_bus, dtype=np.complex128)
     stamps1 = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
 
-    def end_currents(stamps: NDArray[np.complex128], dv: NDArray[np.complex128]) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+    def end_currents(
+        stamps: NDArray[np.complex128], dv: NDArray[np.complex128]
+    ) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
         vf, vt = dv[net.f], dv[net.t]
         return stamps[:, 0] * vf + stamps[:, 1] * vt, stamps[:, 2] * vf + stamps[:, 3] * vt
 
@@ -98,8 +102,13 @@ def branch_contributions(
         ia, ib, ic = _phases(s0, s1, s2)
         mags = np.abs(np.vstack([ia, ib, ic])) * scale
         cols = {
-            "ikss": mags.max(axis=0), "ia": mags[0], "ib": mags[1], "ic": mags[2],
-            "i1": np.abs(s1) * scale, "i2": np.abs(s2) * scale, "i0": np.abs(s0) * scale,
+            "ikss": mags.max(axis=0),
+            "ia": mags[0],
+            "ib": mags[1],
+            "ic": mags[2],
+            "i1": np.abs(s1) * scale,
+            "i2": np.abs(s2) * scale,
+            "i0": np.abs(s0) * scale,
         }
         if not all(np.all(np.isfinite(arr)) for arr in cols.values()):
             raise SolverError(f"branch currents for a fault at {net.bus_ids[fault_bus]} are not finite")
@@ -125,10 +134,16 @@ def branch_contributions(
     n = net.n_real
     kv = net.base_kv[:n] / SQRT3
     cols_v = {
-        "va_pu": np.abs(va[:n]), "vb_pu": np.abs(vb[:n]), "vc_pu": np.abs(vc[:n]),
-        "v1_pu": np.abs(v1[:n]), "v2_pu": np.abs(v2[:n]), "v0_pu": np.abs(dv0[:n]),
+        "va_pu": np.abs(va[:n]),
+        "vb_pu": np.abs(vb[:n]),
+        "vc_pu": np.abs(vc[:n]),
+        "v1_pu": np.abs(v1[:n]),
+        "v2_pu": np.abs(v2[:n]),
+        "v0_pu": np.abs(dv0[:n]),
         # line-to-earth magnitudes in kV
-        "va_kv": np.abs(va[:n]) * kv, "vb_kv": np.abs(vb[:n]) * kv, "vc_kv": np.abs(vc[:n]) * kv,
+        "va_kv": np.abs(va[:n]) * kv,
+        "vb_kv": np.abs(vb[:n]) * kv,
+        "vc_kv": np.abs(vc[:n]) * kv,
     }
     for arr in cols_v.values():
         if not np.all(np.isfinite(arr)):

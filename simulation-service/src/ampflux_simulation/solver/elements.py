@@ -119,7 +119,9 @@ class _Builder:
         self.sh0_y: list[complex] = []
         self.machines: list[Machine] = []
         # power station units: trafo id -> generator
-        self.unit_of_trafo: dict[str, Generator] = {g.power_station_trafo: g for g in doc.generators if g.power_station_trafo}
+        self.unit_of_trafo: dict[str, Generator] = {
+            g.power_station_trafo: g for g in doc.generators if g.power_station_trafo
+        }
         self.trafos = {t.id: t for t in doc.transformers}
 
     # --- helpers -------------------------------------------------------------------
@@ -213,13 +215,25 @@ class _Builder:
             return kg, kt, x_t, c_max
         if tr.oltc:
             ks = factors.power_station_ks(
-                un_q_kv=self.vn[hv], ur_g_kv=gen.vn_kv, ur_thv_kv=tr.vn_hv_kv, ur_tlv_kv=tr.vn_lv_kv,
-                c_max=c_max, xdss_pu=gen.xdss_pu, x_t_pu=x_t, cos_phi=gen.cos_phi,
+                un_q_kv=self.vn[hv],
+                ur_g_kv=gen.vn_kv,
+                ur_thv_kv=tr.vn_hv_kv,
+                ur_tlv_kv=tr.vn_lv_kv,
+                c_max=c_max,
+                xdss_pu=gen.xdss_pu,
+                x_t_pu=x_t,
+                cos_phi=gen.cos_phi,
             )
         else:
             ks = factors.power_station_kso(
-                un_q_kv=self.vn[hv], ur_g_kv=gen.vn_kv, ur_thv_kv=tr.vn_hv_kv, ur_tlv_kv=tr.vn_lv_kv,
-                c_max=c_max, xdss_pu=gen.xdss_pu, cos_phi=gen.cos_phi, pg_percent=gen.pg_percent,
+                un_q_kv=self.vn[hv],
+                ur_g_kv=gen.vn_kv,
+                ur_thv_kv=tr.vn_hv_kv,
+                ur_tlv_kv=tr.vn_lv_kv,
+                c_max=c_max,
+                xdss_pu=gen.xdss_pu,
+                cos_phi=gen.cos_phi,
+                pg_percent=gen.pg_percent,
                 pt_percent=tr.pt_percent or 0.0,
             )
         return ks, ks, x_t, c_max
@@ -238,7 +252,18 @@ class _Builder:
             z_lv_ohm = _percent_impedance(tr.vk_percent, tr.vkr_percent) * u_lv**2 / tr.sn_mva / tr.parallel * k
             ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
             y0 = self._transformer_zero(tr, hv, lv, u_hv, u_lv, k) if self.zero else (0j, 0j, 0j, 0j)
-            self.add_row(tr.id, "trafo", hv, lv, z_lv_ohm / self.zb(lv), ratio, y0, ("hv", "lv"), tr.parallel, tr.shift_degree or 0.0)
+            self.add_row(
+                tr.id,
+                "trafo",
+                hv,
+                lv,
+                z_lv_ohm / self.zb(lv),
+                ratio,
+                y0,
+                ("hv", "lv"),
+                tr.parallel,
+                tr.shift_degree or 0.0,
+            )
 
     def _transformer_zero(
         self, tr: Transformer, hv: int, lv: int, u_hv: float, u_lv: float, k: float
@@ -300,7 +325,9 @@ class _Builder:
         zb_hv_ohm = u["hv"] ** 2
 
         def star(vk: dict[str, float], vkr: dict[str, float], kt: dict[str, float]) -> dict[str, complex]:
-            zp = {p: _percent_impedance(vk[p], vkr[p]) * zb_hv_ohm / min(sn[a] for a in pairs[p]) * kt[p] for p in pairs}
+            zp = {
+                p: _percent_impedance(vk[p], vkr[p]) * zb_hv_ohm / min(sn[a] for a in pairs[p]) * kt[p] for p in pairs
+            }
             return {  # Ω referred to the HV winding
                 "hv": 0.5 * (zp["hv"] + zp["lv"] - zp["mv"]),
                 "mv": 0.5 * (zp["hv"] + zp["mv"] - zp["lv"]),

@@ -35,13 +35,23 @@ def sin_phi(cos_phi: float) -> float:
     return math.sqrt(max(1.0 - cos_phi**2, 0.0))
 
 
-def generator_kg(un_kv: float, ur_g_kv: float, pg_percent: float, c_max: float, xdss_pu: float, cos_phi: float) -> float:
+def generator_kg(
+    un_kv: float, ur_g_kv: float, pg_percent: float, c_max: float, xdss_pu: float, cos_phi: float
+) -> float:
     """K_G = Un/(U_rG·(1+p_G)) · c_max/(1 + x″d·sin φ_rG) (IEC 60909-0 eq. 18)."""
     return un_kv / (ur_g_kv * (1.0 + pg_percent / 100.0)) * c_max / (1.0 + xdss_pu * sin_phi(cos_phi))
 
 
 def power_station_ks(
-    *, un_q_kv: float, ur_g_kv: float, ur_thv_kv: float, ur_tlv_kv: float, c_max: float, xdss_pu: float, x_t_pu: float, cos_phi: float
+    *,
+    un_q_kv: float,
+    ur_g_kv: float,
+    ur_thv_kv: float,
+    ur_tlv_kv: float,
+    c_max: float,
+    xdss_pu: float,
+    x_t_pu: float,
+    cos_phi: float,
 ) -> float:
     """K_S for a power station unit with on-load tap changer (IEC 60909-0 eq. 22)."""
     return (

@@ -33,7 +33,11 @@ class FaultCurrents:
 
 
 def sequence_currents(
-    fault: str, e: NDArray[np.float64], z1: NDArray[np.complex128], z0: NDArray[np.complex128] | None, zf: complex | NDArray[Any]
+    fault: str,
+    e: NDArray[np.float64],
+    z1: NDArray[np.complex128],
+    z0: NDArray[np.complex128] | None,
+    zf: complex | NDArray[Any],
 ) -> FaultCurrents:
     """3ph: I1 = E/(Z1+Zf). 2ph (b–c): I1 = −I2 = E/(2Z1+Zf).
     1ph (a–earth): I1 = I2 = I0 = E/(2Z1+Z0+3Zf). 2phg (b, c–earth through Zf):

@@ -100,7 +100,9 @@ class Factorized:
             raise SolverError(f"{self.what}: the admittance matrix is singular (non-finite solution)")
         res = np.linalg.norm(y @ x - b) / np.linalg.norm(b)
         if not res < RESIDUAL_LIMIT:
-            raise SolverError(f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); check for extreme impedance ratios")
+            raise SolverError(
+                f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); check for extreme impedance ratios"
+            )
         # ‖Y‖₁·‖x‖₁/‖b‖₁ is a cheap lower bound of the condition number (a random b has a
         # component along the worst direction, so it is rarely far below it)
         cond = abs(y).sum(axis=0).max() * np.abs(x).sum() / np.abs(b).sum()

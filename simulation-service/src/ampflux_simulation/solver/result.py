@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # Reported quantities per fault, in FORMAT.md order; ip/ith only when the study asks.
 BASE_QUANTITIES = {
     "3ph": ["ikss_ka", "skss_mw", "ip_ka", "ith_ka", "ib_ka", "rk_ohm", "xk_ohm"],

@@ -36,7 +36,9 @@ def check_sources(net: Network) -> None:
     if dead.size:
         b = int(dead[0])
         name = net.bus_ids[b] if b < net.n_real else "star point of a three-winding transformer"
-        raise SolverError(f"bus {name} is not connected to any source (external grid, generator or motor); {dead.size} bus(es) affected")
+        raise SolverError(
+            f"bus {name} is not connected to any source (external grid, generator or motor); {dead.size} bus(es) affected"
+        )
 
 
 @dataclass
@@ -94,7 +96,9 @@ def zero_sequence(net: Network) -> ZeroSequence:
     if half_f.any() or half_t.any():
         extra_bus = np.concatenate([local[net.f[half_f]], local[net.t[half_t]]])
         extra_y = np.concatenate([y0[half_f, 0], y0[half_t, 3]])
-        y = y + nw.assemble(int(keep.sum()), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), complex), extra_bus, extra_y)
+        y = y + nw.assemble(
+            int(keep.sum()), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), complex), extra_bus, extra_y
+        )
     return ZeroSequence(nw.Factorized(y.tocsc(), "zero-sequence network"), local)
 
 

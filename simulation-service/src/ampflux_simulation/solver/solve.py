@@ -146,7 +146,12 @@ def _machines(
                 steady = np.minimum(i_pu, GENERATOR_LAMBDA_MAX * m.ir_ka / ibase_m) if m.kind == "generator" else 0.0
                 decay += i_pu - steady
                 for b in np.flatnonzero(drop > TRAIL_MIN_DROP):
-                    trail[b][m.element] = {"mu": float(mu[b]), "q": float(q), "ik_over_ir": float(ratio[b]), "voltage_drop": float(drop[b])}
+                    trail[b][m.element] = {
+                        "mu": float(mu[b]),
+                        "q": float(q),
+                        "ik_over_ir": float(ratio[b]),
+                        "voltage_drop": float(drop[b]),
+                    }
     return _Machines(reduction, decay, trail)
 
 
@@ -203,7 +208,11 @@ def _solve_case(
     for fault in faults:
         seq = sequence_currents(fault, c, z1, z0, zf)
         ikss = fault_current_pu(fault, seq) * ibase
-        quantities = [q for q in BASE_QUANTITIES[fault] if not (q == "ip_ka" and not study.ip) and not (q == "ith_ka" and not study.ith)]
+        quantities = [
+            q
+            for q in BASE_QUANTITIES[fault]
+            if not (q == "ip_ka" and not study.ip) and not (q == "ith_ka" and not study.ith)
+        ]
         n = np.ones(len(k))
         ib = ikss.copy()
         if fault == "3ph" and mach is not None and net.machines:

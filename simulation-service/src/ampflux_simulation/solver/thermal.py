@@ -39,5 +39,7 @@ def n_factor(ratio: NDArray[np.float64], tk_s: float) -> NDArray[np.float64]:
     return np.where(x <= 1.0, 1.0, s / x**2)
 
 
-def thermal_current(ikss_ka: NDArray[np.float64], m: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
+def thermal_current(
+    ikss_ka: NDArray[np.float64], m: NDArray[np.float64], n: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return ikss_ka * np.sqrt(m + n)

@@ -8,7 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def multiply_fed(n_bus: int, f: NDArray[np.int64], t: NDArray[np.int64], source_buses: NDArray[np.int64]) -> NDArray[np.bool_]:
+def multiply_fed(
+    n_bus: int, f: NDArray[np.int64], t: NDArray[np.int64], source_buses: NDArray[np.int64]
+) -> NDArray[np.bool_]:
     """True where a bus has more than one simple path to the sources.
 
     All sources hang on one extra "earth" node. A bus has a single path exactly when every

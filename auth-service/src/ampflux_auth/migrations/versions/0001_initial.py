@@ -12,133 +12,171 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0001'
+revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('companies',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_companies'))
+    op.create_table(
+        "companies",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_companies")),
     )
-    op.create_table('inbox_events',
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', 'consumer', name=op.f('pk_inbox_events'))
+    op.create_table(
+        "inbox_events",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", "consumer", name=op.f("pk_inbox_events")),
     )
-    op.create_table('login_failures',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('client_address', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("client_address", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
-    op.create_index('ix_login_failures_client_address_created_at', 'login_failures', ['client_address', 'created_at'], unique=False)
-    op.create_index(op.f('ix_login_failures_created_at'), 'login_failures', ['created_at'], unique=False)
-    op.create_index('ix_login_failures_email_created_at', 'login_failures', ['email', 'created_at'], unique=False)
-    op.create_table('outbox_events',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('type', sa.String(length=200), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('envelope', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_events'))
+    op.create_index(
+        "ix_login_failures_client_address_created_at", "login_failures", ["client_address", "created_at"], unique=False
     )
-    op.create_index('ix_outbox_events_unpublished', 'outbox_events', ['created_at', 'id'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-    op.create_table('signing_keys',
-    sa.Column('kid', sa.String(length=64), nullable=False),
-    sa.Column('algorithm', sa.String(length=16), nullable=False),
-    sa.Column('private_pem', sa.Text(), nullable=True),
-    sa.Column('public_jwk', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('rotated_out_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
+    op.create_index(op.f("ix_login_failures_created_at"), "login_failures", ["created_at"], unique=False)
+    op.create_index("ix_login_failures_email_created_at", "login_failures", ["email", "created_at"], unique=False)
+    op.create_table(
+        "outbox_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("type", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column(
+            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "envelope", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
     )
-    op.create_table('users',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('company_id', sa.Uuid(), nullable=False),
-    sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('password_hash', sa.String(length=512), nullable=False),
-    sa.Column('roles', sa.JSON(), nullable=False),
-    sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_users_company_id_companies'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('email', name=op.f('uq_users_email'))
+    op.create_index(
+        "ix_outbox_events_unpublished",
+        "outbox_events",
+        ["created_at", "id"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
     )
-    op.create_index(op.f('ix_users_company_id'), 'users', ['company_id'], unique=False)
-    op.create_table('api_keys',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('company_id', sa.Uuid(), nullable=False),
-    sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('secret_hash', sa.String(length=64), nullable=False),
-    sa.Column('hint', sa.String(length=8), nullable=False),
-    sa.Column('scopes', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_api_keys_company_id_companies'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_keys_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys'))
+    op.create_table(
+        "signing_keys",
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("algorithm", sa.String(length=16), nullable=False),
+        sa.Column("private_pem", sa.Text(), nullable=True),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rotated_out_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
-    op.create_index(op.f('ix_api_keys_company_id'), 'api_keys', ['company_id'], unique=False)
-    op.create_index(op.f('ix_api_keys_user_id'), 'api_keys', ['user_id'], unique=False)
-    op.create_table('refresh_token_families',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('company_id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_reason', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_refresh_token_families_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_token_families'))
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("password_hash", sa.String(length=512), nullable=False),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["company_id"], ["companies.id"], name=op.f("fk_users_company_id_companies"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
-    op.create_index(op.f('ix_refresh_token_families_user_id'), 'refresh_token_families', ['user_id'], unique=False)
-    op.create_table('refresh_tokens',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('family_id', sa.Uuid(), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['family_id'], ['refresh_token_families.id'], name=op.f('fk_refresh_tokens_family_id_refresh_token_families'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_tokens')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_tokens_token_hash'))
+    op.create_index(op.f("ix_users_company_id"), "users", ["company_id"], unique=False)
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("hint", sa.String(length=8), nullable=False),
+        sa.Column("scopes", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["company_id"], ["companies.id"], name=op.f("fk_api_keys_company_id_companies"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
-    op.create_index(op.f('ix_refresh_tokens_family_id'), 'refresh_tokens', ['family_id'], unique=False)
+    op.create_index(op.f("ix_api_keys_company_id"), "api_keys", ["company_id"], unique=False)
+    op.create_index(op.f("ix_api_keys_user_id"), "api_keys", ["user_id"], unique=False)
+    op.create_table(
+        "refresh_token_families",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_reason", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_refresh_token_families_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_token_families")),
+    )
+    op.create_index(op.f("ix_refresh_token_families_user_id"), "refresh_token_families", ["user_id"], unique=False)
+    op.create_table(
+        "refresh_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("family_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["family_id"],
+            ["refresh_token_families.id"],
+            name=op.f("fk_refresh_tokens_family_id_refresh_token_families"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
+    )
+    op.create_index(op.f("ix_refresh_tokens_family_id"), "refresh_tokens", ["family_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_refresh_tokens_family_id'), table_name='refresh_tokens')
-    op.drop_table('refresh_tokens')
-    op.drop_index(op.f('ix_refresh_token_families_user_id'), table_name='refresh_token_families')
-    op.drop_table('refresh_token_families')
-    op.drop_index(op.f('ix_api_keys_user_id'), table_name='api_keys')
-    op.drop_index(op.f('ix_api_keys_company_id'), table_name='api_keys')
-    op.drop_table('api_keys')
-    op.drop_index(op.f('ix_users_company_id'), table_name='users')
-    op.drop_table('users')
-    op.drop_table('signing_keys')
-    op.drop_index('ix_outbox_events_unpublished', table_name='outbox_events', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-    op.drop_table('outbox_events')
-    op.drop_index('ix_login_failures_email_created_at', table_name='login_failures')
-    op.drop_index(op.f('ix_login_failures_created_at'), table_name='login_failures')
-    op.drop_index('ix_login_failures_client_address_created_at', table_name='login_failures')
-    op.drop_table('login_failures')
-    op.drop_table('inbox_events')
-    op.drop_table('companies')
+    op.drop_index(op.f("ix_refresh_tokens_family_id"), table_name="refresh_tokens")
+    op.drop_table("refresh_tokens")
+    op.drop_index(op.f("ix_refresh_token_families_user_id"), table_name="refresh_token_families")
+    op.drop_table("refresh_token_families")
+    op.drop_index(op.f("ix_api_keys_user_id"), table_name="api_keys")
+    op.drop_index(op.f("ix_api_keys_company_id"), table_name="api_keys")
+    op.drop_table("api_keys")
+    op.drop_index(op.f("ix_users_company_id"), table_name="users")
+    op.drop_table("users")
+    op.drop_table("signing_keys")
+    op.drop_index(
+        "ix_outbox_events_unpublished",
+        table_name="outbox_events",
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
+    op.drop_table("outbox_events")
+    op.drop_index("ix_login_failures_email_created_at", table_name="login_failures")
+    op.drop_index(op.f("ix_login_failures_created_at"), table_name="login_failures")
+    op.drop_index("ix_login_failures_client_address_created_at", table_name="login_failures")
+    op.drop_table("login_failures")
+    op.drop_table("inbox_events")
+    op.drop_table("companies")

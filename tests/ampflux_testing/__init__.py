@@ -1,0 +1,1 @@
+"""Test support shared by every test folder (on the path through pytest's `pythonpath`)."""
