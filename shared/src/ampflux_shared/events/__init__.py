@@ -37,6 +37,7 @@ from .inbox import Inbox, consume_once
 from .inprocess import InProcessBroker, InProcessBus, get_in_process_bus
 from .metrics import EventMetrics, event_metrics
 from .outbox import Outbox, OutboxRelay
+from .publisher import EventPublisher
 from .rabbitmq import RabbitMQBus
 from .tables import EventTables
 
@@ -53,6 +54,7 @@ __all__ = [
     "EventError",
     "EventMetrics",
     "EventPayload",
+    "EventPublisher",
     "EventTables",
     "Handler",
     "InProcessBroker",

@@ -9,8 +9,10 @@ from .principal import (
     optional_principal,
     require_roles,
 )
+from .scopes import ALL_SCOPES, require_scope, scoped
 
 __all__ = [
+    "ALL_SCOPES",
     "CurrentPrincipal",
     "JWKSVerifier",
     "OptionalPrincipal",
@@ -19,4 +21,6 @@ __all__ = [
     "current_principal",
     "optional_principal",
     "require_roles",
+    "require_scope",
+    "scoped",
 ]
