@@ -1,16 +1,19 @@
-"""The real stack for end-to-end tests: auth service and gateway as separate processes,
-on a fresh PostgreSQL database and the real RabbitMQ broker."""
+"""The real stack for end-to-end tests: every service and the gateway as separate processes,
+on fresh PostgreSQL databases and the real RabbitMQ broker."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import uuid
+from pathlib import Path
+from types import ModuleType
 
 import aio_pika
 import httpx
 import pytest
-from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, free_port
+from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, StackContext, free_port, start_together
 from sqlalchemy import create_engine, text
 
 
@@ -33,17 +36,32 @@ def e2e_databases(pg_admin_url):
     admin.dispose()
 
 
+def _members() -> list[ModuleType]:
+    """The services that join the stack through their own `tests/e2e/stack_<name>.py` module
+    (a `NAME` and a `member(ctx) -> StackMember`), so adding a service touches no other file."""
+    here = Path(__file__).parent
+    return [importlib.import_module(f"e2e.{p.stem}") for p in sorted(here.glob("stack_*.py"))]
+
+
 @pytest.fixture(scope="session")
 def stack(e2e_databases, amqp_url, tmp_path_factory):
-    """auth, project and gateway as separate processes, started once for the e2e session."""
+    """Every service as a separate process behind the real gateway, started once per session.
+
+    Auth starts first (every other process reads its JWKS); everything else starts together.
+    """
     logs = tmp_path_factory.mktemp("e2e-logs")
-    auth_port, project_port, sim_port, gw_port = free_port(), free_port(), free_port(), free_port()
+    members = _members()
+    urls = {
+        name: f"http://127.0.0.1:{free_port()}"
+        for name in ["auth", "project", "simulation", "gateway", *(m.NAME for m in members)]
+    }
+    port = {name: url.rsplit(":", 1)[1] for name, url in urls.items()}
     auth = ServiceProcess(
         "auth",
         "ampflux_auth",
-        auth_port,
+        int(port["auth"]),
         {
-            "AUTH_PORT": str(auth_port),
+            "AUTH_PORT": port["auth"],
             "AUTH_DATABASE_URL": e2e_databases("auth"),
             "AUTH_AMQP_URL": amqp_url,
             "AUTH_ENVIRONMENT": "test",
@@ -52,33 +70,39 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         logs / "auth.log",
     ).start()
     jwks_url = f"{auth.url}/.well-known/jwks.json"
+    ctx = StackContext(
+        logs=logs, amqp_url=amqp_url, jwks_url=jwks_url, auth_url=auth.url, urls=urls, make_database=e2e_databases
+    )
     project_queue = f"e2e-project-{uuid.uuid4().hex[:8]}"
     project = ServiceProcess(
         "project",
         "ampflux_project",
-        project_port,
+        int(port["project"]),
         {
-            "PROJECT_PORT": str(project_port),
+            "PROJECT_PORT": port["project"],
             "PROJECT_DATABASE_URL": e2e_databases("project"),
             "PROJECT_AMQP_URL": amqp_url,
             "PROJECT_JWKS_URL": jwks_url,
             "PROJECT_ENVIRONMENT": "test",
             "PROJECT_EVENTS_QUEUE": project_queue,
-            "PROJECT_SIMULATION_URL": f"http://127.0.0.1:{sim_port}",
+            "PROJECT_SIMULATION_URL": urls["simulation"],
         },
         logs / "project.log",
     )
     jobs_queue = f"e2e-simulation-jobs-{uuid.uuid4().hex[:8]}"
+    ctx.queues += [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq"]
     sim_env = {
-        "SIMULATION_PORT": str(sim_port),
+        "SIMULATION_PORT": port["simulation"],
         "SIMULATION_DATABASE_URL": e2e_databases("simulation"),
         "SIMULATION_AMQP_URL": amqp_url,
         "SIMULATION_JWKS_URL": jwks_url,
-        "SIMULATION_PROJECT_URL": f"http://127.0.0.1:{project_port}",
+        "SIMULATION_PROJECT_URL": urls["project"],
         "SIMULATION_JOBS_QUEUE": jobs_queue,
         "SIMULATION_ENVIRONMENT": "test",
     }
-    simulation = ServiceProcess("simulation", "ampflux_simulation", sim_port, sim_env, logs / "simulation.log")
+    simulation = ServiceProcess(
+        "simulation", "ampflux_simulation", int(port["simulation"]), sim_env, logs / "simulation.log"
+    )
     workers = [
         ServiceProcess(
             f"worker-{i}",
@@ -90,14 +114,6 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         )
         for i in (1, 2)
     ]
-    started = [auth]
-    try:
-        for svc in (project, simulation, *workers):
-            started.append(svc.start())
-    except Exception:
-        for svc in reversed(started):
-            svc.stop()
-        raise
     login_limit = {"policy": "login", "quota": LOGIN_QUOTA, "window_s": 60}
     routes = [
         {
@@ -126,12 +142,17 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         {"prefix": "/circuits", "service": "project", "upstreams": [project.url]},
         {"prefix": "/simulations", "service": "simulation", "upstreams": [simulation.url], "timeout_s": 60},
     ]
+    others: dict[str, ServiceProcess] = {}
+    for module in members:
+        member = module.member(ctx)
+        routes += member.routes
+        others.update({svc.name: svc for svc in member.processes})
     gateway = ServiceProcess(
         "gateway",
         "ampflux_gateway",
-        gw_port,
+        int(port["gateway"]),
         {
-            "GATEWAY_PORT": str(gw_port),
+            "GATEWAY_PORT": port["gateway"],
             "GATEWAY_ROUTES": json.dumps(routes),
             "GATEWAY_JWKS_URL": jwks_url,
             "GATEWAY_ENVIRONMENT": "test",
@@ -140,23 +161,24 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         },
         logs / "gateway.log",
     )
+    together = [project, simulation, *workers, *others.values(), gateway]
     try:
-        started.append(gateway.start())
+        start_together(together)
     except Exception:
-        for svc in reversed(started):
-            svc.stop()
+        auth.stop()
         raise
     yield {
         "auth": auth,
         "project": project,
         "simulation": simulation,
         "workers": workers,
+        **others,
         "gateway": gateway,
         "amqp_url": amqp_url,
     }
-    for svc in reversed(started):
+    for svc in reversed([auth, *together]):
         svc.stop()
-    asyncio.run(_delete_queues(amqp_url, [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq"]))
+    asyncio.run(_delete_queues(amqp_url, ctx.queues))
 
 
 async def _delete_queues(amqp_url: str, names: list[str]) -> None:
