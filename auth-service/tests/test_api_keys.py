@@ -23,7 +23,7 @@ async def _exchange(svc, key: str):
 async def test_create_list_exchange_revoke(pg):
     reg = await pg.register()
     tokens = await pg.login()
-    created = await _key(pg, tokens, scopes=["projects:read", "studies:run"])
+    created = await _key(pg, tokens, scopes=["projects:read", "simulations:write", "users:read"])
     assert created["key"].startswith("afx_") and created["key"].endswith(created["hint"])
 
     listed = (await pg.client.get("/auth/api-keys", headers=pg.bearer(tokens))).json()
@@ -33,11 +33,11 @@ async def test_create_list_exchange_revoke(pg):
     r = await _exchange(pg, created["key"])
     assert r.status_code == 200, r.text
     minted = r.json()
-    assert minted["api_key_id"] == created["id"] and minted["expires_in"] == 300
+    assert minted["api_key_id"] == created["id"] and minted["expires_in"] == 60
     claims = jwt.decode(minted["access_token"], options={"verify_signature": False})
     assert claims["sub"] == reg["user"]["id"] and claims["company_id"] == reg["company"]["id"]
-    assert claims["api_key_id"] == created["id"] and claims["scope"] == "projects:read studies:run"
-    assert claims["exp"] - claims["iat"] == 300
+    assert claims["api_key_id"] == created["id"] and claims["scope"] == "projects:read simulations:write users:read"
+    assert claims["exp"] - claims["iat"] == 60
 
     # The minted token works like any other, but cannot manage credentials.
     assert (await pg.client.get("/auth/me", headers=pg.bearer(minted))).status_code == 200

@@ -20,8 +20,9 @@ class Settings(ServiceSettings):
     # effect quickly without any revocation list in the verifiers.
     access_token_ttl_s: int = Field(default=15 * 60, ge=60, le=24 * 3600)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=3600)
-    # Tokens minted for an API key: the gateway caches them for less than this.
-    api_key_token_ttl_s: int = Field(default=5 * 60, ge=30, le=3600)
+    # Tokens minted for an API key (the gateway re-checks the key every second or so and
+    # never hands these out; short so one that leaks anyway dies soon after its key).
+    api_key_token_ttl_s: int = Field(default=60, ge=30, le=3600)
 
     # Signing keys. Retired keys are those whose tokens have all expired (see README).
     # How long a process reuses its loaded signing key before looking for a rotated one.

@@ -9,17 +9,33 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.security import public, require_scope, scoped
+from ampflux_shared.security.scopes import scopes_beyond_roles, unknown_scopes
 
 from ..domain import api_keys, tokens
 from ..domain.users import Role
 from ..schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyToken
 from .deps import CurrentUser, DatabaseDep, InteractiveUser, KeyRingDep, MetricsDep, SessionDep, SettingsDep, problem
 
-router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
+# Managing keys is user management: `users:admin` for a key, whatever the method.
+router = APIRouter(
+    prefix="/auth/api-keys", tags=["api-keys"], dependencies=[require_scope("users:admin"), scoped("users")]
+)
+# The gateway's exchange: the API key in the header is the credential (internal to the platform).
+exchange_router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"], dependencies=[public()])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the key is shown only here)")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key (the key is shown only here)",
+    responses={
+        403: problem("a scope beyond what the caller's roles allow"),
+        422: problem("an unknown scope, or an expiry in the past"),
+    },
+)
 async def create_api_key(body: ApiKeyCreate, user: InteractiveUser, session: SessionDep) -> ApiKeyCreated:
+    _check_scopes(list(body.scopes), user.roles)
     expires_at = body.expires_at
     if expires_at is not None:
         if expires_at.tzinfo is None:
@@ -50,7 +66,29 @@ async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionD
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
+def _check_scopes(scopes: list[str], roles: list[str]) -> None:
+    """Known scopes only (422), and none beyond the creator's roles (403): a key never does
+    more than the person who made it."""
+    unknown = set(unknown_scopes(scopes))
+    if unknown:
+        raise validation_failed(
+            [
+                field_error(f"scopes.{i}", f"unknown scope {s!r}; see the scope vocabulary", "unknown_scope")
+                for i, s in enumerate(scopes)
+                if s in unknown
+            ]
+        )
+    beyond = scopes_beyond_roles(scopes, roles)
+    if beyond:
+        raise ProblemError(
+            403,
+            f"your roles do not allow a key with the scope {beyond[0]!r}",
+            slug="scope-exceeds-creator",
+            scopes=beyond,
+        )
+
+
+@exchange_router.post(
     "/exchange",
     summary="For the gateway: trade an API key for a short-lived access token",
     responses={401: problem("unknown, revoked or expired key, or inactive user")},

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from ampflux_shared.errors import ProblemError
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, public, scoped
 
 from ..config import Settings
 from ..domain import tokens, users
@@ -43,7 +43,10 @@ from .deps import (
     problem,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+# Signing up, in and out: no token needed (the refresh token is the credential).
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[public()])
+# The caller's own account: an API key needs `users:read` to see it (`users:write` to change it).
+me_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[scoped("users")])
 
 
 def invalid_credentials() -> ProblemError:
@@ -199,12 +202,12 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", summary="The caller's account")
+@me_router.get("/me", summary="The caller's account")
 async def read_me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
 
 
-@router.patch(
+@me_router.patch(
     "/me",
     summary="Update the caller's name or email (email needs current_password)",
     responses={403: problem("wrong current password"), 409: problem("email taken")},
@@ -218,7 +221,7 @@ async def update_me(
     return UserRead.model_validate(user)
 
 
-@router.post(
+@me_router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change the caller's password; every other session is logged out",

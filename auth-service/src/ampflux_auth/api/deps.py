@@ -11,6 +11,7 @@ from ampflux_shared.errors import ProblemError, forbidden
 from ampflux_shared.security import CurrentPrincipal, Principal
 
 from ..config import Settings
+from ..domain import api_keys
 from ..domain.passwords import PasswordHasher
 from ..domain.signing_keys import KeyRing
 from ..domain.users import Role
@@ -58,6 +59,11 @@ async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> Use
     if user is None or not user.is_active or user.company_id != principal.company_id:
         raise ProblemError(
             401, "This account is not active.", slug="invalid-token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if principal.api_key_id is not None and not await api_keys.key_is_live(session, principal.api_key_id):
+        # The same at once for a token minted for a key revoked or expired since.
+        raise ProblemError(
+            401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"}
         )
     return user
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from ampflux_shared.security import public
+
 from ..schemas import JWKSRead
 from .deps import KeyRingDep
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], dependencies=[public()])
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens (JWKS)")

@@ -4,18 +4,21 @@ company: another company's user answers 404, exactly like one that does not exis
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+
+from ampflux_shared.security import require_scope, scoped
 
 from ..domain import users
 from ..schemas import Page, UserCreate, UserRead, UserUpdate
 from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep, problem
 
-router = APIRouter(prefix="/auth/users", tags=["users"])
+# Managing users is user management for a key too: `users:admin`, whatever the method.
+router = APIRouter(prefix="/auth/users", tags=["users"], dependencies=[require_scope("users:admin"), scoped("users")])
 
-ADMIN_ONLY = {403: problem("caller is not an admin")}
-NOT_FOUND = {404: problem("no such user in the caller's company")}
+ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: problem("caller is not an admin")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("no such user in the caller's company")}
 
 
 @router.get("", summary="List the company's users", responses=ADMIN_ONLY)

@@ -84,6 +84,17 @@ async def revoke_api_key(
     return key
 
 
+async def key_is_live(session: AsyncSession, key_id: str) -> bool:
+    """Whether the key exists, is not revoked and has not expired."""
+    try:
+        key = await session.get(ApiKey, uuid.UUID(str(key_id)))
+    except ValueError:
+        return False
+    if key is None or key.revoked_at is not None:
+        return False
+    return key.expires_at is None or key.expires_at > datetime.now(UTC)
+
+
 class ExchangeFailure(StrEnum):
     MALFORMED = "malformed"
     UNKNOWN = "unknown"

@@ -140,7 +140,7 @@ async def rotate_refresh_token(session: AsyncSession, token: str, *, ttl_s: int)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         await revoke_family(session, family.id, "reuse")
         return Rotation(failure=RefreshFailure.REUSED)
     user = await session.get(User, family.user_id)

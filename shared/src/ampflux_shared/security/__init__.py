@@ -9,10 +9,11 @@ from .principal import (
     optional_principal,
     require_roles,
 )
-from .scopes import ALL_SCOPES, require_scope, scoped
+from .scopes import ALL_SCOPES, RESOURCES, public, require_scope, scoped, unscoped_routes
 
 __all__ = [
     "ALL_SCOPES",
+    "RESOURCES",
     "CurrentPrincipal",
     "JWKSVerifier",
     "OptionalPrincipal",
@@ -20,7 +21,9 @@ __all__ = [
     "TokenError",
     "current_principal",
     "optional_principal",
+    "public",
     "require_roles",
     "require_scope",
     "scoped",
+    "unscoped_routes",
 ]
