@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from ampflux_gateway.config import Settings, load_route_table
-from ampflux_gateway.routes import RouteEntry, RouteTable, has_dot_segments, path_matches
+from ampflux_gateway.routes import DEFAULT_ROUTES, RouteEntry, RouteTable, has_dot_segments, path_matches
 
 
 def test_prefixes_match_whole_segments():
@@ -86,3 +86,18 @@ def test_route_table_from_env_file_or_default(tmp_path, monkeypatch):
 def test_cors_origins_accept_a_comma_list(monkeypatch):
     monkeypatch.setenv("GATEWAY_CORS_ORIGINS", "https://a.example, https://b.example")
     assert Settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_the_default_table_lets_logout_and_refresh_through_with_only_a_refresh_token():
+    table = RouteTable(RouteEntry.model_validate(e) for e in DEFAULT_ROUTES)
+    for path in ("/auth/logout", "/auth/refresh", "/auth/login", "/auth/register", "/.well-known/jwks.json"):
+        entry = table.match(path)
+        assert entry is not None and entry.is_public(path), path
+    for path in ("/auth/me", "/auth/users", "/auth/api-keys", "/projects", "/simulations"):
+        entry = table.match(path)
+        assert entry is not None and not entry.is_public(path), path
+    assert table.match("/auth/api-keys/exchange").is_internal("/auth/api-keys/exchange")
+
+
+def test_an_exchanged_api_key_is_checked_again_within_two_seconds_by_default():
+    assert Settings(_env_file=None).api_key_cache_ttl_s <= 2.0

@@ -36,9 +36,12 @@ _JWK = {
 }
 
 
-def sign_token(user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 300) -> str:
+def sign_token(
+    user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 300, scopes: list[str] | None = None
+) -> str:
+    """A user's token; with `scopes`, one minted for an API key with those scopes."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": str(user_id),
@@ -48,6 +51,8 @@ def sign_token(user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_
         "exp": now + ttl_s,
         "jti": uuid.uuid4().hex,
     }
+    if scopes is not None:
+        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
     return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
 
 
@@ -67,6 +72,10 @@ class User:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles)}"}
+
+    def key_headers(self, *scopes: str) -> dict[str, str]:
+        """Headers of an API key of this user with `scopes`."""
+        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles, scopes=list(scopes))}"}
 
 
 @dataclass

@@ -56,10 +56,15 @@ class TestAuth:
         return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
 
     def token(
-        self, company_id: uuid.UUID, user_id: uuid.UUID | None = None, roles: tuple[str, ...] = ("engineer",)
+        self,
+        company_id: uuid.UUID,
+        user_id: uuid.UUID | None = None,
+        roles: tuple[str, ...] = ("engineer",),
+        scopes: tuple[str, ...] | None = None,
     ) -> str:
+        """A user's token; with `scopes`, one minted for an API key with those scopes."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": str(user_id or uuid.uuid4()),
@@ -69,6 +74,8 @@ class TestAuth:
             "exp": now + 600,
             "jti": uuid.uuid4().hex,
         }
+        if scopes is not None:
+            claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": "test-key"})
 
     def headers(self, company_id: uuid.UUID, **kw: Any) -> dict[str, str]:

@@ -76,7 +76,7 @@ def test_alg_none_and_tampered_tokens_are_refused(gw):
 
 def test_api_key_is_accepted_in_place_of_a_token_until_revoked(gw):
     user, tokens = register_and_login(gw)
-    r = gw.post("/auth/api-keys", json={"name": "ci script"}, headers=bearer(tokens))
+    r = gw.post("/auth/api-keys", json={"name": "ci script", "scopes": ["users:read"]}, headers=bearer(tokens))
     assert r.status_code == 201, r.text
     created = r.json()
     secret = created.get("key") or created.get("api_key") or created.get("secret")
@@ -92,14 +92,11 @@ def test_api_key_is_accepted_in_place_of_a_token_until_revoked(gw):
     assert all(secret not in json.dumps(k) for k in items)
 
     assert gw.delete(f"/auth/api-keys/{created['id']}", headers=bearer(tokens)).status_code in (200, 204)
-    # The gateway caches an exchange briefly; a revoked key must stop working within that.
-    revoked_refused = False
-    for _ in range(40):
-        if gw.get("/auth/me", headers={"X-API-Key": secret}).status_code == 401:
-            revoked_refused = True
-            break
-        time.sleep(0.5)
-    assert revoked_refused
+    # The gateway reuses an exchange for about a second; a revoked key stops working within two.
+    revoked_at = time.monotonic()
+    while gw.get("/auth/me", headers={"X-API-Key": secret}).status_code != 401:
+        assert time.monotonic() - revoked_at < 2.0, "a revoked key still works after 2 s"
+        time.sleep(0.1)
     assert gw.get("/auth/me", headers={"X-API-Key": "afx_bogus_key"}).status_code == 401
 
 

@@ -44,7 +44,9 @@ class Settings(ServiceSettings):
 
     # The route-table service that answers `/auth/api-keys/exchange`.
     auth_service: str = "auth"
-    api_key_cache_ttl_s: float = Field(default=60.0, ge=0)
+    # How long an exchanged API key is reused before the key is checked again: a revoked or
+    # expired key stops working within this time (one cheap exchange per key and second).
+    api_key_cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
 
     # How long a verified access token skips re-verification (bounded by its `exp`); 0 = never.
     verified_token_cache_s: float = Field(default=30.0, ge=0)

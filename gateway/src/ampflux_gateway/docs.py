@@ -16,10 +16,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ampflux_shared.errors import ProblemError
+from ampflux_shared.security import public
 
 from .gateway import Gateway
 
-router = APIRouter(tags=["docs"])
+# API documentation is public, like the services' own /docs.
+router = APIRouter(tags=["docs"], dependencies=[public()])
 _CACHE_S = 30.0
 _cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
 

@@ -73,7 +73,8 @@ def _mount_routes(app: FastAPI, gateway: Gateway) -> None:
     request then matches at once instead of after a walk through the included routers.
     A prefix such as `/` goes last, so `/health` and the docs stay the gateway's.
     """
-    front, back = [], []
+    front: list[GatewayRoute] = []
+    back: list[GatewayRoute] = []
     for entry in gateway.table.entries:
         shadows = any(path_matches(entry.prefix, own) for own in OWN_PATHS)
         (back if shadows else front).append(GatewayRoute(entry, gateway))

@@ -149,7 +149,8 @@ DEFAULT_ROUTES: list[dict] = [
         "prefix": "/auth",
         "service": "auth",
         "upstreams": [AUTH],
-        "public_paths": ["/auth/refresh"],
+        # The refresh token in the body is the credential (logout works after the access token expired).
+        "public_paths": ["/auth/refresh", "/auth/logout"],
         "internal_paths": ["/auth/api-keys/exchange"],
         "rate_limit": _DEFAULT_LIMIT,
     },

@@ -147,7 +147,7 @@ async def test_keeps_last_good_keys_when_auth_is_down(setup):
 
 
 async def test_unknown_kid_refetch_is_rate_limited():
-    private, jwk = make_key("k1")
+    _private, jwk = make_key("k1")
     source = Source(jwk)
     verifier = JWKSVerifier(issuer=ISS, audience=AUD, key_source=source, min_refetch_interval_s=60)
     await verifier.refresh(force=True)

@@ -58,6 +58,16 @@ class ProjectClient:
         await self._get(token, f"/projects/{project_id}", what="project")
         self._allowed.put(key)
 
+    async def project_role(self, token: str, project_id: uuid.UUID) -> str:
+        """The caller's role in the project (`viewer`, `editor`, `owner`; company admins are
+        owners of their company's projects); 404 when they may not see it. Never cached: it
+        decides who may start or stop work, and a role change must count at once."""
+        body = await self._get(token, f"/projects/{project_id}", what="project")
+        role = body.get("my_role") if isinstance(body, dict) else None
+        if not isinstance(role, str):
+            raise _unavailable("the project service answered without the caller's role")
+        return role
+
     async def fetch_version(
         self, token: str, project_id: uuid.UUID, circuit_id: uuid.UUID, number: int | None
     ) -> FetchedVersion:

@@ -6,14 +6,14 @@ import uuid
 
 from fastapi import APIRouter
 
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import audit as service
 from ..domain.access import ProjectRole, project_access
 from ..schemas import AuditEntryRead, Page
 from .deps import PageDep, SessionDep
 
-router = APIRouter(prefix="/projects/{project_id}/audit", tags=["audit"])
+router = APIRouter(prefix="/projects/{project_id}/audit", tags=["audit"], dependencies=[scoped("projects")])
 
 
 @router.get("/", summary="Who did what in the project, newest first (owners, company admins)")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import circuits as service
 from ..domain import versions
@@ -33,7 +33,7 @@ from ..schemas import (
 )
 from .deps import MetricsDep, PageDep, SessionDep, after_commit
 
-router = APIRouter(prefix="/projects/{project_id}/circuits", tags=["circuits"])
+router = APIRouter(prefix="/projects/{project_id}/circuits", tags=["circuits"], dependencies=[scoped("projects")])
 
 ProjectId = uuid.UUID
 CircuitId = uuid.UUID
@@ -390,12 +390,12 @@ async def _read_upload(request: Request) -> tuple[dict[str, Any], str | None]:
             raw = await upload.read(max_bytes + 1)
             filename = upload.filename
     else:
-        raw = bytearray()
+        buffer = bytearray()
         async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > max_bytes:
+            buffer += chunk
+            if len(buffer) > max_bytes:
                 raise too_large(max_bytes)
-        raw = bytes(raw)
+        raw = bytes(buffer)
         filename = None
     if not raw:
         raise validation_failed([field_error("", "the upload is empty", "empty_document")])

@@ -6,14 +6,14 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import members as service
 from ..domain.access import ProjectRole, project_access
 from ..schemas import MemberAdd, MemberRead, MemberUpdate
 from .deps import SessionDep
 
-router = APIRouter(prefix="/projects/{project_id}/members", tags=["members"])
+router = APIRouter(prefix="/projects/{project_id}/members", tags=["members"], dependencies=[scoped("projects")])
 
 
 @router.get("/", summary="Members of a project (any member)")

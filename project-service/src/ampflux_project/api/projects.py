@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import projects as service
 from ..domain.access import ProjectAccess, ProjectRole, project_access
 from ..schemas import Page, ProjectCreate, ProjectRead, ProjectUpdate
 from .deps import MetricsDep, PageDep, SessionDep, after_commit
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[scoped("projects")])
 
 
 def project_read(access: ProjectAccess) -> ProjectRead:

@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request, Response
 
 from ampflux_shared.errors import ProblemError
 from ampflux_shared.observability import REQUEST_ID_HEADER, current_request_id
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, require_scope, scoped
 
 from ..domain import circuits, versions
 from ..domain.access import ProjectRole, project_access
 from ..schemas import SimulateRequest
 from .deps import SessionDep
 
-router = APIRouter(prefix="/circuits", tags=["simulation"])
+router = APIRouter(
+    prefix="/circuits", tags=["simulation"], dependencies=[require_scope("projects:read"), scoped("simulations")]
+)
 
 
 def simulation_unavailable(detail: str = "simulation service not available") -> ProblemError:

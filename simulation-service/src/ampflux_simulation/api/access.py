@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, not_found, unauthorized
+from ampflux_shared.errors import ProblemError, forbidden, not_found, unauthorized
 from ampflux_shared.security import Principal
 
 from ..domain import runs
@@ -33,6 +33,24 @@ async def require_project(request: Request, principal: Principal, project_id: uu
     if principal.is_admin:
         return
     await request.app.state.project_client.check_project(bearer_token(request), project_id)
+
+
+# Project roles, lowest first: starting or stopping a study needs `editor` or higher.
+PROJECT_ROLES = ("viewer", "editor", "owner")
+
+
+async def require_project_role(
+    request: Request, principal: Principal, project_id: uuid.UUID, at_least: str = "editor"
+) -> None:
+    """404 unless the caller may see the project, 403 unless their role in it is `at_least`.
+
+    Always asked of the project service, company admins included: it alone knows whether
+    the project belongs to the caller's company, so a run is never attached to a project
+    id the caller does not own. The same rule as `POST /circuits/{id}/simulate` there.
+    """
+    role = await request.app.state.project_client.project_role(bearer_token(request), project_id)
+    if role not in PROJECT_ROLES or PROJECT_ROLES.index(role) < PROJECT_ROLES.index(at_least):
+        raise forbidden(f"this needs the project role {at_least} or higher")
 
 
 async def visible_run(request: Request, session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> StudyRun:

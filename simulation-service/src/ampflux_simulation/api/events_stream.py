@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import runs
 from .access import visible_run
 from .deps import DatabaseDep, SettingsDep
 from .views import run_read
 
-router = APIRouter(prefix="/simulations", tags=["simulations"])
+router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
 
 
 @router.get(

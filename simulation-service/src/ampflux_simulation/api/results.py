@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ampflux_shared.errors import ProblemError
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import export, results
 from ..models import RunStatus, StudyRun
@@ -17,7 +17,7 @@ from ..schemas import BusResultRead, ResultSetRead, ResultsPage
 from .access import visible_run
 from .deps import DatabaseDep, SessionDep, SettingsDep
 
-router = APIRouter(prefix="/simulations", tags=["results"])
+router = APIRouter(prefix="/simulations", tags=["results"], dependencies=[scoped("simulations")])
 
 BusFilter = Annotated[list[str] | None, Query(description="only these bus ids (repeat the parameter)")]
 FaultFilter = Annotated[list[str] | None, Query(description="only these fault types: 3ph, 2ph, 1ph, 2phg")]

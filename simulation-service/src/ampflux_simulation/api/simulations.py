@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from ampflux_shared.errors import ProblemError
-from ampflux_shared.security import CurrentPrincipal
+from ampflux_shared.errors import ProblemError, forbidden
+from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import compare as compare_domain
 from ..domain import runs
@@ -23,11 +23,11 @@ from ..schemas import (
     SimulationCreate,
     SimulationRead,
 )
-from .access import bearer_token, require_project, visible_run
-from .deps import RunnerPrincipal, SessionDep, SettingsDep
+from .access import bearer_token, require_project, require_project_role, visible_run
+from .deps import RUN_ROLES, RunnerPrincipal, SessionDep, SettingsDep
 from .views import run_read
 
-router = APIRouter(prefix="/simulations", tags=["simulations"])
+router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -58,9 +58,9 @@ async def submit_simulation(
             await require_project(request, principal, existing.project_id)
             return _accepted(response, existing, replayed=True)
 
+    # One rule with `POST /circuits/{id}/simulate`: editors of the project (admins of its company).
+    await require_project_role(request, principal, body.project_id, "editor")
     if body.document is not None:
-        # Nothing from the project service is read, so ask it whether the caller may see the project.
-        await require_project(request, principal, body.project_id)
         study = prepare_input(body.document, body.options, path_prefix="document.")
         version = None
     else:
@@ -176,10 +176,15 @@ async def get_simulation(
 
 @router.post("/{run_id}/cancel", response_model=SimulationRead)
 async def cancel_simulation(
-    run_id: uuid.UUID, request: Request, session: SessionDep, principal: RunnerPrincipal
+    run_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SimulationRead:
-    """Cancel a queued or running run (a running solve is stopped); 409 once it finished."""
-    await visible_run(request, session, principal, run_id)
+    """Cancel a queued or running run (a running solve is stopped); 409 once it finished.
+    The submitter may; so may whoever may start studies on the project (editors)."""
+    run = await visible_run(request, session, principal, run_id)
+    if run.requested_by != principal.user_id:
+        if not principal.has_role(*RUN_ROLES):
+            raise forbidden(f"cancelling another user's run needs one of the roles: {', '.join(RUN_ROLES)}")
+        await require_project_role(request, principal, run.project_id, "editor")
     run = await runs.cancel_run(
         session, request.app.state.relay.outbox, principal.company_id, run_id, cancelled_by=principal.user_id
     )

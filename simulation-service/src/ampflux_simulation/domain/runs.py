@@ -158,7 +158,8 @@ async def cancel_run(
     run.status = RunStatus.CANCELLED
     run.finished_at = utcnow()
     run.error_code = "cancelled"
-    run.error_detail = "cancelled at the user's request"
+    # Who stopped it stays on the run (and goes with the event as its actor).
+    run.error_detail = f"cancelled by user {cancelled_by}" if cancelled_by else "cancelled"
     await session.flush()
     await outbox.add(session, events.run_cancelled(run, cancelled_by))
     return run
