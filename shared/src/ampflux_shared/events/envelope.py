@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +12,6 @@ from .catalog import CATALOG, EventCatalog
 
 # `<service>.<entity>.<verb>`; also the AMQP routing key, so no dots or wildcards inside parts.
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
-_EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
 
 
 class EventEnvelope(BaseModel):
@@ -41,10 +39,6 @@ class EventEnvelope(BaseModel):
     @classmethod
     def from_json(cls, data: bytes | str) -> EventEnvelope:
         return cls.model_validate_json(data)
-
-
-def is_event_type(value: str) -> bool:
-    return bool(_EVENT_TYPE_RE.match(value))
 
 
 def make_event(

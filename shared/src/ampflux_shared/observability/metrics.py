@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,7 +95,3 @@ class HttpMetricsMiddleware:
             self.metrics.http_duration.labels(method, route_template(scope), str(status)).observe(
                 time.perf_counter() - start
             )
-
-
-def request_metrics(request: Request) -> ServiceMetrics:
-    return request.app.state.metrics

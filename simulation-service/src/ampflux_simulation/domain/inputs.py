@@ -79,10 +79,6 @@ def compress_document(document: dict[str, Any]) -> bytes:
     return gzip.compress(canonical_json(document), compresslevel=6)
 
 
-def decompress_document(data: bytes) -> dict[str, Any]:
-    return json.loads(gzip.decompress(data))
-
-
 def _join(prefix: str, path: str) -> str:
     if not prefix:
         return path

@@ -54,18 +54,3 @@ def q_factor(power_per_pole_pair_mw: float, tmin_s: float) -> float:
     log_m = np.log(max(power_per_pole_pair_mw, 1e-9))
     q = (1.0 - w) * (_Q_TABLE[lo, 1] + _Q_TABLE[lo, 2] * log_m) + w * (_Q_TABLE[hi, 1] + _Q_TABLE[hi, 2] * log_m)
     return float(np.clip(q, 0.0, 1.0))
-
-
-def breaking_current(
-    ikss_ka: NDArray[np.float64],
-    partial_ka: NDArray[np.float64],
-    drop_ratio: NDArray[np.float64],
-    mu_q: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Ib = I″k − Σ_i (ΔU″_i / (c·Un/√3))·(1 − μ_i·q_i)·I″k_i (IEC 60909-0 eq. 75).
-
-    Arrays: ikss (buses), partial/drop_ratio/mu_q (buses × machines). Far from machines
-    every term vanishes and Ib = I″k."""
-    if partial_ka.size == 0:
-        return ikss_ka.copy()
-    return ikss_ka - np.sum(drop_ratio * (1.0 - mu_q) * partial_ka, axis=1)
