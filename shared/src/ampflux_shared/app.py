@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -34,6 +35,10 @@ from .observability.context import current_service
 from .security import JWKSVerifier
 from .settings import ServiceSettings
 
+if TYPE_CHECKING:
+    # Only for the annotation: services without events never import the bus (aio-pika).
+    from .events import EventTables
+
 log = logging.getLogger("ampflux.app")
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -52,7 +57,7 @@ class ServiceSpec:
     metadata: MetaData | None = None
     migrations_dir: Path | None = None
     # Events: set when the service writes to an outbox (its EventTables on `metadata`).
-    event_tables: object | None = None
+    event_tables: EventTables | None = None
     # Token verification; the auth service passes a key source reading its own keys.
     verifier: JWKSVerifier | None = None
     verify_tokens: bool = True
