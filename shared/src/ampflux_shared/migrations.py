@@ -46,6 +46,9 @@ def run_env(target_metadata: MetaData) -> None:
     cfg = context.config
     version_table = cfg.attributes.get("version_table", "alembic_version")
     url = cfg.get_main_option("sqlalchemy.url")
+    if url is None:
+        # alembic_config() always sets it; only a hand-made config without a URL gets here.
+        raise RuntimeError("no sqlalchemy.url in the Alembic config; build it with alembic_config()")
     opts = dict(
         target_metadata=target_metadata,
         version_table=version_table,

@@ -8,7 +8,7 @@ next to the old one; adding an optional field does not, since payloads ignore un
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -81,11 +81,11 @@ CATALOG = EventCatalog()
 EVENT_REGISTRY: Mapping[tuple[str, int], type[BaseModel]] = MappingProxyType(CATALOG._models)
 
 
-def event(type: str, version: int = 1):
+def event(event_type: str, version: int = 1) -> Callable[[type[P]], type[P]]:
     """Class decorator registering a payload model in the default catalog."""
 
     def decorate(model: type[P]) -> type[P]:
-        return CATALOG.register(type, version, model)
+        return CATALOG.register(event_type, version, model)
 
     return decorate
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,16 @@ from .tables import EventTables
 log = logging.getLogger("ampflux.events.inbox")
 
 SessionHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_KEY = ["event_id", "consumer"]
+
+
+def _insert_unless_present(table: Table, dialect: str) -> Insert | None:
+    """INSERT … ON CONFLICT DO NOTHING where the dialect has it (each its own Insert class)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=_KEY)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=_KEY)
+    return None
 
 
 class Inbox:
@@ -34,16 +44,10 @@ class Inbox:
         first one's row until it commits, then sees the conflict.
         """
         values = {"event_id": event_id, "consumer": consumer, "handled_at": datetime.now(UTC)}
-        dialect = session.get_bind().dialect.name
-        dialect_insert = _INSERTS.get(dialect)
-        if dialect_insert is not None:
-            stmt = (
-                dialect_insert(self.table)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
-                # RETURNING rather than rowcount, which drivers do not all report for this.
-                .returning(self.table.c.event_id)
-            )
+        insert = _insert_unless_present(self.table, session.get_bind().dialect.name)
+        if insert is not None:
+            # RETURNING rather than rowcount, which drivers do not all report for this.
+            stmt = insert.values(**values).returning(self.table.c.event_id)
             result = await session.execute(stmt)
             return result.first() is not None
         # Other backends: a savepoint keeps the duplicate-key error from poisoning the transaction.

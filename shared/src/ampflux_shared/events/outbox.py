@@ -9,13 +9,15 @@ and the mark re-sends the event, which the consumers' inbox absorbs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import CursorResult, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import OUTBOX_WRITTEN, Database
@@ -159,8 +161,12 @@ class OutboxRelay:
         """Delete rows published before `older_than` ago (run it from a periodic job)."""
         cutoff = datetime.now(UTC) - older_than
         async with self.database.session() as session:
-            result = await session.execute(
-                delete(self.table).where(self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff)
+            # A DELETE gives a CursorResult (with rowcount); Session.execute is typed for any statement.
+            result = cast(
+                CursorResult[Any],
+                await session.execute(
+                    delete(self.table).where(self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff)
+                ),
             )
             return result.rowcount or 0
 
@@ -202,7 +208,5 @@ class OutboxRelay:
 
 
 async def _wait(flag: asyncio.Event, timeout: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(flag.wait(), timeout)
-    except TimeoutError:
-        pass

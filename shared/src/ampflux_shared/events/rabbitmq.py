@@ -215,8 +215,9 @@ class RabbitMQBus(EventBus):
             await _settle(message.nack(requeue=True), message)
 
     def _retry_delay(self, message: AbstractIncomingMessage) -> float:
-        # Quorum queues count deliveries in this header (absent on the first delivery).
-        count = int((message.headers or {}).get("x-delivery-count") or 0)
+        # Quorum queues count deliveries in this header (an integer; absent on the first delivery).
+        header = (message.headers or {}).get("x-delivery-count")
+        count = header if isinstance(header, int) else 0
         return min(self.retry_delay * 2**count, self.max_retry_delay)
 
 
