@@ -1,6 +1,7 @@
 """validate_circuit / parse_circuit: every problem of a document at once, each with its path."""
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from ampflux_shared.circuit import (
     parse_circuit,
     validate_circuit,
 )
+from ampflux_shared.circuit.elements import IndexedElements
+from ampflux_shared.circuit.model import ELEMENT_MODELS
 
 Loader = Callable[[str], dict[str, Any]]
 
@@ -329,3 +332,8 @@ def test_three_winding_transformers_are_checked_like_two_winding_ones(reference_
             + [f"{kind}_{side}_percent" for kind in ("vk0", "vkr0") for side in ("hv", "mv", "lv")]
         },
     }
+
+
+def test_the_data_checks_see_every_kind_of_element() -> None:
+    # IndexedElements names each element kind; a kind added to the document model must join it.
+    assert {f.name for f in fields(IndexedElements)} == set(ELEMENT_MODELS)

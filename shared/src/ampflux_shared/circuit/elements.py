@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .model import ELEMENT_MODELS, Bus, CircuitDocument, ExtGrid, Generator, Line, Motor, Transformer, Transformer3W
+from .model import Bus, CircuitDocument, ExtGrid, Generator, Line, Motor, Transformer, Transformer3W
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,7 +25,15 @@ class IndexedElements:
 
     @classmethod
     def of_document(cls, doc: CircuitDocument) -> IndexedElements:
-        return cls(**{name: list(enumerate(getattr(doc, name))) for name in ELEMENT_MODELS})
+        return cls(
+            buses=list(enumerate(doc.buses)),
+            ext_grids=list(enumerate(doc.ext_grids)),
+            lines=list(enumerate(doc.lines)),
+            transformers=list(enumerate(doc.transformers)),
+            transformers3w=list(enumerate(doc.transformers3w)),
+            generators=list(enumerate(doc.generators)),
+            motors=list(enumerate(doc.motors)),
+        )
 
     @classmethod
     def salvage(cls, data: Mapping[str, object]) -> IndexedElements:
@@ -34,7 +42,15 @@ class IndexedElements:
         One bad cable should not hide a transformer rated for the wrong voltage: the
         data checks still run on everything that can be read.
         """
-        return cls(**{name: _valid_entries(model, data.get(name)) for name, model in ELEMENT_MODELS.items()})
+        return cls(
+            buses=_valid_entries(Bus, data.get("buses")),
+            ext_grids=_valid_entries(ExtGrid, data.get("ext_grids")),
+            lines=_valid_entries(Line, data.get("lines")),
+            transformers=_valid_entries(Transformer, data.get("transformers")),
+            transformers3w=_valid_entries(Transformer3W, data.get("transformers3w")),
+            generators=_valid_entries(Generator, data.get("generators")),
+            motors=_valid_entries(Motor, data.get("motors")),
+        )
 
     def bus_kv(self) -> dict[str, float]:
         kv: dict[str, float] = {}

@@ -63,6 +63,12 @@ class _Element(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
+def _field_name(info: ValidationInfo) -> str:
+    # Set for every field validator; None only in model-level ones.
+    assert info.field_name is not None
+    return info.field_name
+
+
 def _not_above(value: float | None, info: ValidationInfo, limit_field: str) -> float | None:
     """Field-validator body for "value <= an earlier field" (vkr <= vk, min <= max), so the error sits on the field."""
     limit = info.data.get(limit_field)
@@ -73,10 +79,15 @@ def _not_above(value: float | None, info: ValidationInfo, limit_field: str) -> f
     return value
 
 
+# What a study computes when it does not say.
+DEFAULT_FAULTS: tuple[Fault, ...] = ("3ph",)
+DEFAULT_CASES: tuple[Case, ...] = ("max",)
+
+
 class Study(_Element):
     frequency_hz: Literal[50, 60]
-    faults: list[Fault] = Field(default_factory=lambda: ["3ph"], min_length=1)
-    cases: list[Case] = Field(default_factory=lambda: ["max"], min_length=1)
+    faults: list[Fault] = Field(default_factory=lambda: list(DEFAULT_FAULTS), min_length=1)
+    cases: list[Case] = Field(default_factory=lambda: list(DEFAULT_CASES), min_length=1)
     lv_tol_percent: Literal[6, 10] = 10
     kappa_method: Literal["B", "C"] = "C"
     topology: Literal["auto", "meshed", "radial"] = "auto"
@@ -248,12 +259,12 @@ class Transformer3W(_TapChanger):
     @field_validator("vkr_hv_percent", "vkr_mv_percent", "vkr_lv_percent")
     @classmethod
     def _vkr(cls, value: float, info: ValidationInfo) -> float | None:
-        return _not_above(value, info, info.field_name.replace("vkr_", "vk_"))
+        return _not_above(value, info, _field_name(info).replace("vkr_", "vk_"))
 
     @field_validator("vkr0_hv_percent", "vkr0_mv_percent", "vkr0_lv_percent")
     @classmethod
     def _vkr0(cls, value: float | None, info: ValidationInfo) -> float | None:
-        return _not_above(value, info, info.field_name.replace("vkr0_", "vk0_"))
+        return _not_above(value, info, _field_name(info).replace("vkr0_", "vk0_"))
 
 
 class Generator(_Element):
