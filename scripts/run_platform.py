@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib
 import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
+
+from ampflux_shared.observability.context import current_service
 
 # (name, module with create_app(), port): the gateway starts last, in front of the others.
 SERVICES = [
@@ -41,39 +46,54 @@ def _load(module: str):
     return getattr(mod, "create_app", None)
 
 
+def start_as(service: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run `coro` as a task whose context names `service`: its uvicorn, lifespan and
+    background-task logs carry that name (one process and one log handler for all)."""
+    context = contextvars.copy_context()
+    context.run(current_service.set, service)
+    return asyncio.create_task(coro, context=context)
+
+
 async def main() -> int:
+    current_service.set("launcher")
+    # Only the gateway listens on AMPFLUX_HOST; the services behind it stay on loopback,
+    # so nobody else can reach them around the gateway.
     host = os.environ.get("AMPFLUX_HOST", "127.0.0.1")
+    inner = "127.0.0.1"
     # The gateway appends the client's address to X-Forwarded-For: login throttling in the
-    # auth service must take the address from there, not from the gateway's socket.
+    # auth service takes the address from there, but only from the gateway (a loopback
+    # peer); anyone else's X-Forwarded-For is ignored.
     os.environ.setdefault("AUTH_TRUSTED_PROXY_COUNT", "1")
+    os.environ.setdefault("AUTH_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")
     # The project service forwards `/circuits/{id}/simulate` to the simulation service.
-    os.environ.setdefault("PROJECT_SIMULATION_URL", f"http://{host}:8003")
-    servers: list[uvicorn.Server] = []
+    os.environ.setdefault("PROJECT_SIMULATION_URL", f"http://{inner}:8003")
+    servers: list[tuple[str, uvicorn.Server]] = []
     for name, module, port in SERVICES:
         factory = _load(module)
         if factory is None:
             continue
-        config = uvicorn.Config(factory(), host=host, port=port, log_config=None, lifespan="on")
+        bind = host if name == "gateway" else inner
+        config = uvicorn.Config(factory(), host=bind, port=port, log_config=None, lifespan="on")
         server = uvicorn.Server(config)
         # One process, one set of signal handlers (below) for all servers.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-        servers.append(server)
-        print(f"  {name:<11} http://{host}:{port}", file=sys.stderr)
+        servers.append((name, server))
+        print(f"  {name:<11} http://{bind}:{port}", file=sys.stderr)
 
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        for s in servers:
+        for _, s in servers:
             s.should_exit = True
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
 
     tasks = []
-    for server in servers:
-        tasks.append(asyncio.create_task(server.serve()))
+    for name, server in servers:
+        tasks.append(start_as(name, server.serve()))
         # Start in order so the gateway finds its upstreams (and the auth JWKS) up.
-        while not server.started and not tasks[-1].done():
+        while not server.started and not tasks[-1].done():  # noqa: ASYNC110  (uvicorn sets a flag, no event)
             await asyncio.sleep(0.05)
         if tasks[-1].done():
             stop()

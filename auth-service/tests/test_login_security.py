@@ -90,7 +90,10 @@ async def test_throttle_window_slides(service_factory, tmp_path):
 
 async def test_forwarded_address_is_used_only_behind_trusted_proxies(service_factory, tmp_path):
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    async with service_factory(url, login_max_failures_per_address=2, trusted_proxy_count=1) as svc:
+    # The test client's peer (203.0.113.7) plays the gateway.
+    async with service_factory(
+        url, login_max_failures_per_address=2, trusted_proxy_count=1, trusted_proxy_addresses=["203.0.113.0/24"]
+    ) as svc:
         await svc.register()
         for i in range(2):
             await svc.client.post(
@@ -111,6 +114,29 @@ async def test_forwarded_address_is_used_only_behind_trusted_proxies(service_fac
             headers={"X-Forwarded-For": "198.51.100.2"},
         )
         assert r.status_code == 200
+
+
+async def test_a_client_that_is_not_a_trusted_proxy_cannot_choose_its_address(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    # As `make run` has it: one trusted hop, but only the gateway's own address may use it.
+    async with service_factory(
+        url, login_max_failures_per_address=2, trusted_proxy_count=1, trusted_proxy_addresses=["127.0.0.1"]
+    ) as svc:
+        await svc.register()
+        for i in range(2):
+            r = await svc.client.post(
+                "/auth/login",
+                json={"email": f"x{i}@example.com", "password": "nope nope"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
+            assert r.status_code == 401
+        # Every spoofed address was counted as the peer's own: the peer is throttled.
+        r = await svc.client.post(
+            "/auth/login",
+            json={"email": "x9@example.com", "password": "nope nope"},
+            headers={"X-Forwarded-For": "192.0.2.9"},
+        )
+        assert r.status_code == 429
 
 
 async def test_outdated_password_hash_is_upgraded_on_login(service_factory, postgres_url):

@@ -300,3 +300,20 @@ def test_unwritable_output_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2 and result.stdout == ""
     assert f"{output}: cannot write" in result.stderr
+
+
+def test_a_gzip_bomb_is_refused_without_unpacking_it(tmp_path, capsys):
+    from ampflux_shared.circuit import MAX_DOCUMENT_BYTES
+    from ampflux_simulation.cli import main
+
+    # About 20 KB on disk, more than the document limit once unpacked (a real bomb would be GBs).
+    bomb = tmp_path / "bomb.json.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(b'{"pad": "')
+        for _ in range(MAX_DOCUMENT_BYTES // (1 << 20) + 1):
+            f.write(b" " * (1 << 20))
+        f.write(b'"}')
+    assert bomb.stat().st_size < 100_000
+
+    assert main([str(bomb)]) == 2
+    assert f"larger than {MAX_DOCUMENT_BYTES} bytes" in capsys.readouterr().err

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ampflux_shared.settings import ServiceSettings
 
@@ -48,6 +50,30 @@ class Settings(ServiceSettings):
     # Proxies in front of this service whose X-Forwarded-For entries are trusted (the
     # gateway counts as one). 0 trusts none and uses the peer address.
     trusted_proxy_count: int = Field(default=0, ge=0)
+    # Peers allowed to set the client address that way (IPs or networks, comma-separated):
+    # the gateway's addresses. A request from any other peer is counted under the peer's own
+    # address, whatever X-Forwarded-For it sends. The default covers loopback and private
+    # networks, where the platform's own gateway runs; narrow it to the gateway's network.
+    trusted_proxy_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    )
+
+    @field_validator("trusted_proxy_addresses", mode="before")
+    @classmethod
+    def _networks(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, list):
+            for entry in v:
+                ipaddress.ip_network(str(entry), strict=False)  # a typo fails at start-up
+        return v
+
+    def is_trusted_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.trusted_proxy_addresses)
 
     users_max_page_size: int = Field(default=100, ge=1, le=1000)
 

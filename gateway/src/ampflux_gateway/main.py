@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             routers=[operations_router, docs.router],
             metadata=None,
             verify_tokens=True,
+            # Bodies are bounded by its own streaming limit (max_body_bytes) instead.
+            limit_request_bodies=False,
             on_startup=[start],
             on_shutdown=[stop],
         )

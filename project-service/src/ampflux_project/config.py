@@ -20,5 +20,5 @@ class Settings(ServiceSettings):
     # The service's durable RabbitMQ queue for the events it consumes (one per service,
     # shared by its replicas).
     events_queue: str = "project-service"
-    # Bounds the size of an imported or saved circuit document (decompressed).
-    max_document_bytes: int = Field(default=5_000_000, gt=0)
+    # `max_document_bytes` (PROJECT_MAX_DOCUMENT_BYTES) is the platform's one document limit,
+    # from ServiceSettings: it bounds imports (decompressed), saves and every request body.

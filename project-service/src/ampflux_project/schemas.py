@@ -8,6 +8,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ampflux_shared.circuit import DocumentObject
+
 from .domain.access import ProjectRole
 
 T = TypeVar("T")
@@ -81,7 +83,7 @@ class CircuitCreate(BaseModel):
     name: Name
     description: Description = ""
     # Optional first content: saved as version 1 in the same request.
-    document: dict[str, Any] | None = None
+    document: DocumentObject | None = None
     message: Message = ""
 
 
@@ -102,7 +104,7 @@ class CircuitRead(_Read):
 
 
 class VersionSave(BaseModel):
-    document: dict[str, Any]
+    document: DocumentObject
     message: Message = ""
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import MetaData
 
+from .body_limit import BodySizeLimitMiddleware
 from .db import Database
 from .errors import install_error_handlers
 from .health import ReadinessCheck
@@ -65,6 +66,9 @@ class ServiceSpec:
     on_shutdown: Sequence[Hook] = ()
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     cors_origins: Sequence[str] = ()
+    # Refuse request bodies over `settings.max_document_bytes` (413); the gateway, which
+    # has its own transport limit, turns it off.
+    limit_request_bodies: bool = True
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
@@ -135,6 +139,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     # Outermost first: request id wraps everything so metrics and logs see it.
+    if spec.limit_request_bodies:
+        # Innermost: a 413 still carries the request id and is counted in the metrics.
+        app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_document_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     if spec.cors_origins:
         app.add_middleware(

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .circuit.limits import MAX_DOCUMENT_BYTES
+
 DEV_ENVIRONMENTS = {"local", "test"}
 
 
@@ -34,6 +36,9 @@ class ServiceSettings(BaseSettings):
     # Run Alembic migrations at start-up (embedded mode default); the real stack runs
     # `python -m ampflux_shared.migrate <service>` as a deploy step instead.
     migrate_on_start: bool = True
+    # The one limit on circuit documents (see `circuit.limits`): every request body is at
+    # most this (413 beyond), and so is an uploaded document once decompressed.
+    max_document_bytes: int = Field(default=MAX_DOCUMENT_BYTES, gt=0)
 
     @field_validator("log_level")
     @classmethod

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from ampflux_shared.circuit import (
     CASES,
     FAULTS,
+    MAX_DOCUMENT_BYTES,
     CircuitFileError,
     CircuitValidationError,
     load_circuit_file,
@@ -37,7 +38,8 @@ EXIT_BAD_INPUT = 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        data = load_circuit_file(args.circuit)
+        # The services' bound: a small gzip bomb must not unpack into gigabytes here either.
+        data = load_circuit_file(args.circuit, max_bytes=MAX_DOCUMENT_BYTES)
     except CircuitFileError as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -197,7 +199,9 @@ def _aligned(header: list[str], rows: Mapping[str, list[Any]]) -> list[str]:
     def render(row: list[str]) -> str:
         # Names left-aligned, numbers right-aligned so their digits line up.
         first, *rest = row
-        return "  ".join([first.ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(rest, widths[1:]))])
+        return "  ".join(
+            [first.ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=False))]
+        )
 
     return [render(cells[0]), render(["-" * width for width in widths]), *map(render, cells[1:])]
 

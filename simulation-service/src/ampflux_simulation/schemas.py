@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ampflux_shared.circuit import DocumentObject
 from ampflux_shared.circuit.model import Case, Fault
 
 from .models import RunStatus
@@ -55,7 +56,7 @@ class SimulationCreate(BaseModel):
 
     project_id: uuid.UUID
     circuit: CircuitVersionRef | None = None
-    document: dict[str, Any] | None = Field(default=None, description="inline circuit document for a quick what-if")
+    document: DocumentObject | None = Field(default=None, description="inline circuit document for a quick what-if")
     options: StudyOptions = Field(default_factory=StudyOptions)
 
     @model_validator(mode="after")

@@ -94,10 +94,12 @@ InteractiveUser = Annotated[User, Depends(_interactive_user)]
 
 
 def client_address(request: Request, settings: Settings) -> str:
-    """The client's address: the peer, or the entry `trusted_proxy_count` hops back in
-    X-Forwarded-For (entries further left are whatever the client chose to send)."""
+    """The client's address: the peer, or, when the peer is a trusted proxy (the gateway),
+    the entry `trusted_proxy_count` hops back in X-Forwarded-For (entries further left are
+    whatever the client chose to send)."""
     peer = request.client.host if request.client else "unknown"
-    if settings.trusted_proxy_count <= 0:
+    if settings.trusted_proxy_count <= 0 or not settings.is_trusted_proxy(peer):
+        # Only the platform's own proxies may speak for the client; anyone else is the peer.
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
     if len(hops) >= settings.trusted_proxy_count:

@@ -1,6 +1,7 @@
 """The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
 
 from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
+from .limits import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, DocumentObject, check_document_depth
 from .model import (
     Bus,
     Case,
@@ -20,6 +21,8 @@ from .validation import CASES, FAULTS, parse_circuit, validate_circuit
 __all__ = [
     "CASES",
     "FAULTS",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_DEPTH",
     "Bus",
     "Case",
     "CircuitDocument",
@@ -27,6 +30,7 @@ __all__ = [
     "CircuitProblem",
     "CircuitTooLargeError",
     "CircuitValidationError",
+    "DocumentObject",
     "ExtGrid",
     "Fault",
     "Generator",
@@ -35,6 +39,7 @@ __all__ = [
     "Study",
     "Transformer",
     "Transformer3W",
+    "check_document_depth",
     "load_circuit_bytes",
     "load_circuit_file",
     "parse_circuit",

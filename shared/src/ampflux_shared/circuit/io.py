@@ -9,6 +9,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .limits import MAX_DOCUMENT_DEPTH, document_depth
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -63,9 +65,13 @@ def load_circuit_bytes(raw: bytes, *, max_bytes: int | None = None, name: str | 
         ) from error
     except ValueError as error:
         raise CircuitFileError(f"{where}invalid JSON: {error}") from error
+    except RecursionError:  # the parser's own stack ran out: thousands of levels deep
+        raise CircuitFileError(f"{where}nested more than {MAX_DOCUMENT_DEPTH} levels deep") from None
 
     if not isinstance(data, dict):
         raise CircuitFileError(f"{where}a circuit document must be a JSON object, found {type(data).__name__}")
+    if document_depth(data) > MAX_DOCUMENT_DEPTH:
+        raise CircuitFileError(f"{where}nested more than {MAX_DOCUMENT_DEPTH} levels deep")
     return data
 
 

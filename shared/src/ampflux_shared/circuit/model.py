@@ -44,10 +44,15 @@ VectorGroup3W = Annotated[str, StringConstraints(pattern=r"^(YN|Y|D|Z|ZN)(yn|y|d
 
 # Numbers must be JSON numbers: lax parsing would read true as 1.0 and "0.4" as 0.4,
 # which hides a broken exporter instead of reporting it. Integers are fine where floats go.
-Real = Annotated[float, Field(strict=True)]
-Integer = Annotated[int, BeforeValidator(_json_integer)]
+# Every number is also bounded: no quantity of a real circuit comes near 1e9 in its unit
+# (kV, MVA, ohm, km, nF), while values like 1e300 overflow the solver's arithmetic; a
+# bound here answers 422 naming the field instead of a failed study.
+MAX_MAGNITUDE = 1e9
+Real = Annotated[float, Field(strict=True, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+Integer = Annotated[int, BeforeValidator(_json_integer), Field(ge=-1000, le=1000)]
 Flag = Annotated[bool, Field(strict=True)]
-Count = Annotated[Integer, Field(ge=1)]
+# Parallel circuits or machines: a handful in practice.
+Count = Annotated[Integer, Field(ge=1, le=1000)]
 
 # Physical quantities. Ratings and lengths must be positive, impedances and ratios only
 # non-negative; percentages of a rating stay below 100 %.
@@ -56,6 +61,8 @@ NonNegative = Annotated[Real, Field(ge=0)]
 Percent = Annotated[Real, Field(ge=0, lt=100)]
 PositivePercent = Annotated[Real, Field(gt=0, lt=100)]
 PowerFactor = Annotated[Real, Field(gt=0, le=1)]
+# R/X, X0/X and similar ratios: above 1000 a source or machine is a resistor, not a model of one.
+Ratio = Annotated[Real, Field(ge=0, le=1000)]
 
 
 class _Element(BaseModel):
@@ -117,13 +124,13 @@ class ExtGrid(_Element):
     id: Id
     bus: Id
     s_sc_max_mva: Positive
-    rx_max: NonNegative
+    rx_max: Ratio
     s_sc_min_mva: Positive | None = None
-    rx_min: NonNegative | None = None
-    x0x_max: NonNegative | None = None
-    r0x0_max: NonNegative | None = None
-    x0x_min: NonNegative | None = None
-    r0x0_min: NonNegative | None = None
+    rx_min: Ratio | None = None
+    x0x_max: Ratio | None = None
+    r0x0_max: Ratio | None = None
+    x0x_min: Ratio | None = None
+    r0x0_min: Ratio | None = None
 
     @field_validator("s_sc_min_mva")
     @classmethod
@@ -191,7 +198,7 @@ class Transformer(_TapChanger):
     vk0_percent: PositivePercent | None = None
     vkr0_percent: Percent | None = None
     mag0_percent: Positive | None = None
-    mag0_rx: NonNegative | None = None
+    mag0_rx: Ratio | None = None
     si0_hv_partial: Annotated[Real, Field(ge=0, le=1)] | None = None
     shift_degree: Real = 0.0
     parallel: Count = 1
@@ -294,7 +301,7 @@ class Motor(_Element):
     efficiency_n_percent: Annotated[Real, Field(gt=0, le=100)]
     vn_kv: Positive
     lrc_pu: Positive
-    rx: NonNegative
+    rx: Ratio
 
 
 class CircuitDocument(_Element):

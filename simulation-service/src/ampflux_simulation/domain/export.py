@@ -22,11 +22,13 @@ async def csv_chunks(
 ) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([_text(c) for c in columns])
     count = 0
     async for row in rows:
         values = row.values
-        writer.writerow([row.fault, row.case, row.bus_id, *(_cell(values.get(q)) for q in columns[3:])])
+        writer.writerow(
+            [_text(row.fault), _text(row.case), _text(row.bus_id), *(_cell(values.get(q)) for q in columns[3:])]
+        )
         count += 1
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode()
@@ -38,7 +40,19 @@ async def csv_chunks(
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _text(str(value))
     return repr(value) if isinstance(value, float) else str(value)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """Text from a document (bus ids, names), made inert for spreadsheets with a leading `'`.
+    Numbers never pass through here, so `-0.5` stays a number."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 async def json_chunks(
