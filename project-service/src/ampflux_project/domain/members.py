@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,7 +164,8 @@ async def _delete(
     session: AsyncSession, project: Project, member: ProjectMember, *, actor_id: uuid.UUID | None, reason: str | None
 ) -> None:
     await session.delete(member)
-    details = {"user_id": str(member.user_id), "role": member.role}
+    # Free-form audit details (record()'s **details), not its typed circuit/version arguments.
+    details: dict[str, Any] = {"user_id": str(member.user_id), "role": member.role}
     if reason:
         details["reason"] = reason
     audit.record(

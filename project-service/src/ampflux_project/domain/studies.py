@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,11 @@ from ..models import Circuit, CircuitVersion, Project, VersionStudy
 
 log = logging.getLogger("ampflux.project.studies")
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Each dialect has its own Insert class with ON CONFLICT; the two agree on what is used here.
+_INSERTS: dict[str, Callable[[type[VersionStudy]], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 ERROR_CODE_MAX = 64  # VersionStudy.error_code's length
 
 
@@ -69,17 +74,16 @@ async def record_finished_run(session: AsyncSession, run: FinishedRun) -> bool:
         "detail": run.detail,
         "updated_at": utcnow(),
     }
-    table = VersionStudy.__table__
     insert = _INSERTS[session.get_bind().dialect.name]
-    stmt = insert(table).values(**values)
+    stmt = insert(VersionStudy).values(**values)
     # One statement decides "newer?" and writes, so two consumers handling two runs of the
     # same version at once cannot interleave a check and a write.
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.circuit_version_id],
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["circuit_version_id"],
         set_={k: stmt.excluded[k] for k in values if k != "circuit_version_id"},
-        where=table.c.finished_at < stmt.excluded.finished_at,
-    ).returning(table.c.circuit_version_id)
-    stored = (await session.execute(stmt)).first() is not None
+        where=VersionStudy.finished_at < stmt.excluded.finished_at,
+    ).returning(VersionStudy.circuit_version_id)
+    stored = (await session.execute(upsert)).first() is not None
     if not stored:
         log.info("run %s of version %s finished before the stored study; ignored", run.run_id, run.circuit_version_id)
     return stored
