@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +63,8 @@ class Settings(ServiceSettings):
     @classmethod
     def _networks(cls, v: object) -> object:
         if isinstance(v, str):
-            v = [p.strip() for p in v.split(",") if p.strip()]
+            text = v.strip()
+            v = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
         if isinstance(v, list):
             for entry in v:
                 ipaddress.ip_network(str(entry), strict=False)  # a typo fails at start-up
