@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import uvicorn
@@ -44,6 +44,13 @@ def _load(module: str):
             return None
         raise
     return getattr(mod, "create_app", None)
+
+
+class _Server(uvicorn.Server):
+    # One process, one set of signal handlers (in main) for all servers: none of their own.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def start_as(service: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -74,10 +81,7 @@ async def main() -> int:
             continue
         bind = host if name == "gateway" else inner
         config = uvicorn.Config(factory(), host=bind, port=port, log_config=None, lifespan="on")
-        server = uvicorn.Server(config)
-        # One process, one set of signal handlers (below) for all servers.
-        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-        servers.append((name, server))
+        servers.append((name, _Server(config)))
         print(f"  {name:<11} http://{bind}:{port}", file=sys.stderr)
 
     loop = asyncio.get_running_loop()
