@@ -85,9 +85,11 @@ async def _copy_bus_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> N
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection  # psycopg.AsyncConnection
-    table = StudyBusResult.__table__
+    # None only once the connection is invalidated, which a live session's connection is not.
+    assert driver is not None
     columns = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-    async with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+    copy_sql = f"COPY {StudyBusResult.__tablename__} ({columns}) FROM STDIN"
+    async with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             trail = row["trail"]
             await copy.write_row(
