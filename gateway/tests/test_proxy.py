@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
@@ -176,10 +177,8 @@ async def test_websocket_pass_through(gateway, make_token):
         await ws.send(b"\x00\x01binary")
         assert await ws.recv() == b"\x00\x01binary"
         await ws.send("close-please")
-        try:
+        with contextlib.suppress(websockets.ConnectionClosed):
             await ws.recv()
-        except websockets.ConnectionClosed:
-            pass
         assert ws.close_code == 4001
 
 

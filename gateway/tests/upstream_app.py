@@ -47,7 +47,7 @@ async def upload_progress(upload_id: str) -> dict[str, int]:
 
 @app.get("/.well-known/jwks.json")
 async def jwks() -> JSONResponse:
-    return JSONResponse(json.loads(Path(os.environ["JWKS_FILE"]).read_text()))
+    return JSONResponse(json.loads(await asyncio.to_thread(Path(os.environ["JWKS_FILE"]).read_text)))
 
 
 @app.post("/auth/api-keys/exchange")
@@ -67,7 +67,7 @@ async def exchange(request: Request) -> JSONResponse:
         "jti": uuid.uuid4().hex,
         "api_key_id": "key-1",
     }
-    key = Path(os.environ["SIGNING_KEY_FILE"]).read_bytes()
+    key = await asyncio.to_thread(Path(os.environ["SIGNING_KEY_FILE"]).read_bytes)
     token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "test-key"})
     return JSONResponse({"access_token": token, "expires_in": 600, "api_key_id": "key-1"})
 

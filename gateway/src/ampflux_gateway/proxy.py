@@ -10,6 +10,7 @@ long as none of its body has been sent yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -134,10 +135,7 @@ class RequestBody:
 
 
 def _has_body(scope: Scope) -> bool:
-    for k, v in scope["headers"]:
-        if k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0"):
-            return True
-    return False
+    return any(k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0") for k, v in scope["headers"])
 
 
 class HttpProxy:
@@ -255,10 +253,8 @@ class HttpProxy:
             watch.cancel()
             if not pump.done():
                 pump.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await pump
-            except asyncio.CancelledError:
-                pass
 
     def _observe(self, inst: Instance, method: str, started: float, *, status: int = 0, error: str = "") -> None:
         self._metrics.upstream_duration.labels(inst.address, method, str(status) if status else "", error).observe(

@@ -8,6 +8,7 @@ it back (or takes it out) within one probe interval.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -111,10 +112,8 @@ class UpstreamRegistry:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _loop(self, client: httpx.AsyncClient, interval_s: float, timeout_s: float) -> None:
         # The first probe waits one interval: instances start out trusted, and a refused
