@@ -191,7 +191,7 @@ async def test_a_failed_run_shows_as_failed_with_its_detail_until_a_later_run_su
 
 async def test_a_redelivered_event_has_one_effect(api, client, company):
     owner = company.user()
-    _, _, base, (v1, _) = await two_versions(api, owner)
+    _, _, _, (v1, _) = await two_versions(api, owner)
     envelope = completed(v1["id"], company.id)
 
     await deliver(client, envelope)

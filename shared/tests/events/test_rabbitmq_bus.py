@@ -192,7 +192,7 @@ async def test_publish_fails_within_its_timeout_when_the_broker_is_unreachable(r
 
     loop = asyncio.get_running_loop()
     began = loop.time()
-    with pytest.raises(PublishError) as raised:
+    with pytest.raises(PublishError):
         await bus.publish(h.project_created())
     assert loop.time() - began < 2
     with pytest.raises(BusUnavailableError):

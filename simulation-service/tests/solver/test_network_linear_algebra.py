@@ -58,5 +58,5 @@ def test_singular_matrix_is_a_solver_error() -> None:
         np.zeros(0, np.int64),
         np.zeros(0, complex),
     )
-    with pytest.raises(SolverError, match="singular|ill-conditioned"):
+    with pytest.raises(SolverError, match=r"singular|ill-conditioned"):
         nw.Factorized(y, "test network")

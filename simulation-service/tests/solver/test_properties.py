@@ -136,7 +136,7 @@ def test_stronger_source_raises_ikss_everywhere(seed: int, n_mv: int, factor: fl
     stronger["ext_grids"][0]["s_sc_max_mva"] *= factor
     base, up = _numbers(data), _numbers(stronger)
     for key, value in base.items():
-        fault, case, _bus, q = key
+        _fault, case, _bus, q = key
         if q == "ikss_ka" and case == "max":
             assert up[key] > value, key
 

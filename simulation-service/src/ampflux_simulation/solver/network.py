@@ -101,7 +101,8 @@ class Factorized:
         res = np.linalg.norm(y @ x - b) / np.linalg.norm(b)
         if not res < RESIDUAL_LIMIT:
             raise SolverError(
-                f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); check for extreme impedance ratios"
+                f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); "
+                "check for extreme impedance ratios"
             )
         # ‖Y‖₁·‖x‖₁/‖b‖₁ is a cheap lower bound of the condition number (a random b has a
         # component along the worst direction, so it is rarely far below it)

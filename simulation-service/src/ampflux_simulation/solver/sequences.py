@@ -37,7 +37,8 @@ def check_sources(net: Network) -> None:
         b = int(dead[0])
         name = net.bus_ids[b] if b < net.n_real else "star point of a three-winding transformer"
         raise SolverError(
-            f"bus {name} is not connected to any source (external grid, generator or motor); {dead.size} bus(es) affected"
+            f"bus {name} is not connected to any source (external grid, generator or motor); "
+            f"{dead.size} bus(es) affected"
         )
 
 

@@ -238,7 +238,8 @@ def _solve_case(
             bad = np.flatnonzero(~np.isfinite(arr))
             if bad.size:
                 raise SolverError(
-                    f"{fault}/{case}: {q} at bus {fault_ids[int(bad[0])]} is not finite; the network is numerically degenerate"
+                    f"{fault}/{case}: {q} at bus {fault_ids[int(bad[0])]} is not finite; "
+                    "the network is numerically degenerate"
                 )
         z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
 
