@@ -40,26 +40,79 @@ async def test_deactivated_account_gets_the_same_answer(pg):
     assert _comparable(r1) == _comparable(r2)
 
 
-async def test_account_is_throttled_after_repeated_failures(service_factory, postgres_url):
+async def test_account_is_throttled_with_backoff_after_repeated_failures(service_factory, postgres_url):
     async with service_factory(postgres_url, login_max_failures_per_account=3, login_window_s=600) as svc:
         await svc.register()
         for _ in range(3):
             r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "guess guess"})
             assert r.status_code == 401
-        # Now even the right password is refused, or guessing could go on.
+        # Past the allowance every attempt waits, even with the right password (or guessing
+        # could go on): first 1 s, then twice as long after each further failure.
         r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
         assert r.status_code == 429
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/too-many-login-attempts")
-        retry_after = int(r.headers["retry-after"])
-        assert 590 <= retry_after <= 600
+        assert int(r.headers["retry-after"]) == 1
+        await asyncio.sleep(1.1)
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "guess guess"})
+        assert r.status_code == 401
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) == 2
         # An account that does not exist is throttled the same way.
         for _ in range(3):
             await svc.client.post("/auth/login", json={"email": "ghost@example.com", "password": "guess guess"})
         r = await svc.client.post("/auth/login", json={"email": "ghost@example.com", "password": "guess guess"})
         assert r.status_code == 429
         metrics = (await svc.client.get("/metrics")).text
-        assert 'ampflux_auth_login_throttled_total{scope="account"} 2.0' in metrics
+        assert 'ampflux_auth_login_throttled_total{scope="account"} 3.0' in metrics
+
+
+async def test_the_backoff_is_capped_and_never_a_lockout(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    async with service_factory(url, login_max_failures_per_account=1, login_max_backoff_s=2) as svc:
+        await svc.register()
+        failures = 0
+        while failures < 5:  # uncapped, the fifth failure would mean a 16 s wait
+            r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "guess guess"})
+            if r.status_code == 401:
+                failures += 1
+            else:
+                assert r.status_code == 429 and int(r.headers["retry-after"]) <= 2
+                await asyncio.sleep(int(r.headers["retry-after"]))
+        r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) == 2
+        await asyncio.sleep(2.1)
+        await svc.login()
+
+
+async def test_failures_elsewhere_never_lock_the_owner_out_of_a_known_client(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    # The test client's peer (203.0.113.7) plays the gateway, so each request names its client.
+    async with service_factory(
+        url,
+        login_max_failures_per_account=3,
+        login_max_failures_per_address=1000,
+        trusted_proxy_count=1,
+        trusted_proxy_addresses=["203.0.113.0/24"],
+    ) as svc:
+        await svc.register()
+
+        async def login(address: str, password: str):
+            return await svc.client.post(
+                "/auth/login",
+                json={"email": "ada@example.com", "password": password},
+                headers={"X-Forwarded-For": address},
+            )
+
+        assert (await login("198.51.100.10", svc.password)).status_code == 200  # the owner's usual place
+        # An attacker guesses from many addresses: no one address reaches its own allowance.
+        for i in range(12):
+            assert (await login(f"192.0.2.{i}", "guess guess")).status_code in (401, 429)
+        # The owner's known client is not held back by the attacker's failures...
+        assert (await login("198.51.100.10", svc.password)).status_code == 200
+        # ...while an address the account never used waits (the attacker's next guess too).
+        r = await login("192.0.2.200", svc.password)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
 
 
 async def test_address_is_throttled_across_accounts(service_factory, tmp_path):

@@ -44,10 +44,17 @@ class Settings(ServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    # Login throttling: failures counted in a sliding window, per account and per address.
+    # Login throttling (domain/throttling.py): failures counted in a sliding window, per
+    # account and address, per account from unknown addresses, and per address. Past its
+    # free allowance each further attempt waits twice as long (1 s, 2 s, ...) up to
+    # `login_max_backoff_s`; never a lockout, and never for the account's known clients
+    # because of failures made elsewhere.
     login_window_s: int = Field(default=15 * 60, ge=1)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
+    login_max_backoff_s: int = Field(default=300, ge=1)
+    # How long a successful login keeps its address known to the account.
+    login_known_client_days: int = Field(default=90, ge=1)
     # Proxies in front of this service whose X-Forwarded-For entries are trusted (the
     # gateway counts as one). 0 trusts none and uses the peer address.
     trusted_proxy_count: int = Field(default=0, ge=0)

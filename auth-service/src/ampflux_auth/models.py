@@ -129,3 +129,14 @@ class LoginAttempt(Base):
         Index("ix_login_failures_email_created_at", "email", "created_at"),
         Index("ix_login_failures_client_address_created_at", "client_address", "created_at"),
     )
+
+
+class KnownLoginClient(Base):
+    """An address an account last logged in from successfully: attempts from it are never
+    held back by failures made elsewhere (an attacker cannot lock the owner out)."""
+
+    __tablename__ = "known_login_clients"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    client_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -147,6 +147,8 @@ async def login(
         window_s=settings.login_window_s,
         per_account=settings.login_max_failures_per_account,
         per_address=settings.login_max_failures_per_address,
+        max_backoff_s=settings.login_max_backoff_s,
+        known_client_s=settings.login_known_client_days * 24 * 3600,
     )
     # An explicit unit of work: a failed login must still commit its failure record.
     async with db.session() as session:

@@ -1,9 +1,18 @@
-"""Login throttling against password guessing and credential stuffing.
+"""Login throttling against password guessing and credential stuffing, without lockouts.
 
-Failed logins are counted in a sliding window, per account (the email as typed, whether or
-not it exists, so throttling itself reveals nothing) and per client address (stuffing
-tries many accounts from one place). The counts live in the database so every replica
-sees the same numbers. A blocked attempt is not counted and its password is not checked.
+Failed logins are counted in a sliding window in three ways, each with its own free
+allowance; past it, each further attempt waits twice as long as the one before (1 s, 2 s,
+4 s, ... up to a cap), counted from the last failure:
+
+- per account and address: one client guessing one account;
+- per account, from addresses the account has never logged in from: guessing from many
+  places. The account's known clients (addresses it logged in from successfully) are not
+  held back by it, so an attacker elsewhere cannot lock the owner out;
+- per address, across accounts: stuffing many accounts from one place.
+
+The account is the email as typed, whether or not it exists, so throttling itself reveals
+nothing. The counts live in the database so every replica sees the same numbers. A blocked
+attempt is not counted and its password is not checked.
 """
 
 from __future__ import annotations
@@ -12,10 +21,10 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import LoginAttempt
+from ..models import KnownLoginClient, LoginAttempt
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,10 @@ class LoginLimits:
     window_s: int
     per_account: int
     per_address: int
+    # The longest single wait; the backoff doubles up to it.
+    max_backoff_s: int = 300
+    # How long a successful login keeps its address known to the account.
+    known_client_s: int = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -31,33 +44,57 @@ class Throttle:
     retry_after_s: int
 
 
-async def _blocked_until(session: AsyncSession, column, value: str, limit: int, window: timedelta, now: datetime):
-    # The `limit` most recent failures in the window; once the oldest of them leaves the
-    # window fewer than `limit` remain, so that is when attempts are allowed again.
-    stmt = (
-        select(LoginAttempt.created_at)
-        .where(column == value, LoginAttempt.created_at > now - window)
-        .order_by(LoginAttempt.created_at.desc())
-        .limit(limit)
+def backoff_s(failures: int, allowance: int, cap_s: int) -> float:
+    """The wait after `failures` failures: none within the allowance, then 1, 2, 4... s up to the cap."""
+    if failures < allowance:
+        return 0.0
+    return float(min(cap_s, 2 ** min(failures - allowance, 30)))
+
+
+async def _wait_s(
+    session: AsyncSession, condition: ColumnElement[bool], allowance: int, limits: LoginLimits, now: datetime
+) -> float:
+    since = now - timedelta(seconds=limits.window_s)
+    count, last = (
+        await session.execute(
+            select(func.count(), func.max(LoginAttempt.created_at)).where(condition, LoginAttempt.created_at > since)
+        )
+    ).one()
+    wait = backoff_s(count, allowance, limits.max_backoff_s)
+    if not wait or last is None:
+        return 0.0
+    if last.tzinfo is None:  # SQLite hands back naive UTC
+        last = last.replace(tzinfo=UTC)
+    return (last + timedelta(seconds=wait) - now).total_seconds()
+
+
+async def is_known_client(session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits) -> bool:
+    since = datetime.now(UTC) - timedelta(seconds=limits.known_client_s)
+    found = await session.scalar(
+        select(KnownLoginClient.email).where(
+            KnownLoginClient.email == email,
+            KnownLoginClient.client_address == client_address[:64],
+            KnownLoginClient.last_login_at > since,
+        )
     )
-    recent = (await session.scalars(stmt)).all()
-    if len(recent) < limit:
-        return None
-    return min(recent) + window
+    return found is not None
 
 
 async def check_login_allowed(
     session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits
 ) -> Throttle | None:
     now = datetime.now(UTC)
-    window = timedelta(seconds=limits.window_s)
-    for scope, column, value, limit in (
-        ("account", LoginAttempt.email, email, limits.per_account),
-        ("address", LoginAttempt.client_address, client_address, limits.per_address),
-    ):
-        until = await _blocked_until(session, column, value, limit, window, now)
-        if until is not None:
-            return Throttle(scope=scope, retry_after_s=max(1, math.ceil((until - now).total_seconds())))
+    address = client_address[:64]
+    checks: list[tuple[str, ColumnElement[bool], int]] = [
+        ("account", and_(LoginAttempt.email == email, LoginAttempt.client_address == address), limits.per_account),
+        ("address", LoginAttempt.client_address == address, limits.per_address),
+    ]
+    if not await is_known_client(session, email=email, client_address=address, limits=limits):
+        checks.insert(1, ("account", LoginAttempt.email == email, limits.per_account))
+    for scope, condition, allowance in checks:
+        wait = await _wait_s(session, condition, allowance, limits, now)
+        if wait > 0:
+            return Throttle(scope=scope, retry_after_s=max(1, math.ceil(wait)))
     return None
 
 
@@ -68,3 +105,13 @@ async def record_login_failure(session: AsyncSession, *, email: str, client_addr
     await session.execute(
         delete(LoginAttempt).where(LoginAttempt.created_at <= now - timedelta(seconds=limits.window_s))
     )
+
+
+async def record_login_success(session: AsyncSession, *, email: str, client_address: str) -> None:
+    """Remember the address as one the account logs in from."""
+    address = client_address[:64]
+    known = await session.get(KnownLoginClient, (email, address))
+    if known is None:
+        session.add(KnownLoginClient(email=email, client_address=address, last_login_at=datetime.now(UTC)))
+    else:
+        known.last_login_at = datetime.now(UTC)

@@ -17,7 +17,7 @@ from ampflux_shared.errors import ProblemError, conflict, field_error, not_found
 from ..events import AuthEvents
 from ..models import User
 from .passwords import PasswordHasher
-from .throttling import LoginLimits, Throttle, check_login_allowed, record_login_failure
+from .throttling import LoginLimits, Throttle, check_login_allowed, record_login_failure, record_login_success
 from .tokens import revoke_user_sessions
 
 
@@ -252,4 +252,5 @@ async def authenticate(
     if check.new_hash is not None:
         # Stored with older argon2 parameters: upgrade while we have the plain password.
         user.password_hash = check.new_hash
+    await record_login_success(session, email=email, client_address=client_address)
     return LoginResult(user=user)
