@@ -277,7 +277,8 @@ def test_gateway_overhead_on_authenticated_get(stack):
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
         "load generator on the same machine. CPU columns: CPU time each server process spent per request.",
         "",
-        "| placement | path | requests/s | p50 ms | p99 ms | auth CPU ms/req | gateway CPU ms/req | all rounds (req/s) |",
+        "| placement | path | requests/s | p50 ms | p99 ms | auth CPU ms/req | gateway CPU ms/req"
+        " | all rounds (req/s) |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     summary = []

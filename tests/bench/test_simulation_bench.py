@@ -179,20 +179,11 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
                 for _ in range(RUNS):
                     response = await client.post("/simulations", json=body, headers=signer.headers(batch))
                     assert response.status_code == 202, response.text
-                while await app.state.relay.pending() or (await app.state.job_queue.stats()).depth < RUNS:
-                    await asyncio.sleep(0.1)
+                await all_queued(app, RUNS, timeout=300)
 
                 # Started together; each pays its own forkserver start on its first job.
                 for i in range(workers):
-                    log = open(tmp / f"worker-{workers}-{i}.log", "wb")
-                    procs.append(
-                        subprocess.Popen(
-                            [sys.executable, "-m", "ampflux_simulation.worker"],
-                            env=env,
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                        )
-                    )
+                    procs.append(await asyncio.to_thread(start_worker, env, tmp / f"worker-{workers}-{i}.log"))
                 runs = await wait_all(app, batch, timeout=1800)
 
                 small = {"project_id": str(uuid.uuid4()), "document": meshed_network(50)}
@@ -225,6 +216,24 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
         p50_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.50),
         p95_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.95),
     )
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    # The child gets its own copy of the log's descriptor, so ours closes right away.
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ampflux_simulation.worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+async def all_queued(app, runs: int, *, timeout: float) -> None:
+    """Until the relay has published every submitted job onto the queue."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not await app.state.relay.pending() and (await app.state.job_queue.stats()).depth >= runs:
+            return
+        assert time.monotonic() < deadline, "the jobs did not reach the queue in time"
+        await asyncio.sleep(0.1)
 
 
 async def wait_all(app, company: uuid.UUID, *, timeout: float) -> list[StudyRun]:
