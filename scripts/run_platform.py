@@ -16,6 +16,7 @@ import contextvars
 import importlib
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Coroutine, Iterator
@@ -53,6 +54,13 @@ class _Server(uvicorn.Server):
         yield
 
 
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """How each server runs. `proxy_headers=False`: uvicorn would otherwise let any local
+    client set its own address with X-Forwarded-For; only the gateway's configured trusted
+    hops may (GATEWAY_TRUSTED_PROXIES), and the services behind it read the gateway's entry."""
+    return uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on", proxy_headers=False)
+
+
 def start_as(service: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     """Run `coro` as a task whose context names `service`: its uvicorn, lifespan and
     background-task logs carry that name (one process and one log handler for all)."""
@@ -72,6 +80,10 @@ async def main() -> int:
     # peer); anyone else's X-Forwarded-For is ignored.
     os.environ.setdefault("AUTH_TRUSTED_PROXY_COUNT", "1")
     os.environ.setdefault("AUTH_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")
+    # Every process on this machine is a loopback peer: a secret only the gateway holds
+    # (fresh each run) tells its requests from theirs.
+    secret = os.environ.setdefault("GATEWAY_FORWARDED_SECRET", secrets.token_urlsafe(32))
+    os.environ.setdefault("AUTH_TRUSTED_PROXY_SECRET", secret)
     # The project service forwards `/circuits/{id}/simulate` to the simulation service.
     os.environ.setdefault("PROJECT_SIMULATION_URL", f"http://{inner}:8003")
     servers: list[tuple[str, uvicorn.Server]] = []
@@ -80,7 +92,7 @@ async def main() -> int:
         if factory is None:
             continue
         bind = host if name == "gateway" else inner
-        config = uvicorn.Config(factory(), host=bind, port=port, log_config=None, lifespan="on")
+        config = server_config(factory(), bind, port)
         servers.append((name, _Server(config)))
         print(f"  {name:<11} http://{bind}:{port}", file=sys.stderr)
 

@@ -192,6 +192,32 @@ async def test_a_client_that_is_not_a_trusted_proxy_cannot_choose_its_address(se
         assert r.status_code == 429
 
 
+async def test_with_a_proxy_secret_only_the_gateway_may_name_the_client(service_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    # `make run`: every local process is a trusted address; the gateway alone knows the secret.
+    async with service_factory(
+        url,
+        login_max_failures_per_address=2,
+        trusted_proxy_count=1,
+        trusted_proxy_addresses=["203.0.113.0/24"],
+        trusted_proxy_secret="gateway-only",
+    ) as svc:
+
+        async def fail(address: str, secret: str | None):
+            headers = {"X-Forwarded-For": address}
+            if secret is not None:
+                headers["X-AmpFlux-Forwarded-Secret"] = secret
+            return await svc.client.post(
+                "/auth/login", json={"email": f"{address}@example.com", "password": "nope nope"}, headers=headers
+            )
+
+        # Without the secret (or with a wrong one) each spoofed address counts as the peer.
+        assert [(await fail(f"198.51.100.{i}", s)).status_code for i, s in enumerate([None, "guess"])] == [401, 401]
+        assert (await fail("198.51.100.7", None)).status_code == 429
+        # With it, the gateway's word counts: a fresh client is not held back.
+        assert (await fail("192.0.2.50", "gateway-only")).status_code == 401
+
+
 async def test_outdated_password_hash_is_upgraded_on_login(service_factory, postgres_url):
     async with service_factory(postgres_url) as svc:
         await svc.register()

@@ -57,3 +57,22 @@ def test_forwarded_headers_trust_only_configured_proxies():
     assert trusted[b"authorization"] == b"Bearer tok"
     assert trusted[b"x-request-id"] == b"rid-12345678"
     assert b"host" not in trusted
+
+
+def test_only_the_gateway_vouches_for_the_forwarded_address():
+    scope = _scope("6.6.6.6")
+    scope["headers"].append((b"x-ampflux-forwarded-secret", b"guessed"))
+    without = dict(forwarded_headers(scope, trusted_proxies=0, request_id="rid-12345678", bearer=None))
+    assert b"x-ampflux-forwarded-secret" not in without  # a client's own copy never passes
+    vouched = dict(
+        forwarded_headers(scope, trusted_proxies=0, request_id="rid-12345678", bearer=None, forwarded_secret=b"s3cret")
+    )
+    assert vouched[b"x-ampflux-forwarded-secret"] == b"s3cret"
+    assert (
+        Gateway(
+            Settings(routes=ROUTES, forwarded_secret="s3cret"),
+            load_route_table(Settings(routes=ROUTES)),
+            ServiceMetrics(),
+        ).forwarded_secret
+        == b"s3cret"
+    )

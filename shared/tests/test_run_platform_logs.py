@@ -46,3 +46,39 @@ async def test_each_servers_logs_name_its_service():
     assert len(records) == 8
     for record in records:
         assert record["message"].endswith(record["service"]), record
+
+
+async def test_no_server_lets_a_client_choose_its_address_with_x_forwarded_for():
+    launcher = _launcher()
+    seen: list[str] = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"][0])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = launcher.server_config(app, "127.0.0.1", 0)
+    config.load()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"x-forwarded-for", b"198.51.100.66")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+
+    await config.loaded_app(scope, receive, send)
+    assert seen == ["127.0.0.1"]

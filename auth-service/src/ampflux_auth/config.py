@@ -66,6 +66,11 @@ class Settings(ServiceSettings):
         default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
     )
 
+    # When set, X-Forwarded-For is believed only with this value in the gateway's
+    # `X-AmpFlux-Forwarded-Secret` header (GATEWAY_FORWARDED_SECRET): other processes on a
+    # trusted address (a shared host, `make run`) cannot choose their address either.
+    trusted_proxy_secret: SecretStr | None = None
+
     @field_validator("trusted_proxy_addresses", mode="before")
     @classmethod
     def _networks(cls, v: object) -> object:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, TypeAdapter, field_validator
+from pydantic import AliasChoices, Field, SecretStr, TypeAdapter, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ampflux_shared.settings import ServiceSettings
@@ -37,6 +37,9 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=64 * MIB, gt=0)
     # How many proxies in front of the gateway append to X-Forwarded-For (0: none, use the peer).
     trusted_proxies: int = Field(default=0, ge=0)
+    # Sent to every upstream as `X-AmpFlux-Forwarded-Secret`, so a service that shares it
+    # (AUTH_TRUSTED_PROXY_SECRET) believes X-Forwarded-For from this gateway and nobody else.
+    forwarded_secret: SecretStr | None = None
 
     # Set to share rate-limit budgets between gateway replicas; empty keeps them in-process.
     redis_url: str = Field(default="", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"))

@@ -95,6 +95,7 @@ class GatewayRoute(BaseRoute):
         headers = forwarded_headers(
             scope,
             trusted_proxies=gw.settings.trusted_proxies,
+            forwarded_secret=gw.forwarded_secret,
             request_id=scope.get("state", {}).get("request_id") or "",
             bearer=identity.minted_token,
         )

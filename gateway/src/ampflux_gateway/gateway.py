@@ -27,6 +27,8 @@ log = logging.getLogger("ampflux.gateway")
 class Gateway:
     def __init__(self, settings: Settings, table: RouteTable, metrics: ServiceMetrics) -> None:
         self.settings = settings
+        secret = settings.forwarded_secret.get_secret_value() if settings.forwarded_secret else ""
+        self.forwarded_secret: bytes | None = secret.encode() if secret else None
         self.table = table
         self.metrics = GatewayMetrics(metrics)
         self.registry = UpstreamRegistry(table.services, self.metrics, settings.probe_interval_s or 10.0)

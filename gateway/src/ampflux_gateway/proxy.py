@@ -40,6 +40,8 @@ HOP_BY_HOP = frozenset(
         b"proxy-connection",
     }
 )
+# Proves to a service that X-Forwarded-For was written by this gateway (see `forwarded_secret`).
+FORWARDED_SECRET_HEADER = b"x-ampflux-forwarded-secret"
 _SET_BY_GATEWAY = frozenset(
     {
         b"host",
@@ -49,6 +51,7 @@ _SET_BY_GATEWAY = frozenset(
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"forwarded",
+        FORWARDED_SECRET_HEADER,
     }
 )
 # uvicorn writes its own `date`; the gateway sends no `server` banner of its own or theirs.
@@ -70,12 +73,13 @@ def connection_listed(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
 
 
 def forwarded_headers(
-    scope: Scope, *, trusted_proxies: int, request_id: str, bearer: str | None
+    scope: Scope, *, trusted_proxies: int, request_id: str, bearer: str | None, forwarded_secret: bytes | None = None
 ) -> list[tuple[bytes, bytes]]:
     """The request headers to send upstream.
 
     X-Forwarded-* from the client are kept (and extended) only when trusted proxies stand in
-    front of the gateway; otherwise they are replaced with what the gateway itself saw.
+    front of the gateway; otherwise they are replaced with what the gateway itself saw. A
+    client's own `X-AmpFlux-Forwarded-Secret` is always dropped; the gateway's is added when set.
     """
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     listed = connection_listed(raw)
@@ -107,6 +111,8 @@ def forwarded_headers(
     if forwarded_host:
         out.append((b"x-forwarded-host", forwarded_host))
     out.append((b"x-request-id", request_id.encode()))
+    if forwarded_secret:
+        out.append((FORWARDED_SECRET_HEADER, forwarded_secret))
     if bearer is not None:
         out.append((b"authorization", b"Bearer " + bearer.encode()))
     return out

@@ -32,6 +32,8 @@ _NOT_FORWARDED = frozenset(
         b"content-length",
         b"transfer-encoding",
         b"user-agent",
+        # Only the gateway may vouch for a forwarded address (proxy.FORWARDED_SECRET_HEADER).
+        b"x-ampflux-forwarded-secret",
     }
 )
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024

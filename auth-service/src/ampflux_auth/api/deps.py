@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -101,6 +102,11 @@ def client_address(request: Request, settings: Settings) -> str:
     if settings.trusted_proxy_count <= 0 or not settings.is_trusted_proxy(peer):
         # Only the platform's own proxies may speak for the client; anyone else is the peer.
         return peer
+    if settings.trusted_proxy_secret is not None:
+        expected = settings.trusted_proxy_secret.get_secret_value().encode()
+        given = request.headers.get("x-ampflux-forwarded-secret", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
     if len(hops) >= settings.trusted_proxy_count:
         return hops[-settings.trusted_proxy_count]
