@@ -7,7 +7,8 @@ Published, each written in the transaction of the change it announces:
 Consumed, each at most once per event thanks to the inbox:
 `auth.user.deactivated` takes the user out of every project of their company (see
 `domain.members.remove_user_everywhere`); `simulation.run.completed` and
-`simulation.run.failed` become the version's latest study (see `domain.studies`).
+`simulation.run.failed` become the version's latest study (see `domain.studies`);
+`simulation.run.cancelled` goes into the project's audit trail with who cancelled it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ampflux_shared.events import (
     ProjectDeleted,
     ProjectMemberAdded,
     ProjectMemberRemoved,
+    SimulationRunCancelled,
     SimulationRunCompleted,
     SimulationRunFailed,
     UserDeactivated,
@@ -45,7 +47,8 @@ PRODUCER = "project"
 USER_DEACTIVATED = "auth.user.deactivated"
 RUN_COMPLETED = "simulation.run.completed"
 RUN_FAILED = "simulation.run.failed"
-CONSUMED = [USER_DEACTIVATED, RUN_COMPLETED, RUN_FAILED]
+RUN_CANCELLED = "simulation.run.cancelled"
+CONSUMED = [USER_DEACTIVATED, RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED]
 
 log = logging.getLogger("ampflux.project.events")
 _outbox = Outbox(event_tables)
@@ -163,6 +166,24 @@ async def on_run_finished(session: AsyncSession, envelope: EventEnvelope) -> Non
     await record_finished_run(session, run)
 
 
+async def on_run_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Who stopped a study, in the audit trail of its project (owners and admins read it)."""
+    from .domain import audit  # domain imports this module
+
+    payload = parse_payload(envelope)
+    if not isinstance(payload, SimulationRunCancelled):
+        raise PoisonEventError(f"not a cancelled run: {type(payload).__name__}")
+    audit.record(
+        session,
+        company_id=payload.company_id,
+        project_id=payload.project_id,
+        actor_id=payload.cancelled_by,
+        action="simulation.cancelled",
+        run_id=str(payload.run_id),
+        circuit_version_id=str(payload.circuit_version_id) if payload.circuit_version_id else None,
+    )
+
+
 def _utc(at: datetime) -> datetime:
     # Stored times are compared to decide which run is newer: one time zone for all.
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -176,6 +197,7 @@ async def subscribe_consumers(app: FastAPI) -> None:
         USER_DEACTIVATED: consume_once(app.state.db, _inbox, "project.user-deactivated", on_user_deactivated),
         RUN_COMPLETED: studies,
         RUN_FAILED: studies,
+        RUN_CANCELLED: consume_once(app.state.db, _inbox, "project.run-cancelled-audit", on_run_cancelled),
     }
 
     async def handle_and_kick(envelope: EventEnvelope) -> None:
