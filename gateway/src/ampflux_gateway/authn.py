@@ -116,7 +116,7 @@ class ApiKeyExchanger:
     async def _call_auth(self, raw_key: str, request_id: str | None) -> _Exchanged:
         pool = self._registry.pool(self._auth_service)
         inst = pool.pick() if pool else None
-        if inst is None or self.client is None:
+        if pool is None or inst is None or self.client is None:
             self._metrics.api_key_exchanges.labels("error").inc()
             raise ProblemError(503, "the auth service is unavailable to check the API key", slug="auth-unavailable")
         headers = {"X-API-Key": raw_key}
@@ -126,7 +126,7 @@ class ApiKeyExchanger:
             resp = await self.client.post(f"{inst.base_url}{EXCHANGE_PATH}", headers=headers, timeout=self._timeout)
         except httpx.HTTPError as exc:
             if isinstance(exc, httpx.ConnectError):
-                pool.mark(inst, False, "connection refused")  # type: ignore[union-attr]
+                pool.mark(inst, False, "connection refused")
             self._metrics.api_key_exchanges.labels("error").inc()
             raise ProblemError(
                 503, f"the auth service could not check the API key ({type(exc).__name__})", slug="auth-unavailable"

@@ -136,7 +136,9 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         try:
             conn.writer.write(conn.h11.send(head))
             if _has_body(request):
-                async for chunk in request.stream:  # type: ignore[union-attr]
+                # An AsyncClient's request streams asynchronously (bytes bodies are both kinds).
+                assert isinstance(request.stream, httpx.AsyncByteStream)
+                async for chunk in request.stream:
                     if chunk:
                         conn.writer.write(conn.h11.send(h11.Data(data=chunk)))
                         await self._drain(conn, request, timeouts)

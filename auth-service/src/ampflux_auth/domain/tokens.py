@@ -8,8 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import RefreshToken, RefreshTokenFamily, User
@@ -134,13 +135,17 @@ async def rotate_refresh_token(session: AsyncSession, token: str, *, ttl_s: int)
     if row.expires_at <= now:
         return Rotation(failure=RefreshFailure.EXPIRED)
     # Claim the token with a conditional update, so two concurrent uses cannot both win.
-    claimed = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed for any statement.
+    claimed = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+    if claimed.rowcount != 1:
         await revoke_family(session, family.id, "reuse")
         return Rotation(failure=RefreshFailure.REUSED)
     user = await session.get(User, family.user_id)

@@ -34,13 +34,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _JsonHandler(logging.StreamHandler):
+    """Ours, so a second service in the same process finds it and adds no second one."""
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     # In the embedded mode several services configure logging in one process: keep one handler.
-    if not any(getattr(h, "_ampflux", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _JsonHandler) for h in root.handlers):
+        handler = _JsonHandler(sys.stderr)
         handler.setFormatter(JsonFormatter(service if service else "ampflux"))
-        handler._ampflux = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("uvicorn.access", "httpx", "httpcore", "aiormq", "aio_pika"):

@@ -64,7 +64,8 @@ class JWKSVerifier:
 
     async def _fetch_over_http(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=self._http_timeout_s) as client:
-            resp = await client.get(self.jwks_url)  # type: ignore[arg-type]
+            assert self.jwks_url is not None  # the constructor wants one when there is no key_source
+            resp = await client.get(self.jwks_url)
             resp.raise_for_status()
             return resp.json()
 
