@@ -22,7 +22,7 @@ async def test_admin_creates_lists_and_reads_users(pg):
     r = await pg.client.get("/auth/users", headers=pg.bearer(admin))
     assert r.status_code == 200
     page = r.json()
-    assert page["total"] == 2 and page["limit"] == 50 and page["offset"] == 0
+    assert page["total"] == 2 and page["page"] == 1 and page["page_size"] == 20
     assert [u["email"] for u in page["items"]] == ["ada@example.com", "grace@example.com"]
 
     r = await pg.client.get(f"/auth/users/{grace['id']}", headers=pg.bearer(admin))
@@ -39,12 +39,12 @@ async def test_pages_are_bounded(pg):
     admin = await pg.login()
     for i in range(3):
         await pg.create_user(admin, f"u{i}@example.com", ["viewer"])
-    r = await pg.client.get("/auth/users", params={"limit": 2, "offset": 2}, headers=pg.bearer(admin))
-    assert r.json()["total"] == 4 and len(r.json()["items"]) == 2
-    r = await pg.client.get("/auth/users", params={"limit": 5000}, headers=pg.bearer(admin))
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "query.limit"
-    r = await pg.client.get("/auth/users", params={"limit": 500}, headers=pg.bearer(admin))
-    assert r.json()["limit"] == 100  # the server's bound (AUTH_USERS_MAX_PAGE_SIZE)
+    r = await pg.client.get("/auth/users", params={"page": 2, "page_size": 2}, headers=pg.bearer(admin))
+    assert r.json()["total"] == 4 and [u["email"] for u in r.json()["items"]] == ["u1@example.com", "u2@example.com"]
+    # Past the bounds: a 422 naming the parameter, never a database overflow (500).
+    for params, path in [({"page_size": 500}, "query.page_size"), ({"page": 10**30}, "query.page")]:
+        r = await pg.client.get("/auth/users", params=params, headers=pg.bearer(admin))
+        assert r.status_code == 422 and r.json()["errors"][0]["path"] == path
 
 
 async def test_unknown_role_is_a_validation_error(pg):

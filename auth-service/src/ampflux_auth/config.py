@@ -89,8 +89,6 @@ class Settings(ServiceSettings):
             return False
         return any(ip in ipaddress.ip_network(n, strict=False) for n in self.trusted_proxy_addresses)
 
-    users_max_page_size: int = Field(default=100, ge=1, le=1000)
-
     def key_passphrase(self) -> str | None:
         if self.signing_key_passphrase_file is not None:
             return self.signing_key_passphrase_file.read_text().strip() or None

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from .domain.users import Role
-
-T = TypeVar("T")
 
 # Long enough to resist guessing, short enough that hashing it is not a denial of service.
 Password = Annotated[str, Field(min_length=10, max_length=128, examples=["correct horse battery"])]
@@ -211,13 +209,6 @@ class PasswordChange(BaseModel):
 
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     new_password: Password
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 # --- API keys -----------------------------------------------------------------------------

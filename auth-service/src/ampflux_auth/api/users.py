@@ -4,15 +4,16 @@ company: another company's user answers 404, exactly like one that does not exis
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
+from ampflux_shared.pagination import Page, PageDep
 from ampflux_shared.security import require_scope, scoped
 
 from ..domain import users
-from ..schemas import Page, UserCreate, UserRead, UserUpdate
-from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, SettingsDep, problem
+from ..schemas import UserCreate, UserRead, UserUpdate
+from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, problem
 
 # Managing users is user management for a key too: `users:admin`, whatever the method.
 router = APIRouter(prefix="/auth/users", tags=["users"], dependencies=[require_scope("users:admin"), scoped("users")])
@@ -22,16 +23,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("no such user in the 
 
 
 @router.get("", summary="List the company's users", responses=ADMIN_ONLY)
-async def list_users(
-    admin: AdminPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=1000, description="page size (bounded by the server)")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[UserRead]:
-    limit = min(limit, settings.users_max_page_size)
-    items, total = await users.list_company_users(session, admin.company_id, limit=limit, offset=offset)
-    return Page[UserRead](items=[UserRead.model_validate(u) for u in items], total=total, limit=limit, offset=offset)
+async def list_users(admin: AdminPrincipal, session: SessionDep, paging: PageDep) -> Page[UserRead]:
+    rows = await users.list_company_users(session, admin.company_id, paging)
+    return Page[UserRead].model_validate(rows.to_page([UserRead.model_validate(u) for u in rows.items]))
 
 
 @router.post(

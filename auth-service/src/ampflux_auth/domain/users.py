@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import ProblemError, conflict, field_error, not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from ..events import AuthEvents
 from ..models import User
@@ -99,14 +100,9 @@ async def get_company_user(session: AsyncSession, company_id: uuid.UUID, user_id
     return user
 
 
-async def list_company_users(
-    session: AsyncSession, company_id: uuid.UUID, *, limit: int, offset: int
-) -> tuple[list[User], int]:
-    total = await session.scalar(select(func.count()).select_from(User).where(User.company_id == company_id))
-    stmt = (
-        select(User).where(User.company_id == company_id).order_by(User.created_at, User.id).limit(limit).offset(offset)
-    )
-    return list((await session.scalars(stmt)).all()), int(total or 0)
+async def list_company_users(session: AsyncSession, company_id: uuid.UUID, paging: PageParams) -> Rows[User]:
+    query = select(User).where(User.company_id == company_id).order_by(User.created_at, User.id)
+    return await paginate(session, query, paging)
 
 
 async def _ensure_another_admin(session: AsyncSession, user: User) -> None:
