@@ -25,5 +25,5 @@ async def test_two_owners_cannot_both_step_down(api, client, company):
         client.patch(f"{url}/{second.id}", json={"role": "editor"}, headers=second.headers),
     )
     assert sorted(r.status_code for r in results) == [200, 409]
-    members = (await client.get(f"{url}/", headers=company.user("admin").headers)).json()
+    members = (await client.get(f"{url}/", headers=company.user("admin").headers)).json()["items"]
     assert [m["role"] for m in members].count("owner") == 1

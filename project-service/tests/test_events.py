@@ -188,7 +188,7 @@ async def _at_least(getter, count: int) -> bool:
 
 async def _roles(client, project: dict, user) -> dict[str, str]:
     r = await client.get(f"/projects/{project['id']}/members/", headers=user.headers)
-    return {m["user_id"]: m["role"] for m in r.json()}
+    return {m["user_id"]: m["role"] for m in r.json()["items"]}
 
 
 async def _consumed(client, event_type: str, count: int) -> bool:

@@ -63,7 +63,7 @@ async def test_add_change_and_remove_members(api, client, company):
 
     r = await client.patch(f"{url}{alice.id}", json={"role": "owner"}, headers=owner.headers)
     assert r.status_code == 200 and r.json()["role"] == "owner"
-    members = (await client.get(url, headers=alice.headers)).json()
+    members = (await client.get(url, headers=alice.headers)).json()["items"]
     assert {(m["user_id"], m["role"]) for m in members} == {(str(owner.id), "owner"), (str(alice.id), "owner")}
 
     # with two owners, one can step down, and the new owner can remove the first
@@ -74,6 +74,23 @@ async def test_add_change_and_remove_members(api, client, company):
     assert (await client.delete(f"{url}{uuid.uuid4()}", headers=alice.headers)).status_code == 404
     r = await client.patch(f"{url}{alice.id}", json={"role": "boss"}, headers=alice.headers)
     assert r.status_code == 422
+
+
+async def test_members_answer_the_page_contract(api, client, company):
+    owner, a, b = company.user(), company.user(), company.user()
+    project = await api.create_project(owner)
+    await api.add_member(project, owner, a, "viewer")
+    await api.add_member(project, owner, b, "editor")
+    url = f"/projects/{project['id']}/members/"
+
+    r = await client.get(url, params={"page": 2, "page_size": 2}, headers=owner.headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["total"], body["page"], body["page_size"]) == (3, 2, 2)
+    assert [m["user_id"] for m in body["items"]] == [str(b.id)]  # added last, so alone on page 2
+
+    r = await client.get(url, params={"page_size": 101}, headers=owner.headers)
+    assert r.status_code == 422 and "100" in r.text
 
 
 async def test_a_project_always_keeps_an_owner(api, client, company):
@@ -89,7 +106,7 @@ async def test_a_project_always_keeps_an_owner(api, client, company):
         assert r.status_code == 409
     roles = {
         m["user_id"]: m["role"]
-        for m in (await client.get(f"/projects/{project['id']}/members/", headers=owner.headers)).json()
+        for m in (await client.get(f"/projects/{project['id']}/members/", headers=owner.headers)).json()["items"]
     }
     assert roles[str(owner.id)] == "owner"
 

@@ -6,11 +6,12 @@ import uuid
 
 from fastapi import APIRouter
 
+from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import audit as service
 from ..domain.access import ProjectRole, project_access
-from ..schemas import AuditEntryRead, Page
+from ..schemas import AuditEntryRead
 from .deps import PageDep, SessionDep
 
 router = APIRouter(prefix="/projects/{project_id}/audit", tags=["audit"], dependencies=[scoped("projects")])

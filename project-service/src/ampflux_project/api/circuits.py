@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import circuits as service
@@ -24,7 +25,6 @@ from ..schemas import (
     CircuitRead,
     CircuitUpdate,
     CircuitWithVersion,
-    Page,
     VersionDiff,
     VersionRead,
     VersionRestore,

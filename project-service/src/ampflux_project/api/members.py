@@ -6,20 +6,24 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import members as service
 from ..domain.access import ProjectRole, project_access
 from ..schemas import MemberAdd, MemberRead, MemberUpdate
-from .deps import SessionDep
+from .deps import PageDep, SessionDep
 
 router = APIRouter(prefix="/projects/{project_id}/members", tags=["members"], dependencies=[scoped("projects")])
 
 
 @router.get("/", summary="Members of a project (any member)")
-async def list_members(project_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> list[MemberRead]:
+async def list_members(
+    project_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[MemberRead]:
     access = await project_access(session, principal, project_id)
-    return [MemberRead.model_validate(m) for m in await service.list_members(session, access.project.id)]
+    rows = await service.list_members(session, access.project.id, paging)
+    return Page[MemberRead].model_validate(rows.to_page([MemberRead.model_validate(m) for m in rows.items]))
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED, summary="Add a member (owners)")

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import projects as service
 from ..domain.access import ProjectAccess, ProjectRole, project_access
-from ..schemas import Page, ProjectCreate, ProjectRead, ProjectUpdate
+from ..schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from .deps import MetricsDep, PageDep, SessionDep, after_commit
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[scoped("projects")])

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.observability import current_request_id
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from ..models import AuditEntry
-from .paging import Page, PageRequest, paginate
 
 
 def record(
@@ -44,9 +44,9 @@ async def list_entries(
     *,
     company_id: uuid.UUID,
     project_id: uuid.UUID,
-    paging: PageRequest,
+    paging: PageParams,
     circuit_id: uuid.UUID | None = None,
-) -> Page[AuditEntry]:
+) -> Rows[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.company_id == company_id, AuditEntry.project_id == project_id)
     if circuit_id is not None:
         query = query.where(AuditEntry.circuit_id == circuit_id)

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
 from .changes import apply_changes
-from .paging import Page, PageRequest, paginate
 from .queries import contains_pattern, flush_or_conflict
 from .versions import check_document, save_version
 
@@ -34,8 +34,8 @@ async def get_circuit(
 
 
 async def list_circuits(
-    session: AsyncSession, access: ProjectAccess, *, paging: PageRequest, search: str | None = None
-) -> Page[Circuit]:
+    session: AsyncSession, access: ProjectAccess, *, paging: PageParams, search: str | None = None
+) -> Rows[Circuit]:
     query = select(Circuit).where(Circuit.project_id == access.project.id)
     if search:
         query = query.where(Circuit.name.ilike(contains_pattern(search), escape="\\"))

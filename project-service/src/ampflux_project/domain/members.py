@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import conflict, forbidden, not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from .. import events
 from ..models import Project, ProjectMember
@@ -33,9 +34,9 @@ def add_member_row(
     return member
 
 
-async def list_members(session: AsyncSession, project_id: uuid.UUID) -> list[ProjectMember]:
+async def list_members(session: AsyncSession, project_id: uuid.UUID, paging: PageParams) -> Rows[ProjectMember]:
     query = select(ProjectMember).where(ProjectMember.project_id == project_id)
-    return list((await session.scalars(query.order_by(ProjectMember.added_at, ProjectMember.user_id))).all())
+    return await paginate(session, query.order_by(ProjectMember.added_at, ProjectMember.user_id), paging)
 
 
 async def add_member(

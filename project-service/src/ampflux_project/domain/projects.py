@@ -8,6 +8,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
+from ampflux_shared.pagination import PageParams, Rows
 from ampflux_shared.security import Principal
 
 from .. import events
@@ -16,7 +17,6 @@ from . import audit
 from .access import ProjectAccess, ProjectRole, require_project_creator
 from .changes import apply_changes
 from .members import add_member_row
-from .paging import Page, PageRequest
 from .queries import contains_pattern, flush_or_conflict
 
 
@@ -55,10 +55,10 @@ async def list_projects(
     session: AsyncSession,
     principal: Principal,
     *,
-    paging: PageRequest,
+    paging: PageParams,
     search: str | None = None,
     include_archived: bool = False,
-) -> Page[tuple[Project, str | None]]:
+) -> Rows[tuple[Project, str | None]]:
     """Projects the caller may see: all of the company for an admin, else those they are a member of.
 
     Each item is (project, the caller's membership role or None).
@@ -81,7 +81,7 @@ async def list_projects(
     rows = (
         await session.execute(query.order_by(Project.name, Project.id).offset(paging.offset).limit(paging.page_size))
     ).all()
-    return Page(items=[(p, r) for p, r in rows], total=total or 0, page=paging.page, page_size=paging.page_size)
+    return Rows(items=[(p, r) for p, r in rows], total=total or 0, page=paging.page, page_size=paging.page_size)
 
 
 async def update_project(

@@ -14,12 +14,12 @@ from sqlalchemy.orm import defer, joinedload
 from ampflux_shared.circuit import validate_circuit
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import field_error, not_found, validation_failed
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from .. import events
 from ..models import Circuit, CircuitVersion
 from . import audit
 from .access import ProjectAccess
-from .paging import Page, PageRequest, paginate
 
 # Every query serving versions loads their latest study in the same statement (a LEFT
 # JOIN on the one-row-per-version table, so pages and counts are unaffected).
@@ -78,7 +78,7 @@ async def get_version(session: AsyncSession, circuit: Circuit, number: int) -> C
     return version
 
 
-async def list_versions(session: AsyncSession, circuit: Circuit, paging: PageRequest) -> Page[CircuitVersion]:
+async def list_versions(session: AsyncSession, circuit: Circuit, paging: PageParams) -> Rows[CircuitVersion]:
     # Summaries only: documents can be large, a page of them is not needed here.
     query = (
         select(CircuitVersion)
