@@ -210,8 +210,9 @@ class _Builder:
         x_t = math.sqrt(max(tr.vk_percent**2 - tr.vkr_percent**2, 0.0)) / 100.0
         c_max = self.c_max[hv]
         if self.inside_unit == gen.id:
-            kg = factors.unit_generator_kgs(self.c_max[self.index[gen.bus]], gen.xdss_pu, gen.cos_phi, gen.pg_percent)
-            kt = factors.unit_transformer_kts(self.c_max[self.index[gen.bus]], x_t, gen.cos_phi)
+            c_g = self.c_max[self.index[gen.bus]]
+            kg = factors.unit_generator_kgs(c_g, gen.xdss_pu, gen.cos_phi, gen.pg_percent, tr.oltc)
+            kt = factors.unit_transformer_kts(c_g, x_t, gen.cos_phi, gen.pg_percent, tr.oltc)
             return kg, kt, x_t, c_max
         if tr.oltc:
             ks = factors.power_station_ks(

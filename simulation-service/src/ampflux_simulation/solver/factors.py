@@ -88,14 +88,22 @@ def power_station_kso(
     )
 
 
-def unit_generator_kgs(c_max: float, xdss_pu: float, cos_phi: float, pg_percent: float) -> float:
-    """K_G,S for a fault between generator and unit transformer (IEC 60909-0 eq. 28)."""
-    return c_max / ((1.0 + pg_percent / 100.0) * (1.0 + xdss_pu * sin_phi(cos_phi)))
+def unit_generator_kgs(c_max: float, xdss_pu: float, cos_phi: float, pg_percent: float, oltc: bool) -> float:
+    """K_G,S (with OLTC) or K_G,SO (without) for a fault between generator and unit transformer.
+
+    K_G,S = c_max/(1 + x″d·sin φ_rG); K_G,SO = 1/(1 + p_G) · c_max/(1 + x″d·sin φ_rG)
+    (IEC 60909-0:2016 §6.7.1 and §6.7.2). They go with the source c·U_rG/√3 (not c·Un/√3),
+    so the bus's nominal voltage does not enter: see the solver README."""
+    pg = 0.0 if oltc else pg_percent / 100.0
+    return c_max / ((1.0 + pg) * (1.0 + xdss_pu * sin_phi(cos_phi)))
 
 
-def unit_transformer_kts(c_max: float, x_t_pu: float, cos_phi: float) -> float:
-    """K_T,S for the unit transformer feeding a fault at the generator terminals (IEC 60909-0 eq. 29)."""
-    return c_max / (1.0 - x_t_pu * sin_phi(cos_phi))
+def unit_transformer_kts(c_max: float, x_t_pu: float, cos_phi: float, pg_percent: float, oltc: bool) -> float:
+    """K_T,S (with OLTC) or K_T,SO (without) for the unit transformer feeding a fault at the
+    generator terminals: c_max/(1 − x_T·sin φ_rG), without OLTC also divided by (1 + p_G)
+    (IEC 60909-0:2016 §6.7.1 and §6.7.2). It applies to Z_TLV only, not to the network behind."""
+    pg = 0.0 if oltc else pg_percent / 100.0
+    return c_max / ((1.0 + pg) * (1.0 - x_t_pu * sin_phi(cos_phi)))
 
 
 def line_temperature_factor(endtemp_degree: float | None) -> float:

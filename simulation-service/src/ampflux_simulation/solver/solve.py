@@ -180,7 +180,8 @@ def _solve_case(
     i_k3 = c / (z1 + zf)
     mach = _machines(nets, k, i_k3, c, study.tmin_s) if "3ph" in faults else None
 
-    # faults at a power-station generator's terminals see K_G,S and K_T,S (own network)
+    # faults at a power-station generator's terminals see K_G,S and K_T,S (own network) and
+    # the source c·U_rG/√3 of IEC 60909-0 §6.7, whatever the bus's nominal voltage
     unit_nets: dict[int, CaseNetworks] = {}
     for gen in doc.generators:
         if not gen.power_station_trafo:
@@ -191,6 +192,7 @@ def _solve_case(
             continue
         inside = CaseNetworks(build_network(doc, case, zero=False, inside_unit=gen.id), f_hz, True)
         unit_nets[g] = inside
+        c[pos] = c[pos] * gen.vn_kv / un[pos]
         gb = np.array([g])
         z1[pos] = inside.pos.diagonal(gb)[0]
         if want_kappa:
@@ -321,5 +323,8 @@ def _branches(
         z0_col = nets.zero.column(bus, net.n_bus)
         z0_kk = nets.zero.diagonal(np.array([bus]))
     cvec = np.array([use.net.c[bus]])
+    unit_gen = next((g for g in doc.generators if g.power_station_trafo and g.bus == net.bus_ids[bus]), None)
+    if bus in unit_nets and unit_gen is not None:
+        cvec = cvec * unit_gen.vn_kv / float(net.base_kv[bus])  # c·U_rG/√3 at the terminals
     seq = sequence_currents(fault, cvec, np.array([z1_col[bus]]), z0_kk, zf)
     return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0)
