@@ -27,6 +27,8 @@ async def test_create_list_exchange_revoke(pg):
     assert created["key"].startswith("afx_") and created["key"].endswith(created["hint"])
 
     listed = (await pg.client.get("/auth/api-keys", headers=pg.bearer(tokens))).json()
+    assert (listed["total"], listed["page"], listed["page_size"]) == (1, 1, 20)
+    listed = listed["items"]
     assert [k["id"] for k in listed] == [created["id"]]
     assert "key" not in listed[0] and created["key"] not in str(listed)
 
@@ -44,7 +46,7 @@ async def test_create_list_exchange_revoke(pg):
     r = await pg.client.post("/auth/api-keys", json={"name": "more"}, headers=pg.bearer(minted))
     assert r.status_code == 403
 
-    listed = (await pg.client.get("/auth/api-keys", headers=pg.bearer(tokens))).json()
+    listed = (await pg.client.get("/auth/api-keys", headers=pg.bearer(tokens))).json()["items"]
     assert listed[0]["last_used_at"] is not None
 
     r = await pg.client.delete(f"/auth/api-keys/{created['id']}", headers=pg.bearer(tokens))

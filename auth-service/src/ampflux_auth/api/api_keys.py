@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.pagination import Page, PageDep
 from ampflux_shared.security import public, require_scope, scoped
 from ampflux_shared.security.scopes import scopes_beyond_roles, unknown_scopes
 
@@ -49,8 +50,9 @@ async def create_api_key(body: ApiKeyCreate, user: InteractiveUser, session: Ses
 
 
 @router.get("", summary="The caller's API keys (without their secrets)")
-async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyRead]:
-    return [ApiKeyRead.model_validate(k) for k in await api_keys.list_api_keys(session, user)]
+async def list_api_keys(user: CurrentUser, session: SessionDep, paging: PageDep) -> Page[ApiKeyRead]:
+    rows = await api_keys.list_api_keys(session, user, paging)
+    return Page[ApiKeyRead].model_validate(rows.to_page([ApiKeyRead.model_validate(k) for k in rows.items]))
 
 
 @router.delete(

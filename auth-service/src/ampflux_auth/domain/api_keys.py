@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from ..models import ApiKey, User
 
@@ -64,9 +65,9 @@ async def create_api_key(
     return key, format_key(key.id, secret)
 
 
-async def list_api_keys(session: AsyncSession, user: User) -> list[ApiKey]:
+async def list_api_keys(session: AsyncSession, user: User, paging: PageParams) -> Rows[ApiKey]:
     stmt = select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at.desc(), ApiKey.id)
-    return list((await session.scalars(stmt)).all())
+    return await paginate(session, stmt, paging)
 
 
 async def revoke_api_key(
