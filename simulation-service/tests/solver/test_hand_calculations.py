@@ -362,6 +362,7 @@ def test_fault_impedance_and_tap_position() -> None:
             "x_fault_ohm": xf,
             "ip": False,
             "ith": False,
+            "tap_positions": "actual",
         },
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],

@@ -113,3 +113,59 @@ def test_terminal_fault_of_a_unit_without_oltc_uses_kgso_and_ktso() -> None:
     ik = c * u_rg / SQRT3 * abs(1 / z_t_side + 1 / z_g_side)
     res = solve_study(_unit(10.0, oltc=False, pg_percent=5.0)).get("3ph", "max").buses["G"]["ikss_ka"]
     assert res == pytest.approx(ik, rel=REL)
+
+
+# --- item 2: main tap position by default ------------------------------------------------
+
+
+def _tapped_transformer(tap_positions: str | None) -> Any:
+    study: dict[str, Any] = {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False}
+    if tap_positions is not None:
+        study["tap_positions"] = tap_positions
+    return _doc(
+        study,
+        [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
+        ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 0.63,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.2,
+                "tap_side": "lv",
+                "tap_neutral": 0,
+                "tap_pos": 4,
+                "tap_step_percent": 2.5,
+            }
+        ],
+    )
+
+
+def _lv_fault_by_hand(u_rtlv: float) -> float:
+    """I″k = c·Un/(√3·|Z_Q,LV + K_T·Z_T|), K_T = 0.95·c_max/(1 + 0.6·x_T) (IEC 60909-0:2016
+    eqs. 2, 7, 12a), the transformer seen through U_rTHV/U_rTLV = 20/u_rtlv."""
+    x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1.01)
+    z_q_lv = complex(0.1 * x_q, x_q) * (u_rtlv / 20.0) ** 2
+    k_t = 0.95 * 1.1 / (1 + 0.6 * math.sqrt(6.0**2 - 1.2**2) / 100)
+    z_t = complex(1.2, math.sqrt(6.0**2 - 1.2**2)) / 100 * u_rtlv**2 / 0.63 * k_t
+    return 1.1 * 0.4 / (SQRT3 * abs(z_q_lv + z_t))
+
+
+def test_tap_position_is_the_main_one_by_default() -> None:
+    """IEC 60909-0:2016 §6.3.3: calculate with the main tap position and K_T; tap_pos = −4 on
+    the LV winding (+10 %) would otherwise raise U_rTLV and lower I″k,max by about 17 %."""
+    got = solve_study(_tapped_transformer(None)).get("3ph", "max").buses["LV"]["ikss_ka"]
+    assert got == pytest.approx(_lv_fault_by_hand(0.4), rel=REL)
+    main = solve_study(_tapped_transformer("main")).get("3ph", "max").buses["LV"]["ikss_ka"]
+    assert main == got
+
+
+def test_actual_tap_position_only_on_the_explicit_option() -> None:
+    """Non-IEC option tap_positions = "actual": U_rTLV = 0.4·(1 + 4·2.5 %) = 0.44 kV."""
+    got = solve_study(_tapped_transformer("actual")).get("3ph", "max").buses["LV"]["ikss_ka"]
+    assert got == pytest.approx(_lv_fault_by_hand(0.44), rel=REL)
+    assert got < _lv_fault_by_hand(0.4) * 0.9  # the non-conservative direction the default avoids

@@ -105,6 +105,9 @@ class Study(_Element):
     r_fault_ohm: NonNegative = 0.0
     x_fault_ohm: NonNegative = 0.0
     sn_mva: Positive = 1.0
+    # IEC 60909-0 calculates with the main tap position (and K_T); "actual" applies tap_pos,
+    # a documented non-IEC option (it can lower I″k,max, so it is never the default).
+    tap_positions: Literal["main", "actual"] = "main"
 
     @field_validator("faults", "cases")
     @classmethod

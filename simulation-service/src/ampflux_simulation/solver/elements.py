@@ -91,6 +91,8 @@ class _Builder:
         self.zero = zero
         self.inside_unit = inside_unit
         study = doc.study
+        # IEC 60909-0 uses the main tap position; tap_pos only on the explicit non-IEC option
+        self.actual_taps = study.tap_positions == "actual"
         self.sn = float(study.sn_mva)
         self.omega = 2.0 * math.pi * float(study.frequency_hz)
         self.index = {b.id: i for i, b in enumerate(doc.buses)}
@@ -242,7 +244,7 @@ class _Builder:
     def transformers(self) -> None:
         for tr in self.doc.transformers:
             hv, lv = self.index[tr.hv_bus], self.index[tr.lv_bus]
-            u_hv, u_lv = _tapped(tr.vn_hv_kv, tr.vn_lv_kv, tr.tap_side, tr)
+            u_hv, u_lv = (tr.vn_hv_kv, tr.vn_lv_kv) if not self.actual_taps else _tapped(tr)
             unit = self._unit_factor(tr)
             if unit is not None:
                 k = unit[1]
@@ -318,7 +320,7 @@ class _Builder:
     def _transformer3w(self, t3: Transformer3W) -> None:
         hv, mv, lv = self.index[t3.hv_bus], self.index[t3.mv_bus], self.index[t3.lv_bus]
         u = {"hv": t3.vn_hv_kv, "mv": t3.vn_mv_kv, "lv": t3.vn_lv_kv}
-        if t3.tap_side is not None and t3.tap_pos is not None and t3.tap_step_percent is not None:
+        if self.actual_taps and t3.tap_side is not None and t3.tap_pos is not None and t3.tap_step_percent is not None:
             u[t3.tap_side] *= 1.0 + (t3.tap_pos - (t3.tap_neutral or 0)) * t3.tap_step_percent / 100.0
         sn = {"hv": t3.sn_hv_mva, "mv": t3.sn_mv_mva, "lv": t3.sn_lv_mva}
         # pair values: hv = HV–MV, mv = MV–LV, lv = HV–LV, each on the smaller rating
@@ -456,7 +458,9 @@ def _percent_impedance(vk_percent: float, vkr_percent: float) -> complex:
     return complex(vkr_percent, math.sqrt(max(vk_percent**2 - vkr_percent**2, 0.0))) / 100.0
 
 
-def _tapped(u_hv: float, u_lv: float, side: str | None, tr: Transformer) -> tuple[float, float]:
+def _tapped(tr: Transformer) -> tuple[float, float]:
+    """Rated voltages at the actual tap position (study option tap_positions = "actual")."""
+    u_hv, u_lv, side = tr.vn_hv_kv, tr.vn_lv_kv, tr.tap_side
     if side is None or tr.tap_pos is None or tr.tap_step_percent is None:
         return u_hv, u_lv
     scale = 1.0 + (tr.tap_pos - (tr.tap_neutral or 0)) * tr.tap_step_percent / 100.0
