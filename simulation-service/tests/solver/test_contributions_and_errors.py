@@ -92,12 +92,11 @@ def test_kappa_method_b_and_radial() -> None:
     b = solve_study(parse_circuit(data), faults=["3ph"], cases=["max"]).get("3ph", "max")
     data["study"]["topology"] = "radial"
     r = solve_study(parse_circuit(data), faults=["3ph"], cases=["max"]).get("3ph", "max")
-    # LV-1 is fed over two transformers (meshed): method B applies 1.15, capped at 1.8 below 1 kV
-    assert b.trail["LV-1"]["kappa"] == pytest.approx(min(1.15 * r.trail["LV-1"]["kappa"], 1.8), rel=1e-12)
-    # LV-2's single element with parallel = 2 is two paths as well
-    assert b.trail["LV-2"]["kappa"] == pytest.approx(b.trail["LV-1"]["kappa"], rel=1e-12)
-    # DB-1 is fed over one cable from a meshed bus: still more than one path to the source
-    assert b.trail["DB-1"]["kappa"] >= r.trail["DB-1"]["kappa"]
+    # LV-1 is fed over two identical transformers and LV-2 over one element with parallel = 2:
+    # identical parallel circuits are one path (no 1.15), so method B gives the radial κ
+    assert b.trail["LV-1"]["kappa"] == pytest.approx(r.trail["LV-1"]["kappa"], rel=1e-12)
+    assert b.trail["LV-2"]["kappa"] == pytest.approx(r.trail["LV-2"]["kappa"], rel=1e-12)
+    assert b.trail["DB-1"]["kappa"] == pytest.approx(r.trail["DB-1"]["kappa"], rel=1e-12)
     # the radial κ is the one of R/X at the fault
     z = r.trail["LV-2"]["z1_ohm"]
     assert r.trail["LV-2"]["kappa"] == pytest.approx(1.02 + 0.98 * math.exp(-3 * z["r"] / z["x"]), rel=1e-12)

@@ -169,3 +169,83 @@ def test_actual_tap_position_only_on_the_explicit_option() -> None:
     got = solve_study(_tapped_transformer("actual")).get("3ph", "max").buses["LV"]["ikss_ka"]
     assert got == pytest.approx(_lv_fault_by_hand(0.44), rel=REL)
     assert got < _lv_fault_by_hand(0.4) * 0.9  # the non-conservative direction the default avoids
+
+
+# --- item 3: κ method B ------------------------------------------------------------------
+
+
+def _twin_transformers(vkr_b: float, grid_rx: float) -> Any:
+    """20 kV grid (400 MVA) feeding a 0.4 kV bus over two 0.63 MVA, 6 % transformers."""
+
+    def tr(name: str, vkr: float) -> dict[str, Any]:
+        return {
+            "id": name,
+            "hv_bus": "MV",
+            "lv_bus": "LV",
+            "sn_mva": 0.63,
+            "vn_hv_kv": 20.0,
+            "vn_lv_kv": 0.4,
+            "vk_percent": 6.0,
+            "vkr_percent": vkr,
+        }
+
+    return _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "kappa_method": "B", "tk_s": 0.5},
+        [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
+        ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": grid_rx}],
+        transformers=[tr("TA", 1.2), tr("TB", vkr_b)],
+    )
+
+
+def _lv_impedance(vkr_b: float, grid_rx: float) -> complex:
+    """Z_k at LV: Z_Q,LV + (K_T,A·Z_T,A ∥ K_T,B·Z_T,B), K_T = 0.95·c_max/(1 + 0.6·x_T) (eq. 12a)."""
+    x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1 + grid_rx**2)
+    z_q = complex(grid_rx * x_q, x_q) * (0.4 / 20.0) ** 2
+
+    def z_t(vkr: float) -> complex:
+        x_t = math.sqrt(6.0**2 - vkr**2)
+        return complex(vkr, x_t) / 100 * 0.4**2 / 0.63 * 0.95 * 1.1 / (1 + 0.6 * x_t / 100)
+
+    za, zb = z_t(1.2), z_t(vkr_b)
+    return z_q + za * zb / (za + zb)
+
+
+def _kappa(rx: float) -> float:
+    """κ = 1.02 + 0.98·e^(−3R/X) (IEC 60909-0:2016 eq. 55)."""
+    return 1.02 + 0.98 * math.exp(-3 * rx)
+
+
+def test_identical_parallel_transformers_are_not_a_mesh() -> None:
+    """IEC 60909-0:2016 §8.1.3.1 method B applies to meshed networks; two identical circuits
+    between the same buses share the current in one ratio (§8.1.2: same κ as one), so
+    ip = κ(R/X)·√2·I″k without the factor 1.15, even with R/X ≥ 0.3 in a branch."""
+    z = _lv_impedance(1.2, 0.5)
+    ik = 1.1 * 0.4 / (SQRT3 * abs(z))
+    b = solve_study(_twin_transformers(1.2, 0.5)).get("3ph", "max")
+    assert b.buses["LV"]["ip_ka"] == pytest.approx(_kappa(z.real / z.imag) * math.sqrt(2) * ik, rel=REL)
+
+
+def test_method_b_low_rx_test_includes_the_sources() -> None:
+    """IEC 60909-0:2016 §8.1.3.2 a): the 1.15 may be dropped only when R/X < 0.3 in all
+    branches, sources included. Transformers R/X 0.20 and 0.10 (a mesh: different R/X),
+    grid R/X 0.4 → κ_b = 1.15·κ; grid R/X 0.2 → κ_b = κ."""
+    for grid_rx, factor in ((0.4, 1.15), (0.2, 1.0)):
+        z = _lv_impedance(0.6, grid_rx)
+        ik = 1.1 * 0.4 / (SQRT3 * abs(z))
+        kb = min(factor * _kappa(z.real / z.imag), 1.8)
+        got = solve_study(_twin_transformers(0.6, grid_rx)).get("3ph", "max").buses["LV"]["ip_ka"]
+        assert got == pytest.approx(kb * math.sqrt(2) * ik, rel=REL), grid_rx
+
+
+def test_m_factor_takes_kappa_without_the_method_b_factor() -> None:
+    """Ith = I″k·√(m + n) (IEC 60909-0:2016 eq. 102) with
+    m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) (eq. 103) and κ of R/X at the fault,
+    not 1.15·κ: here far from generators (n = 1), f = 50 Hz, Tk = 0.5 s."""
+    z = _lv_impedance(0.6, 0.4)
+    ik = 1.1 * 0.4 / (SQRT3 * abs(z))
+    k = _kappa(z.real / z.imag)
+    a = 2 * 50 * 0.5 * math.log(k - 1)
+    m = (math.exp(2 * a) - 1) / a
+    b = solve_study(_twin_transformers(0.6, 0.4)).get("3ph", "max")
+    assert b.trail["LV"]["kappa"] == pytest.approx(min(1.15 * k, 1.8), rel=REL)  # the peak keeps 1.15 (capped)
+    assert b.buses["LV"]["ith_ka"] == pytest.approx(ik * math.sqrt(m + 1.0), rel=REL)

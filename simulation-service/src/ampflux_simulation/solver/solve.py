@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import breaking, peak, thermal
+from . import breaking, factors, peak, thermal
 from .contributions import branch_contributions
 from .elements import Network, build_network
 from .errors import SolverError
@@ -99,14 +99,28 @@ def _kappa(
     if study.topology == "meshed":
         meshed = np.ones(len(buses), dtype=bool)
     else:
-        # a row with parallel = n is n circuits: repeat it so it is not a bridge
-        f_edges = np.repeat(net.f, net.row_parallel)
-        t_edges = np.repeat(net.t, net.row_parallel)
+        f_edges, t_edges = _distinct_paths(net)
         meshed = multiply_fed(net.n_bus, f_edges, t_edges, net.sh_bus)[buses]
+    # "R/X < 0.3 in all branches" counts the sources too (grids, generators with R_Gf, motors)
+    r_all = np.concatenate([net.r1, net.sh_z_peak.real])
+    x_all = np.concatenate([net.x1, net.sh_z_peak.imag])
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = bool(np.all(np.where(net.x1 > 0, net.r1 / net.x1, 0.0) < peak.METHOD_B_RX_LIMIT))
-    lv = net.base_kv[buses] < 1.0
+        low = bool(np.all(np.where(x_all > 0, r_all / x_all, np.inf) < peak.METHOD_B_RX_LIMIT))
+    lv = net.base_kv[buses] <= factors.LV_LIMIT_KV
     return peak.method_b_kappa(rx, meshed, lv, low), rx, "B"
+
+
+def _distinct_paths(net: Network) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Branch rows as topology edges for κ method B: identical parallel circuits (one row
+    with parallel = n, or rows joining the same two buses with the same R/X) are one path,
+    since they share the fault current in one ratio and cannot raise κ; parallel circuits
+    with different R/X stay separate paths (a mesh)."""
+    lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
+    keys = np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return net.f[first], net.t[first]
 
 
 def _machines(
@@ -224,7 +238,9 @@ def _solve_case(
             with np.errstate(divide="ignore", invalid="ignore"):
                 x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
             n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
-        m_fac = thermal.m_factor(kap, f_hz, study.tk_s) if kap is not None else None
+        # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
+        # covers the peak's uncertainty in meshes, not a longer-lasting DC component
+        m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
 
         values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss, "ib_ka": ib}
         if fault == "3ph":
