@@ -5,3 +5,5 @@ CREATE USER project WITH PASSWORD 'project';
 CREATE DATABASE project OWNER project;
 CREATE USER simulation WITH PASSWORD 'simulation';
 CREATE DATABASE simulation OWNER simulation;
+CREATE USER traveler WITH PASSWORD 'traveler';
+CREATE DATABASE traveler OWNER traveler;

@@ -19,6 +19,7 @@ SERVICES = [
     ("auth", "ampflux_auth.config"),
     ("project", "ampflux_project.config"),
     ("simulation", "ampflux_simulation.config"),
+    ("traveler", "ampflux_traveler.config"),
 ]
 # The gateway keeps no database and publishes no events: its inherited fields for them mean nothing.
 NOT_USED = {"gateway": {"database_url", "amqp_url", "data_dir", "migrate_on_start", "max_document_bytes"}}

@@ -31,6 +31,7 @@ SERVICES = [
     ("auth", "ampflux_auth.main", 8001),
     ("project", "ampflux_project.main", 8002),
     ("simulation", "ampflux_simulation.main", 8003),
+    ("traveler", "ampflux_traveler.main", 8004),
     ("gateway", "ampflux_gateway.main", 8000),
 ]
 

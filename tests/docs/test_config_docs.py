@@ -15,6 +15,7 @@ PREFIXES = {
     "AUTH_": "ampflux_auth.config",
     "PROJECT_": "ampflux_project.config",
     "SIMULATION_": "ampflux_simulation.config",
+    "TRAVELER_": "ampflux_traveler.config",
 }
 
 

@@ -126,6 +126,7 @@ class RouteTable:
 AUTH = "http://127.0.0.1:8001"
 PROJECT = "http://127.0.0.1:8002"
 SIMULATION = "http://127.0.0.1:8003"
+TRAVELER = "http://127.0.0.1:8004"
 
 # Per identity: generous for people and scripts, a ceiling for runaway loops.
 _DEFAULT_LIMIT = {"policy": "api", "quota": 600, "window_s": 60}
@@ -164,4 +165,7 @@ DEFAULT_ROUTES: list[dict] = [
         "timeout_s": 60,
         "rate_limit": _DEFAULT_LIMIT,
     },
+    {"prefix": "/travelers", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
+    {"prefix": "/purchase-orders", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
+    {"prefix": "/reports", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
 ]

@@ -35,6 +35,11 @@ CATALOG_TYPES = {
     "simulation.run.completed",
     "simulation.run.failed",
     "simulation.run.cancelled",
+    "traveler.traveler.released",
+    "traveler.step.completed",
+    "traveler.traveler.on_hold",
+    "traveler.traveler.completed",
+    "traveler.unit.failed",
 }
 
 

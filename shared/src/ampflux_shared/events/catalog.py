@@ -224,3 +224,65 @@ class SimulationRunFailed(EventPayload):
     # A stable machine-readable reason (e.g. "invalid_circuit", "solver_diverged") and text.
     error_code: str
     detail: str
+
+
+# --- traveler ---------------------------------------------------------------------------
+
+
+@event("traveler.traveler.released")
+class TravelerReleased(EventPayload):
+    traveler_id: uuid.UUID
+    company_id: uuid.UUID
+    number: str
+    traveler_type: str
+    part_number: str
+    quantity: int
+    purchase_order_id: uuid.UUID | None = None
+
+
+@event("traveler.step.completed")
+class TravelerStepCompleted(EventPayload):
+    traveler_id: uuid.UUID
+    company_id: uuid.UUID
+    number: str
+    step_id: uuid.UUID
+    step_name: str
+    position: int
+    execution_id: uuid.UUID
+    # "first" or "rework"
+    kind: str
+    qty_passed: int
+    qty_failed: int
+    signed_off_by: uuid.UUID
+
+
+@event("traveler.traveler.on_hold")
+class TravelerOnHold(EventPayload):
+    traveler_id: uuid.UUID
+    company_id: uuid.UUID
+    number: str
+    reason: str
+
+
+@event("traveler.traveler.completed")
+class TravelerCompleted(EventPayload):
+    traveler_id: uuid.UUID
+    company_id: uuid.UUID
+    number: str
+    quantity: int
+    completed_at: datetime
+
+
+@event("traveler.unit.failed")
+class TravelerUnitFailed(EventPayload):
+    """One unit failed a step; `serial` is None for travelers without serial numbers, and
+    then `quantity` says how many units failed together."""
+
+    traveler_id: uuid.UUID
+    company_id: uuid.UUID
+    number: str
+    step_id: uuid.UUID
+    step_name: str
+    execution_id: uuid.UUID
+    serial: str | None = None
+    quantity: int = 1

@@ -1,0 +1,1 @@
+"""AmpFlux traveler service."""

@@ -1,0 +1,210 @@
+"""Fixtures for the traveler service: an app on a fresh PostgreSQL database, test tokens.
+
+Tokens are signed with a throw-away Ed25519 key the app's verifier trusts, so tests act as
+any user of any company without an auth service.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ampflux_traveler.config import Settings
+from ampflux_traveler.main import create_app
+from ampflux_shared.security import JWKSVerifier
+
+ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "traveler-tests"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_PRIVATE_KEY = Ed25519PrivateKey.generate()
+_JWK = {
+    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())),
+    "kid": KID,
+    "alg": "EdDSA",
+    "use": "sig",
+}
+
+
+def sign_token(
+    user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 300, scopes: list[str] | None = None
+) -> str:
+    """A user's token; with `scopes`, one minted for an API key with those scopes."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "company_id": str(company_id),
+        "roles": roles,
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
+    if scopes is not None:
+        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
+    return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
+
+
+def make_verifier() -> JWKSVerifier:
+    async def keys() -> dict[str, Any]:
+        return {"keys": [_JWK]}
+
+    return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=keys)
+
+
+@dataclass
+class User:
+    company_id: uuid.UUID
+    roles: list[str]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles)}"}
+
+    def key_headers(self, *scopes: str) -> dict[str, str]:
+        """Headers of an API key of this user with `scopes`."""
+        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles, scopes=list(scopes))}"}
+
+
+@dataclass
+class Company:
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def user(self, *roles: str) -> User:
+        return User(company_id=self.id, roles=list(roles or ("viewer",)))
+
+
+@pytest.fixture
+def company() -> Company:
+    return Company()
+
+
+@pytest.fixture
+def other_company() -> Company:
+    return Company()
+
+
+@pytest.fixture
+def settings(postgres_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=postgres_url, amqp_url="", data_dir=tmp_path)
+
+
+async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, verifier=make_verifier())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://traveler") as client:
+            client.app = app  # type: ignore[attr-defined]  # tests peek at app.state
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in running_client(settings):
+        yield c
+
+
+# --- factories --------------------------------------------------------------------------
+# Test modules cannot import this conftest (importlib mode), so the factories reach them
+# through the `api` fixture.
+
+
+@dataclass
+class Shop:
+    """One company's staff: a user per role."""
+
+    company: Company
+    admin: User
+    manager: User
+    engineer: User
+    purchasing: User
+    operator: User
+    assembly: User
+    quality: User
+    viewer: User
+
+
+def make_shop(company: Company) -> Shop:
+    return Shop(
+        company,
+        **{
+            role: company.user(role)
+            for role in ("admin", "manager", "engineer", "purchasing", "operator", "assembly", "quality", "viewer")
+        },
+    )
+
+
+class Api:
+    """The user's actions as one-liners, asserting each succeeded."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def ok(self, method: str, url: str, user: User, expect: int = 200, **kw: Any) -> Any:
+        r = await self.client.request(method, url, headers=user.headers, **kw)
+        assert r.status_code == expect, f"{method} {url}: {r.status_code} {r.text}"
+        return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
+
+    async def purchase_order(self, user: User, *, quantity: int = 4, part: str = "PCB-100", due: str | None = None) -> dict:
+        body = {
+            "number": f"PO-{uuid.uuid4().hex[:8]}",
+            "customer": "Acme Instruments",
+            "due_date": due,
+            "lines": [{"part_number": part, "revision": "B", "quantity": quantity}],
+        }
+        return await self.ok("POST", "/purchase-orders/", user, 201, json=body)
+
+    async def traveler(self, user: User, *, traveler_type: str = "PCB", quantity: int = 4, **extra: Any) -> dict:
+        body = {"traveler_type": traveler_type, "part_number": "PCB-100", "quantity": quantity, **extra}
+        return await self.ok("POST", "/travelers/", user, 201, json=body)
+
+    async def set_routing(self, user: User, traveler_type: str, steps: list[tuple[str, float, str]]) -> dict:
+        body = {"steps": [{"name": n, "standard_minutes": m, "signoff_role": r} for n, m, r in steps]}
+        return await self.ok("PUT", f"/travelers/types/{traveler_type}", user, json=body)
+
+    async def status(self, traveler: dict, user: User, status: str, reason: str = "") -> httpx.Response:
+        return await self.client.post(
+            f"/travelers/{traveler['id']}/status", json={"status": status, "reason": reason}, headers=user.headers
+        )
+
+    async def release(self, traveler: dict, user: User) -> dict:
+        r = await self.status(traveler, user, "released")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def start(self, traveler: dict, step: dict, user: User, **body: Any) -> dict:
+        return await self.ok("POST", f"/travelers/{traveler['id']}/steps/{step['id']}/start", user, 201, json=body)
+
+    async def complete(self, traveler: dict, step: dict, user: User, **body: Any) -> httpx.Response:
+        return await self.client.post(
+            f"/travelers/{traveler['id']}/steps/{step['id']}/complete", json=body, headers=user.headers
+        )
+
+    async def read(self, traveler: dict, user: User) -> dict:
+        return await self.ok("GET", f"/travelers/{traveler['id']}", user)
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def shop(company: Company) -> Shop:
+    return make_shop(company)
+
+
+@pytest.fixture
+def other_shop(other_company: Company) -> Shop:
+    return make_shop(other_company)
