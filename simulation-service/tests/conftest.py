@@ -214,7 +214,7 @@ class Api:
         while True:
             response = await self.client.get(
                 f"/simulations/{run_id}/results",
-                params={**params, "page": page, "page_size": 1000},
+                params={**params, "page": page, "page_size": 100},
                 headers=self.headers,
             )
             assert response.status_code == 200, response.text

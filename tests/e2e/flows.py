@@ -43,3 +43,17 @@ def add_colleague(gw: httpx.Client, admin_tokens: dict, role: str) -> tuple[dict
     r = gw.post("/auth/users", json=body, headers=bearer(admin_tokens))
     assert r.status_code == 201, r.text
     return r.json(), login(gw, body["email"])
+
+
+def all_items(gw: httpx.Client, path: str, headers: dict, **params: object) -> list[dict]:
+    """Every item of a paged list, page by page at the platform's largest page size."""
+    items: list[dict] = []
+    page = 1
+    while True:
+        r = gw.get(path, params={**params, "page": page, "page_size": 100}, headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items += body["items"]
+        if not body["items"] or len(items) >= body["total"]:
+            return items
+        page += 1

@@ -35,9 +35,6 @@ class Settings(ServiceSettings):
     # Worker: serve Prometheus metrics on this port (0: off).
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
-    # Reading results.
-    results_max_page_size: int = Field(default=1000, ge=1, le=10000)
-    runs_max_page_size: int = Field(default=100, ge=1, le=1000)
     # Server-Sent Events: how often the stream looks at the run, and a keep-alive comment.
     events_poll_s: float = Field(default=0.5, gt=0)
     events_keepalive_s: float = Field(default=15.0, gt=0)

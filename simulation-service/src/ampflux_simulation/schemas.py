@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ampflux_shared.circuit import DocumentObject
 from ampflux_shared.circuit.model import Case, Fault
+from ampflux_shared.pagination import Page
 
 from .models import RunStatus
 
-T = TypeVar("T")
-
 BusId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    page: int
-    page_size: int
 
 
 class StudyOptions(BaseModel):

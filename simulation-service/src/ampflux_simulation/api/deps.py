@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ampflux_shared.deps import DatabaseDep, SessionDep
+from ampflux_shared.pagination import PageDep
 from ampflux_shared.security import Principal, require_roles
 
 from ..config import Settings
@@ -20,6 +21,6 @@ def _settings(request: Request) -> Settings:
 
 
 # The request owns the transaction (shared unit of work: committed before the response).
-__all__ = ["DatabaseDep", "RunnerPrincipal", "SessionDep", "SettingsDep"]
+__all__ = ["DatabaseDep", "PageDep", "RunnerPrincipal", "SessionDep", "SettingsDep"]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RunnerPrincipal = Annotated[Principal, require_roles(*RUN_ROLES)]

@@ -15,7 +15,7 @@ from ..domain import export, results
 from ..models import RunStatus, StudyRun
 from ..schemas import BusResultRead, ResultSetRead, ResultsPage
 from .access import visible_run
-from .deps import DatabaseDep, SessionDep, SettingsDep
+from .deps import DatabaseDep, PageDep, SessionDep
 
 router = APIRouter(prefix="/simulations", tags=["results"], dependencies=[scoped("simulations")])
 
@@ -40,21 +40,16 @@ async def get_results(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    settings: SettingsDep,
+    paging: PageDep,
     bus: BusFilter = None,
     fault: FaultFilter = None,
     case: CaseFilter = None,
     trail: Annotated[bool, Query(description="include the intermediate values per bus")] = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1)] = 100,
 ) -> ResultsPage:
     """One page of per-bus results, in result-set then document bus order."""
     run = await visible_run(request, session, principal, run_id)
     _require_results(run)
-    page_size = min(page_size, settings.results_max_page_size)
-    rows, total = await results.bus_results_page(
-        session, run.id, buses=bus, faults=fault, cases=case, page=page, page_size=page_size
-    )
+    rows = await results.bus_results_page(session, run.id, buses=bus, faults=fault, cases=case, paging=paging)
     sets = await results.result_sets(session, run.id)
     return ResultsPage(
         run_id=run.id,
@@ -72,11 +67,11 @@ async def get_results(
                 values=r.values,
                 trail=r.trail if trail else None,
             )
-            for r in rows
+            for r in rows.items
         ],
-        total=total,
-        page=page,
-        page_size=page_size,
+        total=rows.total,
+        page=rows.page,
+        page_size=rows.page_size,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from ampflux_shared.errors import ProblemError, forbidden
+from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import compare as compare_domain
@@ -18,13 +19,12 @@ from ..models import RunStatus
 from ..schemas import (
     BusComparison,
     ComparisonPage,
-    Page,
     QuantityDelta,
     SimulationCreate,
     SimulationRead,
 )
 from .access import bearer_token, require_project, require_project_role, visible_run
-from .deps import RUN_ROLES, RunnerPrincipal, SessionDep, SettingsDep
+from .deps import RUN_ROLES, PageDep, RunnerPrincipal, SessionDep
 from .views import run_read
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
@@ -90,20 +90,17 @@ async def list_simulations(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    settings: SettingsDep,
+    paging: PageDep,
     project_id: uuid.UUID | None = None,
     circuit_id: uuid.UUID | None = None,
     circuit_version: Annotated[uuid.UUID | None, Query(description="circuit version id")] = None,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1)] = 50,
 ) -> Page[SimulationRead]:
     """Runs of one project (`project_id`, if the caller may see it); without `project_id`,
     the runs the caller requested (company admins: every run of the company)."""
-    page_size = min(page_size, settings.runs_max_page_size)
     if project_id is not None:
         await require_project(request, principal, project_id)
-    items, total = await runs.list_runs(
+    rows = await runs.list_runs(
         session,
         principal.company_id,
         project_id=project_id,
@@ -111,10 +108,9 @@ async def list_simulations(
         circuit_id=circuit_id,
         circuit_version_id=circuit_version,
         status=status_,
-        page=page,
-        page_size=page_size,
+        paging=paging,
     )
-    return Page(items=[run_read(r) for r in items], total=total, page=page, page_size=page_size)
+    return Page[SimulationRead].model_validate(rows.to_page([run_read(r) for r in rows.items]))
 
 
 @router.get("/compare", response_model=ComparisonPage)
@@ -122,24 +118,19 @@ async def compare_simulations(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    settings: SettingsDep,
+    paging: PageDep,
     a: uuid.UUID,
     b: uuid.UUID,
     fault: Annotated[list[str] | None, Query()] = None,
     case: Annotated[list[str] | None, Query()] = None,
     bus: Annotated[list[str] | None, Query()] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1)] = 100,
 ) -> ComparisonPage:
     """Per (fault, case, bus) and quantity: b − a and (b − a)/|a|. Both runs must have succeeded."""
     for run_id in (a, b):
         run = await visible_run(request, session, principal, run_id)
         if run.run_status is not RunStatus.SUCCEEDED:
             raise ProblemError(409, f"run {run_id} is {run.status}; only succeeded runs have results", slug="conflict")
-    page_size = min(page_size, settings.results_max_page_size)
-    items, total = await compare_domain.compare_runs(
-        session, a, b, faults=fault, cases=case, buses=bus, page=page, page_size=page_size
-    )
+    items, total = await compare_domain.compare_runs(session, a, b, faults=fault, cases=case, buses=bus, paging=paging)
     largest: dict[str, float] = {}
     for item in items:
         for q, d in item.quantities.items():
@@ -160,8 +151,8 @@ async def compare_simulations(
             for i in items
         ],
         total=total,
-        page=page,
-        page_size=page_size,
+        page=paging.page,
+        page_size=paging.page_size,
         max_abs_relative=largest,
     )
 

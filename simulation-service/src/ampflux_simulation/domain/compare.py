@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.pagination import PageParams
+
 from ..models import StudyBusResult
 
 
@@ -54,8 +56,7 @@ async def compare_runs(
     faults: Sequence[str] | None = None,
     cases: Sequence[str] | None = None,
     buses: Sequence[str] | None = None,
-    page: int = 1,
-    page_size: int = 100,
+    paging: PageParams,
 ) -> tuple[list[BusComparison], int]:
     """One page of the union of both runs' (fault, case, bus) keys, ordered by them."""
 
@@ -77,8 +78,8 @@ async def compare_runs(
         await session.execute(
             select(keys.c.fault, keys.c.case, keys.c.bus_id)
             .order_by(keys.c.fault, keys.c.case, keys.c.bus_id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
+            .offset(paging.offset)
+            .limit(paging.page_size)
         )
     ).all()
     if not page_keys:

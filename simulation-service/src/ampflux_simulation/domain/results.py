@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.pagination import PageParams, Rows
+
 from ..models import StudyBusResult, StudyResultSet
 
 # Rows per INSERT statement: big enough to be quick, small enough for any driver's limits.
@@ -142,13 +144,13 @@ async def bus_results_page(
     buses: Sequence[str] | None = None,
     faults: Sequence[str] | None = None,
     cases: Sequence[str] | None = None,
-    page: int = 1,
-    page_size: int = 100,
-) -> tuple[list[StudyBusResult], int]:
+    paging: PageParams,
+) -> Rows[StudyBusResult]:
     query = _filtered(run_id, buses=buses, faults=faults, cases=cases)
+    # Counted without the ordering join: the result-set join adds nothing to the count of 160k rows.
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(_ordered(query).offset((page - 1) * page_size).limit(page_size))
-    return list(rows), int(total or 0)
+    rows = await session.scalars(_ordered(query).offset(paging.offset).limit(paging.page_size))
+    return Rows(items=list(rows), total=int(total or 0), page=paging.page, page_size=paging.page_size)
 
 
 async def iter_bus_results(

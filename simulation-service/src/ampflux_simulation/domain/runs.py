@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import ProblemError, conflict, not_found
 from ampflux_shared.events import Outbox
+from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from .. import events
 from ..models import TERMINAL_STATUSES, RunStatus, StudyInput, StudyRun, utcnow
@@ -123,10 +124,9 @@ async def list_runs(
     circuit_id: uuid.UUID | None,
     circuit_version_id: uuid.UUID | None,
     status: RunStatus | None,
-    page: int,
+    paging: PageParams,
     requested_by: uuid.UUID | None = None,
-    page_size: int,
-) -> tuple[list[StudyRun], int]:
+) -> Rows[StudyRun]:
     query = select(StudyRun).where(StudyRun.company_id == company_id)
     if project_id is not None:
         query = query.where(StudyRun.project_id == project_id)
@@ -138,11 +138,7 @@ async def list_runs(
         query = query.where(StudyRun.circuit_version_id == circuit_version_id)
     if status is not None:
         query = query.where(StudyRun.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(StudyRun.queued_at.desc(), StudyRun.id).offset((page - 1) * page_size).limit(page_size)
-    )
-    return list(rows), int(total or 0)
+    return await paginate(session, query.order_by(StudyRun.queued_at.desc(), StudyRun.id), paging)
 
 
 async def cancel_run(
