@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy import MetaData
 
 from .body_limit import BodySizeLimitMiddleware
-from .db import Database
 from .errors import install_error_handlers
 from .health import ReadinessCheck
 from .health import router as health_router
-from .migrations import ensure_postgres_database, upgrade_to_head_async
 from .observability import (
     HttpMetricsMiddleware,
     RequestIdMiddleware,
@@ -37,7 +34,10 @@ from .security import JWKSVerifier
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
-    # Only for the annotation: services without events never import the bus (aio-pika).
+    # Only for annotations: a service without a database or events (the gateway) never
+    # imports SQLAlchemy, Alembic or the bus, which would add seconds to every start.
+    from sqlalchemy import MetaData
+
     from .events import EventTables
 
 log = logging.getLogger("ampflux.app")
@@ -82,6 +82,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         async with AsyncExitStack() as stack:
             checks: dict[str, ReadinessCheck] = dict(spec.readiness_checks)
             if spec.metadata is not None:
+                from .db import Database
+                from .migrations import ensure_postgres_database, upgrade_to_head_async
+
                 url = settings.resolved_database_url()
                 if settings.migrate_on_start and spec.migrations_dir is not None:
                     ensure_postgres_database(url)
