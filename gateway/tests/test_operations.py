@@ -31,6 +31,12 @@ async def test_service_docs_are_served_through_the_gateway(client):
     assert "/upload/{upload_id}" in doc["paths"]
     # Paths the gateway does not route to this service are not offered.
     assert "/health" not in doc["paths"] and "/_stats" not in doc["paths"]
+    # The gateway documents the answers it gives itself: 401 where it demands a token
+    # (not on public routes), as problem+json with the shared Problem schema.
+    upload = doc["paths"]["/upload/{upload_id}"]["post"]["responses"]
+    assert upload["401"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "Problem" in doc["components"]["schemas"]
+    assert "401" not in doc["paths"]["/_uploads/{upload_id}"]["get"]["responses"]
     auth_doc = (await client.get("/openapi/auth.json")).json()
     assert "/auth/api-keys/exchange" not in auth_doc["paths"]
     missing = await client.get("/docs/nope")

@@ -16,6 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ampflux_shared.errors import ProblemError
+from ampflux_shared.openapi import add_problem_schemas, document_problem
 from ampflux_shared.security import public
 
 from .gateway import Gateway
@@ -84,6 +85,24 @@ def _through_gateway(doc: dict[str, Any], gw: Gateway, service: str) -> dict[str
     for path, item in (doc.get("paths") or {}).items():
         entry = gw.table.match(path)
         if entry is not None and entry.service == service and not entry.is_internal(path):
-            routed[path] = item
+            routed[path] = _with_gateway_problems(item, entry.rate_limit is not None, not entry.is_public(path))
     doc["paths"] = routed
+    add_problem_schemas(doc)
     return doc
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _with_gateway_problems(item: dict[str, Any], rate_limited: bool, needs_token: bool) -> dict[str, Any]:
+    """The answers the gateway gives itself before the service sees the request: 429 on a
+    rate-limited route, 401 on one that needs a token. (`item` is freshly parsed: changed in place.)"""
+    for key, operation in item.items():
+        if key not in HTTP_METHODS:
+            continue
+        if rate_limited:
+            document_problem(operation, 429)
+        if needs_token:
+            document_problem(operation, 401)
+        operation["responses"] = dict(sorted(operation.get("responses", {}).items()))
+    return item

@@ -30,6 +30,7 @@ from .observability import (
     metrics_response,
 )
 from .observability.context import current_service
+from .openapi import install_problem_openapi
 from .security import JWKSVerifier
 from .settings import ServiceSettings
 
@@ -133,6 +134,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    # OpenAPI documents the problem answers each route really gives (derived, see openapi.py).
+    install_problem_openapi(app)
     app.include_router(health_router)
 
     @app.get("/metrics", include_in_schema=False)
