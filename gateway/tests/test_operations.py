@@ -39,6 +39,10 @@ async def test_service_docs_are_served_through_the_gateway(client):
     assert "401" not in doc["paths"]["/_uploads/{upload_id}"]["get"]["responses"]
     auth_doc = (await client.get("/openapi/auth.json")).json()
     assert "/auth/api-keys/exchange" not in auth_doc["paths"]
+    index = (await client.get("/openapi")).json()
+    names = [s["name"] for s in index["services"]]
+    assert names == sorted(names) and {"auth", "echo", "down"} <= set(names)
+    assert {"name": "echo", "openapi": "/openapi/echo.json", "docs": "/docs/echo"} in index["services"]
     missing = await client.get("/docs/nope")
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
 

@@ -1,8 +1,9 @@
 """Every service's API docs under the gateway's one URL.
 
-`/docs/<service>` serves Swagger UI reading `/openapi/<service>.json`, which is the
-service's own `/openapi.json` with `servers` pointing at the gateway (so "Try it out" goes
-through it, tokens and rate limits included) and only the paths the gateway routes to it.
+`/openapi` lists the services; `/docs/<service>` serves Swagger UI reading
+`/openapi/<service>.json`, which is the service's own `/openapi.json` with `servers` pointing
+at the gateway (so "Try it out" goes through it, tokens and rate limits included), only the
+paths the gateway routes to it, and the problems the gateway itself answers on them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ def _gateway(request: Request) -> Gateway:
 def _known(gw: Gateway, service: str) -> None:
     if service not in gw.table.services:
         raise ProblemError(404, f"no service named {service!r} behind this gateway", slug="not-found")
+
+
+@router.get("/openapi", include_in_schema=False)
+async def service_index(request: Request) -> dict[str, Any]:
+    """Which services this gateway serves API documents for, and where."""
+    names = sorted(_gateway(request).table.services)
+    return {"services": [{"name": n, "openapi": f"/openapi/{n}.json", "docs": f"/docs/{n}"} for n in names]}
 
 
 @router.get("/docs/{service}", include_in_schema=False)
