@@ -85,16 +85,33 @@ class Processes:
         env.update(extra)
         return env
 
-    def spawn(self, name: str, args: list[str], port: int, env: dict[str, str], cwd: Path | None = None) -> Proc:
+    def spawn(
+        self, name: str, args: list[str], port: int, env: dict[str, str], cwd: Path | None = None, *, wait: bool = True
+    ) -> Proc:
         log = self.workdir / f"{name}-{port}.log"
-        out = log.open("wb")
-        proc = subprocess.Popen(args, env=self._env(env), stdout=out, stderr=subprocess.STDOUT, cwd=cwd or self.workdir)
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                args, env=self._env(env), stdout=out, stderr=subprocess.STDOUT, cwd=cwd or self.workdir
+            )
         p = Proc(f"http://127.0.0.1:{port}", proc, log)
         self.started.append(p)
-        wait_until_up(p.url, proc, log)
+        if wait:
+            wait_until_up(p.url, proc, log)
         return p
 
-    def upstream(self, name: str, keys: Keys, *uvicorn_args: str) -> Proc:
+    @staticmethod
+    def wait(*started: Proc) -> None:
+        """Until each process started with `wait=False` answers /health."""
+        for p in started:
+            wait_until_up(p.url, p.process, p.log)
+
+    def upstreams(self, keys: Keys, *names: str) -> list[Proc]:
+        """Several upstreams started together: each start is mostly the interpreter importing."""
+        started = [self.upstream(name, keys, wait=False) for name in names]
+        self.wait(*started)
+        return started
+
+    def upstream(self, name: str, keys: Keys, *uvicorn_args: str, wait: bool = True) -> Proc:
         port = free_port()
         args = [
             sys.executable,
@@ -117,9 +134,10 @@ class Processes:
             "SIGNING_KEY_FILE": str(keys.pem_file),
             "GOOD_API_KEY": GOOD_API_KEY,
         }
-        return self.spawn(f"upstream-{name}", args, port, env)
+        return self.spawn(f"upstream-{name}", args, port, env, wait=wait)
 
-    def gateway(self, routes: list[dict[str, Any]], jwks_url: str, **settings: Any) -> Proc:
+    def gateway(self, routes: list[dict[str, Any]], jwks_url: str, *, wait: bool = True, **settings: Any) -> Proc:
+        """A gateway fetches its key set at start-up: `jwks_url` must already answer."""
         port = free_port()
         env = {
             "GATEWAY_PORT": str(port),
@@ -131,7 +149,7 @@ class Processes:
             "GATEWAY_PROBE_INTERVAL_S": "60",
         }
         env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
-        return self.spawn("gateway", [sys.executable, "-m", "ampflux_gateway"], port, env)
+        return self.spawn("gateway", [sys.executable, "-m", "ampflux_gateway"], port, env, wait=wait)
 
     def stop_all(self) -> None:
         for p in reversed(self.started):
@@ -203,7 +221,7 @@ def procs(workdir: Path) -> Iterator[Processes]:
 
 @pytest.fixture(scope="session")
 def upstreams(procs: Processes, keys: Keys) -> list[Proc]:
-    return [procs.upstream("a", keys), procs.upstream("b", keys)]
+    return procs.upstreams(keys, "a", "b")
 
 
 def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str, Any]]:

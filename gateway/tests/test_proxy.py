@@ -54,9 +54,12 @@ async def test_round_robin_spreads_requests_over_both_instances(client, make_tok
     assert all(seen[i] != seen[i + 1] for i in range(5))
 
 
-async def test_failover_when_an_instance_dies(procs, keys, make_token, routes_for):
-    a, b = procs.upstream("fa", keys), procs.upstream("fb", keys)
-    gw = procs.gateway(routes_for([a.url, b.url]), jwks_url=a.url + "/.well-known/jwks.json")
+async def test_failover_when_an_instance_dies(procs, upstreams, keys, make_token, routes_for):
+    a, b = procs.upstream("fa", keys, wait=False), procs.upstream("fb", keys, wait=False)
+    # Keys from the session's upstream, which already answers: all three start together.
+    jwks_url = upstreams[0].url + "/.well-known/jwks.json"
+    gw = procs.gateway(routes_for([a.url, b.url]), jwks_url=jwks_url, wait=False)
+    procs.wait(a, b, gw)
     auth = {"Authorization": f"Bearer {make_token()}"}
     async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
         assert {(await c.get("/echo/x", headers=auth)).json()["instance"] for _ in range(4)} == {"fa", "fb"}
@@ -72,10 +75,14 @@ async def test_failover_when_an_instance_dies(procs, keys, make_token, routes_fo
         assert f'ampflux_gateway_upstream_healthy{{server_address="{b_addr}",service="echo"}} 0.0' in metrics
 
 
-async def test_keep_alive_connections_the_upstream_closed_are_not_a_failure(procs, keys, make_token, routes_for):
+async def test_keep_alive_connections_the_upstream_closed_are_not_a_failure(
+    procs, upstreams, keys, make_token, routes_for
+):
     """The upstream drops idle connections after 1 s; the gateway keeps them for 4 s."""
-    up = procs.upstream("ka", keys, "--timeout-keep-alive", "1")
-    gw = procs.gateway(routes_for([up.url]), jwks_url=up.url + "/.well-known/jwks.json")
+    up = procs.upstream("ka", keys, "--timeout-keep-alive", "1", wait=False)
+    # Keys from the session's upstream, which already answers: both start together.
+    gw = procs.gateway(routes_for([up.url]), jwks_url=upstreams[0].url + "/.well-known/jwks.json", wait=False)
+    procs.wait(up, gw)
     auth = {"Authorization": f"Bearer {make_token()}"}
     async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
         for method in ("GET", "POST", "GET"):

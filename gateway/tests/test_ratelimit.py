@@ -66,8 +66,9 @@ async def test_two_gateways_share_one_budget_through_redis(procs, upstreams, red
     prefix = f"ampflux-test:{uuid.uuid4().hex}:"
     routes = routes_for(urls, policy_suffix=suffix)
     jwks = urls[0] + "/.well-known/jwks.json"
-    gw1 = procs.gateway(routes, jwks_url=jwks, redis_url=redis_url, ratelimit_prefix=prefix)
-    gw2 = procs.gateway(routes, jwks_url=jwks, redis_url=redis_url, ratelimit_prefix=prefix)
+    gw1 = procs.gateway(routes, jwks_url=jwks, redis_url=redis_url, ratelimit_prefix=prefix, wait=False)
+    gw2 = procs.gateway(routes, jwks_url=jwks, redis_url=redis_url, ratelimit_prefix=prefix, wait=False)
+    procs.wait(gw1, gw2)
     auth = {"Authorization": f"Bearer {make_token()}"}
     statuses = []
     async with httpx.AsyncClient() as c:
