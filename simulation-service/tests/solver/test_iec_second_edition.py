@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ampflux_shared.circuit import parse_circuit
-from ampflux_simulation.solver import solve_study
+from ampflux_shared.circuit import CircuitDocument, parse_circuit, validate_circuit
+from ampflux_simulation.solver import SolverError, solve_study
 
 SQRT3 = math.sqrt(3.0)
 REL = 1e-9
@@ -249,3 +249,150 @@ def test_m_factor_takes_kappa_without_the_method_b_factor() -> None:
     b = solve_study(_twin_transformers(0.6, 0.4)).get("3ph", "max")
     assert b.trail["LV"]["kappa"] == pytest.approx(min(1.15 * k, 1.8), rel=REL)  # the peak keeps 1.15 (capped)
     assert b.buses["LV"]["ith_ka"] == pytest.approx(ik * math.sqrt(m + 1.0), rel=REL)
+
+
+# --- item 5: edges ------------------------------------------------------------------------
+
+
+def test_1000_v_is_low_voltage() -> None:
+    """IEC 60909-0:2016 Table 1: low voltage is 100 V to 1000 V, so a 1 kV bus takes the LV
+    c_max (1.05 with a 6 % tolerance band), also in K_T = 0.95·c_max/(1 + 0.6·x_T) (eq. 12a):
+    I″k = c·Un/(√3·|Z_Q,LV + K_T·Z_T|) with Z_Q = 1.1·(20 kV)²/S″kQ (the grid bus is HV)."""
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "lv_tol_percent": 6, "ip": False, "ith": False},
+        [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 1.0}],
+        ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
+        transformers=[
+            {
+                "id": "T",
+                "hv_bus": "MV",
+                "lv_bus": "LV",
+                "sn_mva": 1.0,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 1.0,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.0,
+            }
+        ],
+    )
+    x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1.01)
+    z_q = complex(0.1 * x_q, x_q) * (1.0 / 20.0) ** 2
+    x_t = math.sqrt(6.0**2 - 1.0**2) / 100
+    z_t = complex(0.01, x_t) * 1.0**2 / 1.0 * 0.95 * 1.05 / (1 + 0.6 * x_t)
+    rs = solve_study(doc).get("3ph", "max")
+    assert rs.buses["LV"]["ikss_ka"] == pytest.approx(1.05 * 1.0 / (SQRT3 * abs(z_q + z_t)), rel=REL)
+    assert rs.trail["LV"]["c"] == 1.05
+
+
+def _earthing_case(**changes: Any) -> dict[str, Any]:
+    """110 kV grid, YNd 110/20 kV transformer (the 20 kV side is unearthed), 20 kV cable."""
+    data: dict[str, Any] = {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "earthing",
+        "study": {"frequency_hz": 50, "faults": ["1ph"], "cases": ["max"], "ip": False, "ith": False},
+        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "B", "vn_kv": 20.0}, {"id": "C", "vn_kv": 20.0}],
+        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
+        "transformers": [
+            {
+                "id": "T",
+                "hv_bus": "HV",
+                "lv_bus": "B",
+                "sn_mva": 40.0,
+                "vn_hv_kv": 110.0,
+                "vn_lv_kv": 20.0,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.5,
+                "vector_group": "YNd",
+                "vk0_percent": 12.0,
+                "vkr0_percent": 0.5,
+            }
+        ],
+        "lines": [
+            {
+                "id": "L",
+                "from_bus": "B",
+                "to_bus": "C",
+                "length_km": 10.0,
+                "r_ohm_per_km": 0.1,
+                "x_ohm_per_km": 0.12,
+                "r0_ohm_per_km": 0.4,
+                "x0_ohm_per_km": 0.48,
+                "c0_nf_per_km": 300.0,
+            }
+        ],
+    }
+    for path, value in changes.items():
+        section, index, name = path.split(".")
+        data[section][int(index)][name] = value
+    return data
+
+
+def test_line_with_zero_zero_sequence_impedance_is_a_validation_problem() -> None:
+    """r0 = x0 = 0 makes the zero-sequence admittance infinite: a named problem, not a crash."""
+    data = _earthing_case(**{"lines.0.r0_ohm_per_km": 0.0, "lines.0.x0_ohm_per_km": 0.0})
+    problems = validate_circuit(data)
+    assert [(p.path, p.code) for p in problems] == [("lines[0].x0_ohm_per_km", "zero_impedance")]
+    with pytest.raises(SolverError, match="line L: zero-sequence impedance"):
+        solve_study(CircuitDocument.model_validate(data))
+    # a 3ph-only study does not need zero-sequence data
+    assert validate_circuit(data, faults=["3ph"]) == []
+
+
+def test_grid_with_zero_x0x_is_refused() -> None:
+    """X0/X = 0 is a zero zero-sequence impedance, not "no earth path": refused by name."""
+    data = _earthing_case(**{"ext_grids.0.x0x_max": 0.0})
+    problems = validate_circuit(data)
+    assert [(p.path, p.code) for p in problems] == [("ext_grids[0].x0x_max", "zero_impedance")]
+    with pytest.raises(SolverError, match="X0/X = 0"):
+        solve_study(CircuitDocument.model_validate(data))
+
+
+def test_earth_fault_in_an_unearthed_network_is_flagged_not_reported_as_ik1() -> None:
+    """Behind the YNd transformer's delta the 20 kV network has no earthed star point: an earth
+    fault there drives the capacitive current √3·c·Un/|2·Z1 + Z0| with Z0 the cable's
+    capacitance (IEC 60909-0:2016 eq. 52 with that Z0), which is not an I″k1."""
+    rs = solve_study(parse_circuit(_earthing_case())).get("1ph", "max")
+    c, un, w = 1.1, 20.0, 2 * math.pi * 50
+    # Z1 at B: grid Z_Q = c·Un²/S″kQ referred to 20 kV, plus K_T·Z_T (eq. 12a, c_max 1.1)
+    x_q = c * 110.0**2 / 3000.0 / math.sqrt(1.01) * (20.0 / 110.0) ** 2
+    x_t = math.sqrt(12.0**2 - 0.5**2) / 100
+    k_t = 0.95 * c / (1 + 0.6 * x_t)
+    z1 = complex(0.1 * x_q, x_q) + complex(0.005, x_t) * 20.0**2 / 40.0 * k_t
+    # Z0 at B: the cable's pi model, half its capacitance at each end, nothing else to earth
+    yc = 1j * w * 300e-9 * 10.0 / 2
+    z0 = 1 / (yc + 1 / (complex(4.0, 4.8) + 1 / yc))
+    i_c = SQRT3 * c * un / abs(2 * z1 + z0)
+    assert rs.buses["B"]["ikss_ka"] == 0.0
+    flag = rs.trail["B"]["earth_fault"]
+    assert flag["earthing"] == "unearthed" and "capacitive" in flag["reason"]
+    assert flag["capacitive_current_ka"] == pytest.approx(i_c, rel=1e-9)
+    assert 0.035 < flag["capacitive_current_ka"] < 0.037  # ≈ √3·c·Un·ω·C0·ℓ = 0.0359 kA
+    # the HV side is earthed by the YN star point and the grid: an ordinary I″k1, no flag
+    assert rs.buses["HV"]["ikss_ka"] > 1.0 and "earth_fault" not in rs.trail["HV"]
+
+
+def test_ynyn_neutral_impedance_sits_at_the_hv_star_point() -> None:
+    """FORMAT.md: a YNyn transformer's rn/xn earth its HV star point (Ω at the HV winding);
+    the LV star point is solidly earthed. Zero-sequence T model referred to the LV side
+    (IEC 60909-0:2016 §6.3.3 with K_T also on Z0): HV leg si0·K_T·Z0_T + 3·Zn/t², LV leg
+    (1 − si0)·K_T·Z0_T, Zm0 at the star; I″k1 = √3·c·Un/|2·Z1 + Z0| (eq. 52)."""
+    data = _earthing_case()
+    data["transformers"][0].update(
+        vector_group="YNyn", mag0_percent=1000.0, mag0_rx=0.0, si0_hv_partial=0.5, xn_ohm=20.0
+    )
+    data["lines"] = []
+    data["buses"] = data["buses"][:2]
+    rs = solve_study(parse_circuit(data)).get("1ph", "max")
+    c, t2 = 1.1, (110.0 / 20.0) ** 2
+    x_q = c * 110.0**2 / 3000.0 / math.sqrt(1.01)
+    z_q = complex(0.1 * x_q, x_q) / t2  # positive and zero sequence alike (X0/X = 1, R0/X0 = 0.1)
+    x_t = math.sqrt(12.0**2 - 0.5**2) / 100
+    k_t = 0.95 * c / (1 + 0.6 * x_t)
+    z_t = complex(0.005, x_t) * 20.0**2 / 40.0 * k_t
+    z_m = 1j * 10.0 * 0.12 * 20.0**2 / 40.0  # 1000 % of |Z_k0| (uncorrected), R/X 0
+    hv_leg = 0.5 * z_t + 3 * 20j / t2 + z_q
+    z0 = 0.5 * z_t + z_m * hv_leg / (z_m + hv_leg)
+    z1 = z_q + z_t
+    assert rs.buses["B"]["ikss_ka"] == pytest.approx(SQRT3 * c * 20.0 / abs(2 * z1 + z0), rel=REL)
+    assert (rs.buses["B"]["rk0_ohm"], rs.buses["B"]["xk0_ohm"]) == pytest.approx((z0.real, z0.imag), rel=REL)

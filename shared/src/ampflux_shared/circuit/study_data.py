@@ -51,8 +51,26 @@ def _zero_sequence(elements: IndexedElements, *, because: str, minimum: bool) ->
     grid_fields = ("x0x_max", "r0x0_max", "x0x_min", "r0x0_min") if minimum else ("x0x_max", "r0x0_max")
     for index, grid in elements.ext_grids:
         problems += _missing(f"ext_grids[{index}]", grid, grid_fields, code, because)
+        for name in ("x0x_max", "x0x_min") if minimum else ("x0x_max",):
+            # X0 = 0 would be a zero zero-sequence impedance (a singular network), not "unearthed"
+            if getattr(grid, name) == 0:
+                problems.append(
+                    CircuitProblem(
+                        f"ext_grids[{index}].{name}",
+                        "zero_impedance",
+                        f"X0/X = 0 is a zero zero-sequence impedance; give the grid's X0/X (> 0), {because}",
+                    )
+                )
     for index, line in elements.lines:
         problems += _missing(f"lines[{index}]", line, ("r0_ohm_per_km", "x0_ohm_per_km", "c0_nf_per_km"), code, because)
+        if line.r0_ohm_per_km == 0 and line.x0_ohm_per_km == 0:
+            problems.append(
+                CircuitProblem(
+                    f"lines[{index}].x0_ohm_per_km",
+                    "zero_impedance",
+                    f"zero-sequence impedance is zero (r0 = x0 = 0); give the line's R0 and X0, {because}",
+                )
+            )
     for index, trafo in elements.transformers:
         path = f"transformers[{index}]"
         group = trafo.vector_group

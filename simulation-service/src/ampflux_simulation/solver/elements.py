@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import factors
+from .errors import SolverError
 
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument, Generator, Transformer, Transformer3W
@@ -72,6 +73,7 @@ class Network:
     machines: list[Machine]
     # zero sequence (None when not built)
     y0: NDArray[np.complex128] | None = None  # rows × 4: yff, yft, ytf, ytt
+    row_earth: NDArray[np.bool_] | None = None  # rows × 2: the row earths its from / to side (not capacitance)
     sh0_bus: NDArray[np.int64] | None = None
     sh0_y: NDArray[np.complex128] | None = None
     angles: NDArray[np.float64] | None = None  # positive-sequence bus angles from transformer shifts (lazy)
@@ -107,6 +109,7 @@ class _Builder:
         self.x1: list[float] = []
         self.ratio: list[float] = []
         self.y0: list[tuple[complex, complex, complex, complex]] = []
+        self.row_earth: list[tuple[bool, bool]] = []
         self.row_element: list[str] = []
         self.row_kind: list[str] = []
         self.row_parallel: list[int] = []
@@ -148,7 +151,9 @@ class _Builder:
         ends: tuple[str | None, str | None],
         parallel: int = 1,
         shift_deg: float = 0.0,
+        earth: tuple[bool, bool] = (False, False),
     ) -> None:
+        self.row_earth.append(earth)
         self.row_parallel.append(parallel)
         self.row_shift.append(shift_deg)
         self.f.append(f)
@@ -182,7 +187,13 @@ class _Builder:
             if self.zero:
                 x0x = eg.x0x_max if self.case == "max" else eg.x0x_min
                 r0x0 = eg.r0x0_max if self.case == "max" else eg.r0x0_min
-                if x0x is not None and r0x0 is not None and x0x > 0:
+                if x0x == 0:
+                    # X0 = 0 is not "no earth path" (that is a missing x0x): refuse it
+                    raise SolverError(
+                        f"external grid {eg.id}: X0/X = 0 (x0x_{self.case}) is a zero zero-sequence impedance; "
+                        "give the grid's X0/X (> 0)"
+                    )
+                if x0x is not None and r0x0 is not None:
                     x0 = x0x * x
                     self.sh0_bus.append(bus)
                     self.sh0_y.append(1.0 / complex(r0x0 * x0, x0))
@@ -197,6 +208,11 @@ class _Builder:
             y0 = (0j, 0j, 0j, 0j)
             if self.zero and ln.r0_ohm_per_km is not None and ln.x0_ohm_per_km is not None:
                 z0 = complex(ln.r0_ohm_per_km * kr, ln.x0_ohm_per_km) * ln.length_km / n / zb
+                if z0 == 0:
+                    raise SolverError(
+                        f"line {ln.id}: zero-sequence impedance r0 = x0 = 0; "
+                        "give its zero-sequence data (or merge its buses)"
+                    )
                 # zero-sequence capacitance is kept (pi model, half at each end)
                 b0 = self.omega * (ln.c0_nf_per_km or 0.0) * 1e-9 * ln.length_km * n * zb
                 ys = 1.0 / z0
@@ -266,6 +282,7 @@ class _Builder:
                 ("hv", "lv"),
                 tr.parallel,
                 tr.shift_degree or 0.0,
+                _earthed_sides(tr) if self.zero else (False, False),
             )
 
     def _transformer_zero(
@@ -365,6 +382,7 @@ class _Builder:
                 ratio = (u["hv"] / u[side]) / (self.vn[aux] / self.vn[bus])
                 ends = (None, side)
             y0 = (0j, 0j, 0j, 0j)
+            earth = (False, False)
             if z0 is not None:
                 w = windings[i]
                 if w in ("yn", "zn"):
@@ -378,8 +396,9 @@ class _Builder:
                     # a delta winding short-circuits zero-sequence current at the star point
                     ys = 1.0 / (z0[side] / zb_aux)
                     y0 = (0j, 0j, 0j, ys) if side == "hv" else (ys, 0j, 0j, 0j)
+                    earth = (False, True) if side == "hv" else (True, False)
             shift = {"hv": 0.0, "mv": t3.shift_mv_degree or 0.0, "lv": t3.shift_lv_degree or 0.0}[side]
-            self.add_row(t3.id, "trafo3w", f, t, z_pu, ratio, y0, ends, 1, shift)
+            self.add_row(t3.id, "trafo3w", f, t, z_pu, ratio, y0, ends, 1, shift, earth)
 
     def generators(self) -> None:
         for g in self.doc.generators:
@@ -448,6 +467,7 @@ class _Builder:
         )
         if self.zero:
             net.y0 = np.asarray(self.y0, dtype=complex).reshape(-1, 4)
+            net.row_earth = np.asarray(self.row_earth, dtype=bool).reshape(-1, 2)
             net.sh0_bus = np.asarray(self.sh0_bus, dtype=np.int64)
             net.sh0_y = np.asarray(self.sh0_y, dtype=complex)
         return net
@@ -465,6 +485,23 @@ def _tapped(tr: Transformer) -> tuple[float, float]:
         return u_hv, u_lv
     scale = 1.0 + (tr.tap_pos - (tr.tap_neutral or 0)) * tr.tap_step_percent / 100.0
     return (u_hv * scale, u_lv) if side == "hv" else (u_hv, u_lv * scale)
+
+
+def _earthed_sides(tr: Transformer) -> tuple[bool, bool]:
+    """Which sides (hv, lv) the transformer itself connects to earth in the zero sequence:
+    an earthed star opposite a delta, or through the magnetising impedance Zm0."""
+    group = (tr.vector_group or "").lower()
+    if tr.vk0_percent is None:
+        return False, False
+    has_zm = tr.mag0_percent is not None
+    return {
+        "dyn": (False, True),
+        "yzn": (False, True),
+        "ynd": (True, False),
+        "yyn": (False, has_zm),
+        "yny": (has_zm, False),
+        "ynyn": (has_zm, has_zm),
+    }.get(group, (False, False))
 
 
 def _split_3w_group(group: str) -> tuple[str, str, str]:

@@ -10,16 +10,17 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-# Buses below this nominal voltage are low voltage for c (IEC 60909-0 Table 1).
+# Buses up to and including this nominal voltage are low voltage for c (IEC 60909-0:2016
+# Table 1: "low voltage 100 V to 1 000 V"; high voltage is "> 1 kV").
 LV_LIMIT_KV = 1.0
 
 
 def voltage_factors(vn_kv: NDArray[np.float64], lv_tol_percent: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(c_max, c_min) per bus: 1.10 / 1.00 from 1 kV up; below 1 kV 1.05 / 0.95 with a
-    6 % tolerance band and 1.10 / 0.90 with 10 %."""
+    """(c_max, c_min) per bus: 1.10 / 1.00 above 1 kV; up to 1 kV (1000 V included)
+    1.05 / 0.95 with a 6 % tolerance band and 1.10 / 0.90 with 10 %."""
     if lv_tol_percent not in (6, 10):
         raise ValueError("lv_tol_percent must be 6 or 10")
-    lv = vn_kv < LV_LIMIT_KV
+    lv = vn_kv <= LV_LIMIT_KV
     c_max = np.where(lv, 1.05 if lv_tol_percent == 6 else 1.10, 1.10)
     c_min = np.where(lv, 0.95 if lv_tol_percent == 6 else 0.90, 1.00)
     return c_max, c_min

@@ -17,7 +17,7 @@ from .errors import SolverError
 from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_currents
 from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult
 from .sequences import CaseNetworks
-from .topology import multiply_fed
+from .topology import earthed, multiply_fed
 
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument
@@ -188,6 +188,12 @@ def _solve_case(
 
     z1 = nets.pos.diagonal(k)
     z0 = nets.zero.diagonal(k) if need_zero else None
+    # earth faults in unearthed (isolated or compensated) parts drive only the capacitive
+    # current: that is not an I″k1 of IEC 60909-0, so those buses report no earth path
+    z0_fault, unearthed = z0, np.zeros(len(k), dtype=bool)
+    if z0 is not None:
+        unearthed = ~_earthed(net)[k]
+        z0_fault = np.where(unearthed, np.inf, z0)
     want_kappa = study.ip or study.ith
     kap, rx, method = _kappa(doc, nets, k, zf) if want_kappa else (None, None, "")
     methods = [method] * len(k)
@@ -222,7 +228,11 @@ def _solve_case(
 
     out: dict[str, ResultSet] = {}
     for fault in faults:
-        seq = sequence_currents(fault, c, z1, z0, zf)
+        seq = sequence_currents(fault, c, z1, z0_fault, zf)
+        capacitive = None
+        if fault in ("1ph", "2phg") and unearthed.any():
+            assert z0 is not None
+            capacitive = fault_current_pu("1ph", sequence_currents("1ph", c, z1, z0, zf)) * ibase
         ikss = fault_current_pu(fault, seq) * ibase
         quantities = [
             q
@@ -274,6 +284,14 @@ def _solve_case(
                     row[q] = float(values[q][j])
             bus_values[bus_id] = row
             trail[bus_id] = _trail(fault, j, c, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
+            if capacitive is not None and unearthed[j]:
+                trail[bus_id]["earth_fault"] = {
+                    "earthing": "unearthed",
+                    "reason": "no earthed star point or source in this bus's zero-sequence network: an earth "
+                    "fault drives only the capacitive earth-fault current, which is not an IEC 60909-0 "
+                    "I″k1; reported as no earth path",
+                    "capacitive_current_ka": float(capacitive[j]),
+                }
 
         rs = ResultSet(fault=fault, case=case, quantities=quantities, buses=bus_values, trail=trail)
         if branches_for is not None:
@@ -282,6 +300,13 @@ def _solve_case(
             rs.voltages = {branches_for: bus_voltages}
         out[fault] = rs
     return out
+
+
+def _earthed(net: Network) -> NDArray[np.bool_]:
+    """Per bus: its zero-sequence network reaches earth (see topology.earthed)."""
+    assert net.y0 is not None and net.row_earth is not None and net.sh0_bus is not None
+    earth_nodes = np.concatenate([net.sh0_bus, net.f[net.row_earth[:, 0]], net.t[net.row_earth[:, 1]]])
+    return earthed(net.n_bus, net.f, net.t, net.y0[:, 1] != 0, earth_nodes.astype(np.int64))
 
 
 def _trail(
@@ -338,6 +363,8 @@ def _branches(
     if fault in ("1ph", "2phg"):
         z0_col = nets.zero.column(bus, net.n_bus)
         z0_kk = nets.zero.diagonal(np.array([bus]))
+        if not _earthed(net)[bus]:
+            z0_kk = np.array([np.inf + 0j])  # unearthed: no I″k1 (as at the bus, see _solve_case)
     cvec = np.array([use.net.c[bus]])
     unit_gen = next((g for g in doc.generators if g.power_station_trafo and g.bus == net.bus_ids[bus]), None)
     if bus in unit_nets and unit_gen is not None:

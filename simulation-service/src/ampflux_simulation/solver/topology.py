@@ -71,3 +71,25 @@ def multiply_fed(
                 meshed[w] = meshed[v] or not bridge[e]
                 queue.append(w)
     return meshed[:n_bus]
+
+
+def earthed(
+    n_bus: int,
+    f: NDArray[np.int64],
+    t: NDArray[np.int64],
+    coupled: NDArray[np.bool_],
+    earth_nodes: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """True where a bus's zero-sequence network reaches earth other than through line
+    capacitance: its part of the network (rows that couple both sides) holds an earthed
+    star point or a source's zero-sequence impedance. Elsewhere the network is unearthed
+    (isolated or compensated) and an earth fault drives only the capacitive current."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ones = np.ones(int(coupled.sum()), dtype=np.int8)
+    graph = coo_matrix((ones, (f[coupled], t[coupled])), shape=(n_bus, n_bus))
+    _, label = connected_components(graph, directed=False)
+    grounded = np.zeros(int(label.max()) + 1 if n_bus else 0, dtype=bool)
+    grounded[label[earth_nodes]] = True
+    return grounded[label]
