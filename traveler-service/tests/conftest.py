@@ -19,9 +19,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ampflux_shared.security import JWKSVerifier
 from ampflux_traveler.config import Settings
 from ampflux_traveler.main import create_app
-from ampflux_shared.security import JWKSVerifier
 
 ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "traveler-tests"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +156,9 @@ class Api:
         assert r.status_code == expect, f"{method} {url}: {r.status_code} {r.text}"
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
 
-    async def purchase_order(self, user: User, *, quantity: int = 4, part: str = "PCB-100", due: str | None = None) -> dict:
+    async def purchase_order(
+        self, user: User, *, quantity: int = 4, part: str = "PCB-100", due: str | None = None
+    ) -> dict:
         body = {
             "number": f"PO-{uuid.uuid4().hex[:8]}",
             "customer": "Acme Instruments",

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ampflux_shared.pagination import Page
 
@@ -255,23 +255,32 @@ class SerialResult(BaseModel):
     passed: bool
 
 
+# Field validators (fields validate in order, so the counts are known by then): the error
+# names the missing field.
+def _failure_needs_action(value: FailureAction | None, info: ValidationInfo) -> FailureAction | None:
+    if value is None and info.data.get("qty_failed", 0) > 0:
+        raise ValueError("failed units need failure_action: hold or rework")
+    return value
+
+
+def _rework_needs_target(value: int | None, info: ValidationInfo) -> int | None:
+    if value is None and info.data.get("failure_action") == FailureAction.rework:
+        raise ValueError("rework needs rework_to_position")
+    return value
+
+
 class StepComplete(BaseModel):
     execution_id: uuid.UUID | None = Field(default=None, description="default: the step's started execution")
     qty_passed: Count
     qty_failed: Count = 0
     notes: Notes = ""
-    failure_action: FailureAction | None = None
+    failure_action: FailureAction | None = Field(default=None, validate_default=True)
     # The position of the earlier (or same) step the failed units go back to, for rework.
-    rework_to_position: Annotated[int, Field(ge=1)] | None = None
+    rework_to_position: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
     serial_results: list[SerialResult] = Field(default_factory=list, max_length=10_000)
 
-    @model_validator(mode="after")
-    def _failure_needs_action(self) -> StepComplete:
-        if self.qty_failed > 0 and self.failure_action is None:
-            raise ValueError("failed units need failure_action: hold or rework")
-        if self.failure_action == FailureAction.rework and self.rework_to_position is None:
-            raise ValueError("rework needs rework_to_position")
-        return self
+    _action = field_validator("failure_action")(_failure_needs_action)
+    _target = field_validator("rework_to_position")(_rework_needs_target)
 
 
 class ExecutionRead(ORM):
@@ -400,16 +409,11 @@ class ScanRequest(BaseModel):
     qty_passed: Count | None = None
     qty_failed: Count = 0
     notes: Notes = ""
-    failure_action: FailureAction | None = None
-    rework_to_position: Annotated[int, Field(ge=1)] | None = None
+    failure_action: FailureAction | None = Field(default=None, validate_default=True)
+    rework_to_position: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _failure_needs_action(self) -> ScanRequest:
-        if self.qty_failed > 0 and self.failure_action is None:
-            raise ValueError("failed units need failure_action: hold or rework")
-        if self.failure_action == FailureAction.rework and self.rework_to_position is None:
-            raise ValueError("rework needs rework_to_position")
-        return self
+    _action = field_validator("failure_action")(_failure_needs_action)
+    _target = field_validator("rework_to_position")(_rework_needs_target)
 
 
 class ScanResult(BaseModel):

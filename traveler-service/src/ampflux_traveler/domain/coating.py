@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.security import Principal
 
-from ..models import CoatingLog
+from ..models import CoatingLog, TravelerStep
 from . import roles
-from .common import get_step, get_traveler
+from .common import get_traveler
 
 
 def judge(readings: list[float], spec_min: float, spec_max: float) -> dict[str, Any]:
@@ -35,7 +35,11 @@ async def log_coating(
     if traveler.status in ("draft", "completed", "cancelled"):
         raise ProblemError(409, f"traveler {traveler.number} is {traveler.status}", slug="traveler-not-active")
     if data.get("step_id") is not None:
-        await get_step(session, traveler, data["step_id"])
+        step = await session.scalar(
+            select(TravelerStep).where(TravelerStep.id == data["step_id"], TravelerStep.traveler_id == traveler.id)
+        )
+        if step is None:  # a reference in the body: bad input, not a missing resource
+            raise validation_failed([field_error("step_id", "no such step on this traveler", "unknown_step")])
     log = CoatingLog(
         company_id=traveler.company_id,
         traveler_id=traveler.id,

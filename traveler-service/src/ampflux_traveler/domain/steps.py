@@ -355,8 +355,21 @@ async def _refresh_step_states(
         )
     ).all()
     figures = {step_id: (int(first or 0), int(open_ or 0)) for step_id, first, open_ in rows}
+    # Rework on its way back covers every step from where it is to where the units failed.
+    in_flight = (
+        await session.execute(
+            select(TravelerStep.position, StepExecution.rework_until)
+            .join(TravelerStep, TravelerStep.id == StepExecution.step_id)
+            .where(
+                StepExecution.traveler_id == traveler.id,
+                StepExecution.kind == "rework",
+                StepExecution.status != "completed",
+            )
+        )
+    ).all()
     for step in steps:
         first, open_ = figures.get(step.id, (0, 0))
+        open_ += sum(1 for at, until in in_flight if at <= step.position <= (until or at))
         if first >= traveler.quantity and open_ == 0:
             await _mark(session, traveler, step, "done", actor)
         elif first or open_:
