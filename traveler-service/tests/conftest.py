@@ -210,3 +210,15 @@ def shop(company: Company) -> Shop:
 @pytest.fixture
 def other_shop(other_company: Company) -> Shop:
     return make_shop(other_company)
+
+
+@pytest.fixture
+def api_for():
+    """Api helpers on a client of the test's choosing (e.g. one on SQLite)."""
+    return Api
+
+
+@pytest.fixture
+def client_factory():
+    """`running_client(settings)`: an app client for settings the test prepared."""
+    return running_client

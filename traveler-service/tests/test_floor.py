@@ -92,7 +92,7 @@ async def test_failed_serials_go_through_rework_and_back(api, shop):
     done = await api.status(t, shop.manager, "completed")
     assert done.status_code == 200, done.text
     executions = await api.ok("GET", f"/travelers/{t['id']}/executions", shop.viewer)
-    assert len(executions) == 6 and sum(e["kind"] == "rework" for e in executions) == 3
+    assert executions["total"] == 6 and sum(e["kind"] == "rework" for e in executions["items"]) == 3
 
     types = [row[0] for row in (await _outbox_types(api)) if row[1] == uuid.UUID(t["id"])]
     assert types.count("traveler.unit.failed") == 2

@@ -79,7 +79,7 @@ async def test_short_bom_lines_block_release_and_are_listed(api, shop):
     assert sub["approved_by"] == str(shop.engineer.id)
     await api.ok("POST", f"{base}/{resistor['id']}/supply", shop.purchasing, json={"status": "received", "issued": 10})
     assert (await api.status(t, shop.manager, "released")).status_code == 200
-    bom = await api.ok("GET", base, shop.viewer)
+    bom = (await api.ok("GET", base, shop.viewer))["items"]
     assert [b["substitutions"][0]["substitute_item"] for b in bom if b["substitutions"]] == ["R-10K-0603"]
 
 

@@ -87,7 +87,7 @@ async def sheet(traveler_id: uuid.UUID, principal: CurrentPrincipal, session: Se
             codes.SheetBomLine(
                 line.item, line.reference_designators, line.quantity_per_unit, line.required, line.status
             )
-            for line, _ in await bom.lines_of(session, traveler.id)
+            for line, _ in (await bom.lines_of(session, traveler.id)).items
         ],
     )
     pdf = await asyncio.to_thread(codes.sheet_pdf, data)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from ampflux_shared.errors import field_error, validation_failed
+from ampflux_shared.pagination import paginate
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import coating, labor, scan, steps
 from ..domain.common import get_traveler
-from ..models import StepExecution
+from ..models import CoatingLog, StepExecution
 from ..schemas import (
     ClockOut,
     CoatingLogCreate,
@@ -123,15 +124,21 @@ async def complete_step(
 
 @router.get("/{traveler_id}/executions", summary="Every step execution of the traveler, in order")
 async def list_executions(
-    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
-) -> list[ExecutionRead]:
+    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[ExecutionRead]:
     traveler = await get_traveler(session, principal.company_id, traveler_id)
-    rows = await session.scalars(
+    query = (
         select(StepExecution)
         .where(StepExecution.traveler_id == traveler.id)
         .order_by(StepExecution.created_at, StepExecution.id)
     )
-    return [ExecutionRead.model_validate(e) for e in rows]
+    rows = await paginate(session, query, paging)
+    return Page(
+        items=[ExecutionRead.model_validate(e) for e in rows.items],
+        total=rows.total,
+        page=rows.page,
+        page_size=rows.page_size,
+    )
 
 
 @router.post(
@@ -152,11 +159,21 @@ async def log_coating(
     return CoatingLogRead.model_validate(await coating.log_coating(session, principal, traveler_id, body.model_dump()))
 
 
-@router.get("/{traveler_id}/coating", summary="The traveler's coating logs")
+@router.get("/{traveler_id}/coating", summary="The traveler's coating logs, oldest first")
 async def list_coating(
-    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
-) -> list[CoatingLogRead]:
-    return [CoatingLogRead.model_validate(c) for c in await coating.logs_of(session, principal.company_id, traveler_id)]
+    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[CoatingLogRead]:
+    traveler = await get_traveler(session, principal.company_id, traveler_id)
+    query = (
+        select(CoatingLog).where(CoatingLog.traveler_id == traveler.id).order_by(CoatingLog.recorded_at, CoatingLog.id)
+    )
+    rows = await paginate(session, query, paging)
+    return Page(
+        items=[CoatingLogRead.model_validate(c) for c in rows.items],
+        total=rows.total,
+        page=rows.page,
+        page_size=rows.page_size,
+    )
 
 
 def _signoff(body: StepComplete) -> steps.SignOff:

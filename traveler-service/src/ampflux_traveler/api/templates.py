@@ -8,8 +8,8 @@ from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import templates as service
 from ..models import RoutingTemplate, TemplateStep
-from ..schemas import TemplateRead, TemplateStepRead, TemplateUpdate, TravelerType
-from .deps import SessionDep
+from ..schemas import Page, TemplateRead, TemplateStepRead, TemplateUpdate, TravelerType
+from .deps import PageDep, SessionDep
 
 router = APIRouter(prefix="/travelers/types", tags=["routing templates"], dependencies=[scoped("travelers")])
 
@@ -23,8 +23,10 @@ def _read(template: RoutingTemplate, steps: list[TemplateStep]) -> TemplateRead:
 
 
 @router.get("", summary="The four traveler types with their routing templates")
-async def list_types(principal: CurrentPrincipal, session: SessionDep) -> list[TemplateRead]:
-    return [_read(*await service.template_for(session, principal.company_id, t)) for t in service.TYPES]
+async def list_types(principal: CurrentPrincipal, session: SessionDep, paging: PageDep) -> Page[TemplateRead]:
+    wanted = service.TYPES[paging.offset : paging.offset + paging.page_size]
+    items = [_read(*await service.template_for(session, principal.company_id, t)) for t in wanted]
+    return Page(items=items, total=len(service.TYPES), page=paging.page, page_size=paging.page_size)
 
 
 @router.get("/{traveler_type}", summary="One type's routing template")

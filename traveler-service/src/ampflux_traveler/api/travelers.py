@@ -14,7 +14,7 @@ from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import bom, steps, travelers
 from ..domain.common import get_traveler, steps_of
-from ..models import Revision, Traveler
+from ..models import Revision, SerialUnit, Traveler
 from ..schemas import (
     BomLineCreate,
     BomLineRead,
@@ -154,10 +154,18 @@ def _bom_read(line: bom.BomLine, subs: list[bom.BomSubstitution]) -> BomLineRead
     )
 
 
-@router.get("/{traveler_id}/bom", summary="The bill of materials")
-async def list_bom(traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> list[BomLineRead]:
+@router.get("/{traveler_id}/bom", summary="The bill of materials, by item")
+async def list_bom(
+    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[BomLineRead]:
     traveler = await get_traveler(session, principal.company_id, traveler_id)
-    return [_bom_read(line, subs) for line, subs in await bom.lines_of(session, traveler.id)]
+    rows = await bom.lines_of(session, traveler.id, paging)
+    return Page(
+        items=[_bom_read(line, subs) for line, subs in rows.items],
+        total=rows.total,
+        page=rows.page,
+        page_size=rows.page_size,
+    )
 
 
 @router.post("/{traveler_id}/bom", status_code=status.HTTP_201_CREATED, summary="Add a BOM line")
@@ -213,12 +221,18 @@ async def add_serials(
 
 
 @router.get("/{traveler_id}/serials", summary="The traveler's serial units")
-async def list_serials(traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> list[SerialRead]:
+async def list_serials(
+    traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[SerialRead]:
     traveler = await get_traveler(session, principal.company_id, traveler_id)
-    rows = await session.scalars(
-        select(steps.SerialUnit).where(steps.SerialUnit.traveler_id == traveler.id).order_by(steps.SerialUnit.serial)
+    query = select(SerialUnit).where(SerialUnit.traveler_id == traveler.id).order_by(SerialUnit.serial)
+    rows = await paginate(session, query, paging)
+    return Page(
+        items=[SerialRead.model_validate(u) for u in rows.items],
+        total=rows.total,
+        page=rows.page,
+        page_size=rows.page_size,
     )
-    return [SerialRead.model_validate(u) for u in rows]
 
 
 @router.get("/{traveler_id}/serials/{serial}", summary="One unit's whole route: steps, operators, failures, rework")

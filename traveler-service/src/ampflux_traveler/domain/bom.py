@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import ProblemError, not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
 from ..models import BomLine, BomSubstitution, Traveler
@@ -28,19 +29,28 @@ async def get_line(session: AsyncSession, traveler: Traveler, line_id: uuid.UUID
     return line
 
 
-async def lines_of(session: AsyncSession, traveler_id: uuid.UUID) -> list[tuple[BomLine, list[BomSubstitution]]]:
-    lines = list(
-        await session.scalars(select(BomLine).where(BomLine.traveler_id == traveler_id).order_by(BomLine.item))
-    )
-    subs: dict[uuid.UUID, list[BomSubstitution]] = {line.id: [] for line in lines}
-    if lines:
+async def lines_of(
+    session: AsyncSession, traveler_id: uuid.UUID, paging: PageParams | None = None
+) -> Rows[tuple[BomLine, list[BomSubstitution]]]:
+    """The traveler's BOM lines by item (one page, or all for the printed sheet), each with
+    its substitutions."""
+    query = select(BomLine).where(BomLine.traveler_id == traveler_id).order_by(BomLine.item, BomLine.id)
+    if paging is None:
+        found = list(await session.scalars(query))
+        rows: Rows[BomLine] = Rows(items=found, total=len(found), page=1, page_size=max(len(found), 1))
+    else:
+        rows = await paginate(session, query, paging)
+    subs: dict[uuid.UUID, list[BomSubstitution]] = {line.id: [] for line in rows.items}
+    if subs:
         for sub in await session.scalars(
             select(BomSubstitution)
             .where(BomSubstitution.bom_line_id.in_(list(subs)))
             .order_by(BomSubstitution.approved_at)
         ):
             subs[sub.bom_line_id].append(sub)
-    return [(line, subs[line.id]) for line in lines]
+    return Rows(
+        items=[(line, subs[line.id]) for line in rows.items], total=rows.total, page=rows.page, page_size=rows.page_size
+    )
 
 
 async def add_line(

@@ -50,12 +50,3 @@ async def log_coating(
     session.add(log)
     await session.flush()
     return log
-
-
-async def logs_of(session: AsyncSession, company_id: uuid.UUID, traveler_id: uuid.UUID) -> list[CoatingLog]:
-    await get_traveler(session, company_id, traveler_id)
-    return list(
-        await session.scalars(
-            select(CoatingLog).where(CoatingLog.traveler_id == traveler_id).order_by(CoatingLog.recorded_at)
-        )
-    )
