@@ -194,9 +194,13 @@ def test_thermal_current_near_a_generator_has_n_below_one() -> None:
     x_d = 0.15 * un**2 / 50.0
     ik = c * un / (SQRT3 * abs(complex(0.0066, x_d) * k_g))
     i_rg = 50.0 / (SQRT3 * un)
-    # steady state Ik = λmax·IrG with λmax = 1.7 (IEC 60909-0 Fig. 18, series one, x_dsat ≈ 1.6,
-    # the solver's documented assumption since the document has no x_dsat)
-    x = ik / (1.7 * i_rg)
+    # fed by the generator alone: Ik = λmax·IrG (IEC 60909-0 §9.2.1); the document gives no
+    # x_dsat, so the README's defaults: cylindrical rotor, x_dsat 1.6, U_fmax/U_fr 1.3 (series
+    # one); λmax = 1.3·|1 + j·1.6·(0.8 − j·0.6)|/(1.6 + x_e), x_e from I″kG/IrG = 1.09/(0.15 + x_e)
+    x_e = max((1 + 0.15 * 0.6) / (ik / i_rg) - 0.15, 0.0)
+    lam = 1.3 * math.hypot(1 + 1.6 * 0.6, 1.6 * 0.8) / (1.6 + x_e)
+    assert lam == pytest.approx(1.90, abs=0.01)
+    x = ik / (lam * i_rg)
     # n (IEC 60909-0): y = I′k/Ik = x/(0.88 + 0.17x), T = 3.1 s/y
     y = x / (0.88 + 0.17 * x)
     t = 3.1 / y

@@ -396,3 +396,127 @@ def test_ynyn_neutral_impedance_sits_at_the_hv_star_point() -> None:
     z1 = z_q + z_t
     assert rs.buses["B"]["ikss_ka"] == pytest.approx(SQRT3 * c * 20.0 / abs(2 * z1 + z0), rel=REL)
     assert (rs.buses["B"]["rk0_ohm"], rs.buses["B"]["xk0_ohm"]) == pytest.approx((z0.real, z0.imag), rel=REL)
+
+
+# --- item 4: Ith near generators, single-fed Ib --------------------------------------------
+
+
+def _n(x: float, tk: float) -> float:
+    """n from x = I″k/Ik (IEC 60909-0:2016 §8.8, Fig. 22 as a formula; checked in
+    test_hand_calculations against the standard's example)."""
+    y = x / (0.88 + 0.17 * x)
+    t = 3.1 / y
+    return (
+        1
+        + t / (20 * tk) * (1 - math.exp(-20 * tk / t)) * (x - y) ** 2
+        + t / (2 * tk) * (1 - math.exp(-2 * tk / t)) * (y - 1) ** 2
+        + t / (5 * tk) * (1 - math.exp(-10 * tk / t)) * (x - y)
+        + 2 * t / tk * (1 - math.exp(-tk / t)) * (y - 1)
+        + t / (5.5 * tk) * (1 - math.exp(-11 * tk / t)) * (x - y) * (y - 1)
+    ) / x**2
+
+
+def _m(kappa: float, tk: float, f: float = 50.0) -> float:
+    """m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) (IEC 60909-0:2016 eq. 103)."""
+    a = 2 * f * tk * math.log(kappa - 1)
+    return (math.exp(2 * a) - 1) / a
+
+
+def _single_fed_generator(rotor: str) -> Any:
+    """A 10.5 kV, 50 MVA generator alone, feeding a 0.4 km cable (radial, single-fed)."""
+    return _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 0.5, "tmin_s": 0.1},
+        [{"id": "G", "vn_kv": 10.5}, {"id": "F", "vn_kv": 10.5}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "rdss_ohm": 0.0,
+                "cos_phi": 0.8,
+                "xdsat_pu": 1.2,
+                "rotor": rotor,
+                "ufmax_ratio": 1.6,
+            }
+        ],
+        lines=[{"id": "L", "from_bus": "G", "to_bus": "F", "length_km": 1.0, "r_ohm_per_km": 0.0, "x_ohm_per_km": 0.1}],
+    )
+
+
+def test_single_fed_generator_ib_by_eq_70_and_ik_by_lambda_from_its_data() -> None:
+    """One generator alone feeds the fault at F over 0.1 Ω:
+    I″k = c·Un/(√3·|K_G·jX″d + jX_L|) (K_G eq. 18), Ib = μ·I″k (eq. 70, not eq. 75) with
+    μ = 0.62 + 0.72·e^(−0.32·I″kG/IrG) (eq. 71, tmin 0.1 s), and Ik = λmax·IrG (§9.2.1) with
+    λmax = (U_fmax/U_fr)·|1 + j·x_dsat·(cos φ − j·sin φ)|/(x_dsat + x_e) (README: the model
+    behind Figs. 18/19) from x_dsat 1.2, U_fmax/U_fr 1.6; Ith = I″k·√(m + n) (eq. 102)."""
+    c, un, sin = 1.1, 10.5, 0.6
+    k_g = c / (1 + 0.15 * sin)
+    x_d = 0.15 * un**2 / 50.0
+    ik = c * un / (SQRT3 * (k_g * x_d + 0.1))
+    i_rg = 50.0 / (SQRT3 * un)
+    r = ik / i_rg
+    mu = 0.62 + 0.72 * math.exp(-0.32 * r)
+    x_e = (1 + 0.15 * sin) / r - 0.15
+    lam = 1.6 * math.hypot(1 + 1.2 * sin, 1.2 * 0.8) / (1.2 + x_e)
+    # κ with R_Gf = 0.07·X″d (U_rG > 1 kV, S_rG < 100 MVA); the line has no R
+    rx = 0.07 * k_g * x_d / (k_g * x_d + 0.1)
+    kappa = 1.02 + 0.98 * math.exp(-3 * rx)
+    ith = ik * math.sqrt(_m(kappa, 0.5) + _n(ik / (lam * i_rg), 0.5))
+    for rotor in ("cylindrical", "salient"):  # the given data win over the rotor's defaults
+        rs = solve_study(_single_fed_generator(rotor)).get("3ph", "max")
+        f = rs.buses["F"]
+        assert f["ikss_ka"] == pytest.approx(ik, rel=REL)
+        assert f["ib_ka"] == pytest.approx(mu * ik, rel=REL)
+        assert f["ith_ka"] == pytest.approx(ith, rel=REL)
+    assert x_e > 0.04 and 1.0 < lam < r
+
+
+def test_meshed_steady_state_is_the_current_without_motors() -> None:
+    """Grid, generator and motor feed one bus: several sources, so Ik = I″kM, the initial
+    current without motors (IEC 60909-0:2016 §9.4), not I″k − Σ(I″k,i − Ik,i); n from
+    I″k/I″kM and Ith = I″k·√(m + n) (eq. 102)."""
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "topology": "radial"},
+        [{"id": "B", "vn_kv": 10.5}],
+        ext_grids=[{"id": "Q", "bus": "B", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "B",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "rdss_ohm": 0.0,
+                "cos_phi": 0.8,
+            }
+        ],
+        motors=[
+            {
+                "id": "MOT",
+                "bus": "B",
+                "pn_mech_mw": 5.0,
+                "cos_phi_n": 0.88,
+                "efficiency_n_percent": 96.0,
+                "vn_kv": 10.5,
+                "lrc_pu": 5.0,
+                "rx": 0.1,
+            }
+        ],
+    )
+    c, un = 1.1, 10.5
+    x_q = c * un**2 / 300.0 / math.sqrt(1.01)
+    y_q = 1 / complex(0.1 * x_q, x_q)
+    y_g = 1 / (1j * 0.15 * un**2 / 50.0 * c / (1 + 0.15 * 0.6))
+    s_rm = 5.0 / (0.96 * 0.88)
+    x_m = 1 / 5.0 * un**2 / s_rm / math.sqrt(1.01)
+    y_m = 1 / complex(0.1 * x_m, x_m)
+    e = c * un / SQRT3
+    ik = e * abs(y_q + y_g + y_m)
+    ik_m = e * abs(y_q + y_g)
+    rs = solve_study(doc).get("3ph", "max")
+    assert rs.buses["B"]["ikss_ka"] == pytest.approx(ik, rel=REL)
+    assert rs.trail["B"]["n"] == pytest.approx(_n(ik / ik_m, 1.0), rel=REL)
+    ith = ik * math.sqrt(rs.trail["B"]["m"] + _n(ik / ik_m, 1.0))
+    assert rs.buses["B"]["ith_ka"] == pytest.approx(ith, rel=REL)

@@ -288,6 +288,11 @@ class Generator(_Element):
     cos_phi: PowerFactor
     pg_percent: Percent = 0.0
     power_station_trafo: Id | None = None
+    # Steady state (λmax/λmin for Ik and Ith): saturated synchronous reactance, rotor type and
+    # excitation ceiling U_fmax/U_fr; the solver documents its defaults (README).
+    xdsat_pu: Annotated[Real, Field(gt=0, le=10)] | None = None
+    rotor: Literal["cylindrical", "salient"] = "cylindrical"
+    ufmax_ratio: Annotated[Real, Field(ge=1, le=5)] | None = None
 
     @model_validator(mode="after")
     def _one_stator_resistance(self) -> Generator:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 # R_Gf / X″d replacing the stator resistance for ip (IEC 60909-0 §6.6.1).
 RGF_HV_LARGE, RGF_HV_SMALL, RGF_LV = 0.05, 0.07, 0.15
+# Steady-state defaults when a generator gives no data (IEC 60909-0:2016 §9.2.1, Figs. 18/19):
+# typical saturated reactances and the "series one" excitation ceilings U_fmax/U_fr.
+XDSAT_CYLINDRICAL, XDSAT_SALIENT = 1.6, 1.2
+UFMAX_CYLINDRICAL, UFMAX_SALIENT = 1.3, 1.6
 
 
 @dataclass
@@ -41,6 +45,11 @@ class Machine:
     shunt: int  # index into the positive-sequence shunts
     ir_ka: float  # rated current at its own rated voltage
     power_per_pole_pair_mw: float  # motors: m for q (one pole pair assumed when unknown)
+    # generators: steady-state data for λ (see steady_state_lambda)
+    xdss_pu: float = 0.0
+    xdsat_pu: float = 0.0
+    sin_phi: float = 0.0
+    e_fmax_pu: float = 0.0  # excitation EMF at the ceiling, per unit of U_rG/√3
 
 
 @dataclass
@@ -419,7 +428,13 @@ class _Builder:
             zb = self.zb(bus)
             sh = self.add_shunt(g.id, "generator", bus, complex(r_g, x_d) * kg / zb, complex(r_f, x_d) * kg / zb)
             ir = g.sn_mva / (math.sqrt(3.0) * g.vn_kv)
-            self.machines.append(Machine(g.id, "generator", bus, sh, ir, 0.0))
+            salient = g.rotor == "salient"
+            xdsat = g.xdsat_pu if g.xdsat_pu is not None else (XDSAT_SALIENT if salient else XDSAT_CYLINDRICAL)
+            ufmax = g.ufmax_ratio if g.ufmax_ratio is not None else (UFMAX_SALIENT if salient else UFMAX_CYLINDRICAL)
+            sin = factors.sin_phi(g.cos_phi)
+            # rated excitation EMF behind x_dsat at rated load (over-excited), raised to the ceiling
+            e_fr = math.hypot(1.0 + xdsat * sin, xdsat * g.cos_phi)
+            self.machines.append(Machine(g.id, "generator", bus, sh, ir, 0.0, g.xdss_pu, xdsat, sin, ufmax * e_fr))
 
     def motors(self) -> None:
         if self.case != "max":

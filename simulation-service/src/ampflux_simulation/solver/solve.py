@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import breaking, factors, peak, thermal
+from . import network as nw
 from .contributions import branch_contributions
 from .elements import Network, build_network
 from .errors import SolverError
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 
 SQRT3 = math.sqrt(3.0)
 CASES = ("max", "min")
-# Steady-state current of a synchronous generator as a multiple of its rated current, for
-# I″k/Ik in the n factor: IEC 60909-0 Fig. 18 (series one, x_dsat ≈ 1.6, the typical turbo
-# generator value; the document carries no x_dsat).
-GENERATOR_LAMBDA_MAX = 1.7
 # Where only motors feed a fault its steady-state current is zero; I″k/Ik is capped here.
 MAX_IK_RATIO = 100.0
 # Machine columns per block: n × block complex values (~32 MB).
@@ -43,8 +40,10 @@ class _Machines:
     """What the decaying machines do to faults at the chosen buses (3ph), summed per bus."""
 
     ib_reduction_pu: NDArray[np.float64]  # Σ_i ΔU″_i/(c·Un/√3)·(1 − μ_i·q_i)·I″k_i
-    decay_pu: NDArray[np.float64]  # Σ_i (I″k_i − Ik_i): how far the current falls to steady state
     trail: list[dict[str, dict[str, float]]]  # per bus: machine id -> μ, q, I″k/Ir, ΔU″ share
+    # single-fed buses (one machine is the only source of the fault's island): eq. 70 / 73
+    ib_single_pu: NDArray[np.float64]  # μ·q·I″k, NaN where not single-fed
+    ik_single_pu: NDArray[np.float64]  # λ·I_rG (generator) or 0 (motor), NaN where not single-fed
 
 
 def solve_study(
@@ -124,7 +123,12 @@ def _distinct_paths(net: Network) -> tuple[NDArray[np.int64], NDArray[np.int64]]
 
 
 def _machines(
-    nets: CaseNetworks, buses: NDArray[np.int64], i_k: NDArray[Any], c: NDArray[np.float64], tmin_s: float
+    nets: CaseNetworks,
+    buses: NDArray[np.int64],
+    i_k: NDArray[Any],
+    c: NDArray[np.float64],
+    tmin_s: float,
+    case: str,
 ) -> _Machines:
     """Partial currents of every machine for 3ph faults at `buses`, aggregated per bus.
 
@@ -134,10 +138,12 @@ def _machines(
     net = nets.net
     nb = len(buses)
     reduction = np.zeros(nb)
-    decay = np.zeros(nb)
     trail: list[dict[str, dict[str, float]]] = [{} for _ in range(nb)]
+    ib_single = np.full(nb, np.nan)
+    ik_single = np.full(nb, np.nan)
     if not net.machines:
-        return _Machines(reduction, decay, trail)
+        return _Machines(reduction, trail, ib_single, ik_single)
+    only = _only_source(net)[buses]
     mbus = np.unique([m.bus for m in net.machines])
     by_bus: dict[int, list[int]] = {}
     for i, m in enumerate(net.machines):
@@ -156,9 +162,22 @@ def _machines(
                 mu = breaking.mu_factor(ratio, tmin_s)
                 q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind == "motor" else 1.0
                 reduction += drop * (1.0 - mu * q) * i_pu
-                # steady state: motors feed nothing, generators λ·I_rG at most
-                steady = np.minimum(i_pu, GENERATOR_LAMBDA_MAX * m.ir_ka / ibase_m) if m.kind == "generator" else 0.0
-                decay += i_pu - steady
+                alone = only == m.shunt
+                if alone.any():
+                    # fed by this machine alone: Ib = μ·I″kG (eq. 70) or μ·q·I″kM (eq. 73), and
+                    # Ik = λ·I_rG (§9.2.1), or 0 for an asynchronous motor
+                    ib_single[alone] = (mu * q * i_pu)[alone]
+                    if m.kind == "generator":
+                        lam = thermal.steady_state_lambda(
+                            ratio[alone],
+                            xdss_pu=m.xdss_pu,
+                            xdsat_pu=m.xdsat_pu,
+                            sin_phi=m.sin_phi,
+                            e_f_pu=m.e_fmax_pu if case == "max" else 1.0,
+                        )
+                        ik_single[alone] = lam * m.ir_ka / ibase_m
+                    else:
+                        ik_single[alone] = 0.0
                 for b in np.flatnonzero(drop > TRAIL_MIN_DROP):
                     trail[b][m.element] = {
                         "mu": float(mu[b]),
@@ -166,7 +185,41 @@ def _machines(
                         "ik_over_ir": float(ratio[b]),
                         "voltage_drop": float(drop[b]),
                     }
-    return _Machines(reduction, decay, trail)
+    return _Machines(reduction, trail, ib_single, ik_single)
+
+
+def _only_source(net: Network) -> NDArray[np.int64]:
+    """Per bus: the shunt index of the single source of its island, −1 where it has several."""
+    labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
+    count = np.bincount(labels[net.sh_bus], minlength=int(labels.max()) + 1)
+    owner = np.full(count.size, -1, dtype=np.int64)
+    single = count[labels[net.sh_bus]] == 1
+    owner[labels[net.sh_bus[single]]] = np.flatnonzero(single)
+    return owner[labels]
+
+
+def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.complex128]:
+    """Z1 at `buses` with the motors left out (for I″kM, IEC 60909-0:2016 §9.4); islands fed
+    by motors alone keep them (their Ik is 0 anyway, set by the caller)."""
+    net = nets.net
+    motor = np.array([k == "motor" for k in net.sh_kind], dtype=bool)
+    if not motor.any():
+        return nets.pos.diagonal(buses)
+    labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
+    other_fed = np.zeros(int(labels.max()) + 1, dtype=bool)
+    other_fed[labels[net.sh_bus[~motor]]] = True
+    keep = ~motor | ~other_fed[labels[net.sh_bus]]
+    reduced = replace(
+        net,
+        sh_bus=net.sh_bus[keep],
+        sh_z=net.sh_z[keep],
+        sh_z_peak=net.sh_z_peak[keep],
+        sh_kind=[k for k, ok in zip(net.sh_kind, keep, strict=True) if ok],
+        sh_element=[e for e, ok in zip(net.sh_element, keep, strict=True) if ok],
+        machines=[],
+    )
+    z = CaseNetworks(reduced, nets.f_hz, nets.has_generators).pos.diagonal(buses)
+    return np.where(other_fed[labels[buses]], z, np.inf)
 
 
 def _solve_case(
@@ -198,7 +251,11 @@ def _solve_case(
     kap, rx, method = _kappa(doc, nets, k, zf) if want_kappa else (None, None, "")
     methods = [method] * len(k)
     i_k3 = c / (z1 + zf)
-    mach = _machines(nets, k, i_k3, c, study.tmin_s) if "3ph" in faults else None
+    mach = _machines(nets, k, i_k3, c, study.tmin_s, case) if "3ph" in faults else None
+    # I″k without motors (I″kM) for the steady state of meshed / multiply fed faults
+    ikm_share = None
+    if mach is not None and net.machines and study.ith:
+        ikm_share = np.abs((c / (_without_motors(nets, k) + zf)) / i_k3)
 
     # faults at a power-station generator's terminals see K_G,S and K_T,S (own network) and
     # the source c·U_rG/√3 of IEC 60909-0 §6.7, whatever the bus's nominal voltage
@@ -219,9 +276,10 @@ def _solve_case(
             kk, rr, _ = _kappa(doc, inside, gb, zf[pos[:1]])
             kap[pos], rx[pos] = kk[0], rr[0]  # type: ignore[index]
         if mach is not None:
-            m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]], study.tmin_s)
+            m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]], study.tmin_s, case)
             mach.ib_reduction_pu[pos] = m2.ib_reduction_pu[0]
-            mach.decay_pu[pos] = m2.decay_pu[0]
+            mach.ib_single_pu[pos] = m2.ib_single_pu[0]
+            mach.ik_single_pu[pos] = m2.ik_single_pu[0]
             for p_ in pos:
                 mach.trail[p_] = m2.trail[0]
         i_k3[pos] = c[pos] / (z1[pos] + zf[pos])
@@ -242,12 +300,16 @@ def _solve_case(
         n = np.ones(len(k))
         ib = ikss.copy()
         if fault == "3ph" and mach is not None and net.machines:
-            ib = ikss - mach.ib_reduction_pu * ibase
-            # I″k/Ik with Ik = I″k − Σ(I″k_i − Ik_i) (arithmetic sum: on the safe side)
-            ik_steady = ikss - mach.decay_pu * ibase
-            with np.errstate(divide="ignore", invalid="ignore"):
-                x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
-            n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
+            single = np.isfinite(mach.ib_single_pu)
+            # several sources: eq. 75; one machine alone: eq. 70 (generator) / 73 (motor)
+            ib = np.where(single, mach.ib_single_pu * ibase, ikss - mach.ib_reduction_pu * ibase)
+            if ikm_share is not None:
+                # Ik: one generator alone λ·I_rG (§9.2.1), one motor alone 0; several sources
+                # Ik = I″kM, the current without motors (§9.4) — generators are not decayed
+                ik_steady = np.where(single, mach.ik_single_pu * ibase, ikss * ikm_share)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
+                n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
         # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
         # covers the peak's uncertainty in meshes, not a longer-lasting DC component
         m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None

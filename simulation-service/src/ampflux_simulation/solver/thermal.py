@@ -43,3 +43,24 @@ def thermal_current(
     ikss_ka: NDArray[np.float64], m: NDArray[np.float64], n: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     return ikss_ka * np.sqrt(m + n)
+
+
+def steady_state_lambda(
+    ik_over_ir: NDArray[np.float64],
+    *,
+    xdss_pu: float,
+    xdsat_pu: float,
+    sin_phi: float,
+    e_f_pu: float,
+) -> NDArray[np.float64]:
+    """λ = Ik/I_rG of a synchronous generator feeding a fault alone (IEC 60909-0:2016 §9.2.1).
+
+    The standard gives λmax/λmin as curves over I″kG/I_rG (Figs. 18, 19); this is the model
+    behind them: the steady-state current is the excitation EMF E_f behind x_dsat and the
+    external reactance x_e between terminals and fault, λ = E_f/(x_dsat + x_e), where x_e
+    follows from I″kG/I_rG = E″/(x″d + x_e) with E″ = 1 + x″d·sin φ_rG. λmax takes
+    E_f = (U_fmax/U_fr)·|1 + j·x_dsat·(cos φ − j·sin φ)| (ceiling excitation after rated
+    load), λmin E_f = 1 (no-load excitation). λ never exceeds I″kG/I_rG."""
+    r = np.maximum(np.asarray(ik_over_ir, dtype=float), 1e-12)
+    x_e = np.maximum((1.0 + xdss_pu * sin_phi) / r - xdss_pu, 0.0)
+    return np.minimum(e_f_pu / (xdsat_pu + x_e), r)
