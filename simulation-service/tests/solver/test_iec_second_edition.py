@@ -73,7 +73,7 @@ def _terminal_fault_by_hand(pg: float, oltc: bool) -> tuple[float, float]:
     c, u_rg, sin = 1.1, 10.5, math.sqrt(1 - 0.85**2)
     z_g = complex(0.0, 0.18 * u_rg**2 / 100.0)
     z_tlv = complex(0.0, 0.12 * 10.5**2 / 100.0)
-    # Z_Q = c·UnQ²/S″kQ (eq. 2) with R/X 0.1, referred to the LV side by t_r = 115/10.5
+    # Z_Q = c·UnQ²/S″kQ with R/X 0.1, referred to the LV side by t_r = 115/10.5
     zq = c * 110.0**2 / 5000.0
     xq = zq / math.sqrt(1.01)
     z_q_lv = complex(0.1 * xq, xq) / (115.0 / 10.5) ** 2
@@ -216,8 +216,8 @@ def _kappa(rx: float) -> float:
 
 
 def test_identical_parallel_transformers_are_not_a_mesh() -> None:
-    """IEC 60909-0:2016 §8.1.3.1 method B applies to meshed networks; two identical circuits
-    between the same buses share the current in one ratio (§8.1.2: same κ as one), so
+    """IEC 60909-0:2016 κ method B applies to meshed networks; two identical circuits
+    between the same buses share the current in one ratio (the same κ as one circuit), so
     ip = κ(R/X)·√2·I″k without the factor 1.15, even with R/X ≥ 0.3 in a branch."""
     z = _lv_impedance(1.2, 0.5)
     ik = 1.1 * 0.4 / (SQRT3 * abs(z))
@@ -226,7 +226,7 @@ def test_identical_parallel_transformers_are_not_a_mesh() -> None:
 
 
 def test_method_b_low_rx_test_includes_the_sources() -> None:
-    """IEC 60909-0:2016 §8.1.3.2 a): the 1.15 may be dropped only when R/X < 0.3 in all
+    """IEC 60909-0:2016 κ method B: the 1.15 may be dropped only when R/X < 0.3 in all
     branches, sources included. Transformers R/X 0.20 and 0.10 (a mesh: different R/X),
     grid R/X 0.4 → κ_b = 1.15·κ; grid R/X 0.2 → κ_b = κ."""
     for grid_rx, factor in ((0.4, 1.15), (0.2, 1.0)):
@@ -238,8 +238,8 @@ def test_method_b_low_rx_test_includes_the_sources() -> None:
 
 
 def test_m_factor_takes_kappa_without_the_method_b_factor() -> None:
-    """Ith = I″k·√(m + n) (IEC 60909-0:2016 eq. 102) with
-    m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) (eq. 103) and κ of R/X at the fault,
+    """Ith = I″k·√(m + n) (IEC 60909-0:2016, thermal equivalent current) with
+    m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) and κ of R/X at the fault,
     not 1.15·κ: here far from generators (n = 1), f = 50 Hz, Tk = 0.5 s."""
     z = _lv_impedance(0.6, 0.4)
     ik = 1.1 * 0.4 / (SQRT3 * abs(z))
@@ -351,7 +351,7 @@ def test_grid_with_zero_x0x_is_refused() -> None:
 def test_earth_fault_in_an_unearthed_network_is_flagged_not_reported_as_ik1() -> None:
     """Behind the YNd transformer's delta the 20 kV network has no earthed star point: an earth
     fault there drives the capacitive current √3·c·Un/|2·Z1 + Z0| with Z0 the cable's
-    capacitance (IEC 60909-0:2016 eq. 52 with that Z0), which is not an I″k1."""
+    capacitance (the standard's line-to-earth formula with that Z0), which is not an I″k1."""
     rs = solve_study(parse_circuit(_earthing_case())).get("1ph", "max")
     c, un, w = 1.1, 20.0, 2 * math.pi * 50
     # Z1 at B: grid Z_Q = c·Un²/S″kQ referred to 20 kV, plus K_T·Z_T (eq. 12a, c_max 1.1)
@@ -376,7 +376,7 @@ def test_ynyn_neutral_impedance_sits_at_the_hv_star_point() -> None:
     """FORMAT.md: a YNyn transformer's rn/xn earth its HV star point (Ω at the HV winding);
     the LV star point is solidly earthed. Zero-sequence T model referred to the LV side
     (IEC 60909-0:2016 §6.3.3 with K_T also on Z0): HV leg si0·K_T·Z0_T + 3·Zn/t², LV leg
-    (1 − si0)·K_T·Z0_T, Zm0 at the star; I″k1 = √3·c·Un/|2·Z1 + Z0| (eq. 52)."""
+    (1 − si0)·K_T·Z0_T, Zm0 at the star; I″k1 = √3·c·Un/|2·Z1 + Z0|."""
     data = _earthing_case()
     data["transformers"][0].update(
         vector_group="YNyn", mag0_percent=1000.0, mag0_rx=0.0, si0_hv_partial=0.5, xn_ohm=20.0
@@ -417,7 +417,7 @@ def _n(x: float, tk: float) -> float:
 
 
 def _m(kappa: float, tk: float, f: float = 50.0) -> float:
-    """m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) (IEC 60909-0:2016 eq. 103)."""
+    """m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1)) (IEC 60909-0:2016, heat effect of the DC component)."""
     a = 2 * f * tk * math.log(kappa - 1)
     return (math.exp(2 * a) - 1) / a
 
@@ -448,9 +448,9 @@ def _single_fed_generator(rotor: str) -> Any:
 def test_single_fed_generator_ib_by_eq_70_and_ik_by_lambda_from_its_data() -> None:
     """One generator alone feeds the fault at F over 0.1 Ω:
     I″k = c·Un/(√3·|K_G·jX″d + jX_L|) (K_G eq. 18), Ib = μ·I″k (eq. 70, not eq. 75) with
-    μ = 0.62 + 0.72·e^(−0.32·I″kG/IrG) (eq. 71, tmin 0.1 s), and Ik = λmax·IrG (§9.2.1) with
+    μ = 0.62 + 0.72·e^(−0.32·I″kG/IrG) (tmin 0.1 s), and Ik = λmax·IrG (steady state) with
     λmax = (U_fmax/U_fr)·|1 + j·x_dsat·(cos φ − j·sin φ)|/(x_dsat + x_e) (README: the model
-    behind Figs. 18/19) from x_dsat 1.2, U_fmax/U_fr 1.6; Ith = I″k·√(m + n) (eq. 102)."""
+    behind Figs. 18/19) from x_dsat 1.2, U_fmax/U_fr 1.6; Ith = I″k·√(m + n)."""
     c, un, sin = 1.1, 10.5, 0.6
     k_g = c / (1 + 0.15 * sin)
     x_d = 0.15 * un**2 / 50.0
@@ -475,8 +475,8 @@ def test_single_fed_generator_ib_by_eq_70_and_ik_by_lambda_from_its_data() -> No
 
 def test_meshed_steady_state_is_the_current_without_motors() -> None:
     """Grid, generator and motor feed one bus: several sources, so Ik = I″kM, the initial
-    current without motors (IEC 60909-0:2016 §9.4), not I″k − Σ(I″k,i − Ik,i); n from
-    I″k/I″kM and Ith = I″k·√(m + n) (eq. 102)."""
+    current without motors (IEC 60909-0:2016 steady state, meshed networks), not I″k − Σ(I″k,i − Ik,i); n from
+    I″k/I″kM and Ith = I″k·√(m + n)."""
     doc = _doc(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "topology": "radial"},
         [{"id": "B", "vn_kv": 10.5}],

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # R_Gf / X″d replacing the stator resistance for ip (IEC 60909-0 §6.6.1).
 RGF_HV_LARGE, RGF_HV_SMALL, RGF_LV = 0.05, 0.07, 0.15
-# Steady-state defaults when a generator gives no data (IEC 60909-0:2016 §9.2.1, Figs. 18/19):
+# Steady-state defaults when a generator gives no data (IEC 60909-0:2016 steady state, Figs. 18/19):
 # typical saturated reactances and the "series one" excitation ceilings U_fmax/U_fr.
 XDSAT_CYLINDRICAL, XDSAT_SALIENT = 1.6, 1.2
 UFMAX_CYLINDRICAL, UFMAX_SALIENT = 1.3, 1.6

@@ -165,7 +165,7 @@ def _machines(
                 alone = only == m.shunt
                 if alone.any():
                     # fed by this machine alone: Ib = μ·I″kG (eq. 70) or μ·q·I″kM (eq. 73), and
-                    # Ik = λ·I_rG (§9.2.1), or 0 for an asynchronous motor
+                    # Ik = λ·I_rG (steady state), or 0 for an asynchronous motor
                     ib_single[alone] = (mu * q * i_pu)[alone]
                     if m.kind == "generator":
                         lam = thermal.steady_state_lambda(
@@ -199,7 +199,7 @@ def _only_source(net: Network) -> NDArray[np.int64]:
 
 
 def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.complex128]:
-    """Z1 at `buses` with the motors left out (for I″kM, IEC 60909-0:2016 §9.4); islands fed
+    """Z1 at `buses` with the motors left out (for I″kM, IEC 60909-0:2016 steady state in meshed networks); islands fed
     by motors alone keep them (their Ik is 0 anyway, set by the caller)."""
     net = nets.net
     motor = np.array([k == "motor" for k in net.sh_kind], dtype=bool)
@@ -304,8 +304,8 @@ def _solve_case(
             # several sources: eq. 75; one machine alone: eq. 70 (generator) / 73 (motor)
             ib = np.where(single, mach.ib_single_pu * ibase, ikss - mach.ib_reduction_pu * ibase)
             if ikm_share is not None:
-                # Ik: one generator alone λ·I_rG (§9.2.1), one motor alone 0; several sources
-                # Ik = I″kM, the current without motors (§9.4) — generators are not decayed
+                # Ik: one generator alone λ·I_rG, one motor alone 0; several sources
+                # Ik = I″kM, the current without motors (IEC 60909-0) — generators are not decayed
                 ik_steady = np.where(single, mach.ik_single_pu * ibase, ikss * ikm_share)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)

@@ -53,7 +53,7 @@ def steady_state_lambda(
     sin_phi: float,
     e_f_pu: float,
 ) -> NDArray[np.float64]:
-    """λ = Ik/I_rG of a synchronous generator feeding a fault alone (IEC 60909-0:2016 §9.2.1).
+    """λ = Ik/I_rG of a synchronous generator feeding a fault alone (IEC 60909-0:2016 steady state).
 
     The standard gives λmax/λmin as curves over I″kG/I_rG (Figs. 18, 19); this is the model
     behind them: the steady-state current is the excitation EMF E_f behind x_dsat and the
