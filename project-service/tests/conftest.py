@@ -97,8 +97,10 @@ def other_company() -> Company:
 
 
 @pytest.fixture
-def settings(postgres_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=postgres_url, amqp_url="", data_dir=tmp_path, simulation_url="")
+def settings(reusable_postgres_database, tmp_path: Path) -> Settings:
+    # One migrated database for the session, emptied for each test (root conftest).
+    database_url = reusable_postgres_database("project")
+    return Settings(database_url=database_url, amqp_url="", data_dir=tmp_path, simulation_url="")
 
 
 async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
