@@ -55,7 +55,7 @@ def completed(
         solve_seconds=seconds,
         bus_count=buses,
     )
-    return make_event("simulation.run.completed", payload, producer="simulation-service", company_id=company_id)
+    return make_event("simulation.run.completed", payload, producer="simulation", company_id=company_id)
 
 
 def failed(
@@ -75,7 +75,7 @@ def failed(
         error_code=code,
         detail=detail,
     )
-    return make_event("simulation.run.failed", payload, producer="simulation-service", company_id=company_id)
+    return make_event("simulation.run.failed", payload, producer="simulation", company_id=company_id)
 
 
 async def consumed(client, event_type: str) -> float:

@@ -225,6 +225,8 @@ async def test_cancel_a_queued_and_a_running_run(tmp_path, auth, helpers):
             told = [r for r in rows if r.type == "simulation.run.cancelled" and r.payload["run_id"] == run["id"]]
             assert len(told) == 1
             assert told[0].envelope["actor_id"] == told[0].payload["cancelled_by"] is not None
+            # The producer is the service's short name, the first word of its routing keys.
+            assert told[0].envelope["producer"] == "simulation"
             assert not [r for r in rows if r.type == "simulation.run.completed" and r.payload["run_id"] == run["id"]]
 
 

@@ -1,92 +1,39 @@
-"""Events: what the project service publishes (via its outbox) and what it consumes.
+"""Events the project service publishes, each written to the outbox in the transaction of
+the change it announces: `project.project.created`, `project.project.deleted`,
+`project.member.added`, `project.member.removed`, `project.circuit_version.created`.
 
-Published, each written in the transaction of the change it announces:
-`project.project.created`, `project.project.deleted`, `project.member.added`,
-`project.member.removed`, `project.circuit_version.created`.
-
-Consumed, each at most once per event thanks to the inbox:
-`auth.user.deactivated` takes the user out of every project of their company (see
-`domain.members.remove_user_everywhere`); `simulation.run.completed` and
-`simulation.run.failed` become the version's latest study (see `domain.studies`);
-`simulation.run.cancelled` goes into the project's audit trail with who cancelled it.
+What it consumes lives in `consumers.py`.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import UTC, datetime
 
-from fastapi import FastAPI
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.events import (
     CircuitVersionCreated,
-    EventEnvelope,
-    Inbox,
-    Outbox,
-    PoisonEventError,
+    EventPublisher,
     ProjectCreated,
     ProjectDeleted,
     ProjectMemberAdded,
     ProjectMemberRemoved,
-    SimulationRunCancelled,
-    SimulationRunCompleted,
-    SimulationRunFailed,
-    UserDeactivated,
-    consume_once,
-    make_event,
-    parse_payload,
 )
-from ampflux_shared.observability import current_request_id
 
 from .models import Circuit, CircuitVersion, Project, ProjectMember, event_tables
 
-PRODUCER = "project"
-USER_DEACTIVATED = "auth.user.deactivated"
-RUN_COMPLETED = "simulation.run.completed"
-RUN_FAILED = "simulation.run.failed"
-RUN_CANCELLED = "simulation.run.cancelled"
-CONSUMED = [USER_DEACTIVATED, RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED]
-
-log = logging.getLogger("ampflux.project.events")
-_outbox = Outbox(event_tables)
-_inbox = Inbox(event_tables)
-
-
-async def emit(
-    session: AsyncSession,
-    event_type: str,
-    payload: BaseModel,
-    *,
-    company_id: uuid.UUID,
-    actor_id: uuid.UUID | None,
-) -> None:
-    """Write an event into the outbox, inside the caller's transaction.
-
-    The unit of work that commits the session wakes the relay (`ampflux_shared.deps`).
-    """
-    envelope = make_event(
-        event_type,
-        payload,
-        producer=PRODUCER,
-        company_id=company_id,
-        actor_id=actor_id,
-        request_id=current_request_id(),
-    )
-    await _outbox.add(session, envelope)
+publisher = EventPublisher("project", event_tables)
 
 
 async def project_created(session: AsyncSession, project: Project, *, actor_id: uuid.UUID) -> None:
     # The creator is the first owner (the matching member.added follows).
     payload = ProjectCreated(project_id=project.id, company_id=project.company_id, name=project.name, owner_id=actor_id)
-    await emit(session, "project.project.created", payload, company_id=project.company_id, actor_id=actor_id)
+    await publisher.emit(session, "project.project.created", payload, company_id=project.company_id, actor_id=actor_id)
 
 
 async def project_deleted(session: AsyncSession, project: Project, *, actor_id: uuid.UUID) -> None:
     payload = ProjectDeleted(project_id=project.id, company_id=project.company_id)
-    await emit(session, "project.project.deleted", payload, company_id=project.company_id, actor_id=actor_id)
+    await publisher.emit(session, "project.project.deleted", payload, company_id=project.company_id, actor_id=actor_id)
 
 
 async def member_added(
@@ -95,14 +42,14 @@ async def member_added(
     payload = ProjectMemberAdded(
         project_id=project.id, company_id=project.company_id, user_id=member.user_id, role=member.role
     )
-    await emit(session, "project.member.added", payload, company_id=project.company_id, actor_id=actor_id)
+    await publisher.emit(session, "project.member.added", payload, company_id=project.company_id, actor_id=actor_id)
 
 
 async def member_removed(
     session: AsyncSession, project: Project, user_id: uuid.UUID, *, actor_id: uuid.UUID | None
 ) -> None:
     payload = ProjectMemberRemoved(project_id=project.id, company_id=project.company_id, user_id=user_id)
-    await emit(session, "project.member.removed", payload, company_id=project.company_id, actor_id=actor_id)
+    await publisher.emit(session, "project.member.removed", payload, company_id=project.company_id, actor_id=actor_id)
 
 
 async def circuit_version_created(
@@ -116,97 +63,6 @@ async def circuit_version_created(
         number=version.number,
         content_sha256=version.content_hash,
     )
-    await emit(session, "project.circuit_version.created", payload, company_id=project.company_id, actor_id=actor_id)
-
-
-# --- consumed ---------------------------------------------------------------------------
-
-
-async def on_user_deactivated(session: AsyncSession, envelope: EventEnvelope) -> None:
-    from .domain.members import remove_user_everywhere  # domain imports this module
-
-    payload = parse_payload(envelope)
-    assert isinstance(payload, UserDeactivated)
-    departures = await remove_user_everywhere(session, company_id=payload.company_id, user_id=payload.user_id)
-    log.info(
-        "user %s deactivated: removed from %d project(s), %d new owner(s)",
-        payload.user_id,
-        len(departures),
-        sum(1 for d in departures if d.promoted_user_id),
+    await publisher.emit(
+        session, "project.circuit_version.created", payload, company_id=project.company_id, actor_id=actor_id
     )
-
-
-async def on_run_finished(session: AsyncSession, envelope: EventEnvelope) -> None:
-    """A finished simulation run becomes its version's latest study (if it is the newest)."""
-    from .domain.studies import FinishedRun, record_finished_run  # domain imports this module
-
-    match parse_payload(envelope):
-        case SimulationRunCompleted() as done:
-            run = FinishedRun(
-                run_id=done.run_id,
-                company_id=done.company_id,
-                circuit_version_id=done.circuit_version_id,
-                status="succeeded",
-                finished_at=_utc(done.finished_at),
-                solve_seconds=done.solve_seconds,
-                bus_count=done.bus_count,
-            )
-        case SimulationRunFailed() as failed:
-            run = FinishedRun(
-                run_id=failed.run_id,
-                company_id=failed.company_id,
-                circuit_version_id=failed.circuit_version_id,
-                status="failed",
-                finished_at=_utc(failed.finished_at),
-                error_code=failed.error_code,
-                detail=failed.detail,
-            )
-        case other:  # only the two run types are routed here; anything else will never fit
-            raise PoisonEventError(f"not a finished run: {type(other).__name__}")
-    await record_finished_run(session, run)
-
-
-async def on_run_cancelled(session: AsyncSession, envelope: EventEnvelope) -> None:
-    """Who stopped a study, in the audit trail of its project (owners and admins read it)."""
-    from .domain import audit  # domain imports this module
-
-    payload = parse_payload(envelope)
-    if not isinstance(payload, SimulationRunCancelled):
-        raise PoisonEventError(f"not a cancelled run: {type(payload).__name__}")
-    audit.record(
-        session,
-        company_id=payload.company_id,
-        project_id=payload.project_id,
-        actor_id=payload.cancelled_by,
-        action="simulation.cancelled",
-        run_id=str(payload.run_id),
-        circuit_version_id=str(payload.circuit_version_id) if payload.circuit_version_id else None,
-    )
-
-
-def _utc(at: datetime) -> datetime:
-    # Stored times are compared to decide which run is newer: one time zone for all.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-async def subscribe_consumers(app: FastAPI) -> None:
-    """Startup hook: bind the service's durable queue and handle each event once."""
-    # Consumer names key the inbox: keep them stable, or handled events count as new.
-    studies = consume_once(app.state.db, _inbox, "project.version-studies", on_run_finished)
-    handlers = {
-        USER_DEACTIVATED: consume_once(app.state.db, _inbox, "project.user-deactivated", on_user_deactivated),
-        RUN_COMPLETED: studies,
-        RUN_FAILED: studies,
-        RUN_CANCELLED: consume_once(app.state.db, _inbox, "project.run-cancelled-audit", on_run_cancelled),
-    }
-
-    async def handle_and_kick(envelope: EventEnvelope) -> None:
-        handle = handlers.get(envelope.type)
-        if handle is None:  # a binding this release does not handle (e.g. after a rollback)
-            log.warning("no handler for %s %s; dropped", envelope.type, envelope.id)
-            return
-        await handle(envelope)  # commits (or raises, and the bus redelivers)
-        # member.removed events were written by the handler's transaction: send them now.
-        app.state.relay.kick()
-
-    await app.state.bus.subscribe(app.state.settings.events_queue, CONSUMED, handle_and_kick)

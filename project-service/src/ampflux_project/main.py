@@ -11,7 +11,7 @@ from ampflux_shared.security import JWKSVerifier
 
 from .api import ROUTERS
 from .config import Settings
-from .events import subscribe_consumers
+from .consumers import subscribe_consumers
 from .metrics import ProjectMetrics
 from .models import event_tables, metadata
 

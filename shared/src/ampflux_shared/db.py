@@ -7,7 +7,7 @@ receives a session and never commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +37,8 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Session.info flag set by `events.Outbox.add`: the transaction wrote events, so the unit of
-# work wakes the outbox relay once it has committed.
+# Session.info flag set by `events.Outbox.add`: the transaction wrote events, so
+# `Database.session()` wakes the outbox relay once it has committed.
 OUTBOX_WRITTEN = "ampflux.outbox_written"
 
 
@@ -92,10 +92,16 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._outbox_listeners: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
+
+    def on_outbox_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every unit of work that committed outbox rows (the relay's
+        wake-up): requests, consumers and workers alike, so no caller has to remember to."""
+        self._outbox_listeners.append(callback)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -107,6 +113,9 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+        if session.info.pop(OUTBOX_WRITTEN, False):
+            for callback in self._outbox_listeners:
+                callback()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

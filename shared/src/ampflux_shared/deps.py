@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import OUTBOX_WRITTEN, Database
+from .db import Database
 
 _AFTER_COMMIT = "ampflux.after_commit"
 
@@ -30,9 +30,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
     for callback in session.info.pop(_AFTER_COMMIT, []):
         callback()
-    relay = getattr(request.app.state, "relay", None)
-    if relay is not None and session.info.pop(OUTBOX_WRITTEN, False):
-        relay.kick()
+    # Events written here wake the outbox relay from `Database.session()` itself.
 
 
 def _database(request: Request) -> Database:

@@ -9,7 +9,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from ampflux_shared.events import EventEnvelope, InProcessBroker, InProcessBus, OutboxRelay, PublishError
+from ampflux_shared.events import (
+    EventEnvelope,
+    EventPublisher,
+    InProcessBroker,
+    InProcessBus,
+    OutboxRelay,
+    PublishError,
+)
 from ampflux_shared.events.bus import EventBus
 
 
@@ -98,6 +105,23 @@ async def test_the_relay_wakes_on_commit_without_waiting_for_its_poll(database, 
         async with database.session() as session:
             await relay.outbox.add(session, event)
         await h.eventually(lambda: bus.published, timeout=3, what="the kicked relay to publish")
+        assert [e.id for e in bus.published] == [event.id]
+    finally:
+        await relay.stop()
+
+
+async def test_any_unit_of_work_that_writes_events_wakes_the_relay(database, bus, schema, h):
+    """A service's publisher has its own `Outbox` (no callback): the database's unit of work
+    wakes the relay after the commit, in a consumer or worker just as in a request."""
+    relay = OutboxRelay(database, bus, schema.tables, registry=CollectorRegistry(), poll_interval=30)
+    publisher = EventPublisher("project", schema.tables)
+    await relay.start()
+    try:
+        await h.eventually(lambda: relay.passes >= 1, timeout=3)  # now in its 30 s wait
+        event = h.project_created()
+        async with database.session() as session:
+            await publisher.outbox.add(session, event)
+        await h.eventually(lambda: bus.published, timeout=3, what="the woken relay to publish")
         assert [e.id for e in bus.published] == [event.id]
     finally:
         await relay.stop()

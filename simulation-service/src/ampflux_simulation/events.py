@@ -1,26 +1,29 @@
 """The events the simulation service publishes, always through its outbox.
 
 `simulation.run.queued` doubles as the job message: the work queue is bound to it, so the
-outbox row written with the queued run is the enqueue (see `jobs.py`).
+outbox row written with the queued run is the enqueue (see `jobs/`). The simulation
+service consumes no events of other services.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ampflux_shared.events import (
     EventEnvelope,
+    EventPublisher,
     SimulationRunCancelled,
     SimulationRunCompleted,
     SimulationRunFailed,
     SimulationRunQueued,
-    make_event,
 )
-from ampflux_shared.observability import current_request_id
 
-from .models import StudyRun
+from .models import StudyRun, event_tables
 
-PRODUCER = "simulation-service"
+publisher = EventPublisher("simulation", event_tables)
+
 RUN_QUEUED = "simulation.run.queued"
 RUN_COMPLETED = "simulation.run.completed"
 RUN_FAILED = "simulation.run.failed"
@@ -37,7 +40,7 @@ def version_id_of(run: StudyRun) -> uuid.UUID:
     return uuid.uuid5(INLINE_DOCUMENT_NAMESPACE, run.document_sha256)
 
 
-def run_queued(run: StudyRun) -> EventEnvelope:
+async def run_queued(session: AsyncSession, run: StudyRun) -> EventEnvelope:
     payload = SimulationRunQueued(
         run_id=run.id,
         company_id=run.company_id,
@@ -45,10 +48,10 @@ def run_queued(run: StudyRun) -> EventEnvelope:
         circuit_version_id=version_id_of(run),
         requested_by=run.requested_by,
     )
-    return _envelope(RUN_QUEUED, payload, run)
+    return await publisher.emit(session, RUN_QUEUED, payload, company_id=run.company_id, actor_id=run.requested_by)
 
 
-def run_completed(run: StudyRun) -> EventEnvelope:
+async def run_completed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
     assert run.finished_at is not None
     payload = SimulationRunCompleted(
         run_id=run.id,
@@ -59,10 +62,11 @@ def run_completed(run: StudyRun) -> EventEnvelope:
         solve_seconds=run.solve_seconds or 0.0,
         bus_count=run.bus_count,
     )
-    return _envelope(RUN_COMPLETED, payload, run, actor=None)
+    # No actor: the system (a worker) finished it.
+    return await publisher.emit(session, RUN_COMPLETED, payload, company_id=run.company_id, actor_id=None)
 
 
-def run_failed(run: StudyRun) -> EventEnvelope:
+async def run_failed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
     assert run.finished_at is not None
     payload = SimulationRunFailed(
         run_id=run.id,
@@ -73,10 +77,10 @@ def run_failed(run: StudyRun) -> EventEnvelope:
         error_code=run.error_code or "failed",
         detail=run.error_detail or "",
     )
-    return _envelope(RUN_FAILED, payload, run, actor=None)
+    return await publisher.emit(session, RUN_FAILED, payload, company_id=run.company_id, actor_id=None)
 
 
-def run_cancelled(run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelope:
+async def run_cancelled(session: AsyncSession, run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelope:
     assert run.finished_at is not None
     payload = SimulationRunCancelled(
         run_id=run.id,
@@ -86,16 +90,4 @@ def run_cancelled(run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelop
         cancelled_at=run.finished_at,
         cancelled_by=cancelled_by,
     )
-    return _envelope(RUN_CANCELLED, payload, run, actor=cancelled_by)
-
-
-def _envelope(type_: str, payload, run: StudyRun, *, actor: uuid.UUID | bool | None = True) -> EventEnvelope:
-    return make_event(
-        type_,
-        payload,
-        producer=PRODUCER,
-        company_id=run.company_id,
-        # True: the requester; a UUID: that user; None: the system (a worker) acted.
-        actor_id=run.requested_by if actor is True else (actor if isinstance(actor, uuid.UUID) else None),
-        request_id=current_request_id(),
-    )
+    return await publisher.emit(session, RUN_CANCELLED, payload, company_id=run.company_id, actor_id=cancelled_by)

@@ -32,7 +32,6 @@ from ..schemas import (
 from .deps import (
     CurrentUser,
     DatabaseDep,
-    EventsDep,
     HasherDep,
     InteractiveUser,
     KeyRingDep,
@@ -80,12 +79,9 @@ async def _token_pair(
     summary="Register a company with its first user (its admin)",
     responses={409: problem("email already registered")},
 )
-async def register(
-    body: RegistrationCreate, session: SessionDep, events: EventsDep, hasher: HasherDep
-) -> RegistrationRead:
+async def register(body: RegistrationCreate, session: SessionDep, hasher: HasherDep) -> RegistrationRead:
     company, user = await register_company(
         session,
-        events,
         hasher,
         company_name=body.company_name,
         name=body.name,
@@ -214,11 +210,9 @@ async def read_me(user: CurrentUser) -> UserRead:
     summary="Update the caller's name or email (email needs current_password)",
     responses={403: problem("wrong current password"), 409: problem("email taken")},
 )
-async def update_me(
-    body: ProfileUpdate, user: InteractiveUser, session: SessionDep, events: EventsDep, hasher: HasherDep
-) -> UserRead:
+async def update_me(body: ProfileUpdate, user: InteractiveUser, session: SessionDep, hasher: HasherDep) -> UserRead:
     await users.update_profile(
-        session, events, hasher, user, name=body.name, email=body.email, current_password=body.current_password
+        session, hasher, user, name=body.name, email=body.email, current_password=body.current_password
     )
     return UserRead.model_validate(user)
 

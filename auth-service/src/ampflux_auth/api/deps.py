@@ -16,7 +16,6 @@ from ..domain import api_keys
 from ..domain.passwords import PasswordHasher
 from ..domain.signing_keys import KeyRing
 from ..domain.users import Role
-from ..events import AuthEvents
 from ..metrics import AuthMetrics
 from ..models import User
 
@@ -28,10 +27,6 @@ def problem(description: str) -> dict[str, Any]:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def _events(request: Request) -> AuthEvents:
-    return AuthEvents(request.app.state.relay.outbox)
 
 
 def _hasher(request: Request) -> PasswordHasher:
@@ -47,7 +42,6 @@ def _metrics(request: Request) -> AuthMetrics:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-EventsDep = Annotated[AuthEvents, Depends(_events)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 KeyRingDep = Annotated[KeyRing, Depends(_keyring)]
 MetricsDep = Annotated[AuthMetrics, Depends(_metrics)]

@@ -13,7 +13,7 @@ from ampflux_shared.security import require_scope, scoped
 
 from ..domain import users
 from ..schemas import UserCreate, UserRead, UserUpdate
-from .deps import AdminPrincipal, EventsDep, HasherDep, SessionDep, problem
+from .deps import AdminPrincipal, HasherDep, SessionDep, problem
 
 # Managing users is user management for a key too: `users:admin`, whatever the method.
 router = APIRouter(prefix="/auth/users", tags=["users"], dependencies=[require_scope("users:admin"), scoped("users")])
@@ -34,12 +34,9 @@ async def list_users(admin: AdminPrincipal, session: SessionDep, paging: PageDep
     summary="Create a user in the company",
     responses={**ADMIN_ONLY, 409: problem("email already registered")},
 )
-async def create_user(
-    body: UserCreate, admin: AdminPrincipal, session: SessionDep, events: EventsDep, hasher: HasherDep
-) -> UserRead:
+async def create_user(body: UserCreate, admin: AdminPrincipal, session: SessionDep, hasher: HasherDep) -> UserRead:
     user = await users.create_user(
         session,
-        events,
         hasher,
         company_id=admin.company_id,
         name=body.name,
@@ -61,13 +58,10 @@ async def read_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionD
     summary="Change a user's name or roles",
     responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem("would leave no active admin")},
 )
-async def update_user(
-    user_id: uuid.UUID, body: UserUpdate, admin: AdminPrincipal, session: SessionDep, events: EventsDep
-) -> UserRead:
+async def update_user(user_id: uuid.UUID, body: UserUpdate, admin: AdminPrincipal, session: SessionDep) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
     await users.update_user(
         session,
-        events,
         user,
         name=body.name,
         roles=list(body.roles) if body.roles is not None else None,
@@ -81,20 +75,16 @@ async def update_user(
     summary="Deactivate a user: no more logins or refreshes, sessions ended",
     responses={**ADMIN_ONLY, **NOT_FOUND, 409: problem("would leave no active admin")},
 )
-async def deactivate_user(
-    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep
-) -> UserRead:
+async def deactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
-    await users.deactivate_user(session, events, user, actor_id=admin.user_id)
+    await users.deactivate_user(session, user, actor_id=admin.user_id)
     return UserRead.model_validate(user)
 
 
 @router.post(
     "/{user_id}/reactivate", summary="Let a deactivated user log in again", responses={**ADMIN_ONLY, **NOT_FOUND}
 )
-async def reactivate_user(
-    user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, events: EventsDep
-) -> UserRead:
+async def reactivate_user(user_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> UserRead:
     user = await users.get_company_user(session, admin.company_id, user_id)
-    await users.reactivate_user(session, events, user, actor_id=admin.user_id)
+    await users.reactivate_user(session, user, actor_id=admin.user_id)
     return UserRead.model_validate(user)

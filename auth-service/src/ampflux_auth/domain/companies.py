@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..events import AuthEvents
+from .. import events
 from ..models import Company, User
 from .passwords import PasswordHasher
 from .users import Role, create_user
@@ -14,7 +14,6 @@ from .users import Role, create_user
 
 async def register_company(
     session: AsyncSession,
-    events: AuthEvents,
     hasher: PasswordHasher,
     *,
     company_name: str,
@@ -30,7 +29,6 @@ async def register_company(
     await events.company_created(session, company, actor_id=user_id)
     user = await create_user(
         session,
-        events,
         hasher,
         company_id=company.id,
         name=name,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.errors import ProblemError, conflict, field_error, not_found
 from ampflux_shared.pagination import PageParams, Rows, paginate
 
-from ..events import AuthEvents
+from .. import events
 from ..models import User
 from .passwords import PasswordHasher
 from .throttling import LoginLimits, Throttle, check_login_allowed, record_login_failure, record_login_success
@@ -64,7 +64,6 @@ async def _ensure_email_free(session: AsyncSession, email: str) -> None:
 
 async def create_user(
     session: AsyncSession,
-    events: AuthEvents,
     hasher: PasswordHasher,
     *,
     company_id: uuid.UUID,
@@ -114,7 +113,6 @@ async def _ensure_another_admin(session: AsyncSession, user: User) -> None:
 
 async def update_user(
     session: AsyncSession,
-    events: AuthEvents,
     user: User,
     *,
     name: str | None = None,
@@ -136,7 +134,7 @@ async def update_user(
     return user
 
 
-async def deactivate_user(session: AsyncSession, events: AuthEvents, user: User, *, actor_id: uuid.UUID) -> User:
+async def deactivate_user(session: AsyncSession, user: User, *, actor_id: uuid.UUID) -> User:
     if not user.is_active:
         return user
     if Role.ADMIN in user.roles:
@@ -148,7 +146,7 @@ async def deactivate_user(session: AsyncSession, events: AuthEvents, user: User,
     return user
 
 
-async def reactivate_user(session: AsyncSession, events: AuthEvents, user: User, *, actor_id: uuid.UUID) -> User:
+async def reactivate_user(session: AsyncSession, user: User, *, actor_id: uuid.UUID) -> User:
     if user.is_active:
         return user
     user.is_active = True
@@ -159,7 +157,6 @@ async def reactivate_user(session: AsyncSession, events: AuthEvents, user: User,
 
 async def update_profile(
     session: AsyncSession,
-    events: AuthEvents,
     hasher: PasswordHasher,
     user: User,
     *,

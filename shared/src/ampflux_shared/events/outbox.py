@@ -51,7 +51,7 @@ class Outbox:
                 attempts=0,
             )
         )
-        session.info[OUTBOX_WRITTEN] = True  # the request's unit of work wakes the relay after commit
+        session.info[OUTBOX_WRITTEN] = True  # Database.session() wakes the relay after commit
         if self.on_commit is not None and not session.info.get(_KICK_LISTENER):
             # Wake the relay right after the commit, so nobody has to remember to.
             callback = self.on_commit
@@ -83,6 +83,8 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.stop_grace = stop_grace
         self.outbox = Outbox(tables, on_commit=self.kick)
+        # Any unit of work on this database that writes events wakes the relay after commit.
+        database.on_outbox_commit(self.kick)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

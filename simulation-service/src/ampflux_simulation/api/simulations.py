@@ -81,7 +81,7 @@ async def submit_simulation(
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
     )
-    run, created = await runs.submit_run(session, request.app.state.relay.outbox, submission, study)
+    run, created = await runs.submit_run(session, submission, study)
     return _accepted(response, run, replayed=not created)
 
 
@@ -176,9 +176,7 @@ async def cancel_simulation(
         if not principal.has_role(*RUN_ROLES):
             raise forbidden(f"cancelling another user's run needs one of the roles: {', '.join(RUN_ROLES)}")
         await require_project_role(request, principal, run.project_id, "editor")
-    run = await runs.cancel_run(
-        session, request.app.state.relay.outbox, principal.company_id, run_id, cancelled_by=principal.user_id
-    )
+    run = await runs.cancel_run(session, principal.company_id, run_id, cancelled_by=principal.user_id)
     return run_read(run)
 
 

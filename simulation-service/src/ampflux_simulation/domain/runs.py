@@ -53,9 +53,7 @@ async def find_by_idempotency_key(
     return run
 
 
-async def submit_run(
-    session: AsyncSession, outbox: Outbox, submission: Submission, study: PreparedInput
-) -> tuple[StudyRun, bool]:
+async def submit_run(session: AsyncSession, submission: Submission, study: PreparedInput) -> tuple[StudyRun, bool]:
     """(run, created). Writes the queued run, its input and the queued event (= the job).
 
     A concurrent twin with the same Idempotency-Key loses on the unique constraint and
@@ -100,7 +98,7 @@ async def submit_run(
             raise
         return existing, False
     session.add(StudyInput(run_id=run.id, document_gz=compress_document(study.document)))
-    await outbox.add(session, events.run_queued(run))
+    await events.run_queued(session, run)
     await session.flush()
     return run, True
 
@@ -142,7 +140,7 @@ async def list_runs(
 
 
 async def cancel_run(
-    session: AsyncSession, outbox: Outbox, company_id: uuid.UUID, run_id: uuid.UUID, *, cancelled_by: uuid.UUID | None
+    session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID, *, cancelled_by: uuid.UUID | None
 ) -> StudyRun:
     """Queued or running → cancelled, with its event in the same transaction. A worker drops
     a cancelled job before solving and stops a running solve when it sees the change."""
@@ -157,7 +155,7 @@ async def cancel_run(
     # Who stopped it stays on the run (and goes with the event as its actor).
     run.error_detail = f"cancelled by user {cancelled_by}" if cancelled_by else "cancelled"
     await session.flush()
-    await outbox.add(session, events.run_cancelled(run, cancelled_by))
+    await events.run_cancelled(session, run, cancelled_by)
     return run
 
 
@@ -199,23 +197,30 @@ async def current_status(session: AsyncSession, run_id: uuid.UUID) -> RunStatus 
     return RunStatus(status) if status is not None else None
 
 
+# `_outbox` is not used (the events module's publisher writes the outbox); it stays in the
+# worker-side signatures until the job runner stops passing its relay's outbox.
 async def mark_succeeded(
-    session: AsyncSession, outbox: Outbox, run: StudyRun, *, solve_seconds: float, finished_at: datetime | None = None
+    session: AsyncSession,
+    _outbox: Outbox | None,
+    run: StudyRun,
+    *,
+    solve_seconds: float,
+    finished_at: datetime | None = None,
 ) -> None:
     run.status = RunStatus.SUCCEEDED
     run.progress = 1.0
     run.finished_at = finished_at or utcnow()
     run.solve_seconds = solve_seconds
     run.error_code = run.error_detail = None
-    await outbox.add(session, events.run_completed(run))
+    await events.run_completed(session, run)
 
 
-async def mark_failed(session: AsyncSession, outbox: Outbox, run: StudyRun, *, code: str, detail: str) -> None:
+async def mark_failed(session: AsyncSession, _outbox: Outbox | None, run: StudyRun, *, code: str, detail: str) -> None:
     run.status = RunStatus.FAILED
     run.finished_at = utcnow()
     run.error_code = code[:64]
     run.error_detail = detail[:4000]
-    await outbox.add(session, events.run_failed(run))
+    await events.run_failed(session, run)
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
