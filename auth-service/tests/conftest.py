@@ -107,8 +107,9 @@ def service_factory(tmp_path):
 
 
 @pytest.fixture
-async def pg(postgres_url, tmp_path) -> AsyncIterator[Service]:
-    async with running(make_settings(postgres_url, tmp_path)) as svc:
+async def pg(reusable_postgres_database, tmp_path) -> AsyncIterator[Service]:
+    # One migrated database for the session, emptied for each test (root conftest).
+    async with running(make_settings(reusable_postgres_database("auth"), tmp_path)) as svc:
         yield svc
 
 
