@@ -52,8 +52,9 @@ async def sqlite_db(tmp_path, schema):
 
 
 @pytest.fixture
-async def pg_db(postgres_url, schema):
-    database = Database(postgres_url)
+async def pg_db(reusable_postgres_database, schema):
+    # The session's database for these tables, emptied for each test (root conftest).
+    database = Database(reusable_postgres_database("events"))
     await helpers.create_schema(database, schema)
     yield database
     await database.dispose()
