@@ -9,8 +9,8 @@ import time
 import pytest
 
 from ampflux_simulation.config import Settings
+from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child
 from ampflux_simulation.solver import SolverError
-from ampflux_simulation.solving import SolveRequest, SolveStatus, _describe, solve_in_child
 
 
 def request_for(document: dict, **kw) -> SolveRequest:

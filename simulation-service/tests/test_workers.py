@@ -37,7 +37,8 @@ class Stack:
     log_dir: Path
     workers: list[subprocess.Popen] = field(default_factory=list)
 
-    def start_worker(self, **overrides: Any) -> subprocess.Popen:
+    def start_worker(self, popen_options: dict[str, Any] | None = None, **overrides: Any) -> subprocess.Popen:
+        popen_options = popen_options or {}
         env = dict(os.environ)
         values = {
             "ENVIRONMENT": "test",
@@ -54,13 +55,15 @@ class Stack:
         }
         values.update({k.upper(): v for k, v in overrides.items()})
         env.update({f"SIMULATION_{k}": str(v) for k, v in values.items()})
-        log = open(self.log_dir / f"worker-{len(self.workers)}.log", "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ampflux_simulation.worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with open(self.log_dir / f"worker-{len(self.workers)}.log", "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ampflux_simulation.worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **popen_options,
+            )
         self.workers.append(process)
         return process
 

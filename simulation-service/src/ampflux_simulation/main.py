@@ -16,11 +16,10 @@ from ampflux_shared.security import JWKSVerifier
 from .api import events_stream, results, simulations
 from .config import Settings
 from .domain import runs
-from .jobs import RabbitJobQueue, subscribe_in_process
+from .jobs import JobRunner, RabbitJobQueue, subscribe_in_process
 from .metrics import SimulationMetrics
 from .models import RunStatus, event_tables, metadata
 from .project_client import ProjectClient
-from .runner import JobRunner
 
 log = logging.getLogger("ampflux.simulation")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import aio_pika
 from aio_pika.abc import (
@@ -71,7 +71,7 @@ class RabbitMQBus(EventBus):
         self._connection: AbstractRobustConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
-        self._inflight: set[asyncio.Task[object]] = set()
+        self._inflight = InflightTracker()
 
     async def start(self) -> None:
         """Connect (retrying up to `startup_timeout`) and declare the exchange.
@@ -112,8 +112,7 @@ class RabbitMQBus(EventBus):
                     await queue.cancel(tag)
             except Exception:  # the connection may be gone already; closing below is enough
                 log.debug("could not cancel consumer %s on %s", tag, queue.name, exc_info=True)
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=self.stop_grace)
+        await self._inflight.drain(self.stop_grace)
         self._consumers.clear()
         if self._connection is not None:
             await self._connection.close()
@@ -155,22 +154,14 @@ class RabbitMQBus(EventBus):
         channel = await self._connection.channel()
         # Bounded prefetch: at most this many unacked messages (and handler tasks) at once.
         await channel.set_qos(prefetch_count=self.prefetch)
-        dlx = await channel.declare_exchange(self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(f"{queue}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
-        await dlq.bind(dlx, routing_key=queue)
-        q = await channel.declare_queue(
+        q, _dlq = await declare_consumer_queue(
+            channel,
             queue,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": self.dead_letter_exchange_name,
-                "x-dead-letter-routing-key": queue,
-                "x-delivery-limit": self.delivery_limit,
-            },
+            exchange=self.exchange_name,
+            routing_keys=routing_keys,
+            delivery_limit=self.delivery_limit,
         )
-        for key in routing_keys:
-            await q.bind(self.exchange_name, routing_key=key)
-        tag = await q.consume(self._on_message_callback(queue, handler), no_ack=False)
+        tag = await q.consume(self._inflight.track(lambda m: self._handle(queue, handler, m)), no_ack=False)
         self._consumers.append((channel, q, tag))
 
     async def ping(self) -> None:
@@ -181,50 +172,121 @@ class RabbitMQBus(EventBus):
         if conn is None or not conn.connected.is_set() or transport is None or transport.connection.is_closed:
             raise BusUnavailableError("RabbitMQ is not connected")
 
-    def _on_message_callback(
-        self, queue: str, handler: Handler
-    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._inflight.add(task)
-            try:
-                await self._handle(queue, handler, message)
-            finally:
-                if task is not None:
-                    self._inflight.discard(task)
-
-        return on_message
-
     async def _handle(self, queue: str, handler: Handler, message: AbstractIncomingMessage) -> None:
         envelope = parse_envelope(message.body)
         if envelope is None:
             count_consumed(self.metrics, "unparseable", Outcome.DEAD_LETTER)
-            await _settle(message.reject(requeue=False), message)
+            await settle(message.reject(requeue=False), message)
             return
         outcome = await run_handler(handler, envelope, queue)
         count_consumed(self.metrics, envelope.type, outcome)
         if outcome is Outcome.OK:
-            await _settle(message.ack(), message)
+            await settle(message.ack(), message)
         elif outcome is Outcome.DEAD_LETTER:
-            await _settle(message.reject(requeue=False), message)
+            await settle(message.reject(requeue=False), message)
         else:
             # Hold the prefetch slot a little before requeueing so a transient fault (database
             # restarting) is not hammered; the quorum queue's delivery limit bounds the retries.
             await asyncio.sleep(self._retry_delay(message))
-            await _settle(message.nack(requeue=True), message)
+            await settle(message.nack(requeue=True), message)
 
     def _retry_delay(self, message: AbstractIncomingMessage) -> float:
-        # Quorum queues count deliveries in this header (an integer; absent on the first delivery).
-        header = (message.headers or {}).get("x-delivery-count")
-        count = header if isinstance(header, int) else 0
-        return min(self.retry_delay * 2**count, self.max_retry_delay)
+        return min(self.retry_delay * 2 ** delivery_count(message), self.max_retry_delay)
 
 
-async def _settle(action: Awaitable[object], message: AbstractIncomingMessage) -> None:
+# --- primitives every consumer on this broker shares (the bus, the simulation job queue) ---
+
+
+def dead_letter_exchange_name(exchange: str = DEFAULT_EXCHANGE) -> str:
+    return f"{exchange}.dlx"
+
+
+async def declare_consumer_queue(
+    channel: AbstractChannel,
+    queue: str,
+    *,
+    exchange: str = DEFAULT_EXCHANGE,
+    routing_keys: Iterable[str],
+    delivery_limit: int,
+) -> tuple[AbstractQueue, AbstractQueue]:
+    """Declare (idempotently) a consuming queue, its `<queue>.dlq` and their bindings.
+
+    Both are quorum queues (see the module docstring); the work queue dead-letters through
+    the direct exchange `<exchange>.dlx` with its own name as routing key. Returns
+    (queue, dead-letter queue).
+    """
+    await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    dlx_name = dead_letter_exchange_name(exchange)
+    dlx = await channel.declare_exchange(dlx_name, aio_pika.ExchangeType.DIRECT, durable=True)
+    dlq = await channel.declare_queue(f"{queue}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
+    await dlq.bind(dlx, routing_key=queue)
+    work = await channel.declare_queue(
+        queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": dlx_name,
+            "x-dead-letter-routing-key": queue,
+            "x-delivery-limit": delivery_limit,
+        },
+    )
+    for key in routing_keys:
+        await work.bind(exchange, routing_key=key)
+    return work, dlq
+
+
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    """How often the broker delivered this message before (0 on the first delivery).
+
+    Quorum queues count in `x-delivery-count`; anything else in that header (a string, a
+    negative number, garbage from a foreign publisher) reads as 0 instead of raising in
+    the consumer, where an exception would leave the message unsettled.
+    """
+    header = (message.headers or {}).get("x-delivery-count")
+    if isinstance(header, bool) or not isinstance(header, int) or header < 0:
+        return 0
+    return header
+
+
+class InflightTracker:
+    """The consumer callbacks still running, so that stopping can wait for them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def track(
+        self, callback: Callable[[AbstractIncomingMessage], Awaitable[None]]
+    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)
+            try:
+                await callback(message)
+            finally:
+                if task is not None:
+                    self._tasks.discard(task)
+
+        return on_message
+
+    async def drain(self, grace_s: float) -> set[asyncio.Task[object]]:
+        """Wait up to `grace_s` for the running callbacks; returns those still running."""
+        if not self._tasks:
+            return set()
+        _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        return set(late)
+
+
+async def settle(action: Awaitable[object], message: AbstractIncomingMessage) -> bool:
+    """Ack, nack or reject; False when the channel is gone (the broker then redelivers)."""
     try:
         await action
     except Exception:
         # The channel died under us: the broker requeues the unacked message by itself, and the
         # inbox makes the redelivery of an already-committed event a no-op.
         log.warning("could not settle message %s; the broker will redeliver it", message.message_id, exc_info=True)
+        return False
+    return True

@@ -1,40 +1,41 @@
-"""The job queue: how a queued run reaches a worker.
+"""The job queue: how a queued run reaches a worker, on the shared bus's RabbitMQ primitives.
 
 There is no separate "enqueue": the work queue is bound to the events exchange with the
 `simulation.run.queued` routing key, so the outbox row written in the same transaction as
 the queued run becomes the job once the relay publishes it (and a broker outage only
 delays it, as for every other event).
 
-RabbitMQ topology (declared idempotently by the API and by every worker, so a job is
-routable even before the first worker starts):
-- work queue `<jobs_queue>` (default `simulation.jobs`): durable *quorum* queue, because
-  RabbitMQ 3.10 honours `x-delivery-limit` only on quorum queues and has no default
-  limit; dead letters go through the direct exchange `ampflux.events.dlx` (the shared
-  bus's convention) with the queue's name as routing key into
+RabbitMQ topology (declared idempotently by the API and by every worker, with the shared
+`declare_consumer_queue`, so a job is routable even before the first worker starts):
+- work queue `<jobs_queue>` (default `simulation.jobs`): durable quorum queue with
+  `x-delivery-limit`, dead-lettering through `ampflux.events.dlx` into
 - `<jobs_queue>.dlq`: where a job lands after too many failed deliveries (or at once,
   when the message is not a job at all). Workers consume it to fail the run.
 
-Workers consume with prefetch 1 and manual acks: one job at a time per worker, acked only
-after its outcome is committed.
+Workers consume with prefetch 1 and manual acks, acking only after the outcome is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
-from ampflux_shared.events import EventBus, EventEnvelope
-from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE
+from ampflux_shared.events.rabbitmq import (
+    DEFAULT_EXCHANGE,
+    InflightTracker,
+    declare_consumer_queue,
+    delivery_count,
+    settle,
+)
 
-from .config import Settings
-from .events import RUN_QUEUED
-from .runner import Job, JobOutcome, JobRunner
+from ..config import Settings
+from ..events import RUN_QUEUED
+from .job import Job, JobOutcome, job_from_body
 
 log = logging.getLogger("ampflux.simulation.jobs")
 
@@ -49,19 +50,6 @@ class QueueStats:
     depth: int
     consumers: int
     dead_letters: int
-
-
-def job_from_body(body: bytes, headers: dict | None = None) -> Job | None:
-    """The job a message carries, or None when it is not a queued-run event."""
-    try:
-        envelope = EventEnvelope.from_json(body)
-        if envelope.type != RUN_QUEUED:
-            return None
-        run_id = uuid.UUID(str(envelope.payload["run_id"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    count = int((headers or {}).get("x-delivery-count") or 0)
-    return Job(run_id=run_id, message_id=envelope.id, delivery_count=count)
 
 
 class RabbitJobQueue:
@@ -79,13 +67,12 @@ class RabbitJobQueue:
         self.queue_name = queue
         self.dead_letter_queue_name = f"{queue}.dlq"
         self.exchange_name = exchange
-        self.dead_letter_exchange_name = f"{exchange}.dlx"
         self.delivery_limit = delivery_limit
         self.prefetch = prefetch
         self.retry_delay_s = retry_delay_s
         self._connection: AbstractRobustConnection | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
-        self._inflight: set[asyncio.Task[object]] = set()
+        self._inflight = InflightTracker()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, prefetch: int = 1) -> RabbitJobQueue:
@@ -104,37 +91,26 @@ class RabbitJobQueue:
         await channel.close()
 
     async def _declare(self, channel: AbstractChannel) -> tuple[AbstractQueue, AbstractQueue]:
-        exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
-        dlx = await channel.declare_exchange(self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
-        dlq = await channel.declare_queue(
-            self.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await dlq.bind(dlx, routing_key=self.queue_name)
-        work = await channel.declare_queue(
+        return await declare_consumer_queue(
+            channel,
             self.queue_name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": self.dead_letter_exchange_name,
-                "x-dead-letter-routing-key": self.queue_name,
-            },
+            exchange=self.exchange_name,
+            routing_keys=[RUN_QUEUED],
+            delivery_limit=self.delivery_limit,
         )
-        await work.bind(exchange, routing_key=RUN_QUEUED)
-        return work, dlq
 
     async def consume(self, handler: JobHandler) -> None:
         channel = await self._require().channel()
         await channel.set_qos(prefetch_count=self.prefetch)
         work, _ = await self._declare(channel)
-        tag = await work.consume(self._tracked(lambda m: self._on_job(m, handler)), no_ack=False)
+        tag = await work.consume(self._inflight.track(lambda m: self._on_job(m, handler)), no_ack=False)
         self._consumers.append((work, tag))
 
     async def consume_dead_letters(self, handler: DeadLetterHandler) -> None:
         channel = await self._require().channel()
         await channel.set_qos(prefetch_count=10)
         _, dlq = await self._declare(channel)
-        tag = await dlq.consume(self._tracked(lambda m: self._on_dead_letter(m, handler)), no_ack=False)
+        tag = await dlq.consume(self._inflight.track(lambda m: self._on_dead_letter(m, handler)), no_ack=False)
         self._consumers.append((dlq, tag))
 
     async def stats(self, timeout_s: float = 5.0) -> QueueStats:
@@ -165,13 +141,12 @@ class RabbitJobQueue:
             except Exception:
                 log.debug("could not cancel consumer %s", tag, exc_info=True)
         self._consumers.clear()
-        if self._inflight:
-            # A job still running past the grace is cancelled (its solve is killed); the
-            # broker redelivers the unacked message to another worker.
-            _, late = await asyncio.wait(self._inflight, timeout=grace_s)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        # A job still running past the grace is cancelled (its solve is killed); the
+        # broker redelivers the unacked message to another worker.
+        late = await self._inflight.drain(grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         if self._connection is not None:
             try:
                 # Bounded: closing a robust connection that is reconnecting can wait forever.
@@ -186,24 +161,11 @@ class RabbitJobQueue:
             raise RuntimeError("the job queue is not started")
         return self._connection
 
-    def _tracked(self, callback: Callable[[AbstractIncomingMessage], Awaitable[None]]):
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._inflight.add(task)
-            try:
-                await callback(message)
-            finally:
-                if task is not None:
-                    self._inflight.discard(task)
-
-        return on_message
-
     async def _on_job(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
-        job = job_from_body(message.body, message.headers)
+        job = job_from_body(message.body, delivery_count(message))
         if job is None:
             log.error("dead-lettering a message that is not a job: %.200r", message.body)
-            await _settle(message.reject(requeue=False), message)
+            await settle(message.reject(requeue=False), message)
             return
         try:
             outcome = await handler(job)
@@ -211,21 +173,21 @@ class RabbitJobQueue:
             log.exception("job for run %s failed; it will be redelivered", job.run_id)
             outcome = JobOutcome.RETRY
         if outcome is JobOutcome.DONE:
-            await _settle(message.ack(), message)
+            await settle(message.ack(), message)
             return
         # Hold the slot a moment so a transient fault is not hammered; each requeue counts
         # towards x-delivery-limit, after which the broker dead-letters the job.
         await asyncio.sleep(self._backoff(job.delivery_count))
-        await _settle(message.nack(requeue=True), message)
+        await settle(message.nack(requeue=True), message)
 
     def _backoff(self, delivery_count: int) -> float:
         return min(self.retry_delay_s * 2 ** min(delivery_count, 16), MAX_RETRY_DELAY_S)
 
     async def _on_dead_letter(self, message: AbstractIncomingMessage, handler: DeadLetterHandler) -> None:
-        job = job_from_body(message.body, message.headers)
+        job = job_from_body(message.body, delivery_count(message))
         if job is None:
             log.error("dropping an unreadable dead letter: %.200r", message.body)
-            await _settle(message.ack(), message)
+            await settle(message.ack(), message)
             return
         try:
             await handler(job, _death_reason(message))
@@ -234,55 +196,16 @@ class RabbitJobQueue:
             # database outage or a bug is not hammered while it lasts.
             log.exception("could not record the dead-lettered job of run %s; retrying", job.run_id)
             await asyncio.sleep(self._backoff(job.delivery_count))
-            await _settle(message.nack(requeue=True), message)
+            await settle(message.nack(requeue=True), message)
             return
-        await _settle(message.ack(), message)
+        await settle(message.ack(), message)
 
 
 def _death_reason(message: AbstractIncomingMessage) -> str:
-    deaths = (message.headers or {}).get("x-death") or []
-    if deaths and isinstance(deaths[0], dict):
-        reason = deaths[0].get("reason")
+    deaths = (message.headers or {}).get("x-death")
+    first = deaths[0] if isinstance(deaths, list | tuple) and deaths else None
+    if isinstance(first, dict):
+        reason = first.get("reason")
         reason = reason.decode() if isinstance(reason, bytes) else reason
         return f"broker reason {reason!r} (x-delivery-limit reached or rejected as poison)"
     return "rejected by the broker"
-
-
-async def _settle(action: Awaitable[object], message: AbstractIncomingMessage) -> None:
-    try:
-        await action
-    except Exception:
-        # The channel died: the broker requeues the unacked message itself; the inbox and
-        # the run's status make the redelivery harmless.
-        log.warning("could not settle message %s; the broker will redeliver it", message.message_id, exc_info=True)
-
-
-# --- embedded mode ------------------------------------------------------------------------
-
-
-class RetryJob(Exception):
-    """Raised to the in-process bus so that it redelivers the job."""
-
-
-async def subscribe_in_process(
-    bus: EventBus, queue: str, runner: JobRunner, *, consumers: int, max_attempts: int
-) -> None:
-    """Embedded default: the API process is its own worker on the in-process bus.
-
-    Solving happens in a child process, so the event loop (and the API) stays responsive.
-    The in-process bus has no delivery-limit header; the run's own attempt count stands in.
-    """
-
-    async def handle(envelope: EventEnvelope) -> None:
-        job = job_from_body(envelope.to_json())
-        if job is None:
-            return
-        outcome = await runner.handle(job)
-        if outcome is JobOutcome.RETRY:
-            if await runner.attempts(job.run_id) >= max_attempts:
-                await runner.dead_lettered(job, f"gave up after {max_attempts} attempts in the embedded worker")
-                return
-            raise RetryJob(f"run {job.run_id} will be retried")
-
-    for _ in range(consumers):
-        await bus.subscribe(queue, [RUN_QUEUED], handle)

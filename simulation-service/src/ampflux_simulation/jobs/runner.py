@@ -3,7 +3,7 @@
 The job handler owns its transactions:
 1. claim: lock the run; a finished, cancelled or unknown run, or a message id already in
    the inbox, is dropped (a redelivery does nothing); else mark it `running`;
-2. solve in a child process (`solving.py`), with progress, cancel checks and a time limit;
+2. solve in a child process (`solve_process.py`), with progress, cancel checks and a time limit;
 3. finish: lock the run again and, unless it was cancelled or finished meanwhile, store
    the results, mark it, write the completed/failed event to the outbox and record the
    message id in the inbox, all in one transaction. Only after that commit may the
@@ -16,8 +16,6 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,27 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.db import Database
 from ampflux_shared.events import Inbox, Outbox
 
-from .config import Settings
-from .domain import results, runs
-from .metrics import SimulationMetrics
-from .models import RunStatus, StudyRun, event_tables
-from .solving import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
+from ..config import Settings
+from ..domain import results, runs
+from ..metrics import SimulationMetrics
+from ..models import RunStatus, StudyRun, event_tables
+from .job import Job, JobOutcome
+from .solve_process import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
 
 log = logging.getLogger("ampflux.simulation.jobs")
 
 INBOX_CONSUMER = "simulation.jobs"
-
-
-class JobOutcome(StrEnum):
-    DONE = "done"  # ack: the job needs nothing more
-    RETRY = "retry"  # nack with requeue: the delivery limit bounds how often
-
-
-@dataclass(frozen=True)
-class Job:
-    run_id: uuid.UUID
-    message_id: uuid.UUID
-    delivery_count: int = 0
 
 
 class JobRunner:

@@ -41,7 +41,12 @@ def _preload_modules() -> list[str]:
     run by path is handled by multiprocessing's own `__main__` entry; for
     `python -m some.module` the module is imported here so that its imports are cached.
     """
-    modules = ["__main__", "ampflux_shared.circuit", "ampflux_simulation.solving", "ampflux_simulation.solver"]
+    modules = [
+        "__main__",
+        "ampflux_shared.circuit",
+        "ampflux_simulation.jobs.solve_process",
+        "ampflux_simulation.solver",
+    ]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name and not spec.name.endswith("__main__"):
         modules.append(spec.name)
@@ -190,7 +195,7 @@ def _child_main(conn: Connection, request: SolveRequest) -> None:
 def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
     from ampflux_shared.circuit import parse_circuit
 
-    from .solver import solve_study
+    from ..solver import solve_study
 
     if request.delay_s:
         time.sleep(request.delay_s)
@@ -217,7 +222,7 @@ def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
 def _describe(exc: Exception) -> dict[str, str]:
     from ampflux_shared.circuit import CircuitValidationError
 
-    from .solver import SolverError
+    from ..solver import SolverError
 
     if isinstance(exc, SolverError):
         return {"code": "solver_error", "detail": str(exc)}

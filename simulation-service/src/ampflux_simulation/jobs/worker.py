@@ -22,13 +22,13 @@ from ampflux_shared.events import OutboxRelay, create_bus
 from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head_async
 from ampflux_shared.observability import ServiceMetrics, configure_logging
 
-from .config import Settings
-from .jobs import RabbitJobQueue
-from .metrics import SimulationMetrics
-from .migrate import MIGRATIONS_DIR, VERSION_TABLE
-from .models import event_tables
+from ..config import Settings
+from ..metrics import SimulationMetrics
+from ..migrate import MIGRATIONS_DIR, VERSION_TABLE
+from ..models import event_tables
+from .queue import RabbitJobQueue
 from .runner import JobRunner
-from .solving import start_forkserver
+from .solve_process import start_forkserver
 
 log = logging.getLogger("ampflux.simulation.worker")
 
@@ -85,7 +85,3 @@ def main() -> int:
 
     asyncio.run(serve())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
