@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from ampflux_shared.circuit import document_sha256
+
 
 async def test_saving_creates_numbered_immutable_versions(api, client, company):
     owner = company.user()
@@ -46,6 +48,8 @@ async def test_unchanged_document_creates_no_new_version(api, client, company):
     r = await api.save(project, circuit, owner, same, "nothing changed")
     assert r.status_code == 200, r.text
     assert r.json()["number"] == 1 and r.json()["id"] == first["id"]
+    # the platform's one document hash: the simulation service names the same input the same
+    assert first["content_hash"] == document_sha256(same) == document_sha256(api.tiny_circuit())
     versions = (
         await client.get(f"/projects/{project['id']}/circuits/{circuit['id']}/versions", headers=owner.headers)
     ).json()

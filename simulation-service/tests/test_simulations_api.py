@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -11,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from ampflux_shared.circuit import document_sha256
 from ampflux_simulation.models import event_tables
 
 REL_TOL = 1e-4
@@ -54,6 +56,20 @@ async def test_inline_circuit_reproduces_the_reference_results(api, reference_ca
     n_sets = len(reference_case["expected"]["result_sets"])
     assert len(items) == n_sets * len(reference_case["buses"])
     assert_matches_reference(items, reference_case["expected"])
+
+
+async def test_the_same_document_with_20_or_20_0_is_the_same_input(api, helpers):
+    as_floats = helpers.without_expected(helpers.load_case("mv_meshed_20kv"))
+    assert [b["vn_kv"] for b in as_floats["buses"]][:3] == [110.0, 110.0, 20.0]
+    as_ints = copy.deepcopy(as_floats)
+    for bus in as_ints["buses"]:
+        bus["vn_kv"] = int(bus["vn_kv"]) if float(bus["vn_kv"]).is_integer() else bus["vn_kv"]
+    assert json.dumps(as_floats) != json.dumps(as_ints)
+
+    a = (await api.submit(as_floats)).json()
+    b = (await api.submit(as_ints)).json()
+    # The project service hashes its versions with the same shared function.
+    assert a["document_sha256"] == b["document_sha256"] == document_sha256(as_ints) == document_sha256(as_floats)
 
 
 async def test_a_malformed_circuit_is_refused_with_every_problem_and_its_path(api, helpers):

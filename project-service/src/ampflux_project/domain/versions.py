@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -11,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, joinedload
 
-from ampflux_shared.circuit import validate_circuit
+from ampflux_shared.circuit import document_sha256, validate_circuit
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import field_error, not_found, validation_failed
 from ampflux_shared.pagination import PageParams, Rows, paginate
@@ -24,30 +22,6 @@ from .access import ProjectAccess
 # Every query serving versions loads their latest study in the same statement (a LEFT
 # JOIN on the one-row-per-version table, so pages and counts are unaffected).
 WITH_STUDY = joinedload(CircuitVersion.latest_study)
-
-
-def canonical_json(document: Any) -> bytes:
-    """One byte string per JSON value: sorted keys, no spaces, UTF-8, integral floats as ints.
-
-    Two documents that mean the same JSON (key order, 20 vs 20.0) hash the same.
-    """
-    return json.dumps(
-        _normalise_numbers(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def content_hash(document: Any) -> str:
-    return hashlib.sha256(canonical_json(document)).hexdigest()
-
-
-def _normalise_numbers(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _normalise_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normalise_numbers(v) for v in value]
-    return value
 
 
 def check_document(document: Any) -> dict[str, Any]:
@@ -104,7 +78,7 @@ async def save_version(
     the true latest version.
     """
     check_document(document)
-    digest = content_hash(document)
+    digest = document_sha256(document)
     latest = await latest_version(session, circuit)
     if latest is not None and latest.content_hash == digest:
         return latest, False

@@ -1,5 +1,6 @@
 """The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
 
+from .canonical import canonical_json, document_sha256, json_safe
 from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
 from .limits import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, DocumentObject, check_document_depth
 from .model import (
@@ -39,7 +40,10 @@ __all__ = [
     "Study",
     "Transformer",
     "Transformer3W",
+    "canonical_json",
     "check_document_depth",
+    "document_sha256",
+    "json_safe",
     "load_circuit_bytes",
     "load_circuit_file",
     "parse_circuit",

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from ampflux_shared.circuit import document_sha256
 from ampflux_shared.errors import ProblemError, forbidden
 from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import compare as compare_domain
 from ..domain import runs
-from ..domain.inputs import canonical_json, prepare_input
+from ..domain.inputs import prepare_input
 from ..models import RunStatus
 from ..schemas import (
     BusComparison,
@@ -50,7 +50,7 @@ async def submit_simulation(
 ) -> SimulationRead:
     """Queue a study of a saved circuit version (read from the project service with the
     caller's token) or of an inline document. Answers 202 with the queued run."""
-    request_sha256 = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
+    request_sha256 = document_sha256(body.model_dump(mode="json"))
     if idempotency_key:
         # A replay needs no validation: same key, same run (still only for who may see its project).
         existing = await runs.find_by_idempotency_key(session, principal.company_id, idempotency_key, request_sha256)

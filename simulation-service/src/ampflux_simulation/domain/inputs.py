@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import gzip
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from ampflux_shared.circuit import validate_circuit
+from ampflux_shared.circuit import canonical_json, document_sha256, validate_circuit
 from ampflux_shared.errors import field_error, validation_failed
 
 from ..schemas import StudyOptions
@@ -24,10 +22,6 @@ class StudyInput:
     # The options the solver is called with (faults, cases, buses, branches_for); the
     # document-level ones (ip_method, tk_s) are already written into `document["study"]`.
     solve_options: dict[str, Any]
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = "") -> StudyInput:
@@ -70,7 +64,7 @@ def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = ""
         document=document,
         document_id=str(document.get("id")),
         bus_count=len(solve_options["buses"] or bus_ids),
-        sha256=hashlib.sha256(canonical_json(document)).hexdigest(),
+        sha256=document_sha256(document),
         solve_options=solve_options,
     )
 

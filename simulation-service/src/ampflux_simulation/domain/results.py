@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.circuit import json_safe
 from ampflux_shared.pagination import PageParams, Rows
 
 from ..models import StudyBusResult, StudyResultSet
@@ -18,17 +18,6 @@ from ..models import StudyBusResult, StudyResultSet
 # Rows per INSERT statement: big enough to be quick, small enough for any driver's limits.
 INSERT_BATCH = 2000
 SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
-
-
-def json_safe(value: Any) -> Any:
-    """JSON (and PostgreSQL jsonb) has no NaN or infinity: store them as strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 async def store_results(
