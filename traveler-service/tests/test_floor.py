@@ -174,6 +174,8 @@ async def test_one_open_labor_log_per_operator_even_when_clock_ins_race(api, sho
     assert r.status_code == 409
     logs = await api.ok("GET", "/travelers/labor/logs", shop.viewer, params={"traveler_id": t["id"]})
     assert logs["total"] == 3
+    metrics = (await api.client.get("/metrics")).text
+    assert "ampflux_traveler_clock_ins_refused_total 6.0" in metrics
 
 
 async def test_a_deactivated_user_s_open_log_is_closed_once(api, shop):

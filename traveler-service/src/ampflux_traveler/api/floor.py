@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from ampflux_shared.errors import field_error, validation_failed
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.pagination import paginate
 from ampflux_shared.security import CurrentPrincipal, scoped
 
@@ -147,9 +147,15 @@ async def list_executions(
     summary="Clock in on a step (409 if already clocked in anywhere)",
 )
 async def clock_in(
-    traveler_id: uuid.UUID, step_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    traveler_id: uuid.UUID, step_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, metrics: MetricsDep
 ) -> LaborLogRead:
-    return LaborLogRead.model_validate(await labor.clock_in_step(session, principal, traveler_id, step_id))
+    try:
+        log = await labor.clock_in_step(session, principal, traveler_id, step_id)
+    except ProblemError as exc:
+        if exc.slug == "already-clocked-in":
+            metrics.clock_ins_refused.inc()
+        raise
+    return LaborLogRead.model_validate(log)
 
 
 @router.post("/{traveler_id}/coating", status_code=status.HTTP_201_CREATED, summary="Log a coating with its readings")
