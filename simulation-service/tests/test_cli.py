@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ampflux_shared.circuit import validate_circuit
-from ampflux_simulation.cli import print_table
+from ampflux_simulation.cli import dumps_results, print_table
 from ampflux_testing.circuits import CASES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -317,3 +317,13 @@ def test_a_gzip_bomb_is_refused_without_unpacking_it(tmp_path, capsys):
 
     assert main([str(bomb)]) == 2
     assert f"larger than {MAX_DOCUMENT_BYTES} bytes" in capsys.readouterr().err
+
+
+def test_results_json_is_compact_and_spells_non_finite_numbers_as_strings() -> None:
+    payload = {"circuit_id": "c", "result_sets": [{"buses": {"B": {"ikss_ka": 1.5, "rk0_ohm": math.inf}}}]}
+    text = dumps_results(payload)
+    assert text.endswith("\n") and "\n" not in text[:-1] and " " not in text
+    want = {"circuit_id": "c", "result_sets": [{"buses": {"B": {"ikss_ka": 1.5, "rk0_ohm": "inf"}}}]}
+    assert json.loads(text) == want
+    assert json.loads(dumps_results(payload, pretty=True)) == json.loads(text)
+    assert dumps_results(payload, pretty=True).count("\n") > 5
