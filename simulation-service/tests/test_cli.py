@@ -1,5 +1,11 @@
-"""ampflux-solve as a user runs it: a subprocess, a file in, results or errors out."""
+"""ampflux-solve as a user runs it: a file in, results or errors out, an exit status.
 
+One test runs the real command in a subprocess; the others call the same `main()` with the
+same arguments in this process, with stdout and stderr captured (an interpreter start with
+numpy and scipy costs seconds per call).
+"""
+
+import contextlib
 import gzip
 import io
 import json
@@ -12,6 +18,7 @@ from typing import Any
 import pytest
 
 from ampflux_shared.circuit import validate_circuit
+from ampflux_simulation import cli
 from ampflux_simulation.cli import dumps_results, print_table
 from ampflux_testing.circuits import CASES_DIR
 
@@ -25,7 +32,8 @@ def reference_case(name: str) -> dict[str, Any]:
     return json.loads((CASES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def run_command(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ampflux_simulation.cli ARGS` in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "ampflux_simulation.cli", *map(str, args)],
         capture_output=True,
@@ -33,6 +41,17 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
         cwd=REPO_ROOT,
         timeout=120,
     )
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """What `run_command` gives, from `main()` in this process (stdout is not a terminal here either)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(arg) for arg in args])
+        except SystemExit as exit_:  # argparse refusing a flag
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:
@@ -247,7 +266,8 @@ def test_flags_select_faults_cases_and_buses_of_a_gzipped_document(tmp_path: Pat
 def test_table_and_file_output_together(tmp_path: Path) -> None:
     output = tmp_path / "results.json.gz"
 
-    result = run_cli(CASES_DIR / "ind480_radial.json", "--faults", "3ph", "--table", "-o", output)
+    # The real command, once: the module runs as a program and exits with main()'s status.
+    result = run_command(CASES_DIR / "ind480_radial.json", "--faults", "3ph", "--table", "-o", output)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("3ph fault, max case\n")
