@@ -520,3 +520,59 @@ def test_meshed_steady_state_is_the_current_without_motors() -> None:
     assert rs.trail["B"]["n"] == pytest.approx(_n(ik / ik_m, 1.0), rel=REL)
     ith = ik * math.sqrt(rs.trail["B"]["m"] + _n(ik / ik_m, 1.0))
     assert rs.buses["B"]["ith_ka"] == pytest.approx(ith, rel=REL)
+
+
+# --- DC component and asymmetrical breaking current ---------------------------------------
+
+
+def _two_lines(topology: str, tmin_s: float) -> Any:
+    """20 kV grid (400 MVA, R/X 0.1) at A and two lines of different R/X from A to B."""
+    return _doc(
+        {
+            "frequency_hz": 50,
+            "faults": ["3ph"],
+            "cases": ["max"],
+            "topology": topology,
+            "kappa_method": "C",
+            "tmin_s": tmin_s,
+            "ib_asym": True,
+        },
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[{"id": "Q", "bus": "A", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
+        lines=[
+            {"id": "L1", "from_bus": "A", "to_bus": "B", "length_km": 2.0, "r_ohm_per_km": 0.3, "x_ohm_per_km": 0.1},
+            {"id": "L2", "from_bus": "A", "to_bus": "B", "length_km": 2.0, "r_ohm_per_km": 0.05, "x_ohm_per_km": 0.4},
+        ],
+    )
+
+
+def _two_lines_impedance(x_scale: float) -> complex:
+    x_q = 1.1 * 20.0**2 / 400.0 / math.sqrt(1.01)
+    z1, z2 = complex(0.6, 0.2 * x_scale), complex(0.1, 0.8 * x_scale)
+    return complex(0.1 * x_q, x_q * x_scale) + z1 * z2 / (z1 + z2)
+
+
+def test_dc_component_and_asymmetrical_breaking_current_radial() -> None:
+    """i_DC = √2·I″k·e^(−2π·f·t·R/X) with R/X at the fault, Ib,asym = √(Ib² + i_DC²) at
+    t = tmin_s = 0.05 s; far from generators Ib = I″k."""
+    z = _two_lines_impedance(1.0)
+    ik = 1.1 * 20.0 / (SQRT3 * abs(z))
+    idc = math.sqrt(2) * ik * math.exp(-2 * math.pi * 50 * 0.05 * z.real / z.imag)
+    rs = solve_study(_two_lines("radial", 0.05)).get("3ph", "max")
+    b = rs.buses["B"]
+    assert rs.quantities[rs.quantities.index("ib_ka") + 1 :][:2] == ["idc_ka", "ib_asym_ka"]
+    assert b["idc_ka"] == pytest.approx(idc, rel=REL)
+    assert b["ib_asym_ka"] == pytest.approx(math.hypot(ik, idc), rel=REL)
+
+
+def test_dc_component_method_c_uses_the_equivalent_frequency_for_f_t() -> None:
+    """Method C for i_DC: R/X = (Rc/Xc)·(fc/f) with fc/f = 0.15 for 1 ≤ f·t < 2.5 (here
+    f·t = 50 Hz·0.02 s = 1), Zc with every reactance at fc."""
+    zc = _two_lines_impedance(0.15)
+    rx = zc.real / zc.imag * 0.15
+    ik = 1.1 * 20.0 / (SQRT3 * abs(_two_lines_impedance(1.0)))
+    idc = math.sqrt(2) * ik * math.exp(-2 * math.pi * 50 * 0.02 * rx)
+    b = solve_study(_two_lines("auto", 0.02)).get("3ph", "max").buses["B"]
+    assert b["idc_ka"] == pytest.approx(idc, rel=REL)
+    z = _two_lines_impedance(1.0)
+    assert abs(rx - z.real / z.imag) > 0.01  # a mesh of different R/X: method C differs from R/X

@@ -108,6 +108,8 @@ class Study(_Element):
     # IEC 60909-0 calculates with the main tap position (and K_T); "actual" applies tap_pos,
     # a documented non-IEC option (it can lower I″k,max, so it is never the default).
     tap_positions: Literal["main", "actual"] = "main"
+    # DC component i_DC and asymmetrical breaking current Ib,asym at tmin_s (extra quantities)
+    ib_asym: Flag = False
 
     @field_validator("faults", "cases")
     @classmethod

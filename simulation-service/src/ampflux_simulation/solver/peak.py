@@ -34,3 +34,21 @@ def method_b_kappa(
 
 def peak_current(kappa_values: NDArray[np.float64], ikss_ka: NDArray[np.float64]) -> NDArray[np.float64]:
     return kappa_values * np.sqrt(2.0) * ikss_ka
+
+
+# Method C for the DC component: fc/f by f·t (IEC 60909-0, equivalent frequency for i_DC).
+_DC_FC_OVER_F = ((1.0, 0.27), (2.5, 0.15), (5.0, 0.092), (12.5, 0.055))
+
+
+def dc_equivalent_ratio(f_hz: float, t_s: float) -> float:
+    """fc/f for the DC component at time t: 0.27 (f·t < 1), 0.15 (< 2.5), 0.092 (< 5),
+    0.055 (< 12.5; also used beyond, where the DC component has died away)."""
+    ft = f_hz * t_s
+    return next((ratio for limit, ratio in _DC_FC_OVER_F if ft < limit), _DC_FC_OVER_F[-1][1])
+
+
+def dc_component(
+    ikss_ka: NDArray[np.float64], r_over_x: NDArray[np.float64], f_hz: float, t_s: float
+) -> NDArray[np.float64]:
+    """i_DC(t) = √2·I″k·e^(−2π·f·t·R/X) (IEC 60909-0, DC component)."""
+    return np.sqrt(2.0) * ikss_ka * np.exp(-2.0 * np.pi * f_hz * t_s * np.asarray(r_over_x, dtype=float))

@@ -115,6 +115,7 @@ class CaseNetworks:
         self._zero: ZeroSequence | None = None
         self._method_c: nw.Factorized | None = None
         self._peak: nw.Factorized | None = None
+        self._dc: tuple[float, nw.Factorized] | None = None
 
     @property
     def zero(self) -> ZeroSequence:
@@ -129,6 +130,13 @@ class CaseNetworks:
             scale = EQUIVALENT_FREQUENCY_HZ[int(self.f_hz)] / self.f_hz
             self._method_c = nw.Factorized(positive_matrix(self.net, x_scale=scale, peak=True), "method C network")
         return self._method_c
+
+    def dc_network(self, x_scale: float) -> nw.Factorized:
+        """Y at fc = x_scale·f for the DC component (method C), with the real R_G: IEC 60909-0
+        does not allow R_Gf for the DC component."""
+        if self._dc is None or self._dc[0] != x_scale:
+            self._dc = (x_scale, nw.Factorized(positive_matrix(self.net, x_scale=x_scale), "DC-component network"))
+        return self._dc[1]
 
     @property
     def peak(self) -> nw.Factorized:

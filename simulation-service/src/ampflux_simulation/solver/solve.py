@@ -188,6 +188,22 @@ def _machines(
     return _Machines(reduction, trail, ib_single, ik_single)
 
 
+def _dc_ratio(
+    doc: CircuitDocument, nets: CaseNetworks, buses: NDArray[np.int64], zf: NDArray[Any]
+) -> NDArray[np.float64]:
+    """R/X for the DC component at t = tmin_s, with the real generator resistance: method C
+    (meshed, κ method C) from the network at fc = (fc/f)·f chosen by f·t, R/X = (Rc/Xc)·(fc/f);
+    otherwise R/X of the impedance at the fault."""
+    study = doc.study
+    f_hz = float(study.frequency_hz)
+    if study.topology != "radial" and study.kappa_method == "C":
+        scale = peak.dc_equivalent_ratio(f_hz, study.tmin_s)
+        zc = nets.dc_network(scale).diagonal(buses) + (zf.real + 1j * zf.imag * scale)
+        return np.asarray(zc.real / zc.imag * scale, dtype=float)
+    z = nets.pos.diagonal(buses) + zf
+    return np.asarray(z.real / z.imag, dtype=float)
+
+
 def _only_source(net: Network) -> NDArray[np.int64]:
     """Per bus: the shunt index of the single source of its island, −1 where it has several."""
     labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
@@ -250,6 +266,7 @@ def _solve_case(
     want_kappa = study.ip or study.ith
     kap, rx, method = _kappa(doc, nets, k, zf) if want_kappa else (None, None, "")
     methods = [method] * len(k)
+    dc_rx = _dc_ratio(doc, nets, k, zf) if study.ib_asym else None
     i_k3 = c / (z1 + zf)
     mach = _machines(nets, k, i_k3, c, study.tmin_s, case) if "3ph" in faults else None
     # I″k without motors (I″kM) for the steady state of meshed / multiply fed faults
@@ -275,6 +292,8 @@ def _solve_case(
         if want_kappa:
             kk, rr, _ = _kappa(doc, inside, gb, zf[pos[:1]])
             kap[pos], rx[pos] = kk[0], rr[0]  # type: ignore[index]
+        if dc_rx is not None:
+            dc_rx[pos] = _dc_ratio(doc, inside, gb, zf[pos[:1]])[0]
         if mach is not None:
             m2 = _machines(inside, gb, c[pos[:1]] / (z1[pos[:1]] + zf[pos[:1]]), c[pos[:1]], study.tmin_s, case)
             mach.ib_reduction_pu[pos] = m2.ib_reduction_pu[0]
@@ -297,6 +316,9 @@ def _solve_case(
             for q in BASE_QUANTITIES[fault]
             if not (q == "ip_ka" and not study.ip) and not (q == "ith_ka" and not study.ith)
         ]
+        if dc_rx is not None:
+            at = quantities.index("ib_ka") + 1
+            quantities[at:at] = ["idc_ka", "ib_asym_ka"]
         n = np.ones(len(k))
         ib = ikss.copy()
         if fault == "3ph" and mach is not None and net.machines:
@@ -322,6 +344,10 @@ def _solve_case(
         if kap is not None:
             values["ip_ka"] = peak.peak_current(kap, ikss)
             values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
+        if dc_rx is not None:
+            # at the breaker's minimum time delay: Ib,asym = √(Ib² + i_DC²)
+            values["idc_ka"] = peak.dc_component(ikss, dc_rx, f_hz, study.tmin_s)
+            values["ib_asym_ka"] = np.hypot(ib, values["idc_ka"])
         z1_ohm = z1 * zb
         values["rk_ohm"], values["xk_ohm"] = z1_ohm.real, z1_ohm.imag
         for q, arr in values.items():
