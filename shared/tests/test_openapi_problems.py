@@ -34,6 +34,20 @@ async def create_widget(body: WidgetCreate, session: SessionDep) -> dict:
     return {}
 
 
+class WidgetLink(BaseModel):
+    other_id: uuid.UUID | None = None
+
+
+@guarded.post("/links")
+async def link_widgets(body: WidgetLink) -> dict:
+    return {}
+
+
+@guarded.get("")
+async def list_widgets(session: SessionDep, owner_id: uuid.UUID | None = None) -> dict:
+    return {}
+
+
 @open_router.post("/echo")
 async def echo(body: WidgetCreate) -> dict:
     return {}
@@ -59,13 +73,16 @@ def test_problem_statuses_follow_from_dependencies_and_parameters(tmp_path):
     doc = _app(tmp_path).openapi()
     # Behind the principal (scoped router), with a path id and the request's transaction.
     assert _statuses(doc, "/widgets/{widget_id}", "get") == {"401", "403", "404", "422", "503"}
-    # A body: 413 and 422; the route's own 409 stays, completed with the Problem schema.
-    assert _statuses(doc, "/widgets", "post") == {"401", "403", "409", "413", "422", "503"}
+    # A body: 400 (undecodable), 413 and 422; the route's own 409 stays, completed with the Problem schema.
+    assert _statuses(doc, "/widgets", "post") == {"400", "401", "403", "409", "413", "422", "503"}
     conflict = doc["paths"]["/widgets"]["post"]["responses"]["409"]
     assert conflict["description"] == "name taken"
     assert conflict["content"][PROBLEM_MEDIA_TYPE]["schema"] == PROBLEM
+    # An id in the body or the query may name nothing (404); only writes conflict (409).
+    assert _statuses(doc, "/widgets/links", "post") == {"400", "401", "403", "404", "413", "422"}
+    assert _statuses(doc, "/widgets", "get") == {"401", "403", "404", "422", "503"}
     # Public routes: no token problems; no parameters, no 422.
-    assert _statuses(doc, "/open/echo", "post") == {"413", "422"}
+    assert _statuses(doc, "/open/echo", "post") == {"400", "413", "422"}
     assert _statuses(doc, "/open/ping", "get") == set()
     # Readiness answers 503 when a dependency is down; liveness never does.
     assert _statuses(doc, "/ready", "get") == {"503"}

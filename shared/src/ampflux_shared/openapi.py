@@ -6,9 +6,11 @@ would drift from what the code does):
 
 | answer | when | why |
 |---|---|---|
+| 400 | the route takes a body | a body that cannot be decoded at all (not JSON text) |
 | 401 | the route reads the bearer token (`optional_principal`) | a missing, expired or forged token |
 | 403 | the route needs a principal (`current_principal`) | the roles or the API key's scopes refuse |
-| 404 | the path has parameters | no such resource in the caller's company |
+| 404 | a path parameter, or an id (`format: uuid`) in the query or body | no such resource in the caller's company |
+| 409 | a write (POST/PUT/PATCH/DELETE) in the request's transaction | the change conflicts with the current state |
 | 413 | the route takes a body | over the one document limit (`BodySizeLimitMiddleware`) |
 | 422 | the route takes parameters or a body | `errors[]` names each field (path, code, message) |
 | 503 | the route opens the request's transaction (`unit_of_work`), and `/ready` | the database is unreachable |
@@ -65,9 +67,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 DESCRIPTIONS = {
+    400: "The body could not be decoded",
     401: "No valid access token (missing, expired or not ours)",
     403: "The caller's roles or the API key's scopes do not allow this",
     404: "No such resource in the caller's company",
+    409: "The change conflicts with the resource's current state",
     413: "The request body exceeds the document limit",
     422: "Invalid parameters or body; `errors` names each field",
     429: "Rate limited; retry after `Retry-After` seconds",
@@ -140,28 +144,57 @@ def _unit_of_work() -> Any:
     return getattr(deps, "unit_of_work", None)
 
 
-def derived_statuses(operation: dict[str, Any], calls: set[Callable[..., Any]], endpoint: Any) -> set[int]:
+def _is_id(schema: dict[str, Any]) -> bool:
+    return schema.get("format") == "uuid" or any(_is_id(s) for s in schema.get("anyOf") or ())
+
+
+def _names_an_id(operation: dict[str, Any], doc: dict[str, Any]) -> bool:
+    """A path parameter, or an id in the query or among the body's fields: it may name nothing."""
+    params = operation.get("parameters") or []
+    if any(p.get("in") == "path" or _is_id(p.get("schema") or {}) for p in params):
+        return True
+    for media in (operation.get("requestBody") or {}).get("content", {}).values():
+        schema = media.get("schema") or {}
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            schema = doc.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+        if any(_is_id(field) for field in (schema.get("properties") or {}).values()):
+            return True
+    return False
+
+
+WRITES = frozenset({"post", "put", "patch", "delete"})
+
+
+def derived_statuses(
+    operation: dict[str, Any], method: str, calls: set[Callable[..., Any]], endpoint: Any, doc: dict[str, Any]
+) -> set[int]:
     """The problem statuses an operation can answer, from its parameters and dependencies."""
     statuses: set[int] = set()
     unit_of_work = _unit_of_work()
+    in_transaction = unit_of_work is not None and unit_of_work in calls
     params = operation.get("parameters") or []
     takes_body = "requestBody" in operation
     if optional_principal in calls:
         statuses.add(401)
     if current_principal in calls:
         statuses.add(403)
-    if any(p.get("in") == "path" for p in params):
+    if _names_an_id(operation, doc):
         statuses.add(404)
+    if in_transaction and method.lower() in WRITES:
+        statuses.add(409)
     if params or takes_body:
         statuses.add(422)
     if takes_body:
-        statuses.add(413)
-    if (unit_of_work is not None and unit_of_work in calls) or endpoint is ready:
+        statuses.update((400, 413))
+    if in_transaction or endpoint is ready:
         statuses.add(503)
     return statuses
 
 
-def _operations(app: FastAPI, doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], set[Callable[..., Any]], Any]]:
+def _operations(
+    app: FastAPI, doc: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any], str, set[Callable[..., Any]], Any]]:
     paths = doc.get("paths") or {}
     seen: set[tuple[str, str]] = set()  # a shadowed route (same path and method) answers nothing
     for rc in iter_route_contexts(app.routes):
@@ -177,7 +210,7 @@ def _operations(app: FastAPI, doc: dict[str, Any]) -> Iterator[tuple[dict[str, A
             operation = item.get(method.lower())
             if operation is not None and (path, method) not in seen:
                 seen.add((path, method))
-                yield operation, calls, rc.endpoint
+                yield operation, method, calls, rc.endpoint
 
 
 def _drop_unused_fastapi_validation_schemas(doc: dict[str, Any]) -> None:
@@ -194,8 +227,8 @@ def _drop_unused_fastapi_validation_schemas(doc: dict[str, Any]) -> None:
 def document_problems(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
     """Add the Problem schema and every route's derived problem answers to `doc` (in place)."""
     add_problem_schemas(doc)
-    for operation, calls, endpoint in _operations(app, doc):
-        for status in sorted(derived_statuses(operation, calls, endpoint)):
+    for operation, method, calls, endpoint in _operations(app, doc):
+        for status in sorted(derived_statuses(operation, method, calls, endpoint, doc)):
             document_problem(operation, status)
         # Statuses the route declared itself as problem+json get the schema too.
         responses = operation.get("responses") or {}
