@@ -64,6 +64,8 @@ async def clock_in(session: AsyncSession, principal: Principal, traveler: Travel
         step_id=step.id,
         operator_id=principal.user_id,
         clock_in=utcnow(),
+        step_name=step.name,
+        traveler_type=traveler.traveler_type,
     )
     session.add(log)
     try:

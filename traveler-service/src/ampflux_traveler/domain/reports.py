@@ -17,7 +17,7 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import CoatingLog, LaborLog, SerialUnit, StepExecution, Traveler, TravelerStep, UnitStepResult
+from ..models import CoatingLog, LaborLog, SerialUnit, StepExecution, Traveler, UnitStepResult
 
 WIP = ("released", "in_progress", "on_hold")
 OPEN = ("draft", *WIP)
@@ -189,34 +189,29 @@ async def labor_efficiency(session: AsyncSession, f: Filters) -> dict[str, Any]:
     minutes earned (units signed off within the range × the step's standard minutes per
     unit, first pass and rework alike), per step and per operator (who signed off)."""
     units = StepExecution.qty_passed + StepExecution.qty_failed
-    earned = func.sum(units * TravelerStep.standard_minutes)
+    earned = func.sum(units * StepExecution.standard_minutes)
     labor_where = [
         LaborLog.company_id == f.company_id,
         LaborLog.clock_out.is_not(None),
         *f.window(LaborLog.clock_in),
-        *f.typed(),
+        *([LaborLog.traveler_type == f.traveler_type] if f.traveler_type else []),
     ]
     exec_where = [
         StepExecution.company_id == f.company_id,
         StepExecution.status == "completed",
         *f.window(StepExecution.completed_at),
-        *f.typed(),
+        *([StepExecution.traveler_type == f.traveler_type] if f.traveler_type else []),
     ]
 
-    def labor_by(*keys: Any) -> Any:
-        q = select(*keys, func.sum(LaborLog.minutes)).join(TravelerStep, TravelerStep.id == LaborLog.step_id)
-        if f.traveler_type:
-            q = q.join(Traveler, Traveler.id == LaborLog.traveler_id)
-        return q.where(*labor_where).group_by(*keys)
+    # One table each, no joins: logs and executions carry their step's name and minutes.
+    def labor_by(key: Any) -> Any:
+        return select(key, func.sum(LaborLog.minutes)).where(*labor_where).group_by(key)
 
-    def earned_by(*keys: Any) -> Any:
-        q = select(*keys, earned, func.sum(units)).join(TravelerStep, TravelerStep.id == StepExecution.step_id)
-        if f.traveler_type:
-            q = q.join(Traveler, Traveler.id == StepExecution.traveler_id)
-        return q.where(*exec_where).group_by(*keys)
+    def earned_by(key: Any) -> Any:
+        return select(key, earned, func.sum(units)).where(*exec_where).group_by(key)
 
-    actual_step = dict((await session.execute(labor_by(TravelerStep.name))).all())
-    earned_step = {name: (std, n) for name, std, n in (await session.execute(earned_by(TravelerStep.name))).all()}
+    actual_step = dict((await session.execute(labor_by(LaborLog.step_name))).all())
+    earned_step = {name: (std, n) for name, std, n in (await session.execute(earned_by(StepExecution.step_name))).all()}
     actual_op = dict((await session.execute(labor_by(LaborLog.operator_id))).all())
     earned_op = {op: (std, n) for op, std, n in (await session.execute(earned_by(StepExecution.signed_off_by))).all()}
 
@@ -303,23 +298,21 @@ async def first_pass_yield(session: AsyncSession, f: Filters) -> dict[str, Any]:
     steps = (
         await session.execute(
             select(
-                Traveler.traveler_type,
-                TravelerStep.position,
-                TravelerStep.name,
+                StepExecution.traveler_type,
+                StepExecution.step_position,
+                StepExecution.step_name,
                 func.sum(tried),
                 func.sum(StepExecution.qty_passed),
             )
-            .join(TravelerStep, TravelerStep.id == StepExecution.step_id)
-            .join(Traveler, Traveler.id == StepExecution.traveler_id)
             .where(
                 StepExecution.company_id == f.company_id,
                 StepExecution.kind == "first",
                 StepExecution.status == "completed",
                 *f.window(StepExecution.completed_at),
-                *f.typed(),
+                *([StepExecution.traveler_type == f.traveler_type] if f.traveler_type else []),
             )
-            .group_by(Traveler.traveler_type, TravelerStep.position, TravelerStep.name)
-            .order_by(Traveler.traveler_type, TravelerStep.position, TravelerStep.name)
+            .group_by(StepExecution.traveler_type, StepExecution.step_position, StepExecution.step_name)
+            .order_by(StepExecution.traveler_type, StepExecution.step_position, StepExecution.step_name)
         )
     ).all()
     rows = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +106,7 @@ async def start(
             status="started",
             started_by=principal.user_id,
             started_at=now,
+            **copied_facts(traveler, step),
         )
         session.add(execution)
     if traveler.status == "released":
@@ -272,7 +274,18 @@ def _rework(
         rework_until=until,
         quantity=quantity,
         status="pending",
+        **copied_facts(traveler, step),
     )
+
+
+def copied_facts(traveler: Traveler, step: TravelerStep) -> dict[str, Any]:
+    """The step's and traveler's facts an execution or labor log carries for the reports."""
+    return {
+        "step_name": step.name,
+        "step_position": step.position,
+        "standard_minutes": step.standard_minutes,
+        "traveler_type": traveler.traveler_type,
+    }
 
 
 async def _execution_to_complete(
