@@ -167,3 +167,13 @@ async def test_lists_filter_and_search(api, shop):
     assert [x["id"] for x in typed["items"]] == [a["id"]]
     r = await api.client.get("/travelers/", params={"page_size": 101}, headers=shop.viewer.headers)
     assert r.status_code == 422
+
+
+async def test_concurrent_first_uses_share_one_default_routing(api, shop):
+    import asyncio
+
+    answers = await asyncio.gather(*(api.traveler(shop.engineer, traveler_type="Assembly") for _ in range(4)))
+    assert len({a["number"] for a in answers}) == 4  # numbers never repeat
+    types = await api.ok("GET", "/travelers/types", shop.viewer)
+    assembly = next(t for t in types["items"] if t["traveler_type"] == "Assembly")
+    assert [s["position"] for s in assembly["steps"]] == [1, 2, 3, 4, 5]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
@@ -60,16 +61,31 @@ async def template_for(
         )
     )
     if template is None:
-        template = RoutingTemplate(company_id=company_id, traveler_type=traveler_type)
-        session.add(template)
-        await session.flush()
-        for position, (name, minutes, role) in enumerate(DEFAULT_ROUTINGS[traveler_type], start=1):
-            session.add(
-                TemplateStep(
-                    template_id=template.id, position=position, name=name, standard_minutes=minutes, signoff_role=role
+        try:
+            # A savepoint: when two first uses race, the loser reads the winner's template.
+            async with session.begin_nested():
+                template = RoutingTemplate(company_id=company_id, traveler_type=traveler_type)
+                session.add(template)
+                await session.flush()
+                for position, (name, minutes, role) in enumerate(DEFAULT_ROUTINGS[traveler_type], start=1):
+                    session.add(
+                        TemplateStep(
+                            template_id=template.id,
+                            position=position,
+                            name=name,
+                            standard_minutes=minutes,
+                            signoff_role=role,
+                        )
+                    )
+                await session.flush()
+        except IntegrityError:
+            template = (
+                await session.scalars(
+                    select(RoutingTemplate).where(
+                        RoutingTemplate.company_id == company_id, RoutingTemplate.traveler_type == traveler_type
+                    )
                 )
-            )
-        await session.flush()
+            ).one()
     steps = await session.scalars(
         select(TemplateStep).where(TemplateStep.template_id == template.id).order_by(TemplateStep.position)
     )
