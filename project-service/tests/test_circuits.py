@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from ampflux_shared.circuit import document_sha256
+from ampflux_shared.circuit.schema import circuit_document_components, circuit_document_schema
 
 
 async def test_saving_creates_numbered_immutable_versions(api, client, company):
@@ -189,3 +190,14 @@ async def test_version_counter_metric(api, client, company):
     assert "ampflux_project_circuit_versions_created_total 2.0" in text
     assert "ampflux_project_circuit_saves_unchanged_total 1.0" in text
     assert 'http_route="/projects/{project_id}/circuits/{circuit_id}/versions"' in text
+
+
+async def test_the_circuit_document_schema_is_published(client, company):
+    user = company.user("viewer")
+    r = await client.get("/circuits/circuit-document.schema.json", headers=user.headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/schema+json"
+    assert r.json() == circuit_document_schema()
+    assert (await client.get("/circuits/circuit-document.schema.json")).status_code == 401
+    components = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert components["CircuitDocument"] == circuit_document_components()["CircuitDocument"]
+    assert {"Bus", "Line", "Transformer"} <= set(components)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ampflux_shared.circuit import document_sha256
+from ampflux_shared.circuit.schema import circuit_document_components, circuit_document_schema
 from ampflux_simulation.models import event_tables
 
 REL_TOL = 1e-4
@@ -334,3 +335,12 @@ async def test_health_readiness_and_openapi(api):
         "/simulations/{run_id}/events",
     ):
         assert path in schema["paths"], path
+
+
+async def test_the_circuit_document_schema_is_published(api):
+    r = await api.client.get("/simulations/circuit-document.schema.json", headers=api.headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/schema+json"
+    assert r.json() == circuit_document_schema()
+    assert (await api.client.get("/simulations/circuit-document.schema.json")).status_code == 401
+    components = (await api.client.get("/openapi.json")).json()["components"]["schemas"]
+    assert components["CircuitDocument"] == circuit_document_components()["CircuitDocument"]

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .body_limit import BodySizeLimitMiddleware
+from .circuit.schema import publish_in_openapi as publish_circuit_schema
 from .errors import install_error_handlers
 from .health import ReadinessCheck
 from .health import router as health_router
@@ -144,6 +145,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
     for router in spec.routers:
         app.include_router(router)
+    # A service that serves the circuit document's JSON Schema also publishes it in OpenAPI.
+    publish_circuit_schema(app)
     # Outermost first: request id wraps everything so metrics and logs see it.
     if spec.limit_request_bodies:
         # Innermost: a 413 still carries the request id and is counted in the metrics.

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from ampflux_shared.circuit import document_sha256
+from ampflux_shared.circuit.schema import add_schema_route
 from ampflux_shared.errors import ProblemError, forbidden
 from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
@@ -28,6 +29,8 @@ from .deps import RUN_ROLES, PageDep, RunnerPrincipal, SessionDep
 from .views import run_read
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
+# GET /simulations/circuit-document.schema.json, registered before /{run_id} takes the path.
+add_schema_route(router)
 
 IdempotencyKey = Annotated[
     str | None,
