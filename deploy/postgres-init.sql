@@ -7,3 +7,5 @@ CREATE USER simulation WITH PASSWORD 'simulation';
 CREATE DATABASE simulation OWNER simulation;
 CREATE USER traveler WITH PASSWORD 'traveler';
 CREATE DATABASE traveler OWNER traveler;
+CREATE USER ai WITH PASSWORD 'ai';
+CREATE DATABASE ai OWNER ai;

@@ -20,6 +20,7 @@ SERVICES = [
     ("project", "ampflux_project.config"),
     ("simulation", "ampflux_simulation.config"),
     ("traveler", "ampflux_traveler.config"),
+    ("ai", "ampflux_ai.config"),
 ]
 # The gateway keeps no database and publishes no events: its inherited fields for them mean nothing.
 NOT_USED = {"gateway": {"database_url", "amqp_url", "data_dir", "migrate_on_start", "max_document_bytes"}}

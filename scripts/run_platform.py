@@ -32,6 +32,7 @@ SERVICES = [
     ("project", "ampflux_project.main", 8002),
     ("simulation", "ampflux_simulation.main", 8003),
     ("traveler", "ampflux_traveler.main", 8004),
+    ("ai", "ampflux_ai.main", 8005),
     ("gateway", "ampflux_gateway.main", 8000),
 ]
 

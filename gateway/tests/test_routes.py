@@ -75,6 +75,9 @@ def test_route_table_from_env_file_or_default(tmp_path, monkeypatch):
     for path in ("/travelers/scan", "/purchase-orders", "/reports/dashboard-stats"):
         assert default.match(path).service == "traveler", path
         assert default.match(path).upstreams == ["http://127.0.0.1:8004"], path
+    for path in ("/ai/conversations", "/ai/v1/chat/completions", "/ai/ws"):
+        assert default.match(path).service == "ai", path
+        assert default.match(path).upstreams == ["http://127.0.0.1:8005"], path
     assert default.match("/.well-known/jwks.json").public
 
     routes = [{"prefix": "/x", "upstreams": ["http://h:9"], "public": True}]
@@ -96,7 +99,7 @@ def test_the_default_table_lets_logout_and_refresh_through_with_only_a_refresh_t
     for path in ("/auth/logout", "/auth/refresh", "/auth/login", "/auth/register", "/.well-known/jwks.json"):
         entry = table.match(path)
         assert entry is not None and entry.is_public(path), path
-    for path in ("/auth/me", "/auth/users", "/auth/api-keys", "/projects", "/simulations", "/travelers", "/reports"):
+    for path in ("/auth/me", "/auth/users", "/auth/api-keys", "/projects", "/simulations", "/travelers", "/reports", "/ai"):
         entry = table.match(path)
         assert entry is not None and not entry.is_public(path), path
     assert table.match("/auth/api-keys/exchange").is_internal("/auth/api-keys/exchange")

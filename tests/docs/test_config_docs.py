@@ -15,6 +15,7 @@ PREFIXES = {
     "PROJECT_": "ampflux_project.config",
     "SIMULATION_": "ampflux_simulation.config",
     "TRAVELER_": "ampflux_traveler.config",
+    "AI_": "ampflux_ai.config",
 }
 
 

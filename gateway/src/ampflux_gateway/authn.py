@@ -22,6 +22,7 @@ from ampflux_shared.errors import ProblemError
 from ampflux_shared.security import JWKSVerifier, TokenError
 
 from .metrics import GatewayMetrics
+from .routes import path_matches
 from .upstreams import UpstreamRegistry
 
 log = logging.getLogger("ampflux.gateway.authn")
@@ -224,6 +225,20 @@ class Authenticator:
         if public:
             return ANONYMOUS
         raise unauthorized("Authentication required: send a bearer token or an X-API-Key header")
+
+
+# OpenAI SDKs send their key as `Authorization: Bearer <key>`. Under these prefixes only, a
+# bearer value shaped like a platform API key is taken as one (and exchanged like X-API-Key).
+API_KEY_BEARER_PREFIXES = ("/ai/v1",)
+API_KEY_PREFIX = "afx_"
+
+
+def api_key_in_bearer(bearer: str | None, path: str) -> bool:
+    return (
+        bearer is not None
+        and bearer.startswith(API_KEY_PREFIX)
+        and any(path_matches(prefix, path) for prefix in API_KEY_BEARER_PREFIXES)
+    )
 
 
 def parse_bearer(value: str | None) -> str | None:

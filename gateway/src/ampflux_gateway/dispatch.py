@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from ampflux_shared.errors import ProblemError, problem_response
 
-from .authn import Identity, parse_bearer
+from .authn import Identity, api_key_in_bearer, parse_bearer
 from .proxy import forwarded_headers
 from .routes import RouteEntry, has_dot_segments, path_matches
 from .websocket import forward_websocket, refuse
@@ -64,6 +64,8 @@ class GatewayRoute(BaseRoute):
             elif k == b"x-api-key":
                 api_key = v.decode("latin-1")
         bearer = parse_bearer(authorization)
+        if api_key is None and api_key_in_bearer(bearer, path):
+            bearer, api_key = None, bearer
         if bearer is None and scope["type"] == "websocket":
             bearer = _query_token(scope)  # browsers cannot set headers on a WebSocket
         request_id = scope.get("state", {}).get("request_id")

@@ -127,6 +127,7 @@ AUTH = "http://127.0.0.1:8001"
 PROJECT = "http://127.0.0.1:8002"
 SIMULATION = "http://127.0.0.1:8003"
 TRAVELER = "http://127.0.0.1:8004"
+AI = "http://127.0.0.1:8005"
 
 # Per identity: generous for people and scripts, a ceiling for runaway loops.
 _DEFAULT_LIMIT = {"policy": "api", "quota": 600, "window_s": 60}
@@ -168,4 +169,6 @@ DEFAULT_ROUTES: list[dict] = [
     {"prefix": "/travelers", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
     {"prefix": "/purchase-orders", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
     {"prefix": "/reports", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
+    # Replies stream for as long as the model writes: the read timeout is between chunks.
+    {"prefix": "/ai", "service": "ai", "upstreams": [AI], "timeout_s": 300, "rate_limit": _DEFAULT_LIMIT},
 ]

@@ -40,6 +40,7 @@ CATALOG_TYPES = {
     "traveler.traveler.on_hold",
     "traveler.traveler.completed",
     "traveler.unit.failed",
+    "ai.message.completed",
 }
 
 

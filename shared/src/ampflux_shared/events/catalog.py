@@ -286,3 +286,22 @@ class TravelerUnitFailed(EventPayload):
     execution_id: uuid.UUID
     serial: str | None = None
     quantity: int = 1
+
+
+# --- ai ---------------------------------------------------------------------------------
+
+
+@event("ai.message.completed")
+class AIMessageCompleted(EventPayload):
+    """An assistant message finished: `status` is "complete" or "failed" (with what was written)."""
+
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    company_id: uuid.UUID
+    user_id: uuid.UUID
+    model: str
+    status: str
+    tokens_in: int
+    tokens_out: int
+    # Names of the tools the model called, in order.
+    tool_calls: list[str] = []

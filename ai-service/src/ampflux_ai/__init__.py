@@ -1,0 +1,1 @@
+"""AmpFlux AI service."""

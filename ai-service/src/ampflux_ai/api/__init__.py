@@ -1,0 +1,10 @@
+"""HTTP routers: parse, authorize, call the domain, shape the response."""
+
+from .admin import router as admin_router
+from .assistant import router as assistant_router
+from .conversations import router as conversations_router
+from .messages import router as messages_router
+from .openai_compat import router as openai_router
+from .ws import router as ws_router
+
+ROUTERS = (conversations_router, messages_router, assistant_router, admin_router, openai_router, ws_router)

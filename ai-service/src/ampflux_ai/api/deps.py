@@ -1,0 +1,43 @@
+"""Dependencies the routers share: the service's long-lived parts on `app.state`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ampflux_shared.deps import DatabaseDep, SessionDep, after_commit  # noqa: F401  (re-exported for the routers)
+from ampflux_shared.pagination import PageDep  # noqa: F401  (re-exported for the routers)
+
+from ..config import Settings
+from ..domain.cache import ResponseCache
+from ..domain.generation import GenerationHub
+from ..domain.provider import Providers
+from ..metrics import AIMetrics
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _metrics(request: Request) -> AIMetrics:
+    return request.app.state.ai_metrics
+
+
+def _providers(request: Request) -> Providers:
+    return request.app.state.providers
+
+
+def _hub(request: Request) -> GenerationHub:
+    return request.app.state.generations
+
+
+def _cache(request: Request) -> ResponseCache:
+    return request.app.state.response_cache
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+MetricsDep = Annotated[AIMetrics, Depends(_metrics)]
+ProvidersDep = Annotated[Providers, Depends(_providers)]
+HubDep = Annotated[GenerationHub, Depends(_hub)]
+CacheDep = Annotated[ResponseCache, Depends(_cache)]

@@ -1,0 +1,151 @@
+"""Sending a message (JSON or Server-Sent Events) and re-attaching to a reply being written."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.security import CurrentPrincipal, scoped
+
+from ..domain import conversations
+from ..models import Message
+from ..schemas import MessageCreate, MessageRead
+from .deps import DatabaseDep, HubDep, SessionDep, SettingsDep
+from .replying import sse, sse_stream, start_reply
+
+router = APIRouter(prefix="/ai/conversations", tags=["messages"], dependencies=[scoped("ai")])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+EVENT_STREAM = "text/event-stream"
+_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "content": {
+            EVENT_STREAM: {
+                "schema": {"type": "string", "description": "token, tool_call, tool_result, complete, error"}
+            }
+        }
+    },
+    502: {"description": "the provider failed or broke off (the message is stored as failed)"},
+    504: {"description": "the provider did not answer in time (the message is stored as failed)"},
+}
+
+
+def _wants_stream(accept: str | None) -> bool:
+    return bool(accept) and EVENT_STREAM in (accept or "")
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    summary="Send a message; the stored reply as JSON, or streamed with Accept: text/event-stream",
+    responses=_RESPONSES,
+    response_model=MessageRead,
+)
+async def send_message(
+    conversation_id: uuid.UUID,
+    body: MessageCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    db: DatabaseDep,
+    accept: Annotated[str | None, Header()] = None,
+):
+    started = await start_reply(
+        request.app, principal, request.headers.get("authorization", ""), conversation_id, body.content
+    )
+    headers = {
+        "Location": f"/ai/conversations/{conversation_id}/messages/{started.message_id}/stream",
+        "X-Message-Id": str(started.message_id),
+    }
+    if _wants_stream(accept):
+        return StreamingResponse(
+            sse_stream(started.generation), media_type=EVENT_STREAM, headers={**SSE_HEADERS, **headers}
+        )
+    # JSON: wait for the reply (it is written by the server either way).
+    last = None
+    async for event in started.generation.follow():
+        last = event
+    if last is not None and last.type == "error":
+        status = int(last.data.get("status") or 502)
+        raise ProblemError(
+            status,
+            str(last.data.get("message")),
+            slug="ai-provider-timeout" if status == 504 else "ai-provider-error",
+            message_id=str(started.message_id),
+        )
+    async with db.session() as session:
+        message = await session.get(Message, started.message_id)
+        return MessageRead.model_validate(message)
+
+
+@router.get(
+    "/{conversation_id}/messages/{message_id}/stream",
+    summary="Re-attach to a reply: the events after Last-Event-ID, then the rest as it is written",
+    responses={200: _RESPONSES[200]},
+)
+async def follow_message(
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    hub: HubDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    after = 0
+    if last_event_id:
+        try:
+            after = int(last_event_id)
+        except ValueError:
+            raise validation_failed([field_error("Last-Event-ID", "must be an event id (an integer)")]) from None
+        if after < 0:
+            raise validation_failed([field_error("Last-Event-ID", "must not be negative")])
+    conversation = await conversations.get_owned(session, principal, conversation_id)
+    message = await conversations.get_message(session, conversation, message_id)
+    if message.role != "assistant":
+        raise ProblemError(409, "only assistant messages are streamed", slug="conflict")
+    generation = hub.get(message_id)
+    if generation is not None:
+        return StreamingResponse(sse_stream(generation, after), media_type=EVENT_STREAM, headers=SSE_HEADERS)
+    deadline = settings.provider_timeout_s * settings.max_tool_rounds
+    return StreamingResponse(_from_store(db, message_id, deadline), media_type=EVENT_STREAM, headers=SSE_HEADERS)
+
+
+async def _from_store(db, message_id: uuid.UUID, deadline_s: float) -> AsyncIterator[str]:
+    """Not in this process's memory (finished long ago, or written by another replica): wait
+    for the stored message to finish, then send its whole text once."""
+    from ..domain.generation import StreamEvent
+
+    yield ": stored\n\n"
+    give_up = time.monotonic() + deadline_s
+    while True:
+        async with db.session() as session:
+            message = await session.get(Message, message_id)
+        if message is None or message.status != "streaming" or time.monotonic() > give_up:
+            break
+        await asyncio.sleep(0.5)
+    if message is None or message.status == "streaming":
+        yield sse(
+            StreamEvent(1, "error", {"message_id": str(message_id), "message": "the reply is no longer being written"})
+        )
+    elif message.status == "failed":
+        yield sse(
+            StreamEvent(
+                1, "error", {"message_id": str(message_id), "message": message.error, "partial_text": message.content}
+            )
+        )
+    else:
+        usage = {
+            "prompt_tokens": message.tokens_in,
+            "completion_tokens": message.tokens_out,
+            "total_tokens": message.tokens_in + message.tokens_out,
+        }
+        yield sse(
+            StreamEvent(1, "complete", {"message_id": str(message_id), "full_text": message.content, "usage": usage})
+        )

@@ -1,0 +1,104 @@
+"""Conversations and their messages, private to their user (another user's ids are 404)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.db import utcnow
+from ampflux_shared.errors import not_found
+from ampflux_shared.pagination import PageParams, Rows, paginate
+from ampflux_shared.security import Principal
+
+from ..models import Conversation, Message
+
+TITLE_CHARS = 60
+
+
+def title_from(text: str) -> str:
+    """The first exchange names the conversation: the question's first line, shortened."""
+    line = " ".join(text.strip().split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+async def create(session: AsyncSession, principal: Principal, *, title: str = "") -> Conversation:
+    conversation = Conversation(user_id=principal.user_id, company_id=principal.company_id, title=title.strip())
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def get_owned(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID, *, lock: bool = False
+) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.id == conversation_id,
+        Conversation.user_id == principal.user_id,
+        Conversation.company_id == principal.company_id,
+    )
+    if lock:
+        query = query.with_for_update()
+    conversation = await session.scalar(query)
+    if conversation is None:
+        raise not_found("conversation")
+    return conversation
+
+
+async def list_owned(session: AsyncSession, principal: Principal, paging: PageParams) -> Rows[Conversation]:
+    query = (
+        select(Conversation)
+        .where(Conversation.user_id == principal.user_id, Conversation.company_id == principal.company_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id)
+    )
+    return await paginate(session, query, paging)
+
+
+async def messages_of(session: AsyncSession, conversation: Conversation) -> list[Message]:
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.created_at, Message.role.desc(), Message.id)
+    )
+    return list(rows)
+
+
+async def get_message(session: AsyncSession, conversation: Conversation, message_id: uuid.UUID) -> Message:
+    message = await session.scalar(
+        select(Message).where(Message.id == message_id, Message.conversation_id == conversation.id)
+    )
+    if message is None:
+        raise not_found("message")
+    return message
+
+
+async def start_exchange(
+    session: AsyncSession, conversation: Conversation, text: str, model: str
+) -> tuple[Message, Message]:
+    """The user's message and the (empty, streaming) assistant message that will answer it."""
+    now = utcnow()
+    user = Message(
+        conversation_id=conversation.id, role="user", content=text, status="complete", created_at=now, completed_at=now
+    )
+    reply = Message(
+        conversation_id=conversation.id, role="assistant", content="", status="streaming", model=model, created_at=now
+    )
+    session.add_all([user, reply])
+    if not conversation.title:
+        conversation.title = title_from(text)
+    conversation.last_message_at = now
+    await session.flush()
+    return user, reply
+
+
+def history_for_model(messages: list[Message], system_prompt: str) -> list[dict[str, str]]:
+    """What the model sees: the system prompt and the finished exchanges (failed replies keep
+    what they said; streaming ones are left out)."""
+    out = [{"role": "system", "content": system_prompt}]
+    for m in messages:
+        if m.role == "assistant" and m.status == "streaming":
+            continue
+        if m.role in ("user", "assistant") and (m.content or m.role == "user"):
+            out.append({"role": m.role, "content": m.content})
+    return out

@@ -1,0 +1,110 @@
+"""Which OpenAI-compatible server answers a company, and the client that talks to it.
+
+The operator's settings are trusted (a local Ollama on 127.0.0.1 is normal); a company's own
+settings win for that company's calls. The `openai` SDK retries connection errors, 429 and 5xx
+itself (`max_retries`, exponential backoff) before the first byte; a stream that broke midway
+is not retried (the tokens already went out) and ends the message as failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from openai import APIConnectionError, APIStatusError, APITimeoutError, AsyncOpenAI, OpenAIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ampflux_shared.errors import ProblemError
+
+from ..config import Settings
+from ..models import CompanyProvider
+from .sealing import KeyRing, SealingError
+
+NOT_CONFIGURED = (
+    "No AI provider is configured. The operator sets AI_PROVIDER_BASE_URL (e.g. "
+    "https://api.openai.com/v1 or http://127.0.0.1:11434/v1 for Ollama), AI_PROVIDER_API_KEY and "
+    "AI_MODEL; or a company admin stores the company's own provider with PUT /ai/settings/provider."
+)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    base_url: str
+    api_key: str
+    model: str
+    source: str  # "operator" | "company"
+
+
+class Providers:
+    """One SDK client (and so one connection pool) per distinct base URL and key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keyring = KeyRing(settings.key_encryption_keys)
+        self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
+
+    def operator(self) -> ProviderConfig | None:
+        s = self.settings
+        if not (s.provider_base_url and s.model):
+            return None
+        return ProviderConfig(s.provider_base_url, s.provider_api_key, s.model, "operator")
+
+    async def for_company(self, session: AsyncSession, company_id: uuid.UUID) -> ProviderConfig:
+        row = await session.get(CompanyProvider, company_id)
+        if row is not None:
+            key = ""
+            if row.key_ciphertext is not None and row.key_id is not None:
+                try:
+                    key = self.keyring.open(row.key_id, row.key_ciphertext, company_id=company_id)
+                except SealingError as exc:
+                    raise ProblemError(503, f"the company's AI provider key cannot be used: {exc}") from None
+            return ProviderConfig(row.base_url, key, row.model, "company")
+        config = self.operator()
+        if config is None:
+            raise ProblemError(503, NOT_CONFIGURED, slug="ai-provider-not-configured")
+        return config
+
+    def client(self, config: ProviderConfig) -> AsyncOpenAI:
+        key = (config.base_url, config.api_key)
+        client = self._clients.get(key)
+        if client is None:
+            client = AsyncOpenAI(
+                base_url=config.base_url,
+                # Servers without keys (Ollama) still need a non-empty value in the SDK.
+                api_key=config.api_key or "none",
+                timeout=self.settings.provider_timeout_s,
+                max_retries=self.settings.provider_retries,
+            )
+            self._clients[key] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+def provider_problem(exc: OpenAIError) -> ProblemError:
+    """The problem a caller gets for a provider failure: 504 on timeout, else 502."""
+    if isinstance(exc, APITimeoutError):
+        return ProblemError(504, "the AI provider did not answer in time", slug="ai-provider-timeout")
+    if isinstance(exc, APIStatusError):
+        return ProblemError(
+            502,
+            f"the AI provider failed (HTTP {exc.status_code})",
+            slug="ai-provider-error",
+            provider_status=exc.status_code,
+        )
+    if isinstance(exc, APIConnectionError):
+        return ProblemError(502, "the AI provider is unreachable", slug="ai-provider-unreachable")
+    return ProblemError(502, f"the AI provider failed: {exc}", slug="ai-provider-error")
+
+
+def outcome_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return "ok"
+    if isinstance(exc, APITimeoutError):
+        return "timeout"
+    if isinstance(exc, APIStatusError):
+        return f"http_{exc.status_code}"
+    return "error"

@@ -1,0 +1,69 @@
+"""The AI service's app factory and entry point (`python -m ampflux_ai`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ampflux_shared.app import ServiceSpec, create_service_app, serve
+from ampflux_shared.security import JWKSVerifier
+
+from .api import ROUTERS
+from .config import Settings
+from .domain.cache import ResponseCache
+from .domain.generation import GenerationHub
+from .domain.provider import Providers
+from .metrics import AIMetrics
+from .models import event_tables, metadata
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+DESCRIPTION = """The engineering assistant: conversations with an OpenAI-compatible model that
+knows the caller's projects, circuits and studies, streamed as it is written, and tools that
+act with the caller's own rights.
+
+With no provider configured (`AI_PROVIDER_BASE_URL`, `AI_MODEL`, or a company's own settings)
+the AI routes answer 503 saying how to configure one.
+"""
+
+
+async def _close(app: FastAPI) -> None:
+    # Replies being written get a moment to finish and be stored before the clients close.
+    await app.state.generations.drain()
+    await app.state.providers.close()
+    await app.state.response_cache.close()
+
+
+def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | None = None) -> FastAPI:
+    """The service app; `verifier` replaces the JWKS fetch (tests pass their own keys)."""
+    settings = settings or Settings()
+    app = create_service_app(
+        ServiceSpec(
+            title="AmpFlux AI service",
+            description=DESCRIPTION,
+            settings=settings,
+            routers=ROUTERS,
+            metadata=metadata,
+            migrations_dir=MIGRATIONS_DIR,
+            event_tables=event_tables,
+            verifier=verifier,
+            on_shutdown=[_close],
+        )
+    )
+    app.state.ai_metrics = AIMetrics(app.state.metrics)
+    app.state.providers = Providers(settings)
+    app.state.generations = GenerationHub(settings.stream_keep_s)
+    app.state.response_cache = ResponseCache(
+        ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries, redis_url=settings.redis_url
+    )
+    return app
+
+
+def run() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    run()

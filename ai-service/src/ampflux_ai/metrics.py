@@ -1,0 +1,38 @@
+"""The AI service's own figures (the HTTP ones come from shared)."""
+
+from __future__ import annotations
+
+from ampflux_shared.observability import ServiceMetrics
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+_TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10)
+
+
+class AIMetrics:
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.tokens = metrics.counter(
+            "ampflux_ai_tokens_total", "Tokens by direction (in/out) and model", ["direction", "model"]
+        )
+        self.provider_calls = metrics.counter(
+            "ampflux_ai_provider_calls_total", "Calls to the model provider", ["model", "outcome"]
+        )
+        self.provider_latency = metrics.histogram(
+            "ampflux_ai_provider_latency_seconds",
+            "Whole provider calls (to the last token)",
+            ["model", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.cache_hits = metrics.counter("ampflux_ai_cache_hits_total", "Assistant answers served from the cache")
+        self.cache_misses = metrics.counter("ampflux_ai_cache_misses_total", "Assistant answers not in the cache")
+        self.tool_calls = metrics.counter(
+            "ampflux_ai_tool_calls_total", "Tool calls by tool and outcome", ["tool", "outcome"]
+        )
+        self.ttft = metrics.histogram(
+            "ampflux_ai_time_to_first_token_seconds",
+            "From the request to the first token the model produced",
+            ["model"],
+            buckets=_TTFT_BUCKETS,
+        )
+        self.budget_refusals = metrics.counter(
+            "ampflux_ai_budget_refusals_total", "Requests refused because the company's daily budget is spent"
+        )

@@ -1,0 +1,94 @@
+"""Tables of the AI service: conversations, messages, daily usage, company provider settings.
+
+Conversations belong to one user (and carry the company); messages hang off a conversation
+and are reached only through it, so the owner filter on the conversation guards them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ampflux_shared.db import JSONDocument, UTCDateTime, new_metadata, utcnow
+from ampflux_shared.events import EventTables
+
+metadata = new_metadata()
+
+
+class Base(DeclarativeBase):
+    # Its own registry: no name clashes with other services sharing the embedded process.
+    metadata = metadata
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_user_activity", "user_id", "last_message_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # Empty until the first exchange names it (or the user does).
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Newest activity: what lists sort by (creation counts as activity).
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text, default="")
+    # streaming -> complete | failed; user messages are complete at once.
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # [{id, name, arguments, result, ok}] in the order the model asked for them.
+    tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_token_ms: Mapped[float | None] = mapped_column(nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class UsageDay(Base):
+    """Tokens per user, company, model and UTC day (one row, incremented)."""
+
+    __tablename__ = "usage_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CompanyProvider(Base):
+    """A company's own provider (bring-your-own-key); the key only ever encrypted."""
+
+    __tablename__ = "company_providers"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    # AES-GCM: nonce + ciphertext, and the id of the key that sealed it (rotation).
+    key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    updated_by: Mapped[uuid.UUID] = mapped_column(Uuid)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+event_tables = EventTables(metadata)

@@ -1,0 +1,189 @@
+"""Fixtures for the AI service: the app on a fresh PostgreSQL database, test tokens, and the
+local OpenAI-compatible provider (tests/fake_provider.py) it talks to.
+
+Tokens are signed with a throw-away Ed25519 key the app's verifier trusts, so tests act as
+any user of any company without an auth service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ampflux_ai.config import Settings
+from ampflux_ai.main import create_app
+from ampflux_shared.security import JWKSVerifier
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_provider import FakeProvider, Reply
+
+ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "ai-tests"
+KEK = "k1:" + base64.b64encode(os.urandom(32)).decode()
+
+_PRIVATE_KEY = Ed25519PrivateKey.generate()
+_JWK = {
+    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())),
+    "kid": KID,
+    "alg": "EdDSA",
+    "use": "sig",
+}
+
+
+def sign_token(user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], scopes: list[str] | None = None) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "company_id": str(company_id),
+        "roles": roles,
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
+    if scopes is not None:
+        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
+    return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
+
+
+def make_verifier() -> JWKSVerifier:
+    async def keys() -> dict[str, Any]:
+        return {"keys": [_JWK]}
+
+    return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=keys)
+
+
+@dataclass
+class User:
+    company_id: uuid.UUID
+    roles: list[str]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def token(self) -> str:
+        return sign_token(self.id, self.company_id, self.roles)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Company:
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def user(self, *roles: str) -> User:
+        return User(company_id=self.id, roles=list(roles or ("engineer",)))
+
+
+@pytest.fixture
+def company() -> Company:
+    return Company()
+
+
+@pytest.fixture
+def other_company() -> Company:
+    return Company()
+
+
+@pytest.fixture(scope="session")
+def provider() -> Iterator[FakeProvider]:
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(provider: FakeProvider) -> FakeProvider:
+    """The provider with an empty script and record for this test."""
+    provider._script.clear()
+    provider.requests.clear()
+    provider.auth_headers.clear()
+    return provider
+
+
+@pytest.fixture
+def settings(reusable_postgres_database, tmp_path: Path, fake: FakeProvider) -> Settings:
+    return Settings(
+        database_url=reusable_postgres_database("ai"),
+        amqp_url="",
+        data_dir=tmp_path,
+        provider_base_url=fake.url,
+        provider_api_key="sk-operator-test",
+        model=fake.model,
+        provider_timeout_s=5,
+        provider_retries=0,
+        key_encryption_keys=KEK,
+        stream_keep_s=60,
+    )
+
+
+async def running_client(settings: Settings, **state: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, verifier=make_verifier())
+    for k, v in state.items():
+        setattr(app.state, k, v)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ai", timeout=30) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in running_client(settings):
+        yield c
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    """Events of an SSE body: [{id, event, data}] (comments skipped)."""
+    out = []
+    for block in text.split("\n\n"):
+        event: dict[str, Any] = {}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            if key == "data":
+                event["data"] = json.loads(value)
+            elif key in ("id", "event"):
+                event[key] = value
+        if event:
+            out.append(event)
+    return out
+
+
+class Helpers:
+    Reply = Reply
+    parse_sse = staticmethod(parse_sse)
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def conversation(self, user: User, title: str = "") -> dict[str, Any]:
+        r = await self.client.post("/ai/conversations", json={"title": title}, headers=user.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def send(self, user: User, conversation: dict[str, Any], text: str, **kw: Any) -> httpx.Response:
+        return await self.client.post(
+            f"/ai/conversations/{conversation['id']}/messages", json={"content": text}, headers=user.headers, **kw
+        )
+
+
+@pytest.fixture
+def h(client: httpx.AsyncClient) -> Helpers:
+    return Helpers(client)

@@ -1,0 +1,51 @@
+"""The AI service in the e2e stack: one process on its own PostgreSQL database, behind the
+gateway's `/ai`, talking to the local OpenAI-compatible test provider
+(ai-service/tests/fake_provider.py), which runs in the test process so tests can script it
+and read what it was sent (`PROVIDER`). Its tools reach the real project and simulation
+services with the caller's token."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from e2e.stack import ServiceProcess, StackContext, StackMember
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ai-service" / "tests"))
+from fake_provider import FakeProvider
+
+NAME = "ai"
+# Started with the stack; tests queue replies on it and read what it was sent.
+PROVIDER: FakeProvider | None = None
+BUDGET = 0  # per company and day; the budget test uses its own process (see the tests)
+
+
+def member(ctx: StackContext) -> StackMember:
+    global PROVIDER
+    if PROVIDER is None:
+        PROVIDER = FakeProvider().start()
+    url = ctx.urls[NAME]
+    port = url.rsplit(":", 1)[1]
+    process = ServiceProcess(
+        NAME,
+        "ampflux_ai",
+        int(port),
+        {
+            "AI_PORT": port,
+            "AI_DATABASE_URL": ctx.make_database(NAME),
+            "AI_AMQP_URL": ctx.amqp_url,
+            "AI_JWKS_URL": ctx.jwks_url,
+            "AI_ENVIRONMENT": "test",
+            "AI_PROVIDER_BASE_URL": PROVIDER.url,
+            "AI_PROVIDER_API_KEY": "sk-e2e",
+            "AI_MODEL": PROVIDER.model,
+            "AI_PROVIDER_TIMEOUT_S": "3",
+            "AI_PROVIDER_RETRIES": "0",
+            "AI_PROJECT_URL": ctx.urls["project"],
+            "AI_SIMULATION_URL": ctx.urls["simulation"],
+            "AI_STUDY_WAIT_S": "60",
+        },
+        ctx.logs / "ai.log",
+    )
+    routes = [{"prefix": "/ai", "service": NAME, "upstreams": [url], "timeout_s": 120}]
+    return StackMember(processes=[process], routes=routes)
