@@ -576,3 +576,27 @@ def test_dc_component_method_c_uses_the_equivalent_frequency_for_f_t() -> None:
     assert b["idc_ka"] == pytest.approx(idc, rel=REL)
     z = _two_lines_impedance(1.0)
     assert abs(rx - z.real / z.imag) > 0.01  # a mesh of different R/X: method C differs from R/X
+
+
+def test_steady_state_current_single_fed_and_meshed() -> None:
+    """Ik (3ph, option ik_steady): one generator alone Ik max = λmax·I_rG, Ik min =
+    λmin·I_rG with λmin = 1/(x_dsat + x_e) (no-load excitation) and I″k min with c_min = 1.0
+    (generator K_G keeps c_max); a bus fed by the grid alone Ik = I″k."""
+    data = _single_fed_generator("cylindrical").model_dump()
+    data["study"].update(ik_steady=True, cases=["max", "min"])
+    data["lines"][0]["endtemp_degree"] = 80.0  # R = 0: the min-case temperature factor changes nothing
+    doc = parse_circuit(data)
+    result = solve_study(doc)
+    sin, un, x_d = 0.6, 10.5, 0.15 * 10.5**2 / 50.0
+    i_rg = 50.0 / (SQRT3 * un)
+    k_g = 1.1 / (1 + 0.15 * sin)
+    for case, c, e_f in (("max", 1.1, 1.6 * math.hypot(1 + 1.2 * sin, 1.2 * 0.8)), ("min", 1.0, 1.0)):
+        ik = c * un / (SQRT3 * (k_g * x_d + 0.1))
+        x_e = (1 + 0.15 * sin) / (ik / i_rg) - 0.15
+        rs = result.get("3ph", case)
+        assert rs.quantities[rs.quantities.index("ib_ka") + 1] == "ik_ka"
+        assert rs.buses["F"]["ik_ka"] == pytest.approx(e_f / (1.2 + x_e) * i_rg, rel=REL), case
+    grid_only = _tapped_transformer(None)
+    grid_only = parse_circuit({**grid_only.model_dump(), "study": {**grid_only.study.model_dump(), "ik_steady": True}})
+    lv = solve_study(grid_only).get("3ph", "max").buses["LV"]
+    assert lv["ik_ka"] == lv["ikss_ka"]

@@ -110,6 +110,8 @@ class Study(_Element):
     tap_positions: Literal["main", "actual"] = "main"
     # DC component i_DC and asymmetrical breaking current Ib,asym at tmin_s (extra quantities)
     ib_asym: Flag = False
+    # steady-state short-circuit current Ik (3ph) as an extra quantity
+    ik_steady: Flag = False
 
     @field_validator("faults", "cases")
     @classmethod

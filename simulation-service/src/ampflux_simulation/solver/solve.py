@@ -271,7 +271,7 @@ def _solve_case(
     mach = _machines(nets, k, i_k3, c, study.tmin_s, case) if "3ph" in faults else None
     # I″k without motors (I″kM) for the steady state of meshed / multiply fed faults
     ikm_share = None
-    if mach is not None and net.machines and study.ith:
+    if mach is not None and net.machines and (study.ith or study.ik_steady):
         ikm_share = np.abs((c / (_without_motors(nets, k) + zf)) / i_k3)
 
     # faults at a power-station generator's terminals see K_G,S and K_T,S (own network) and
@@ -319,8 +319,11 @@ def _solve_case(
         if dc_rx is not None:
             at = quantities.index("ib_ka") + 1
             quantities[at:at] = ["idc_ka", "ib_asym_ka"]
+        if study.ik_steady and fault == "3ph":
+            quantities.insert(quantities.index("ib_ka") + (3 if dc_rx is not None else 1), "ik_ka")
         n = np.ones(len(k))
         ib = ikss.copy()
+        ik_steady = ikss  # far from machines the AC component does not decay
         if fault == "3ph" and mach is not None and net.machines:
             single = np.isfinite(mach.ib_single_pu)
             # several sources: eq. 75; one machine alone: eq. 70 (generator) / 73 (motor)
@@ -344,6 +347,8 @@ def _solve_case(
         if kap is not None:
             values["ip_ka"] = peak.peak_current(kap, ikss)
             values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
+        if fault == "3ph":
+            values["ik_ka"] = ik_steady
         if dc_rx is not None:
             # at the breaker's minimum time delay: Ib,asym = √(Ib² + i_DC²)
             values["idc_ka"] = peak.dc_component(ikss, dc_rx, f_hz, study.tmin_s)
