@@ -22,10 +22,11 @@ from typing import Any
 
 import aio_pika
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyBusResult, event_tables
+from ampflux_testing.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -328,3 +329,52 @@ async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(
             )
         ).text
         assert csv_text.count("\n") == 2 * n + 1
+
+
+async def test_a_database_outage_mid_solve_is_waited_out_without_spending_the_delivery_limit(
+    tmp_path, auth, helpers, postgres_url, amqp_url
+):
+    # The worker reaches PostgreSQL through a proxy the test cuts for a while mid-solve (the
+    # API keeps its direct connection): before, the first failed progress write killed the
+    # solve and the retries spent the delivery limit in a second, failing a healthy study.
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    await proxy.open()
+    try:
+        through_proxy = target.set(port=proxy.port).render_as_string(hide_password=False)
+        async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=3.0) as stack:
+            stack.start_worker(database_url=through_proxy)
+            await stack.wait_for_workers(1)
+            api = stack.api
+            case = helpers.load_case("ind480_radial")
+            run = (await api.submit(helpers.without_expected(case))).json()
+            await api.wait(run["id"], {"running"}, timeout=60)
+            await proxy.close()
+            await asyncio.sleep(6.0)  # the outage itself (longer than the solve), not a wait for a result
+            await proxy.open()
+
+            final = await api.wait(run["id"], timeout=90)
+            assert final["status"] == "succeeded", (final.get("error"), stack.logs())
+            assert final["attempts"] == 1
+            assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
+            assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
+    finally:
+        await proxy.close()
+
+
+async def test_sigterm_to_the_workers_process_group_lets_the_solve_finish(
+    tmp_path, auth, helpers, postgres_url, amqp_url
+):
+    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, test_solve_delay_s=4.0) as stack:
+        # Its own process group, as under a shell or systemd: the signal reaches every process.
+        worker = stack.start_worker(popen_options={"start_new_session": True})
+        await stack.wait_for_workers(1)
+        api = stack.api
+        run = (await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))).json()
+        await api.wait(run["id"], {"running"}, timeout=60)
+        os.killpg(worker.pid, signal.SIGTERM)
+
+        assert await asyncio.to_thread(worker.wait, 60) == 0, stack.logs()
+        final = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
+        assert final["status"] == "succeeded", (final.get("error"), stack.logs())
+        assert final["attempts"] == 1

@@ -1,4 +1,4 @@
-"""A TCP proxy the tests can cut and restore, to simulate a broker outage.
+"""A TCP proxy the tests can cut and restore, to simulate a broker or database outage.
 
 Closing it aborts every proxied connection (like a network partition or a broker crash
 seen from the client) and refuses new ones; opening it listens again on the same port.

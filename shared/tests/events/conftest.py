@@ -14,6 +14,7 @@ import pytest
 
 from ampflux_shared.db import Database
 from ampflux_shared.events.rabbitmq import RabbitMQBus
+from ampflux_testing import tcp_proxy as tcp_proxy_module
 
 
 def _load(name: str):
@@ -29,7 +30,6 @@ def _load(name: str):
 
 
 helpers = _load("helpers")
-tcp_proxy_module = _load("tcp_proxy")
 
 
 @pytest.fixture

@@ -9,10 +9,20 @@ RabbitMQ topology (declared idempotently by the API and by every worker, with th
 `declare_consumer_queue`, so a job is routable even before the first worker starts):
 - work queue `<jobs_queue>` (default `simulation.jobs`): durable quorum queue with
   `x-delivery-limit`, dead-lettering through `ampflux.events.dlx` into
-- `<jobs_queue>.dlq`: where a job lands after too many failed deliveries (or at once,
-  when the message is not a job at all). Workers consume it to fail the run.
+- `<jobs_queue>.dlq`: where a job lands after too many solver crashes (or at once, when
+  the message is not a job or the worker failed on it). Workers consume it to fail the run;
+- `<jobs_queue>.parking`: dead letters the worker cannot read or record, kept with their
+  headers for a person (`python -m ampflux_simulation.dlq list|replay --parking`).
 
-Workers consume with prefetch 1 and manual acks, acking only after the outcome is committed.
+Every message is settled, whatever happens in the consumer: an exception there would
+otherwise leave it unacked, and with prefetch 1 the worker would take nothing else.
+
+Workers consume with manual acks, acking only after the outcome is committed. One job at a
+time is the worker's own limit (a semaphore), not only the prefetch: RabbitMQ can hand out
+more than the prefetch (credit leaked after dead-lettering, a redelivery after a reconnect).
+The job runs in a task the queue owns, not in the consumer callback, because the client
+library cancels callbacks when their channel closes: a broker blip must not kill a solve.
+It finishes and commits; the ack is lost with the channel, and the redelivery meets the inbox.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
+from ampflux_shared.backoff import Backoff
+from ampflux_shared.events.dead_letters import declare_parking_queue, park
 from ampflux_shared.events.rabbitmq import (
     DEFAULT_EXCHANGE,
     InflightTracker,
@@ -61,6 +73,7 @@ class RabbitJobQueue:
         delivery_limit: int,
         exchange: str = DEFAULT_EXCHANGE,
         prefetch: int = 1,
+        concurrency: int = 1,
         retry_delay_s: float = 1.0,
     ) -> None:
         self.url = url
@@ -73,6 +86,10 @@ class RabbitJobQueue:
         self._connection: AbstractRobustConnection | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._inflight = InflightTracker()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._jobs: set[asyncio.Task[JobOutcome]] = set()
+        self._publisher: AbstractChannel | None = None
+        self._dead_letter_backoff = Backoff(base_s=max(retry_delay_s, 0.05), max_s=MAX_RETRY_DELAY_S)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, prefetch: int = 1) -> RabbitJobQueue:
@@ -91,6 +108,7 @@ class RabbitJobQueue:
         await channel.close()
 
     async def _declare(self, channel: AbstractChannel) -> tuple[AbstractQueue, AbstractQueue]:
+        await declare_parking_queue(channel, self.queue_name)
         return await declare_consumer_queue(
             channel,
             self.queue_name,
@@ -107,6 +125,8 @@ class RabbitJobQueue:
         self._consumers.append((work, tag))
 
     async def consume_dead_letters(self, handler: DeadLetterHandler) -> None:
+        # Parking must be confirmed before the dead letter is acked: a channel with confirms.
+        self._publisher = await self._require().channel(publisher_confirms=True)
         channel = await self._require().channel()
         await channel.set_qos(prefetch_count=10)
         _, dlq = await self._declare(channel)
@@ -141,9 +161,13 @@ class RabbitJobQueue:
             except Exception:
                 log.debug("could not cancel consumer %s", tag, exc_info=True)
         self._consumers.clear()
-        # A job still running past the grace is cancelled (its solve is killed); the
-        # broker redelivers the unacked message to another worker.
-        late = await self._inflight.drain(grace_s)
+        # Graceful drain: the jobs in progress finish (their solves are not killed) unless
+        # they outlast the grace; then they are cancelled and the broker redelivers them.
+        late: set[asyncio.Task[object]] = set()
+        if self._jobs:
+            _, pending = await asyncio.wait(set(self._jobs), timeout=grace_s)
+            late.update(pending)
+        late |= await self._inflight.drain(1.0 if late else max(grace_s, 1.0))
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
@@ -162,42 +186,76 @@ class RabbitJobQueue:
         return self._connection
 
     async def _on_job(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
+        try:
+            await self._handle_job(message, handler)
+        except Exception:
+            log.exception("dead-lettering message %s: the worker failed on it", message.message_id)
+            await settle(message.reject(requeue=False), message)
+
+    async def _handle_job(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
         job = job_from_body(message.body, delivery_count(message))
         if job is None:
             log.error("dead-lettering a message that is not a job: %.200r", message.body)
             await settle(message.reject(requeue=False), message)
             return
+        task = asyncio.create_task(self._run(job, handler), name=f"job-{job.run_id}")
+        self._jobs.add(task)
+        task.add_done_callback(self._job_done)
         try:
-            outcome = await handler(job)
-        except Exception:
-            log.exception("job for run %s failed; it will be redelivered", job.run_id)
-            outcome = JobOutcome.RETRY
+            outcome = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                log.warning("the channel of run %s's job closed; its solve goes on", job.run_id)
+            raise
         if outcome is JobOutcome.DONE:
             await settle(message.ack(), message)
             return
-        # Hold the slot a moment so a transient fault is not hammered; each requeue counts
-        # towards x-delivery-limit, after which the broker dead-letters the job.
+        # A solver crash: hold the slot a moment, then requeue; each requeue counts towards
+        # x-delivery-limit, after which the broker dead-letters the job.
         await asyncio.sleep(self._backoff(job.delivery_count))
         await settle(message.nack(requeue=True), message)
+
+    async def _run(self, job: Job, handler: JobHandler) -> JobOutcome:
+        async with self._slots:
+            return await handler(job)
+
+    def _job_done(self, task: asyncio.Task[JobOutcome]) -> None:
+        self._jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Also seen by the consumer when its channel is alive; logged here for the
+            # job whose consumer was cancelled with its channel.
+            log.error("job task %s failed: %r", task.get_name(), task.exception())
 
     def _backoff(self, delivery_count: int) -> float:
         return min(self.retry_delay_s * 2 ** min(delivery_count, 16), MAX_RETRY_DELAY_S)
 
     async def _on_dead_letter(self, message: AbstractIncomingMessage, handler: DeadLetterHandler) -> None:
-        job = job_from_body(message.body, delivery_count(message))
-        if job is None:
-            log.error("dropping an unreadable dead letter: %.200r", message.body)
-            await settle(message.ack(), message)
-            return
         try:
+            job = job_from_body(message.body, delivery_count(message))
+            if job is None:
+                await self._park(message, "unreadable")
+                return
             await handler(job, _death_reason(message))
+        except asyncio.CancelledError:
+            raise
         except Exception:
-            # The DLQ has no delivery limit (nowhere further to go): back off instead, so a
-            # database outage or a bug is not hammered while it lasts.
-            log.exception("could not record the dead-lettered job of run %s; retrying", job.run_id)
-            await asyncio.sleep(self._backoff(job.delivery_count))
-            await settle(message.nack(requeue=True), message)
+            # The handler waits out infrastructure errors itself: this is a bug or a message
+            # it cannot record. Keep it for a person rather than loop on it or drop it.
+            log.exception("could not record dead letter %s; parking it", message.message_id)
+            try:
+                await self._park(message, "unrecorded")
+            except Exception:
+                log.exception("could not park dead letter %s; it stays in the DLQ", message.message_id)
+                await asyncio.sleep(self._dead_letter_backoff.delay(1))
+                await settle(message.nack(requeue=True), message)
             return
+        await settle(message.ack(), message)
+
+    async def _park(self, message: AbstractIncomingMessage, why: str) -> None:
+        if self._publisher is None:
+            raise RuntimeError("the dead-letter consumer is not started")
+        await park(self._publisher, self.queue_name, message)
+        log.error("parked %s dead letter %s: %.200r", why, message.message_id, message.body)
         await settle(message.ack(), message)
 
 

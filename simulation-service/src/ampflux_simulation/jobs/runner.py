@@ -8,6 +8,10 @@ The job handler owns its transactions:
    the results, mark it, write the completed/failed event to the outbox and record the
    message id in the inbox, all in one transaction. Only after that commit may the
    consumer ack; a crash anywhere before it leaves the message to be redelivered.
+
+Every database step waits out infrastructure errors in process (`infrastructure.py`): only
+a solver crash answers RETRY, so only it spends the queue's delivery limit. Progress and
+cancel checks during the solve are best effort: a database blip never stops a solve.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.backoff import Backoff
 from ampflux_shared.db import Database
 from ampflux_shared.events import Inbox, Outbox
 
@@ -27,12 +32,14 @@ from ..config import Settings
 from ..domain import results, runs
 from ..metrics import SimulationMetrics
 from ..models import RunStatus, StudyRun, event_tables
+from .infrastructure import is_infrastructure_error, retry_infrastructure
 from .job import Job, JobOutcome
 from .solve_process import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
 
 log = logging.getLogger("ampflux.simulation.jobs")
 
 INBOX_CONSUMER = "simulation.jobs"
+MAX_INFRA_RETRY_S = 15.0
 
 
 class JobRunner:
@@ -43,9 +50,13 @@ class JobRunner:
         self.settings = settings
         self.metrics = metrics
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        # Never a zero base: a database outage must not become a busy loop.
+        self.backoff = Backoff(base_s=max(settings.job_retry_delay_s, 0.05), max_s=MAX_INFRA_RETRY_S)
 
     async def handle(self, job: Job) -> JobOutcome:
-        request = await self._claim(job)
+        request = await retry_infrastructure(
+            lambda: self._claim(job), what=f"claiming run {job.run_id}", backoff=self.backoff
+        )
         if request is None:
             return JobOutcome.DONE
         self.metrics.jobs_in_progress.inc()
@@ -59,10 +70,19 @@ class JobRunner:
             )
         finally:
             self.metrics.jobs_in_progress.dec()
-        return await self._finish(job, outcome)
+        return await retry_infrastructure(
+            lambda: self._finish(job, outcome), what=f"finishing run {job.run_id}", backoff=self.backoff
+        )
 
     async def dead_lettered(self, job: Job, reason: str) -> None:
         """The broker gave up on the job (delivery limit): fail the run if it is still open."""
+        await retry_infrastructure(
+            lambda: self._dead_lettered(job, reason),
+            what=f"failing dead-lettered run {job.run_id}",
+            backoff=self.backoff,
+        )
+
+    async def _dead_lettered(self, job: Job, reason: str) -> None:
         async with self.database.session() as session:
             run = await runs.load_for_job(session, job.run_id)
             if run is None or run.run_status.is_terminal:
@@ -74,8 +94,11 @@ class JobRunner:
         log.error("run %s failed: %s", job.run_id, detail)
 
     async def attempts(self, run_id: uuid.UUID) -> int:
-        async with self.database.session() as session:
-            return int(await session.scalar(select(StudyRun.attempts).where(StudyRun.id == run_id)) or 0)
+        async def read() -> int:
+            async with self.database.session() as session:
+                return int(await session.scalar(select(StudyRun.attempts).where(StudyRun.id == run_id)) or 0)
+
+        return await retry_infrastructure(read, what=f"reading the attempts of run {run_id}", backoff=self.backoff)
 
     # --- steps ------------------------------------------------------------------------
 
@@ -149,9 +172,21 @@ class JobRunner:
         return found is not None
 
     async def _progress(self, run_id: uuid.UUID, progress: float) -> None:
-        async with self.database.session() as session:
-            await runs.set_progress(session, run_id, progress)
+        try:
+            async with self.database.session() as session:
+                await runs.set_progress(session, run_id, progress)
+        except Exception as exc:
+            if not is_infrastructure_error(exc):
+                raise
+            log.warning("run %s: progress %.2f not recorded (%s); the solve goes on", run_id, progress, exc)
 
     async def _cancelled(self, run_id: uuid.UUID) -> bool:
-        async with self.database.session() as session:
-            return await runs.current_status(session, run_id) is not RunStatus.RUNNING
+        try:
+            async with self.database.session() as session:
+                return await runs.current_status(session, run_id) is not RunStatus.RUNNING
+        except Exception as exc:
+            if not is_infrastructure_error(exc):
+                raise
+            # Cannot tell: keep solving; the finish step looks at the run's status again.
+            log.warning("run %s: cancel check failed (%s); the solve goes on", run_id, exc)
+            return False

@@ -18,6 +18,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -181,6 +182,10 @@ async def _reap(process: multiprocessing.process.BaseProcess) -> int | None:
 
 
 def _child_main(conn: Connection, request: SolveRequest) -> None:
+    # The worker ends a solve (kill on timeout, cancel or shutdown past its grace); a
+    # SIGTERM/SIGINT sent to the whole process group must not end it mid-job.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     _exit_with_parent()
     if request.crash:
         os._exit(86)  # test-only: a poison job whose solve dies every time

@@ -4,8 +4,13 @@ Each worker takes one job at a time from the RabbitMQ work queue (prefetch 1, ma
 ack), solves it in a killable child process, commits the outcome with its event in the
 outbox, and only then acks. It also consumes the dead-letter queue, failing the runs of
 jobs the broker gave up on, and runs an outbox relay so completed/failed events go out
-even when no API replica is up. SIGTERM stops taking jobs and lets the current one end
-(or, past the grace period, kills it; the broker then redelivers it elsewhere).
+even when no API replica is up.
+
+SIGTERM or SIGINT, to the worker or to its whole process group (Ctrl-C, systemd, a
+container stop), stops taking jobs and lets the current one finish and commit: the solving
+child and its forkserver ignore both signals (they are started with them ignored), so only
+the worker decides when a solve ends. Past the grace (the job time limit, beyond which no
+solve runs anyway) the job is cancelled and the broker redelivers it elsewhere.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from .solve_process import start_forkserver
 
 log = logging.getLogger("ampflux.simulation.worker")
 
+# Beyond the job time limit: the finish step's commit and the ack.
+DRAIN_MARGIN_S = 10.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Consume jobs until `stop` is set."""
@@ -50,7 +59,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await relay.start()
     queue = RabbitJobQueue.from_settings(settings, prefetch=1)
     try:
-        # Ready to solve before taking the first job, so that job does not wait on imports.
+        # Ready to solve before taking the first job, so that job does not wait on imports
+        # (already running when started from `main`, with the stop signals ignored).
         await asyncio.to_thread(start_forkserver)
         await queue.start()
         runner = JobRunner(database, relay.outbox, settings, simulation_metrics)
@@ -60,7 +70,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("worker %s stopping", runner.worker_id)
     finally:
-        await queue.stop(grace_s=min(settings.job_time_limit_s, 30.0))
+        await queue.stop(grace_s=settings.job_time_limit_s + DRAIN_MARGIN_S)
         await relay.stop()
         await bus.stop()
         await database.dispose()
@@ -76,10 +86,19 @@ def main() -> int:
         )
         return 2
 
+    # The forkserver (and every solving child it forks) inherits these dispositions across
+    # its exec: a signal to the process group reaches them and is ignored there.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        start_forkserver()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
