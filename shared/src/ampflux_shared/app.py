@@ -66,7 +66,10 @@ class ServiceSpec:
     verify_tokens: bool = True
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
+    # `/ready` fails when one of `readiness_checks` fails; a failing degraded check is only
+    # reported ("status": "degraded", still 200): the service works around it.
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    degraded_readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     cors_origins: Sequence[str] = ()
     # Refuse request bodies over `settings.max_document_bytes` (413); the gateway, which
     # has its own transport limit, turns it off.
@@ -83,6 +86,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         current_service.set(settings.service_name)  # this lifespan's task logs as this service
         async with AsyncExitStack() as stack:
             checks: dict[str, ReadinessCheck] = dict(spec.readiness_checks)
+            degraded_checks: dict[str, ReadinessCheck] = dict(spec.degraded_readiness_checks)
             if spec.metadata is not None:
                 from .db import Database
                 from .migrations import ensure_postgres_database, upgrade_to_head_async
@@ -102,7 +106,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                 await bus.start()
                 stack.push_async_callback(bus.stop)
                 app.state.bus = bus
-                checks["broker"] = bus.ping
+                # Degrades, never fails, readiness: the outbox holds events while it is away.
+                degraded_checks["broker"] = bus.ping
                 relay = OutboxRelay(app.state.db, bus, spec.event_tables, registry=metrics.registry)
                 await relay.start()
                 stack.push_async_callback(relay.stop)
@@ -114,6 +119,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                 app.state.verifier = verifier
                 # Started after on_startup hooks (the auth service creates its keys there).
             app.state.readiness_checks = checks
+            app.state.degraded_readiness_checks = degraded_checks
             for hook in spec.on_startup:
                 await hook(app)
             for hook in reversed(spec.on_shutdown):

@@ -1,4 +1,11 @@
-"""`/health` (the process is alive) and `/ready` (its dependencies answer)."""
+"""`/health` (the process is alive) and `/ready` (it can serve: its dependencies answer).
+
+Readiness fails (503) only for what the service cannot serve without (its database).
+Dependencies it can work around are checked too but only degrade it: the broker, because
+writes go to the outbox and are published when it is back. A readiness probe that failed
+on those would take every replica out of the load balancer during a broker outage, which
+is exactly when the outbox keeps the service useful. The body names what is degraded.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +27,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: database, broker and other dependencies reachable")
+@router.get("/ready", summary="Readiness: the dependencies it cannot serve without answer (others only degrade it)")
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    required: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    optional: dict[str, ReadinessCheck] = getattr(request.app.state, "degraded_readiness_checks", {})
+    checks = {**optional, **required}
     results: dict[str, str] = {}
 
     async def run(name: str, check: ReadinessCheck) -> None:
@@ -33,7 +42,10 @@ async def ready(request: Request) -> JSONResponse:
             results[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
 
     await asyncio.gather(*(run(n, c) for n, c in checks.items()))
-    if all(v == "ok" for v in results.values()):
+    failed = sorted(name for name, result in results.items() if result != "ok")
+    if not any(name in required for name in failed):
+        if failed:
+            return JSONResponse({"status": "degraded", "degraded": failed, "checks": results})
         return JSONResponse({"status": "ready", "checks": results})
     body = problem_body(503, slug="not-ready", detail="a dependency is not reachable", checks=results)
     return JSONResponse(body, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
