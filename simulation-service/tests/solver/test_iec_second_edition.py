@@ -100,6 +100,8 @@ def test_terminal_fault_of_a_unit_with_oltc_uses_urg_kgs_and_kts(bus_kv: float) 
     z_g_side = c / (1 + 0.18 * sin) * complex(0, 0.18 * 10.5**2 / 100)
     ik = c * u_rg / SQRT3 * abs(1 / z_t_side + 1 / z_g_side)
     assert res == pytest.approx(ik, rel=REL)
+    trail = solve_study(_unit(bus_kv, oltc=True)).get("3ph", "max").trail["G"]
+    assert trail["c"] == 1.1 and trail["source_kv"] == pytest.approx(10.5, rel=REL)
 
 
 def test_terminal_fault_of_a_unit_without_oltc_uses_kgso_and_ktso() -> None:

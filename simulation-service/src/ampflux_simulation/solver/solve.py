@@ -251,6 +251,8 @@ def _solve_case(
 
     zb = net.z_base()[k]
     c = net.c[k]
+    c_factor = c.copy()  # the voltage factor; c below becomes the source per unit (c·U_rG/Un at unit terminals)
+    source_kv = np.full(len(k), np.nan)  # U_rG where a unit's generator terminals are faulted
     un = net.base_kv[k]
     ibase = net.sn_mva / (SQRT3 * un)
     zf = complex(study.r_fault_ohm, study.x_fault_ohm) / zb
@@ -287,6 +289,7 @@ def _solve_case(
         inside = CaseNetworks(build_network(doc, case, zero=False, inside_unit=gen.id), f_hz, True)
         unit_nets[g] = inside
         c[pos] = c[pos] * gen.vn_kv / un[pos]
+        source_kv[pos] = gen.vn_kv
         gb = np.array([g])
         z1[pos] = inside.pos.diagonal(gb)[0]
         if want_kappa:
@@ -376,7 +379,9 @@ def _solve_case(
                 else:
                     row[q] = float(values[q][j])
             bus_values[bus_id] = row
-            trail[bus_id] = _trail(fault, j, c, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
+            trail[bus_id] = _trail(fault, j, c_factor, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
+            if np.isfinite(source_kv[j]):
+                trail[bus_id]["source_kv"] = float(source_kv[j])  # c·U_rG/√3 at a unit's terminals (§6.7)
             if capacitive is not None and unearthed[j]:
                 trail[bus_id]["earth_fault"] = {
                     "earthing": "unearthed",
