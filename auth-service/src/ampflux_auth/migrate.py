@@ -1,18 +1,13 @@
-"""`python -m ampflux_auth.migrate`: bring the auth database to the latest schema (a deploy
-step of the real stack, where services start with AUTH_MIGRATE_ON_START=false)."""
+"""`python -m ampflux_auth.migrate`: the deploy step of the real stack (services start with
+AUTH_MIGRATE_ON_START=false); the same as `python -m ampflux_shared.migrate auth`."""
 
 from __future__ import annotations
 
-from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head
-
-from .config import Settings
-from .main import MIGRATIONS_DIR, VERSION_TABLE
+from ampflux_shared.migrate import migrate
 
 
 def main() -> None:
-    url = Settings().resolved_database_url()
-    ensure_postgres_database(url)
-    upgrade_to_head(MIGRATIONS_DIR, url, VERSION_TABLE)
+    migrate("auth")
 
 
 if __name__ == "__main__":

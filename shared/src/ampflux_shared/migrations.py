@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -42,16 +43,27 @@ async def upgrade_to_head_async(script_location: Path, url: str, version_table: 
 
 
 def run_env(target_metadata: MetaData) -> None:
-    """Body of a service's `migrations/env.py`."""
+    """Body of a service's `migrations/env.py`.
+
+    Run through `alembic_config()` (the service, `python -m ampflux_shared.migrate`), the URL
+    and version table come with the config. Run by plain `alembic -c alembic.ini ...`, the
+    service's `alembic.ini` names it (`ampflux_service = <name>`) and both come from the
+    service's own settings, exactly as the service would use them.
+    """
     cfg = context.config
-    version_table = cfg.attributes.get("version_table", "alembic_version")
+    version_table = cfg.attributes.get("version_table")
     url = cfg.get_main_option("sqlalchemy.url")
+    service = cfg.get_main_option("ampflux_service")
+    if version_table is None and service:
+        from .migrate import service_migrations  # the service's settings, only for plain alembic
+
+        target = service_migrations(service)
+        version_table, url = target.version_table, sync_url(target.url)
     if url is None:
-        # alembic_config() always sets it; only a hand-made config without a URL gets here.
-        raise RuntimeError("no sqlalchemy.url in the Alembic config; build it with alembic_config()")
-    opts = dict(
+        raise RuntimeError("no database URL: build the config with alembic_config() or name ampflux_service")
+    opts: dict[str, Any] = dict(
         target_metadata=target_metadata,
-        version_table=version_table,
+        version_table=version_table or "alembic_version",
         render_as_batch=url.startswith("sqlite"),  # SQLite can't ALTER most things in place
         compare_type=True,
     )
