@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,7 +109,13 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                 app.state.bus = bus
                 # Degrades, never fails, readiness: the outbox holds events while it is away.
                 degraded_checks["broker"] = bus.ping
-                relay = OutboxRelay(app.state.db, bus, spec.event_tables, registry=metrics.registry)
+                relay = OutboxRelay(
+                    app.state.db,
+                    bus,
+                    spec.event_tables,
+                    registry=metrics.registry,
+                    retention=timedelta(days=settings.events_retention_days),
+                )
                 await relay.start()
                 stack.push_async_callback(relay.stop)
                 app.state.relay = relay

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
     # The one limit on circuit documents (see `circuit.limits`): every request body is at
     # most this (413 beyond), and so is an uploaded document once decompressed.
     max_document_bytes: int = Field(default=MAX_DOCUMENT_BYTES, gt=0)
+    # Published outbox rows and handled inbox records older than this are deleted by the
+    # relay (hourly), so the tables stop growing. Keep it longer than any redelivery can
+    # take: a redelivered event older than its inbox record would be handled again.
+    events_retention_days: float = Field(default=7.0, gt=0)
 
     @field_validator("log_level")
     @classmethod

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ampflux_shared.events import (
     EventEnvelope,
     EventPublisher,
+    Inbox,
     InProcessBroker,
     InProcessBus,
     OutboxRelay,
@@ -178,6 +180,43 @@ async def test_purge_deletes_only_old_published_rows(database, relay, bus, h):
     assert await relay.purge_published(timedelta(hours=1)) == 0  # too recent
     assert await relay.purge_published(timedelta(seconds=-1)) == 1
     assert await relay.pending() == 1  # the unsent row is never purged
+
+
+async def test_the_relay_purges_old_published_rows_and_inbox_records_on_a_schedule(database, bus, schema, h):
+    relay = OutboxRelay(
+        database, bus, schema.tables, registry=CollectorRegistry(), poll_interval=30, retention=timedelta(days=1)
+    )
+    old_sent, new_sent, unsent = h.project_created("old"), h.project_created("new"), h.project_created("unsent")
+    async with database.session() as session:
+        await relay.outbox.add(session, old_sent)
+        await relay.outbox.add(session, new_sent)
+    assert await relay.relay_once() == 2
+    bus.down = True
+    async with database.session() as session:
+        await relay.outbox.add(session, unsent)
+    inbox = Inbox(schema.tables)
+    old_event, new_event = uuid.uuid4(), uuid.uuid4()
+    async with database.session() as session:
+        assert await inbox.first_time(session, old_event, "c")
+        assert await inbox.first_time(session, new_event, "c")
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    out, inb = schema.tables.outbox, schema.tables.inbox
+    async with database.session() as session:
+        await session.execute(update(out).where(out.c.id.in_([old_sent.id, unsent.id])).values(created_at=long_ago))
+        await session.execute(update(out).where(out.c.id == old_sent.id).values(published_at=long_ago))
+        await session.execute(update(inb).where(inb.c.event_id == old_event).values(handled_at=long_ago))
+
+    await relay.start()  # the first purge runs at start, then every purge_interval
+    try:
+        await h.eventually(lambda: relay.purges >= 1, timeout=5, what="the scheduled purge")
+    finally:
+        await relay.stop()
+    async with database.session() as session:
+        outbox_ids = set((await session.execute(select(out.c.id))).scalars())
+        inbox_ids = set((await session.execute(select(inb.c.event_id))).scalars())
+    # Old and published: gone. Recent, or never published however old: kept.
+    assert outbox_ids == {new_sent.id, unsent.id}
+    assert inbox_ids == {new_event}
 
 
 @pytest.mark.postgres

@@ -73,10 +73,13 @@ class OutboxRelay:
         batch_size: int = 100,
         max_backoff: float = 30.0,
         stop_grace: float = 10.0,
+        retention: timedelta | None = timedelta(days=7),
+        purge_interval: float = 3600.0,
     ) -> None:
         self.database = database
         self.bus = bus
         self.table = tables.outbox
+        self.inbox_table = tables.inbox
         self.metrics = event_metrics(registry)
         self.poll_interval = poll_interval
         self.batch_size = batch_size
@@ -89,6 +92,12 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.passes = 0  # completed relay passes, for diagnostics and tests
+        # Housekeeping: published outbox rows and inbox records older than `retention` go,
+        # every `purge_interval` seconds (None: never; the tables then grow forever).
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self._purge_task: asyncio.Task[None] | None = None
+        self.purges = 0  # completed purge passes, for diagnostics and tests
 
     def kick(self) -> None:
         """Relay now rather than at the next poll (call after committing outbox rows)."""
@@ -98,8 +107,15 @@ class OutboxRelay:
         if self._task is None or self._task.done():
             self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        if self.retention is not None and (self._purge_task is None or self._purge_task.done()):
+            self._purge_task = asyncio.create_task(self._purge_loop(), name="outbox-inbox-purge")
 
     async def stop(self) -> None:
+        if self._purge_task is not None:
+            # A purge is one DELETE per table: cancelling it rolls it back, and the next start redoes it.
+            self._purge_task.cancel()
+            await asyncio.gather(self._purge_task, return_exceptions=True)
+            self._purge_task = None
         if self._task is None:
             return
         self._stopping.set()
@@ -171,6 +187,35 @@ class OutboxRelay:
                 ),
             )
             return result.rowcount or 0
+
+    async def purge_handled(self, older_than: timedelta) -> int:
+        """Delete inbox records of events handled before `older_than` ago."""
+        cutoff = datetime.now(UTC) - older_than
+        async with self.database.session() as session:
+            result = cast(
+                CursorResult[Any],
+                await session.execute(delete(self.inbox_table).where(self.inbox_table.c.handled_at < cutoff)),
+            )
+            return result.rowcount or 0
+
+    async def purge_once(self) -> tuple[int, int]:
+        """One housekeeping pass: (outbox rows, inbox records) deleted. Unpublished rows stay."""
+        assert self.retention is not None
+        published = await self.purge_published(self.retention)
+        handled = await self.purge_handled(self.retention)
+        if published or handled:
+            log.info("purged %d published outbox rows and %d inbox records", published, handled)
+        return published, handled
+
+    async def _purge_loop(self) -> None:
+        # Right after start, then every interval; a failure (database down) waits for the next.
+        while True:
+            try:
+                await self.purge_once()
+            except Exception:
+                log.exception("outbox/inbox purge failed; retrying at the next interval")
+            self.purges += 1
+            await asyncio.sleep(self.purge_interval)
 
     async def _record_failure(self, session: AsyncSession, row_id: object, error: str) -> None:
         await session.execute(
