@@ -94,3 +94,20 @@ async def test_one_document_limit_on_save_create_and_import(client_factory, sett
         assert r.status_code == 413
         # Below the limit all is well.
         assert (await api.save(project, made, owner, {**api.tiny_circuit(), "title": "ok"})).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "tail", "where"),
+    [
+        ("GET", "versions/9974966446156334", "path.number"),
+        ("POST", "versions/9974966446156334/restore", "path.number"),
+        ("GET", "diff?from=9974966446156334", "query.from"),
+        ("GET", "diff?from=1&to=2147483648", "query.to"),
+    ],
+)
+async def test_version_numbers_beyond_the_database_integer_are_422(client, circuit, method, tail, where):
+    # Found by schemathesis through the gateway: an integer overflow in the query was a 500.
+    owner, project, made = circuit
+    r = await client.request(method, f"/projects/{project['id']}/circuits/{made['id']}/{tail}", headers=owner.headers)
+    assert r.status_code == 422, r.text
+    assert [e["path"] for e in r.json()["errors"]] == [where]

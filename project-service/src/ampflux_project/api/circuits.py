@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
@@ -37,6 +37,10 @@ router = APIRouter(prefix="/projects/{project_id}/circuits", tags=["circuits"], 
 
 ProjectId = uuid.UUID
 CircuitId = uuid.UUID
+# Version numbers are database integers: a larger one names no version, and must be a 422
+# naming the parameter rather than an integer overflow in the query (a 500).
+MAX_VERSION = 2**31 - 1
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 _IMPORT_BODY = {
     "requestBody": {
@@ -308,7 +312,11 @@ async def read_latest_version(
 
 @router.get("/{circuit_id}/versions/{number}", summary="One version with its document (any member)")
 async def read_version(
-    project_id: ProjectId, circuit_id: CircuitId, number: int, principal: CurrentPrincipal, session: SessionDep
+    project_id: ProjectId,
+    circuit_id: CircuitId,
+    number: VersionNumber,
+    principal: CurrentPrincipal,
+    session: SessionDep,
 ) -> VersionRead:
     access = await project_access(session, principal, project_id)
     circuit = await service.get_circuit(session, access, circuit_id)
@@ -323,7 +331,7 @@ async def read_version(
 async def restore_version(
     project_id: ProjectId,
     circuit_id: CircuitId,
-    number: int,
+    number: VersionNumber,
     response: Response,
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -343,8 +351,10 @@ async def diff_versions(
     circuit_id: CircuitId,
     principal: CurrentPrincipal,
     session: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int | None, Query(alias="to", ge=1, description="defaults to the newest version")] = None,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to_version: Annotated[
+        int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="defaults to the newest version")
+    ] = None,
 ) -> VersionDiff:
     access = await project_access(session, principal, project_id)
     circuit = await service.get_circuit(session, access, circuit_id)
