@@ -602,3 +602,70 @@ def test_steady_state_current_single_fed_and_meshed() -> None:
     grid_only = parse_circuit({**grid_only.model_dump(), "study": {**grid_only.study.model_dump(), "ik_steady": True}})
     lv = solve_study(grid_only).get("3ph", "max").buses["LV"]
     assert lv["ik_ka"] == lv["ikss_ka"]
+
+
+# --- generator negative sequence ----------------------------------------------------------
+
+
+def test_generator_negative_sequence_reactance_from_xqss() -> None:
+    """X(2) = (X″d + X″q)/2 with K_G (IEC 60909-0, synchronous machines); unbalanced faults
+    with Z2 ≠ Z1: I″k2 = c·Un/|Z1 + Z2|, I″k1 = √3·c·Un/|Z1 + Z2 + Z0|. A 10.5 kV, 50 MVA
+    generator (x″d 0.15, x″q 0.25) next to a 300 MVA grid; the grid earths the bus."""
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["3ph", "2ph", "1ph"], "cases": ["max"], "ip": False, "ith": False},
+        [{"id": "G", "vn_kv": 10.5}],
+        ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "xqss_pu": 0.25,
+                "rdss_ohm": 0.01,
+                "cos_phi": 0.8,
+            }
+        ],
+    )
+    c, un = 1.1, 10.5
+    k_g = c / (1 + 0.15 * 0.6)
+    zb_g = un**2 / 50.0
+    x_q = c * un**2 / 300.0 / math.sqrt(1.01)
+    z_q = complex(0.1 * x_q, x_q)
+    z_g1 = complex(0.01, 0.15 * zb_g) * k_g
+    z_g2 = complex(0.01, 0.2 * zb_g) * k_g
+    z1 = z_q * z_g1 / (z_q + z_g1)
+    z2 = z_q * z_g2 / (z_q + z_g2)
+    z0 = z_q  # the generator's star point is not earthed
+    result = solve_study(doc)
+    assert result.get("3ph", "max").buses["G"]["ikss_ka"] == pytest.approx(c * un / (SQRT3 * abs(z1)), rel=REL)
+    assert result.get("2ph", "max").buses["G"]["ikss_ka"] == pytest.approx(c * un / abs(z1 + z2), rel=REL)
+    assert result.get("1ph", "max").buses["G"]["ikss_ka"] == pytest.approx(SQRT3 * c * un / abs(z1 + z2 + z0), rel=REL)
+
+
+def test_branch_currents_use_the_negative_sequence_network() -> None:
+    """With Z2 ≠ Z1 the single line feeding bus B carries exactly B's 2ph fault current."""
+    doc = _doc(
+        {"frequency_hz": 50, "faults": ["2ph"], "cases": ["max"], "ip": False, "ith": False},
+        [{"id": "G", "vn_kv": 10.5}, {"id": "B", "vn_kv": 10.5}],
+        ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
+        generators=[
+            {
+                "id": "GEN",
+                "bus": "G",
+                "sn_mva": 50.0,
+                "vn_kv": 10.5,
+                "xdss_pu": 0.15,
+                "xqss_pu": 0.4,
+                "rdss_ohm": 0.01,
+                "cos_phi": 0.8,
+            }
+        ],
+        lines=[{"id": "L", "from_bus": "G", "to_bus": "B", "length_km": 2.0, "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.3}],
+    )
+    rs = solve_study(doc, branches_for="B").get("2ph", "max")
+    assert rs.branches is not None
+    line = rs.branches["B"]["L"]
+    assert line["ikss_to_ka"] == pytest.approx(rs.buses["B"]["ikss_ka"], rel=1e-9)
+    assert line["i2_to_ka"] == pytest.approx(line["i1_to_ka"], rel=1e-9)  # 2ph: I2 = −I1

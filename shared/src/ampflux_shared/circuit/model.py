@@ -295,6 +295,8 @@ class Generator(_Element):
     # Steady state (λmax/λmin for Ik and Ith): saturated synchronous reactance, rotor type and
     # excitation ceiling U_fmax/U_fr; the solver documents its defaults (README).
     xdsat_pu: Annotated[Real, Field(gt=0, le=10)] | None = None
+    # subtransient quadrature reactance: negative sequence X(2) = (X″d + X″q)/2 where given
+    xqss_pu: Annotated[Real, Field(gt=0, le=10)] | None = None
     rotor: Literal["cylindrical", "salient"] = "cylindrical"
     ufmax_ratio: Annotated[Real, Field(ge=1, le=5)] | None = None
 

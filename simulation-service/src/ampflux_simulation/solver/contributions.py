@@ -67,13 +67,14 @@ def branch_contributions(
     z1_col: NDArray[np.complex128],
     z0_col: NDArray[np.complex128] | None,
     y0_stamps: NDArray[np.complex128] | None,
+    z2_col: NDArray[np.complex128] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """({element id: currents per end}, {bus id: voltages}) for a fault at `fault_bus`.
 
     `seq` holds the scalar sequence currents of this fault (arrays of length 1)."""
     i1, i2, i0 = complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0])
     dv1 = -z1_col * i1
-    dv2 = -z1_col * i2
+    dv2 = -(z1_col if z2_col is None else z2_col) * i2
     dv0 = -z0_col * i0 if (z0_col is not None and i0 != 0) else np.zeros(net.n_bus, dtype=np.complex128)
     stamps1 = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
 

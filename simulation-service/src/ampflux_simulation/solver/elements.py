@@ -77,6 +77,7 @@ class Network:
     sh_bus: NDArray[np.int64]
     sh_z: NDArray[np.complex128]
     sh_z_peak: NDArray[np.complex128]  # generators with R_Gf for ip
+    sh_z2: NDArray[np.complex128]  # negative sequence: generators with X(2) = (X″d + X″q)/2
     sh_kind: list[str]
     sh_element: list[str]
     machines: list[Machine]
@@ -127,6 +128,7 @@ class _Builder:
         self.sh_bus: list[int] = []
         self.sh_z: list[complex] = []
         self.sh_z_peak: list[complex] = []
+        self.sh_z2: list[complex] = []
         self.sh_kind: list[str] = []
         self.sh_element: list[str] = []
         self.sh0_bus: list[int] = []
@@ -175,9 +177,18 @@ class _Builder:
         self.row_kind.append(kind)
         self.row_ends.append(ends)
 
-    def add_shunt(self, element: str, kind: str, bus: int, z_pu: complex, z_peak_pu: complex | None = None) -> int:
+    def add_shunt(
+        self,
+        element: str,
+        kind: str,
+        bus: int,
+        z_pu: complex,
+        z_peak_pu: complex | None = None,
+        z2_pu: complex | None = None,
+    ) -> int:
         self.sh_bus.append(bus)
         self.sh_z.append(z_pu)
+        self.sh_z2.append(z_pu if z2_pu is None else z2_pu)
         self.sh_z_peak.append(z_pu if z_peak_pu is None else z_peak_pu)
         self.sh_kind.append(kind)
         self.sh_element.append(element)
@@ -426,7 +437,16 @@ class _Builder:
             else:
                 kg = factors.generator_kg(self.vn[bus], g.vn_kv, g.pg_percent, self.c_max[bus], g.xdss_pu, g.cos_phi)
             zb = self.zb(bus)
-            sh = self.add_shunt(g.id, "generator", bus, complex(r_g, x_d) * kg / zb, complex(r_f, x_d) * kg / zb)
+            # negative sequence X(2) = (X″d + X″q)/2 where X″q is given, with the same K_G
+            x_2 = x_d if g.xqss_pu is None else 0.5 * (g.xdss_pu + g.xqss_pu) * g.vn_kv**2 / g.sn_mva
+            sh = self.add_shunt(
+                g.id,
+                "generator",
+                bus,
+                complex(r_g, x_d) * kg / zb,
+                complex(r_f, x_d) * kg / zb,
+                complex(r_g, x_2) * kg / zb,
+            )
             ir = g.sn_mva / (math.sqrt(3.0) * g.vn_kv)
             salient = g.rotor == "salient"
             xdsat = g.xdsat_pu if g.xdsat_pu is not None else (XDSAT_SALIENT if salient else XDSAT_CYLINDRICAL)
@@ -476,6 +496,7 @@ class _Builder:
             sh_bus=np.asarray(self.sh_bus, dtype=np.int64),
             sh_z=np.asarray(self.sh_z, dtype=complex),
             sh_z_peak=np.asarray(self.sh_z_peak, dtype=complex),
+            sh_z2=np.asarray(self.sh_z2, dtype=complex),
             sh_kind=self.sh_kind,
             sh_element=self.sh_element,
             machines=self.machines,

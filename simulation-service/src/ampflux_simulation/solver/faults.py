@@ -38,29 +38,32 @@ def sequence_currents(
     z1: NDArray[np.complex128],
     z0: NDArray[np.complex128] | None,
     zf: complex | NDArray[Any],
+    z2: NDArray[np.complex128] | None = None,
 ) -> FaultCurrents:
-    """3ph: I1 = E/(Z1+Zf). 2ph (b–c): I1 = −I2 = E/(2Z1+Zf).
-    1ph (a–earth): I1 = I2 = I0 = E/(2Z1+Z0+3Zf). 2phg (b, c–earth through Zf):
-    I1 = E/(Z1 + Z1‖(Z0+3Zf)), I2 = −I1·(Z0+3Zf)/(Z1+Z0+3Zf), I0 = −I1·Z1/(Z1+Z0+3Zf)."""
+    """3ph: I1 = E/(Z1+Zf). 2ph (b–c): I1 = −I2 = E/(Z1+Z2+Zf).
+    1ph (a–earth): I1 = I2 = I0 = E/(Z1+Z2+Z0+3Zf). 2phg (b, c–earth through Zf):
+    I1 = E/(Z1 + Z2‖(Z0+3Zf)), I2 = −I1·(Z0+3Zf)/(Z2+Z0+3Zf), I0 = −I1·Z2/(Z2+Z0+3Zf).
+    Z2 = Z1 unless given (generators with X″q: X(2) = (X″d + X″q)/2)."""
+    z2 = z1 if z2 is None else z2
     zero = np.zeros_like(z1)
     if fault == "3ph":
         i1 = e / (z1 + zf)
         return FaultCurrents(i1, zero.copy(), zero.copy())
     if fault == "2ph":
-        i1 = e / (2.0 * z1 + zf)
+        i1 = e / (z1 + z2 + zf)
         return FaultCurrents(i1, -i1, zero.copy())
     assert z0 is not None
     earthed = np.isfinite(z0)
     z0e = np.where(earthed, z0, 0.0)
     if fault == "1ph":
-        i = np.where(earthed, e / np.where(earthed, 2.0 * z1 + z0e + 3.0 * zf, 1.0), 0.0)
+        i = np.where(earthed, e / np.where(earthed, z1 + z2 + z0e + 3.0 * zf, 1.0), 0.0)
         return FaultCurrents(i, i.copy(), i.copy())
     if fault == "2phg":
         zg = z0e + 3.0 * zf
-        den = z1 + zg
-        i1 = np.where(earthed, e / (z1 + z1 * zg / den), e / (2.0 * z1))
+        den = z2 + zg
+        i1 = np.where(earthed, e / (z1 + z2 * zg / den), e / (z1 + z2))
         i2 = np.where(earthed, -i1 * zg / den, -i1)
-        i0 = np.where(earthed, -i1 * z1 / den, 0.0)
+        i0 = np.where(earthed, -i1 * z2 / den, 0.0)
         return FaultCurrents(i1, i2, i0)
     raise ValueError(f"unknown fault type {fault!r}")
 

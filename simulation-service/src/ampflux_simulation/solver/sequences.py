@@ -17,12 +17,14 @@ from .errors import SolverError
 from .peak import EQUIVALENT_FREQUENCY_HZ
 
 
-def positive_matrix(net: Network, *, x_scale: float = 1.0, peak: bool = False) -> nw.sp.csc_matrix:
+def positive_matrix(
+    net: Network, *, x_scale: float = 1.0, peak: bool = False, negative: bool = False
+) -> nw.sp.csc_matrix:
     """Y1 at the system frequency, or with every reactance scaled (method C); `peak`
-    uses the generators' fictitious resistance R_Gf."""
+    uses the generators' fictitious resistance R_Gf; `negative` gives Y2 (generators' X(2))."""
     z = net.r1 + 1j * net.x1 * x_scale
     stamps = nw.series_stamps(z, net.ratio)
-    zs = net.sh_z_peak if peak else net.sh_z
+    zs = net.sh_z_peak if peak else (net.sh_z2 if negative else net.sh_z)
     zs = zs.real + 1j * zs.imag * x_scale
     return nw.assemble(net.n_bus, net.f, net.t, stamps, net.sh_bus, 1.0 / zs)
 
@@ -116,6 +118,7 @@ class CaseNetworks:
         self._method_c: nw.Factorized | None = None
         self._peak: nw.Factorized | None = None
         self._dc: tuple[float, nw.Factorized] | None = None
+        self._neg: nw.Factorized | None = None
 
     @property
     def zero(self) -> ZeroSequence:
@@ -130,6 +133,15 @@ class CaseNetworks:
             scale = EQUIVALENT_FREQUENCY_HZ[int(self.f_hz)] / self.f_hz
             self._method_c = nw.Factorized(positive_matrix(self.net, x_scale=scale, peak=True), "method C network")
         return self._method_c
+
+    @property
+    def negative(self) -> nw.Factorized | None:
+        """Y2 where it differs from Y1 (a generator with X″q), else None: Z2 = Z1."""
+        if not np.array_equal(self.net.sh_z2, self.net.sh_z):
+            if self._neg is None:
+                self._neg = nw.Factorized(positive_matrix(self.net, negative=True), "negative-sequence network")
+            return self._neg
+        return None
 
     def dc_network(self, x_scale: float) -> nw.Factorized:
         """Y at fc = x_scale·f for the DC component (method C), with the real R_G: IEC 60909-0

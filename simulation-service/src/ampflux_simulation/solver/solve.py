@@ -230,6 +230,7 @@ def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.
         sh_bus=net.sh_bus[keep],
         sh_z=net.sh_z[keep],
         sh_z_peak=net.sh_z_peak[keep],
+        sh_z2=net.sh_z2[keep],
         sh_kind=[k for k, ok in zip(net.sh_kind, keep, strict=True) if ok],
         sh_element=[e for e, ok in zip(net.sh_element, keep, strict=True) if ok],
         machines=[],
@@ -258,6 +259,8 @@ def _solve_case(
     zf = complex(study.r_fault_ohm, study.x_fault_ohm) / zb
 
     z1 = nets.pos.diagonal(k)
+    neg = nets.negative if any(f != "3ph" for f in faults) else None
+    z2 = neg.diagonal(k) if neg is not None else None
     z0 = nets.zero.diagonal(k) if need_zero else None
     # earth faults in unearthed (isolated or compensated) parts drive only the capacitive
     # current: that is not an I″k1 of IEC 60909-0, so those buses report no earth path
@@ -292,6 +295,8 @@ def _solve_case(
         source_kv[pos] = gen.vn_kv
         gb = np.array([g])
         z1[pos] = inside.pos.diagonal(gb)[0]
+        if z2 is not None:
+            z2[pos] = (inside.negative or inside.pos).diagonal(gb)[0]
         if want_kappa:
             kk, rr, _ = _kappa(doc, inside, gb, zf[pos[:1]])
             kap[pos], rx[pos] = kk[0], rr[0]  # type: ignore[index]
@@ -308,11 +313,11 @@ def _solve_case(
 
     out: dict[str, ResultSet] = {}
     for fault in faults:
-        seq = sequence_currents(fault, c, z1, z0_fault, zf)
+        seq = sequence_currents(fault, c, z1, z0_fault, zf, z2)
         capacitive = None
         if fault in ("1ph", "2phg") and unearthed.any():
             assert z0 is not None
-            capacitive = fault_current_pu("1ph", sequence_currents("1ph", c, z1, z0, zf)) * ibase
+            capacitive = fault_current_pu("1ph", sequence_currents("1ph", c, z1, z0, zf, z2)) * ibase
         ikss = fault_current_pu(fault, seq) * ibase
         quantities = [
             q
@@ -467,5 +472,8 @@ def _branches(
     unit_gen = next((g for g in doc.generators if g.power_station_trafo and g.bus == net.bus_ids[bus]), None)
     if bus in unit_nets and unit_gen is not None:
         cvec = cvec * unit_gen.vn_kv / float(net.base_kv[bus])  # c·U_rG/√3 at the terminals
-    seq = sequence_currents(fault, cvec, np.array([z1_col[bus]]), z0_kk, zf)
-    return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0)
+    neg = use.negative if fault != "3ph" else None
+    z2_col = neg.columns(np.array([bus]))[:, 0] if neg is not None else None
+    z2_kk = np.array([z2_col[bus]]) if z2_col is not None else None
+    seq = sequence_currents(fault, cvec, np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
+    return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0, z2_col)
