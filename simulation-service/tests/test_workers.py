@@ -185,6 +185,7 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_doubles_none(tmp_path, a
         case = helpers.load_case("mv_meshed_20kv")
         run = (await api.submit(helpers.without_expected(case))).json()
         running = await api.wait(run["id"], {"running"}, timeout=60)
+        assert running["worker_heartbeat_at"] is not None and running["worker_stale"] is False
         victim = first if running["worker_id"].endswith(f":{first.pid}") else second
         victim.send_signal(signal.SIGKILL)
         victim.wait()

@@ -85,6 +85,8 @@ class StudyRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Which worker (host:pid) last took the job: for operators following a run.
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Its last heartbeat while solving (jobs/heartbeat.py): how a dead worker's run shows.
+    worker_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -86,6 +86,10 @@ class SimulationRead(BaseModel):
     progress: float = Field(ge=0, le=1)
     attempts: int
     worker_id: str | None
+    # While running: the worker's last heartbeat, and whether it is too old (the worker is
+    # likely gone; the broker will hand the job to another one).
+    worker_heartbeat_at: datetime | None = None
+    worker_stale: bool = False
     requested_by: uuid.UUID | None
     timings: Timings
     error: RunError | None

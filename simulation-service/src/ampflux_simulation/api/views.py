@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..jobs.heartbeat import is_stale
 from ..models import StudyRun
 from ..schemas import RunError, SimulationRead, Timings
 
@@ -22,6 +23,8 @@ def run_read(run: StudyRun) -> SimulationRead:
         progress=run.progress,
         attempts=run.attempts,
         worker_id=run.worker_id,
+        worker_heartbeat_at=run.worker_heartbeat_at,
+        worker_stale=is_stale(run),
         requested_by=run.requested_by,
         timings=Timings(
             queued_at=run.queued_at,

@@ -19,19 +19,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.backoff import Backoff
-from ampflux_shared.db import Database
+from ampflux_shared.db import Database, utcnow
 from ampflux_shared.events import Inbox, Outbox
 
 from ..config import Settings
 from ..domain import results, runs
 from ..metrics import SimulationMetrics
 from ..models import RunStatus, StudyRun, event_tables
+from . import heartbeat
+from .heartbeat import HEARTBEAT_S
 from .infrastructure import is_infrastructure_error, retry_infrastructure
 from .job import Job, JobOutcome
 from .solve_process import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
@@ -51,6 +54,7 @@ class JobRunner:
         self.metrics = metrics
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         # Never a zero base: a database outage must not become a busy loop.
+        self._last_beat = time.monotonic()
         self.backoff = Backoff(base_s=max(settings.job_retry_delay_s, 0.05), max_s=MAX_INFRA_RETRY_S)
 
     async def handle(self, job: Job) -> JobOutcome:
@@ -120,6 +124,7 @@ class JobRunner:
                 return None
             first_start = run.started_at is None
             runs.mark_running(run, self.worker_id)
+            run.worker_heartbeat_at = utcnow()
             document_gz = await runs.load_input(session, run.id)
             if first_start:
                 self.metrics.queue_wait.observe(run.queue_wait_seconds or 0.0)
@@ -181,8 +186,12 @@ class JobRunner:
             log.warning("run %s: progress %.2f not recorded (%s); the solve goes on", run_id, progress, exc)
 
     async def _cancelled(self, run_id: uuid.UUID) -> bool:
+        """Cancel check, every `cancel_poll_s`; every HEARTBEAT_S it also beats."""
         try:
             async with self.database.session() as session:
+                if time.monotonic() - self._last_beat >= HEARTBEAT_S:
+                    await heartbeat.beat(session, run_id, self.worker_id)
+                    self._last_beat = time.monotonic()
                 return await runs.current_status(session, run_id) is not RunStatus.RUNNING
         except Exception as exc:
             if not is_infrastructure_error(exc):
