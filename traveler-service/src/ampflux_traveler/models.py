@@ -360,4 +360,56 @@ class Revision(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)  # order within one change
 
 
+# --- daily rollups ------------------------------------------------------------------------
+# Labor and sign-off figures summed per UTC day as they happen (domain.rollups), so the
+# reports read a few thousand rows whatever the size of the history. Report ranges are days.
+
+
+class LaborStepDay(Base):
+    __tablename__ = "labor_step_days"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    traveler_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    step_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    minutes: Mapped[float] = mapped_column(Float, default=0)
+    logs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LaborOperatorDay(Base):
+    __tablename__ = "labor_operator_days"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    traveler_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    operator_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    minutes: Mapped[float] = mapped_column(Float, default=0)
+    logs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SignoffStepDay(Base):
+    __tablename__ = "signoff_step_days"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    traveler_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    step_position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    earned_minutes: Mapped[float] = mapped_column(Float, default=0)
+
+
+class SignoffOperatorDay(Base):
+    __tablename__ = "signoff_operator_days"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    traveler_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    operator_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    earned_minutes: Mapped[float] = mapped_column(Float, default=0)
+
+
 event_tables = EventTables(metadata)

@@ -20,7 +20,7 @@ from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
 from ..models import LaborLog, Traveler, TravelerStep
-from . import roles
+from . import roles, rollups
 from .common import get_step, get_traveler
 from .travelers import ACTIVE
 
@@ -76,10 +76,11 @@ async def clock_in(session: AsyncSession, principal: Principal, traveler: Travel
     return log
 
 
-def close(log: LaborLog, *, at: datetime, reason: str) -> None:
+async def close(session: AsyncSession, log: LaborLog, *, at: datetime, reason: str) -> None:
     log.clock_out = at
     log.minutes = round((at - log.clock_in).total_seconds() / 60.0, 4)
     log.closed_reason = reason
+    await rollups.add_labor(session, log)
 
 
 async def clock_out(session: AsyncSession, principal: Principal, operator_id: uuid.UUID | None) -> LaborLog:
@@ -91,7 +92,7 @@ async def clock_out(session: AsyncSession, principal: Principal, operator_id: uu
     log = await open_log(session, operator, lock=True)
     if log is None or log.company_id != principal.company_id:
         raise ProblemError(409, "no open labor log to close", slug="not-clocked-in")
-    close(log, at=utcnow(), reason="operator" if operator == principal.user_id else "supervisor")
+    await close(session, log, at=utcnow(), reason="operator" if operator == principal.user_id else "supervisor")
     await session.flush()
     return log
 
@@ -101,7 +102,7 @@ async def close_for_deactivated_user(session: AsyncSession, company_id: uuid.UUI
     log = await open_log(session, user_id, lock=True)
     if log is None or log.company_id != company_id:
         return 0
-    close(log, at=utcnow(), reason="user_deactivated")
+    await close(session, log, at=utcnow(), reason="user_deactivated")
     await session.flush()
     return 1
 

@@ -17,7 +17,16 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import CoatingLog, LaborLog, SerialUnit, StepExecution, Traveler, UnitStepResult
+from ..models import (
+    CoatingLog,
+    LaborOperatorDay,
+    LaborStepDay,
+    SerialUnit,
+    SignoffOperatorDay,
+    SignoffStepDay,
+    Traveler,
+    UnitStepResult,
+)
 
 WIP = ("released", "in_progress", "on_hold")
 OPEN = ("draft", *WIP)
@@ -38,6 +47,18 @@ class Filters:
         if self.date_to:
             out.append(column < datetime.combine(self.date_to + timedelta(days=1), time(), UTC))
         return out
+
+    def days(self, column: Any) -> list[ColumnElement[bool]]:
+        """A DATE column within [date_from, date_to]."""
+        out: list[ColumnElement[bool]] = []
+        if self.date_from:
+            out.append(column >= self.date_from)
+        if self.date_to:
+            out.append(column <= self.date_to)
+        return out
+
+    def typed_as(self, column: Any) -> list[ColumnElement[bool]]:
+        return [column == self.traveler_type] if self.traveler_type else []
 
     def typed(self) -> list[ColumnElement[bool]]:
         return [Traveler.traveler_type == self.traveler_type] if self.traveler_type else []
@@ -187,35 +208,32 @@ async def traveler_completion(session: AsyncSession, f: Filters, *, period: str)
 async def labor_efficiency(session: AsyncSession, f: Filters) -> dict[str, Any]:
     """Actual minutes (closed labor logs clocked in within the range) against standard
     minutes earned (units signed off within the range × the step's standard minutes per
-    unit, first pass and rework alike), per step and per operator (who signed off)."""
-    units = StepExecution.qty_passed + StepExecution.qty_failed
-    earned = func.sum(units * StepExecution.standard_minutes)
-    labor_where = [
-        LaborLog.company_id == f.company_id,
-        LaborLog.clock_out.is_not(None),
-        *f.window(LaborLog.clock_in),
-        *([LaborLog.traveler_type == f.traveler_type] if f.traveler_type else []),
-    ]
-    exec_where = [
-        StepExecution.company_id == f.company_id,
-        StepExecution.status == "completed",
-        *f.window(StepExecution.completed_at),
-        *([StepExecution.traveler_type == f.traveler_type] if f.traveler_type else []),
-    ]
+    unit, first pass and rework alike), per step and per operator (who signed off).
+    Read from the daily rollups."""
 
-    # One table each, no joins: logs and executions carry their step's name and minutes.
-    def labor_by(key: Any) -> Any:
-        return select(key, func.sum(LaborLog.minutes)).where(*labor_where).group_by(key)
+    async def summed(model: Any, key: Any, *columns: Any) -> dict[Any, tuple[Any, ...]]:
+        query = (
+            select(key, *(func.sum(c) for c in columns))
+            .where(model.company_id == f.company_id, *f.days(model.day), *f.typed_as(model.traveler_type))
+            .group_by(key)
+        )
+        return {row[0]: tuple(row[1:]) for row in (await session.execute(query)).all()}
 
-    def earned_by(key: Any) -> Any:
-        return select(key, earned, func.sum(units)).where(*exec_where).group_by(key)
+    actual_step = {
+        k: v[0] for k, v in (await summed(LaborStepDay, LaborStepDay.step_name, LaborStepDay.minutes)).items()
+    }
+    earned_step = await summed(
+        SignoffStepDay, SignoffStepDay.step_name, SignoffStepDay.earned_minutes, SignoffStepDay.units
+    )
+    actual_op = {
+        k: v[0]
+        for k, v in (await summed(LaborOperatorDay, LaborOperatorDay.operator_id, LaborOperatorDay.minutes)).items()
+    }
+    earned_op = await summed(
+        SignoffOperatorDay, SignoffOperatorDay.operator_id, SignoffOperatorDay.earned_minutes, SignoffOperatorDay.units
+    )
 
-    actual_step = dict((await session.execute(labor_by(LaborLog.step_name))).all())
-    earned_step = {name: (std, n) for name, std, n in (await session.execute(earned_by(StepExecution.step_name))).all()}
-    actual_op = dict((await session.execute(labor_by(LaborLog.operator_id))).all())
-    earned_op = {op: (std, n) for op, std, n in (await session.execute(earned_by(StepExecution.signed_off_by))).all()}
-
-    def line(kind: str, key: Any, actual: float | None, std_units: tuple[Any, Any] | None) -> dict[str, Any]:
+    def line(kind: str, key: Any, actual: float | None, std_units: tuple[Any, ...] | None) -> dict[str, Any]:
         std, n = std_units or (0.0, 0)
         return {
             "by": kind,
@@ -294,25 +312,23 @@ async def first_pass_yield(session: AsyncSession, f: Filters) -> dict[str, Any]:
     time (first-pass executions signed off in the range; where a traveler has serials, a
     sign-off's counts are exactly its per-unit results). Per type, serial units whose
     results in the range never failed, over serial units with results in the range."""
-    tried = StepExecution.qty_passed + StepExecution.qty_failed
     steps = (
         await session.execute(
             select(
-                StepExecution.traveler_type,
-                StepExecution.step_position,
-                StepExecution.step_name,
-                func.sum(tried),
-                func.sum(StepExecution.qty_passed),
+                SignoffStepDay.traveler_type,
+                SignoffStepDay.step_position,
+                SignoffStepDay.step_name,
+                func.sum(SignoffStepDay.units),
+                func.sum(SignoffStepDay.passed),
             )
             .where(
-                StepExecution.company_id == f.company_id,
-                StepExecution.kind == "first",
-                StepExecution.status == "completed",
-                *f.window(StepExecution.completed_at),
-                *([StepExecution.traveler_type == f.traveler_type] if f.traveler_type else []),
+                SignoffStepDay.company_id == f.company_id,
+                SignoffStepDay.kind == "first",
+                *f.days(SignoffStepDay.day),
+                *f.typed_as(SignoffStepDay.traveler_type),
             )
-            .group_by(StepExecution.traveler_type, StepExecution.step_position, StepExecution.step_name)
-            .order_by(StepExecution.traveler_type, StepExecution.step_position, StepExecution.step_name)
+            .group_by(SignoffStepDay.traveler_type, SignoffStepDay.step_position, SignoffStepDay.step_name)
+            .order_by(SignoffStepDay.traveler_type, SignoffStepDay.step_position, SignoffStepDay.step_name)
         )
     ).all()
     rows = [

@@ -69,7 +69,7 @@ async def scan(session: AsyncSession, principal: Principal, code: str, signoff: 
         execution = None
         if signoff is not None:
             execution = await steps.complete(session, principal, traveler, step, signoff)
-        labor.close(mine, at=utcnow(), reason="operator")
+        await labor.close(session, mine, at=utcnow(), reason="operator")
         await session.flush()
         if execution is not None:
             return ScanOutcome(

@@ -21,7 +21,7 @@ from ampflux_shared.security import Principal
 
 from .. import events
 from ..models import SerialUnit, StepExecution, Traveler, TravelerStep, UnitStepResult
-from . import roles
+from . import roles, rollups
 from .common import get_step, get_traveler, record_changes, steps_of
 from .travelers import ACTIVE, set_status
 
@@ -184,6 +184,7 @@ async def complete(
     execution.notes = signoff.notes
     execution.failure_action = signoff.failure_action if signoff.qty_failed else None
     await session.flush()
+    await rollups.add_signoff(session, execution)
 
     for serial, passed in signoff.serial_results.items():
         unit = units[serial]
