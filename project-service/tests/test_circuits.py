@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 from ampflux_shared.circuit import document_sha256
 from ampflux_shared.circuit.schema import circuit_document_components, circuit_document_schema
@@ -201,3 +202,22 @@ async def test_the_circuit_document_schema_is_published(client, company):
     components = (await client.get("/openapi.json")).json()["components"]["schemas"]
     assert components["CircuitDocument"] == circuit_document_components()["CircuitDocument"]
     assert {"Bus", "Line", "Transformer"} <= set(components)
+
+
+async def test_documents_are_validated_and_hashed_off_the_event_loop(api, company, monkeypatch):
+    """A 20k-bus document takes a third of a second to check: never on the loop that serves
+    every other request of the process."""
+    from ampflux_project.domain import versions
+
+    threads: list[threading.Thread] = []
+    real = versions.validate_circuit
+
+    def spy(document):
+        threads.append(threading.current_thread())
+        return real(document)
+
+    monkeypatch.setattr(versions, "validate_circuit", spy)
+    owner = company.user()
+    project = await api.create_project(owner)
+    await api.create_circuit(project, owner, api.tiny_circuit())
+    assert threads and all(t is not threading.current_thread() for t in threads)

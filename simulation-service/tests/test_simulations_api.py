@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import threading
 import uuid
 
 import pytest
@@ -344,3 +345,21 @@ async def test_the_circuit_document_schema_is_published(api):
     assert (await api.client.get("/simulations/circuit-document.schema.json")).status_code == 401
     components = (await api.client.get("/openapi.json")).json()["components"]["schemas"]
     assert components["CircuitDocument"] == circuit_document_components()["CircuitDocument"]
+
+
+async def test_documents_are_prepared_off_the_event_loop(api, helpers, monkeypatch):
+    """Validating and preparing a document is CPU work (0.6 s for 20k buses): in a worker
+    thread, never on the loop that serves every other request of the process."""
+    from ampflux_simulation.domain import inputs
+
+    threads: list[threading.Thread] = []
+    real = inputs.validate_circuit
+
+    def spy(document, **options):
+        threads.append(threading.current_thread())
+        return real(document, **options)
+
+    monkeypatch.setattr(inputs, "validate_circuit", spy)
+    response = await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))
+    assert response.status_code == 202, response.text
+    assert threads and all(t is not threading.current_thread() for t in threads)

@@ -8,6 +8,7 @@ verifier. Services add their routers and, if they consume events, their subscrip
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from .body_limit import BodySizeLimitMiddleware
 from .circuit.schema import publish_in_openapi as publish_circuit_schema
-from .errors import install_error_handlers
+from .errors import install_database_error_handlers, install_error_handlers
 from .health import ReadinessCheck
 from .health import router as health_router
 from .observability import (
@@ -94,7 +95,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
                 url = settings.resolved_database_url()
                 if settings.migrate_on_start and spec.migrations_dir is not None:
-                    ensure_postgres_database(url)
+                    # Synchronous driver calls (connect, CREATE DATABASE): off the event loop.
+                    await asyncio.to_thread(ensure_postgres_database, url)
                     await upgrade_to_head_async(spec.migrations_dir, url, f"alembic_version_{settings.service_name}")
                 db = Database(url)
                 stack.push_async_callback(db.dispose)
@@ -148,6 +150,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    if spec.metadata is not None:
+        install_database_error_handlers(app)
     # OpenAPI documents the problem answers each route really gives (derived, see openapi.py).
     install_problem_openapi(app)
     app.include_router(health_router)

@@ -17,7 +17,7 @@ from . import audit
 from .access import ProjectAccess
 from .changes import apply_changes
 from .queries import contains_pattern, flush_or_conflict
-from .versions import check_document, save_version
+from .versions import checked_digest, save_version
 
 
 async def get_circuit(
@@ -52,9 +52,10 @@ async def create_circuit(
     message: str,
 ) -> tuple[Circuit, CircuitVersion | None]:
     """A new circuit; with a document, its version 1 in the same transaction."""
+    digest = None
     if document is not None:
-        # Validate first so an invalid document leaves no empty circuit behind.
-        check_document(document)
+        # Validate first so an invalid document leaves no empty circuit behind (off the loop).
+        digest = await checked_digest(document)
     project = access.project
     actor = access.principal.user_id
     now = utcnow()
@@ -81,7 +82,7 @@ async def create_circuit(
     )
     version = None
     if document is not None:
-        version, _ = await save_version(session, access, circuit, document=document, message=message)
+        version, _ = await save_version(session, access, circuit, document=document, message=message, digest=digest)
     return circuit, version
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, joinedload
@@ -33,6 +34,18 @@ def check_document(document: Any) -> dict[str, Any]:
             detail=f"the circuit document has {len(problems)} problem(s); nothing was stored",
         )
     return document
+
+
+def _checked_digest(document: Any) -> str:
+    check_document(document)
+    return document_sha256(document)
+
+
+async def checked_digest(document: Any) -> str:
+    """Validate the document (422 listing every problem) and hash it, in a worker thread:
+    both are CPU work that grows with the document (0.3 s for 20k buses) and would stall
+    every other request of the process if run on the event loop."""
+    return await anyio.to_thread.run_sync(_checked_digest, document)
 
 
 async def latest_version(session: AsyncSession, circuit: Circuit) -> CircuitVersion | None:
@@ -70,6 +83,7 @@ async def save_version(
     document: dict[str, Any],
     message: str,
     restored_from: int | None = None,
+    digest: str | None = None,
 ) -> tuple[CircuitVersion, bool]:
     """(version, created). An unchanged document returns the latest version, created=False.
 
@@ -77,8 +91,8 @@ async def save_version(
     lock serialises saves, so version numbers are gap-free and the "unchanged" check sees
     the true latest version.
     """
-    check_document(document)
-    digest = document_sha256(document)
+    if digest is None:  # not yet validated and hashed by the caller (`checked_digest`)
+        digest = await checked_digest(document)
     latest = await latest_version(session, circuit)
     if latest is not None and latest.content_hash == digest:
         return latest, False

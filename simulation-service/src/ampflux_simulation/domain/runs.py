@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,7 +98,9 @@ async def submit_run(session: AsyncSession, submission: Submission, study: Prepa
         if existing is None:
             raise
         return existing, False
-    session.add(StudyInput(run_id=run.id, document_gz=compress_document(study.document)))
+    # gzip of the canonical document: CPU work, off the event loop.
+    document_gz = await anyio.to_thread.run_sync(compress_document, study.document)
+    session.add(StudyInput(run_id=run.id, document_gz=document_gz))
     await events.run_queued(session, run)
     await session.flush()
     return run, True
