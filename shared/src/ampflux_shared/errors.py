@@ -113,6 +113,61 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return out or (where or "")
 
 
+_INT4 = 2**31 - 1
+
+
+def _bind_name(key: str) -> str:
+    # SQLAlchemy numbers repeated bind parameters (`number_1`); the column is the name.
+    base, _, suffix = key.rpartition("_")
+    return base if base and suffix.isdigit() else key
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):  # raw, or escaped inside a JSON document bound as text
+        return "\x00" in value or "\\u0000" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    # The driver's JSON wrappers (psycopg's Json/Jsonb) hold the document in `obj`.
+    return hasattr(value, "obj") and _has_nul(value.obj)
+
+
+def _unstorable_values(params: Any) -> list[dict[str, str]]:
+    """Which statement parameters the database refused, by column name (best effort)."""
+    rows = params if isinstance(params, list | tuple) else [params]
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        for key, value in row.items():
+            name = _bind_name(str(key))
+            if _has_nul(value):
+                found[name] = field_error(name, "text may not contain NUL (U+0000) characters", "nul_character")
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT4:
+                found.setdefault(name, field_error(name, "number out of range", "out_of_range"))
+    return list(found.values())
+
+
+def install_database_error_handlers(app: FastAPI) -> None:
+    """For services with a database: a value the database refuses to store or compare (NUL in
+    text, an integer beyond the column's range, ...) came from the request, so it is a 422
+    naming what we can tell, never a 500. (Imported here lazily: the gateway has no database.)"""
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, reason)
+        return problem_response(
+            422,
+            slug="unstorable-value",
+            title="Validation failed",
+            detail=f"a value in the request cannot be stored: {reason}",
+            errors=_unstorable_values(exc.params) or None,
+        )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
