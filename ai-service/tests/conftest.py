@@ -178,12 +178,28 @@ class Helpers:
         assert r.status_code == 201, r.text
         return r.json()
 
-    async def send(self, user: User, conversation: dict[str, Any], text: str, **kw: Any) -> httpx.Response:
+    async def send(
+        self, user: User, conversation: dict[str, Any], text: str, *, stream: bool = False
+    ) -> httpx.Response:
+        headers = {**user.headers, **({"Accept": "text/event-stream"} if stream else {})}
         return await self.client.post(
-            f"/ai/conversations/{conversation['id']}/messages", json={"content": text}, headers=user.headers, **kw
+            f"/ai/conversations/{conversation['id']}/messages", json={"content": text}, headers=headers
         )
 
 
 @pytest.fixture
 def h(client: httpx.AsyncClient) -> Helpers:
     return Helpers(client)
+
+
+@pytest.fixture
+def app_client():
+    """Factory for a client of an app with other settings: `async for c in app_client(settings)`.
+    (Test modules cannot import this conftest: importlib mode gives them another copy.)"""
+    return running_client
+
+
+@pytest.fixture
+def make_app():
+    """The app with the test verifier (for Starlette's TestClient: WebSockets)."""
+    return lambda settings: create_app(settings, verifier=make_verifier())
