@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 
 from ampflux_shared.errors import ProblemError, not_found
 from ampflux_shared.observability import REQUEST_ID_HEADER, current_request_id
@@ -41,8 +40,13 @@ class ProjectClient:
         access_cache_size: int = 10_000,
     ) -> None:
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
-        # (sha256 of the token, project id) pairs the project service said yes to, recently.
-        self._allowed = _TTLSet(access_cache_ttl_s, access_cache_size)
+        # (sha256 of the token, project id) pairs the project service said yes to, recently
+        # (oldest out first when full); a TTL of 0 caches nothing.
+        self._allowed: TTLCache[tuple[str, uuid.UUID], bool] | None = (
+            TTLCache(maxsize=access_cache_size, ttl=access_cache_ttl_s)
+            if access_cache_ttl_s > 0 and access_cache_size > 0
+            else None
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -53,10 +57,11 @@ class ProjectClient:
         (token, project) so that list, poll and SSE requests do not call it each time;
         refusals and errors are never cached."""
         key = (hashlib.sha256(token.encode()).hexdigest(), project_id)
-        if self._allowed.get(key):
+        if self._allowed is not None and key in self._allowed:
             return
         await self._get(token, f"/projects/{project_id}", what="project")
-        self._allowed.put(key)
+        if self._allowed is not None:
+            self._allowed[key] = True
 
     async def project_role(self, token: str, project_id: uuid.UUID) -> str:
         """The caller's role in the project (`viewer`, `editor`, `owner`; company admins are
@@ -108,35 +113,6 @@ class ProjectClient:
             return response.json()
         except ValueError:
             raise _unavailable("the project service answered with an unexpected body") from None
-
-
-class _TTLSet:
-    """A bounded set of keys that each expire `ttl_s` after being added (oldest out first)."""
-
-    def __init__(self, ttl_s: float, max_size: int) -> None:
-        self._ttl_s = ttl_s
-        self._max_size = max_size
-        self._expires: OrderedDict[Any, float] = OrderedDict()
-
-    def get(self, key: Any) -> bool:
-        expires = self._expires.get(key)
-        if expires is None:
-            return False
-        if expires <= time.monotonic():
-            del self._expires[key]
-            return False
-        return True
-
-    def put(self, key: Any) -> None:
-        if self._ttl_s <= 0 or self._max_size <= 0:
-            return
-        self._expires.pop(key, None)
-        self._expires[key] = time.monotonic() + self._ttl_s
-        while len(self._expires) > self._max_size:
-            self._expires.popitem(last=False)
-
-    def clear(self) -> None:
-        self._expires.clear()
 
 
 def _unavailable(detail: str) -> ProblemError:
