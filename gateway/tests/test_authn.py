@@ -112,3 +112,28 @@ async def test_exchange_endpoint_is_not_reachable_from_outside(client, make_toke
     for headers in ({}, {"Authorization": f"Bearer {make_token()}"}, {"X-API-Key": good_api_key}):
         resp = await client.post("/auth/api-keys/exchange", headers=headers)
         assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
+
+
+def test_a_verified_token_is_remembered_for_the_ttl_but_never_past_its_exp(monkeypatch):
+    from ampflux_gateway import authn
+
+    # An injected clock (the cache reads it through the module's `time`), restored afterwards.
+    clock = {"mono": 1000.0, "wall": 2_000_000_000.0}
+    monkeypatch.setattr(authn.time, "monotonic", lambda: clock["mono"])
+    monkeypatch.setattr(authn.time, "time", lambda: clock["wall"])
+    cache = authn.VerifiedTokens(ttl_s=30.0)
+    long_lived = {"sub": "a", "exp": clock["wall"] + 3600}
+    short_lived = {"sub": "b", "exp": clock["wall"] + 5}
+    cache.put("long", long_lived)
+    cache.put("short", short_lived)
+    cache.put("expired", {"sub": "c", "exp": clock["wall"] - 1})
+    assert cache.get("long") == long_lived and cache.get("short") == short_lived
+    assert cache.get("expired") is None
+
+    clock["mono"] += 6
+    clock["wall"] += 6
+    assert cache.get("short") is None  # its own exp came first
+    assert cache.get("long") == long_lived
+    clock["mono"] += 25
+    clock["wall"] += 25
+    assert cache.get("long") is None  # the TTL: a withdrawn key stops counting within it

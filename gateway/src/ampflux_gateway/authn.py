@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+from cachetools import TLRUCache
 
 from ampflux_shared.errors import ProblemError
 from ampflux_shared.security import JWKSVerifier, TokenError
@@ -71,8 +72,10 @@ class ApiKeyExchanger:
         self._metrics = metrics
         self._ttl = cache_ttl_s
         self._timeout = timeout_s
-        self._max = max_entries
-        self._cache: dict[bytes, _Exchanged] = {}
+        # Each exchange lives until its own `expires_at` (monotonic); least recently used out when full.
+        self._cache: TLRUCache[bytes, _Exchanged] = TLRUCache(
+            maxsize=max_entries, ttu=lambda _key, value, _now: value.expires_at, timer=time.monotonic
+        )
         # Concurrent first calls with one key share a single exchange.
         self._inflight: dict[bytes, asyncio.Future[_Exchanged]] = {}
         # Keyed hash: cache keys are useless outside this process.
@@ -85,7 +88,7 @@ class ApiKeyExchanger:
     async def exchange(self, raw_key: str, request_id: str | None) -> _Exchanged:
         ck = self._cache_key(raw_key)
         hit = self._cache.get(ck)
-        if hit is not None and hit.expires_at > time.monotonic():
+        if hit is not None:
             self._metrics.api_key_exchanges.labels("cached").inc()
             return hit
         pending = self._inflight.get(ck)
@@ -106,13 +109,8 @@ class ApiKeyExchanger:
             del self._inflight[ck]
 
     def _store(self, ck: bytes, result: _Exchanged) -> None:
-        if result.expires_at <= time.monotonic():
-            return
-        if len(self._cache) >= self._max:
-            now = time.monotonic()
-            for k in [k for k, v in self._cache.items() if v.expires_at <= now] or list(self._cache)[: self._max // 2]:
-                self._cache.pop(k, None)
-        self._cache[ck] = result
+        if result.expires_at > time.monotonic():
+            self._cache[ck] = result
 
     async def _call_auth(self, raw_key: str, request_id: str | None) -> _Exchanged:
         pool = self._registry.pool(self._auth_service)
@@ -163,8 +161,14 @@ class VerifiedTokens:
 
     def __init__(self, ttl_s: float = 30.0, max_entries: int = 50_000) -> None:
         self._ttl = ttl_s
-        self._max = max_entries
-        self._entries: dict[bytes, tuple[float, float, dict[str, Any]]] = {}
+        # Values are (claims, exp); each entry expires at now + ttl or at the token's `exp`
+        # (wall clock, converted), whichever comes first.
+        self._entries: TLRUCache[bytes, tuple[dict[str, Any], float]] = TLRUCache(
+            maxsize=max_entries, ttu=self._expiry, timer=time.monotonic
+        )
+
+    def _expiry(self, _key: bytes, value: tuple[dict[str, Any], float], now: float) -> float:
+        return now + min(self._ttl, value[1] - time.time())
 
     @staticmethod
     def _key(token: str) -> bytes:
@@ -172,22 +176,12 @@ class VerifiedTokens:
 
     def get(self, token: str) -> dict[str, Any] | None:
         entry = self._entries.get(self._key(token))
-        if entry is None:
-            return None
-        until, exp, claims = entry
-        if time.monotonic() >= until or time.time() >= exp:
-            return None
-        return claims
+        return entry[0] if entry is not None else None
 
     def put(self, token: str, claims: dict[str, Any]) -> None:
-        if self._ttl <= 0:
+        if self._ttl <= 0 or float(claims["exp"]) <= time.time():
             return
-        if len(self._entries) >= self._max:
-            now = time.monotonic()
-            stale = [k for k, (until, _, _) in self._entries.items() if until <= now]
-            for k in stale or list(self._entries)[: self._max // 2]:
-                del self._entries[k]
-        self._entries[self._key(token)] = (time.monotonic() + self._ttl, float(claims["exp"]), claims)
+        self._entries[self._key(token)] = (claims, float(claims["exp"]))
 
 
 class Authenticator:

@@ -8,10 +8,10 @@ paths the gateway routes to it, and the problems the gateway itself answers on t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -25,7 +25,7 @@ from .gateway import Gateway
 # API documentation is public, like the services' own /docs.
 router = APIRouter(tags=["docs"], dependencies=[public()])
 _CACHE_S = 30.0
-_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+_cache: TTLCache[tuple[int, str], dict[str, Any]] = TTLCache(maxsize=256, ttl=_CACHE_S)
 
 
 def _gateway(request: Request) -> Gateway:
@@ -61,10 +61,10 @@ async def service_openapi(service: str, request: Request) -> JSONResponse:
     _known(gw, service)
     key = (id(gw), service)
     cached = _cache.get(key)
-    if cached and cached[0] > time.monotonic():
-        return JSONResponse(cached[1])
+    if cached is not None:
+        return JSONResponse(cached)
     doc = _through_gateway(await _fetch(gw, service), gw, service)
-    _cache[key] = (time.monotonic() + _CACHE_S, doc)
+    _cache[key] = doc
     return JSONResponse(doc)
 
 
