@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -35,7 +36,30 @@ async def _image(data: str, kind: CodeKind, fmt: ImageFormat) -> Response:
     return Response(body, media_type=MEDIA[fmt.value], headers={"X-Code": data})
 
 
-@router.get("/{traveler_id}/code.{fmt}", summary="The traveler's code (`TRV:<number>`) as Code 128 or QR")
+# What these routes answer, for the OpenAPI document (they are not JSON).
+IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "image/svg+xml": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "the code",
+    }
+}
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "the sheet",
+    }
+}
+
+
+@router.get(
+    "/{traveler_id}/code.{fmt}",
+    response_class=Response,
+    responses=IMAGE,
+    summary="The traveler's code (`TRV:<number>`) as Code 128 or QR",
+)
 async def traveler_code(
     traveler_id: uuid.UUID,
     fmt: ImageFormat,
@@ -47,7 +71,12 @@ async def traveler_code(
     return await _image(codes.traveler_code(traveler.number), kind, fmt)
 
 
-@router.get("/{traveler_id}/steps/{step_id}/code.{fmt}", summary="A step's code (`STP:<number>:<position>`)")
+@router.get(
+    "/{traveler_id}/steps/{step_id}/code.{fmt}",
+    response_class=Response,
+    responses=IMAGE,
+    summary="A step's code (`STP:<number>:<position>`)",
+)
 async def step_code(
     traveler_id: uuid.UUID,
     step_id: uuid.UUID,
@@ -61,7 +90,12 @@ async def step_code(
     return await _image(codes.step_code(traveler.number, step.position), kind, fmt)
 
 
-@router.get("/{traveler_id}/sheet.pdf", summary="The printable traveler: header, BOM, steps with sign-off boxes, codes")
+@router.get(
+    "/{traveler_id}/sheet.pdf",
+    response_class=Response,
+    responses=PDF,
+    summary="The printable traveler: header, BOM, steps with sign-off boxes, codes",
+)
 async def sheet(traveler_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> Response:
     traveler = await get_traveler(session, principal.company_id, traveler_id)
     po = (

@@ -49,6 +49,14 @@ def filters(
     )
 
 
+# JSON by default, the rows as CSV with `format=csv` (for the OpenAPI document).
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
+        "description": "the report",
+    }
+}
+
 FiltersDep = Annotated[reports.Filters, Depends(filters)]
 FormatQuery = Annotated[Format, Query(description="json, or csv for the rows")]
 
@@ -81,7 +89,7 @@ def respond(report: dict[str, Any], fmt: Format, name: str) -> Any:
     )
 
 
-@router.get("/dashboard-stats", summary="WIP by status and step, due this week, late, on hold")
+@router.get("/dashboard-stats", responses=JSON_OR_CSV, summary="WIP by status and step, due this week, late, on hold")
 async def dashboard_stats(
     f: FiltersDep,
     session: SessionDep,
@@ -94,23 +102,31 @@ async def dashboard_stats(
     return respond(report, format, "dashboard-stats")
 
 
-@router.get("/traveler-completion", summary="Completed travelers: lead time and on-time rate by type and period")
+@router.get(
+    "/traveler-completion",
+    responses=JSON_OR_CSV,
+    summary="Completed travelers: lead time and on-time rate by type and period",
+)
 async def traveler_completion(
     f: FiltersDep, session: SessionDep, format: FormatQuery = Format.json, period: Period = Period.month
 ) -> Any:
     return respond(await reports.traveler_completion(session, f, period=period.value), format, "traveler-completion")
 
 
-@router.get("/labor-efficiency", summary="Actual against standard minutes per step and per operator")
+@router.get(
+    "/labor-efficiency", responses=JSON_OR_CSV, summary="Actual against standard minutes per step and per operator"
+)
 async def labor_efficiency(f: FiltersDep, session: SessionDep, format: FormatQuery = Format.json) -> Any:
     return respond(await reports.labor_efficiency(session, f), format, "labor-efficiency")
 
 
-@router.get("/coating-status", summary="Coating logs by coating type: pass rate and thickness")
+@router.get("/coating-status", responses=JSON_OR_CSV, summary="Coating logs by coating type: pass rate and thickness")
 async def coating_status(f: FiltersDep, session: SessionDep, format: FormatQuery = Format.json) -> Any:
     return respond(await reports.coating_status(session, f), format, "coating-status")
 
 
-@router.get("/first-pass-yield", summary="First-pass yield per type and step, and per serial unit")
+@router.get(
+    "/first-pass-yield", responses=JSON_OR_CSV, summary="First-pass yield per type and step, and per serial unit"
+)
 async def first_pass_yield(f: FiltersDep, session: SessionDep, format: FormatQuery = Format.json) -> Any:
     return respond(await reports.first_pass_yield(session, f), format, "first-pass-yield")
