@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from ..backoff import Backoff
 from .bus import EventBus, Handler, Outcome, count_consumed, parse_envelope, run_handler
 from .envelope import EventEnvelope
 from .errors import BusUnavailableError
@@ -106,8 +107,8 @@ class InProcessBus(EventBus):
         self.broker = broker if broker is not None else InProcessBroker()
         self.metrics = event_metrics(registry)
         self.max_deliveries = max_deliveries
-        self.retry_delay = retry_delay
-        self.max_retry_delay = max_retry_delay
+        # The platform's one retry rule (exponential, capped, full jitter).
+        self.backoff = Backoff(base_s=retry_delay, max_s=max_retry_delay)
         self.stop_grace = stop_grace
         self._consumers: list[_Consumer] = []
         self._started = False
@@ -177,7 +178,7 @@ class InProcessBus(EventBus):
             if outcome is Outcome.DEAD_LETTER or attempt == self.max_deliveries:
                 break
             count_consumed(self.metrics, envelope.type, Outcome.RETRY)
-            await asyncio.sleep(min(self.retry_delay * 2 ** (attempt - 1), self.max_retry_delay))
+            await asyncio.sleep(self.backoff.delay(attempt))
         count_consumed(self.metrics, envelope.type, Outcome.DEAD_LETTER)
         self.broker.dead_letter(q.name, body, f"{envelope.type} {envelope.id} failed {attempt} time(s)")
 

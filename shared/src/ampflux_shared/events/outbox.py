@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import CursorResult, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..backoff import Backoff
 from ..db import OUTBOX_WRITTEN, Database
 from .bus import EventBus
 from .envelope import EventEnvelope
@@ -83,7 +84,8 @@ class OutboxRelay:
         self.metrics = event_metrics(registry)
         self.poll_interval = poll_interval
         self.batch_size = batch_size
-        self.max_backoff = max_backoff
+        # Broker or database down: the platform's one retry rule, from the poll interval up to max_backoff.
+        self.backoff = Backoff(base_s=poll_interval, max_s=max_backoff)
         self.stop_grace = stop_grace
         self.outbox = Outbox(tables, on_commit=self.kick)
         # Any unit of work on this database that writes events wakes the relay after commit.
@@ -242,8 +244,7 @@ class OutboxRelay:
             self.passes += 1
             if failures:
                 # Broker or database down: back off (ignoring kicks) but stay responsive to stop().
-                delay = min(self.poll_interval * 2 ** (failures - 1), self.max_backoff)
-                await _wait(self._stopping, delay)
+                await _wait(self._stopping, self.backoff.delay(failures))
             elif sent < self.batch_size:
                 await _wait(self._wake, self.poll_interval)
 
