@@ -138,6 +138,9 @@ async def test_openai_compat_still_answers_problems(h, company, fake):
     user = company.user()
     r = await h.client.post("/ai/v1/chat/completions", json={"messages": []}, headers=user.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["path"].endswith("messages")
+    # Only tool results (found by schemathesis: an IndexError, a 500): nothing to answer.
+    r = await h.client.post("/ai/v1/chat/completions", json={"messages": [{"role": "tool"}]}, headers=user.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "no_prompt"
     fake.queue(h.Reply(fail_status=500))
     r = await h.client.post(
         "/ai/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}, headers=user.headers

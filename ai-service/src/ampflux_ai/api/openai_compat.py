@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from openai import OpenAIError
 from pydantic import BaseModel, ConfigDict, Field
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.security import CurrentPrincipal, Principal, scoped
 
 from ..domain import usage
@@ -80,6 +80,10 @@ async def chat_completions(
         for m in body.messages
         if m.role != "tool"
     ]
+    if not messages:  # only tool results: there is nothing to answer
+        raise validation_failed(
+            [field_error("messages", "needs at least one message that is not a tool result", "no_prompt")]
+        )
     if messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": settings.system_prompt})
     tools = Toolbox(
