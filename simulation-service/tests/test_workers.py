@@ -379,3 +379,35 @@ async def test_sigterm_to_the_workers_process_group_lets_the_solve_finish(
         final = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
         assert final["status"] == "succeeded", (final.get("error"), stack.logs())
         assert final["attempts"] == 1
+
+
+async def test_live_status_is_pushed_by_the_database_not_polled(tmp_path, auth, helpers, postgres_url, amqp_url):
+    # Polling once a minute: only the run-change notifications can make the stream this quick.
+    async with real_stack(
+        tmp_path,
+        auth,
+        helpers,
+        postgres_url,
+        amqp_url,
+        test_solve_delay_s=3.0,
+        events_poll_s=60.0,
+        events_keepalive_s=60.0,
+    ) as stack:
+        stack.start_worker()
+        await stack.wait_for_workers(1)
+        api = stack.api
+        deadline = time.monotonic() + 15
+        while not api.app.state.run_changes.listening:
+            assert time.monotonic() < deadline, "the run change listener did not start"
+            await asyncio.sleep(0.1)
+        run = (await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))).json()
+        started = time.monotonic()
+        names: list[str] = []
+        async with asyncio.timeout(40):
+            async with api.client.stream("GET", f"/simulations/{run['id']}/events", headers=api.headers) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if line.startswith("event:"):
+                        names.append(line.split(":", 1)[1].strip())
+        assert "running" in names and names[-1] == "succeeded", names
+        assert time.monotonic() - started < 30.0

@@ -14,6 +14,7 @@ from ampflux_shared.app import ServiceSpec, create_service_app, serve
 from ampflux_shared.security import JWKSVerifier
 
 from .api import events_stream, results, simulations
+from .api.run_changes import RunChanges
 from .config import Settings
 from .domain import runs
 from .jobs import JobRunner, RabbitJobQueue, subscribe_in_process
@@ -42,6 +43,9 @@ def create_app(
         app.state.project_client = ProjectClient(
             settings.project_url, timeout_s=settings.project_timeout_s, transport=project_transport
         )
+        # The live status streams are woken by the database's run-change notifications.
+        app.state.run_changes = RunChanges(settings.resolved_database_url())
+        await app.state.run_changes.start()
         runner = JobRunner(app.state.db, app.state.relay.outbox, settings, metrics)
         app.state.job_queue = None
         if settings.amqp_url:
@@ -61,6 +65,7 @@ def create_app(
         app.state.gauge_task = asyncio.create_task(_refresh_gauges(app, settings, metrics), name="simulation-gauges")
 
     async def on_shutdown(app: FastAPI) -> None:
+        await app.state.run_changes.stop()
         app.state.gauge_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app.state.gauge_task

@@ -1,26 +1,29 @@
-"""Live status of a run as Server-Sent Events.
+"""Live status of a run as Server-Sent Events (sse-starlette: keep-alive pings, disconnects).
 
-The stream looks at the run every `events_poll_s` and sends an event whenever its status
-or progress changed (event name = status, data = the run as JSON); it ends after a
-terminal state. Polling the database, rather than listening to the bus, works the same
-with any number of API replicas and workers and needs no extra queue per client.
+An event whenever the run's status or progress changed (event name = status, data = the run
+as JSON); the stream ends after a terminal state. Changes are pushed: the database NOTIFYs
+each run change (migration 0003) and the process's one listener (`run_changes.py`) wakes
+the streams of that run, which then read it once. Without the listener (SQLite, or while it
+reconnects) a stream polls every `events_poll_s`. Any number of API replicas and workers
+work the same way, with no queue per client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import runs
 from .access import visible_run
 from .deps import DatabaseDep, SettingsDep
+from .run_changes import RunChanges
 from .views import run_read
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
@@ -28,36 +31,42 @@ router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[sc
 
 @router.get(
     "/{run_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def run_events(
     run_id: uuid.UUID, request: Request, database: DatabaseDep, principal: CurrentPrincipal, settings: SettingsDep
-) -> StreamingResponse:
+) -> EventSourceResponse:
     async with database.session() as session:
         await visible_run(request, session, principal, run_id)  # 404 before any stream starts
+    changes: RunChanges | None = getattr(request.app.state, "run_changes", None)
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncIterator[ServerSentEvent]:
         last: tuple[str, float] | None = None
-        last_sent = time.monotonic()
         sequence = 0
-        while not await request.is_disconnected():
-            async with database.session() as session:
-                run = await runs.get_run(session, principal.company_id, run_id)
-            snapshot = (run.status, round(run.progress, 3))
-            if snapshot != last:
-                last, sequence, last_sent = snapshot, sequence + 1, time.monotonic()
-                data = run_read(run).model_dump_json()
-                yield f"id: {sequence}\nevent: {run.status}\ndata: {data}\n\n".encode()
-            if run.run_status.is_terminal:
-                return
-            if time.monotonic() - last_sent >= settings.events_keepalive_s:
-                last_sent = time.monotonic()
-                yield b": keep-alive\n\n"
-            await asyncio.sleep(settings.events_poll_s)
+        with contextlib.ExitStack() as stack:
+            changed = stack.enter_context(changes.watch(run_id)) if changes is not None else asyncio.Event()
+            while True:
+                changed.clear()  # before the read: a change during it wakes the next wait
+                async with database.session() as session:
+                    run = await runs.get_run(session, principal.company_id, run_id)
+                snapshot = (run.status, round(run.progress, 3))
+                if snapshot != last:
+                    last, sequence = snapshot, sequence + 1
+                    yield ServerSentEvent(
+                        data=run_read(run).model_dump_json(), event=run.status, id=str(sequence), sep="\n"
+                    )
+                if run.run_status.is_terminal:
+                    return
+                pushed = changes is not None and changes.listening
+                # Pushed: wait for the wake-up, re-reading now and then only as a safety net.
+                timeout = settings.events_keepalive_s if pushed else settings.events_poll_s
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout)
 
-    return StreamingResponse(
+    return EventSourceResponse(
         stream(),
-        media_type="text/event-stream",
+        ping=int(max(settings.events_keepalive_s, 1)),
+        sep="\n",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
