@@ -53,6 +53,11 @@ async def echo(body: WidgetCreate) -> dict:
     return {}
 
 
+@open_router.get("/settings", responses={404: {"description": "no settings yet"}})
+async def read_settings() -> dict:
+    return {}
+
+
 @open_router.get("/ping")
 async def ping() -> dict:
     return {}
@@ -84,6 +89,9 @@ def test_problem_statuses_follow_from_dependencies_and_parameters(tmp_path):
     # Public routes: no token problems; no parameters, no 422.
     assert _statuses(doc, "/open/echo", "post") == {"400", "413", "422"}
     assert _statuses(doc, "/open/ping", "get") == set()
+    # A declared error without content is a problem document too.
+    settings = doc["paths"]["/open/settings"]["get"]["responses"]["404"]
+    assert settings == {"description": "no settings yet", "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM}}}
     # Readiness answers 503 when a dependency is down; liveness never does.
     assert _statuses(doc, "/ready", "get") == {"503"}
     assert _statuses(doc, "/health", "get") == set()

@@ -230,11 +230,14 @@ def document_problems(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
     for operation, method, calls, endpoint in _operations(app, doc):
         for status in sorted(derived_statuses(operation, method, calls, endpoint, doc)):
             document_problem(operation, status)
-        # Statuses the route declared itself as problem+json get the schema too.
+        # Errors the route declared itself are problem documents too (the one handler renders
+        # every error): those without content, or declared as problem+json, get the schema.
         responses = operation.get("responses") or {}
         for key, entry in responses.items():
-            if key[:1] in ("4", "5") and PROBLEM_MEDIA_TYPE in (entry.get("content") or {}):
-                entry["content"][PROBLEM_MEDIA_TYPE].setdefault("schema", {"$ref": PROBLEM_REF})
+            if key[:1] in ("4", "5"):
+                content = entry.setdefault("content", {})
+                if not content or PROBLEM_MEDIA_TYPE in content:
+                    content.setdefault(PROBLEM_MEDIA_TYPE, {}).setdefault("schema", {"$ref": PROBLEM_REF})
         operation["responses"] = dict(sorted(responses.items()))
     _drop_unused_fastapi_validation_schemas(doc)
     return doc
