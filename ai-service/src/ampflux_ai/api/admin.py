@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -22,6 +22,8 @@ from .deps import ProvidersDep, SessionDep, SettingsDep
 router = APIRouter(prefix="/ai", tags=["admin"], dependencies=[scoped("ai"), require_roles("admin")])
 
 MAX_DAYS = 366
+# Documented: the company may have no provider of its own (the path names no id to derive it from).
+NO_OWN_PROVIDER: dict[int | str, dict[str, Any]] = {404: {"description": "the company has no provider of its own"}}
 
 
 @router.get("/usage", summary="Tokens in and out per user, model and day (company admins)")
@@ -58,7 +60,11 @@ def _read(row: CompanyProvider) -> ProviderSettingsRead:
     )
 
 
-@router.get("/settings/provider", summary="The company's own provider (the key only as its last four characters)")
+@router.get(
+    "/settings/provider",
+    summary="The company's own provider (the key only as its last four characters)",
+    responses=NO_OWN_PROVIDER,
+)
 async def read_provider(principal: CurrentPrincipal, session: SessionDep) -> ProviderSettingsRead:
     row = await session.get(CompanyProvider, principal.company_id)
     if row is None:
@@ -106,7 +112,10 @@ async def write_provider(
 
 
 @router.delete(
-    "/settings/provider", status_code=status.HTTP_204_NO_CONTENT, summary="Go back to the operator's provider"
+    "/settings/provider",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Go back to the operator's provider",
+    responses=NO_OWN_PROVIDER,
 )
 async def delete_provider(principal: CurrentPrincipal, session: SessionDep) -> Response:
     row = await session.get(CompanyProvider, principal.company_id)
