@@ -39,7 +39,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    # A deadline, not a wait: a healthy process answers in a second or two, but on a loaded
+    # machine (several starting together, other work on the cores) importing alone can take 20 s.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
