@@ -92,7 +92,7 @@ class ServiceProcess:
             return "(no log)"
 
 
-def start_together(services: list[ServiceProcess], timeout_s: float = 90.0) -> None:
+def start_together(services: list[ServiceProcess], timeout_s: float = 180.0) -> None:
     """Spawn every process at once and wait for all: start-up time is the slowest, not the sum.
     If one fails, every one of them is stopped before the error propagates."""
     try:
