@@ -46,12 +46,14 @@ def _free_port() -> int:
 
 
 class FakeProvider:
-    def __init__(self, model: str = "fake-model") -> None:
+    def __init__(self, model: str = "fake-model", port: int | None = None, default: Reply | None = None) -> None:
         self.model = model
+        # The answer when nothing is queued (None: echo the last user message).
+        self.default = default
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str | None] = []
         self._script: deque[Script] = deque()
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.app = self._build()
         self._server = uvicorn.Server(
@@ -83,11 +85,17 @@ class FakeProvider:
         if self._script:
             item = self._script.popleft()
             return item(body) if callable(item) else item
+        if self.default is not None:
+            return self.default
         last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
         return Reply(text=f"Echo: {last.get('content')}")
 
     def _build(self) -> FastAPI:
         app = FastAPI()
+
+        @app.get("/health")
+        async def health() -> dict[str, str]:
+            return {"status": "ok"}
 
         @app.get("/v1/models")
         async def models(request: Request) -> dict[str, Any]:
@@ -167,3 +175,19 @@ class FakeProvider:
         yield chunk({}, finish)
         yield chunk({}, with_usage=True)
         yield b"data: [DONE]\n\n"
+
+
+def main() -> None:
+    """`python -m fake_provider` (with ai-service/tests on PYTHONPATH): the benchmark's provider
+    in its own process, answering every request with FAKE_PROVIDER_CHUNKS chunks of four
+    characters, FAKE_PROVIDER_CHUNK_DELAY_S apart."""
+    import os
+
+    chunks = int(os.environ.get("FAKE_PROVIDER_CHUNKS", "50"))
+    reply = Reply(text="abcd" * chunks, chunk_delay_s=float(os.environ.get("FAKE_PROVIDER_CHUNK_DELAY_S", "0.01")))
+    fake = FakeProvider(port=int(os.environ["FAKE_PROVIDER_PORT"]), default=reply)
+    fake._server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -66,6 +66,7 @@ async def test_a_spent_budget_is_a_429_with_retry_after_until_midnight(settings,
         # Another company's budget is its own.
         stranger = other_company.user()
         assert (await client.post("/ai/assistant", json={"prompt": "x"}, headers=stranger.headers)).status_code == 200
+        assert "ampflux_ai_budget_refusals_total 2.0" in (await client.get("/metrics")).text
 
 
 def test_retry_after_counts_to_the_next_utc_midnight():

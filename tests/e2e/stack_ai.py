@@ -17,7 +17,8 @@ from fake_provider import FakeProvider
 NAME = "ai"
 # Started with the stack; tests queue replies on it and read what it was sent.
 PROVIDER: FakeProvider | None = None
-BUDGET = 0  # per company and day; the budget test uses its own process (see the tests)
+# Tokens per company and day: far above what a test spends, reached on purpose by the budget test.
+BUDGET = 100_000
 
 
 def member(ctx: StackContext) -> StackMember:
@@ -44,6 +45,7 @@ def member(ctx: StackContext) -> StackMember:
             "AI_PROJECT_URL": ctx.urls["project"],
             "AI_SIMULATION_URL": ctx.urls["simulation"],
             "AI_STUDY_WAIT_S": "60",
+            "AI_COMPANY_DAILY_TOKEN_BUDGET": str(BUDGET),
         },
         ctx.logs / "ai.log",
     )

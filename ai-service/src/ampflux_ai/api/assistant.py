@@ -14,7 +14,7 @@ from ..domain import usage
 from ..domain.cache import cache_key
 from ..domain.provider import outcome_of, provider_problem
 from ..schemas import AssistantRequest, AssistantResponse, Usage
-from .deps import CacheDep, MetricsDep, ProvidersDep, SessionDep, SettingsDep
+from .deps import CacheDep, MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
 
 router = APIRouter(prefix="/ai", tags=["assistant"], dependencies=[scoped("ai")])
 
@@ -29,7 +29,7 @@ async def ask(
     cache: CacheDep,
     metrics: MetricsDep,
 ) -> AssistantResponse:
-    await usage.check_budget(session, principal.company_id, settings.company_daily_token_budget)
+    await enforce_budget(session, principal, settings, metrics)
     config = await providers.for_company(session, principal.company_id)
     messages = [{"role": "system", "content": settings.system_prompt}]
     if body.context:

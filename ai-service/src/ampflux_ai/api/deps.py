@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.deps import DatabaseDep, SessionDep, after_commit  # noqa: F401  (re-exported for the routers)
+from ampflux_shared.errors import ProblemError
 from ampflux_shared.pagination import PageDep  # noqa: F401  (re-exported for the routers)
+from ampflux_shared.security import Principal
 
 from ..config import Settings
+from ..domain import usage
 from ..domain.cache import ResponseCache
 from ..domain.generation import GenerationHub
 from ..domain.provider import Providers
@@ -41,3 +45,13 @@ MetricsDep = Annotated[AIMetrics, Depends(_metrics)]
 ProvidersDep = Annotated[Providers, Depends(_providers)]
 HubDep = Annotated[GenerationHub, Depends(_hub)]
 CacheDep = Annotated[ResponseCache, Depends(_cache)]
+
+
+async def enforce_budget(session: AsyncSession, principal: Principal, settings: Settings, metrics: AIMetrics) -> None:
+    """The company's daily budget (429 once spent), counted in the metrics when it refuses."""
+    try:
+        await usage.check_budget(session, principal.company_id, settings.company_daily_token_budget)
+    except ProblemError as exc:
+        if exc.status == 429:
+            metrics.budget_refusals.inc()
+        raise

@@ -28,7 +28,7 @@ from ..domain.chat import Draft, StreamBroken, run_reply
 from ..domain.generation import Generation
 from ..domain.provider import provider_problem
 from ..domain.tools import Toolbox
-from .deps import MetricsDep, ProvidersDep, SessionDep, SettingsDep
+from .deps import MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
 
 router = APIRouter(prefix="/ai/v1", tags=["openai-compatible"], dependencies=[scoped("ai")])
 
@@ -73,7 +73,7 @@ async def chat_completions(
     providers: ProvidersDep,
     metrics: MetricsDep,
 ):
-    await usage.check_budget(session, principal.company_id, settings.company_daily_token_budget)
+    await enforce_budget(session, principal, settings, metrics)
     config = await providers.for_company(session, principal.company_id)
     messages: list[dict[str, Any]] = [
         {"role": "system" if m.role == "developer" else m.role, "content": _text(m.content)}

@@ -17,10 +17,11 @@ from fastapi import FastAPI
 from ampflux_shared.security import Principal
 
 from ..config import Settings
-from ..domain import conversations, usage
+from ..domain import conversations
 from ..domain.generation import Generation, StreamEvent
 from ..domain.replies import ReplyJob, run_job
 from ..domain.tools import Toolbox
+from .deps import enforce_budget
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ async def start_reply(
     settings: Settings = app.state.settings
     async with app.state.db.session() as session:
         conversation = await conversations.get_owned(session, principal, conversation_id, lock=True)
-        await usage.check_budget(session, principal.company_id, settings.company_daily_token_budget)
+        await enforce_budget(session, principal, settings, app.state.ai_metrics)
         config = await app.state.providers.for_company(session, principal.company_id)
         history = conversations.history_for_model(
             await conversations.messages_of(session, conversation), settings.system_prompt
