@@ -69,20 +69,56 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+# The named problems domain and API code raise: the status lives here, with the kind of
+# problem, so a rule and its HTTP answer cannot drift apart. `slug` names the specific
+# problem (the `type` clients switch on); `extra` adds members to the problem document.
+
+
 def not_found(what: str) -> ProblemError:
     return ProblemError(404, f"{what} not found", slug="not-found")
 
 
-def conflict(detail: str) -> ProblemError:
-    return ProblemError(409, detail, slug="conflict")
+def conflict(detail: str, *, slug: str = "conflict", **extra: Any) -> ProblemError:
+    """409: the request is fine, the resource's current state does not allow it."""
+    return ProblemError(409, detail, slug=slug, **extra)
 
 
-def forbidden(detail: str = "You are not allowed to do this") -> ProblemError:
-    return ProblemError(403, detail, slug="forbidden")
+def forbidden(
+    detail: str = "You are not allowed to do this",
+    *,
+    slug: str = "forbidden",
+    errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> ProblemError:
+    return ProblemError(403, detail, slug=slug, errors=errors, **extra)
 
 
-def unauthorized(detail: str = "Authentication required") -> ProblemError:
-    return ProblemError(401, detail, slug="unauthorized", headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(
+    detail: str = "Authentication required", *, slug: str = "unauthorized", scheme: str = "Bearer"
+) -> ProblemError:
+    return ProblemError(401, detail, slug=slug, headers={"WWW-Authenticate": scheme})
+
+
+def unprocessable(detail: str, *, slug: str, **extra: Any) -> ProblemError:
+    """422 for a request that is well-formed but cannot be processed, not tied to one field
+    (for invalid fields use `validation_failed`)."""
+    return ProblemError(422, detail, slug=slug, **extra)
+
+
+def too_large(detail: str, *, slug: str = "too-large") -> ProblemError:
+    return ProblemError(413, detail, slug=slug)
+
+
+def too_many_requests(detail: str, *, retry_after_s: int, slug: str = "too-many-requests") -> ProblemError:
+    """429 with `Retry-After` (whole seconds, at least 1) in the header and the body."""
+    retry_after_s = max(1, int(retry_after_s))
+    return ProblemError(429, detail, slug=slug, headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
+
+
+def unavailable(detail: str, *, slug: str = "unavailable", retry_after_s: int | None = None) -> ProblemError:
+    """503: a dependency (database, broker, another service) cannot answer now."""
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return ProblemError(503, detail, slug=slug, headers=headers)
 
 
 def field_error(path: str, message: str, code: str = "invalid") -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from cachetools import TTLCache
 
-from ampflux_shared.errors import ProblemError, not_found
+from ampflux_shared.errors import ProblemError, not_found, unauthorized, unavailable
 from ampflux_shared.observability import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("ampflux.simulation.project")
@@ -105,7 +105,7 @@ class ProjectClient:
             # Not visible to the caller is the same as not there (no existence leak).
             raise not_found(what)
         if response.status_code == 401:
-            raise ProblemError(401, "the project service did not accept the token", slug="invalid-token")
+            raise unauthorized("the project service did not accept the token", slug="invalid-token")
         if response.status_code != 200:
             log.warning("project service answered %s for %s", response.status_code, path)
             raise _unavailable(f"the project service answered {response.status_code}")
@@ -116,4 +116,4 @@ class ProjectClient:
 
 
 def _unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, detail, slug="project-service-unavailable", headers={"Retry-After": "5"})
+    return unavailable(detail, slug="project-service-unavailable", retry_after_s=5)

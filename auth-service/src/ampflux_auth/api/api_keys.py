@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import field_error, forbidden, unauthorized, validation_failed
 from ampflux_shared.pagination import Page, PageDep
 from ampflux_shared.security import public, require_scope, scoped
 from ampflux_shared.security.scopes import scopes_beyond_roles, unknown_scopes
@@ -82,11 +82,8 @@ def _check_scopes(scopes: list[str], roles: list[str]) -> None:
         )
     beyond = scopes_beyond_roles(scopes, roles)
     if beyond:
-        raise ProblemError(
-            403,
-            f"your roles do not allow a key with the scope {beyond[0]!r}",
-            slug="scope-exceeds-creator",
-            scopes=beyond,
+        raise forbidden(
+            f"your roles do not allow a key with the scope {beyond[0]!r}", slug="scope-exceeds-creator", scopes=beyond
         )
 
 
@@ -107,9 +104,7 @@ async def exchange_api_key(
     if check.failure is not None:
         metrics.api_key_exchanges.labels(check.failure.value).inc()
         # One answer for every refusal: a caller probing keys learns nothing about which part failed.
-        raise ProblemError(
-            401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"}
-        )
+        raise unauthorized("The API key is not valid.", slug="invalid-api-key", scheme="ApiKey")
     assert check.key and check.user
     access = tokens.mint_access_token(
         await keyring.signing_key(),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, too_many_requests, unauthorized
 from ampflux_shared.security import CurrentPrincipal, public, scoped
 
 from ..config import Settings
@@ -49,14 +49,12 @@ me_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[scoped("users
 
 
 def invalid_credentials() -> ProblemError:
-    return ProblemError(
-        401, "Invalid email or password.", slug="invalid-credentials", headers={"WWW-Authenticate": "Bearer"}
-    )
+    return unauthorized("Invalid email or password.", slug="invalid-credentials")
 
 
 def invalid_refresh_token() -> ProblemError:
     # One answer for unknown, expired, revoked and reused: the client's only move is to log in.
-    return ProblemError(401, "The refresh token is not valid; log in again.", slug="invalid-refresh-token")
+    return unauthorized("The refresh token is not valid; log in again.", slug="invalid-refresh-token")
 
 
 async def _token_pair(
@@ -164,12 +162,10 @@ async def login(
     if result.throttle is not None:
         metrics.logins.labels("throttled").inc()
         metrics.throttled.labels(result.throttle.scope).inc()
-        raise ProblemError(
-            429,
+        raise too_many_requests(
             "Too many failed logins; try again later.",
             slug="too-many-login-attempts",
-            headers={"Retry-After": str(result.throttle.retry_after_s)},
-            retry_after=result.throttle.retry_after_s,
+            retry_after_s=result.throttle.retry_after_s,
         )
     metrics.logins.labels("invalid_credentials").inc()
     raise invalid_credentials()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from ampflux_shared.deps import DatabaseDep, SessionDep  # noqa: F401  (re-exported for the routers)
-from ampflux_shared.errors import ProblemError, forbidden
+from ampflux_shared.errors import forbidden, unauthorized
 from ampflux_shared.security import CurrentPrincipal, Principal
 
 from ..config import Settings
@@ -52,14 +52,10 @@ async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> Use
     but here, where the row is at hand, a deactivated user is refused at once."""
     user = await session.get(User, principal.user_id)
     if user is None or not user.is_active or user.company_id != principal.company_id:
-        raise ProblemError(
-            401, "This account is not active.", slug="invalid-token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise unauthorized("This account is not active.", slug="invalid-token")
     if principal.api_key_id is not None and not await api_keys.key_is_live(session, principal.api_key_id):
         # The same at once for a token minted for a key revoked or expired since.
-        raise ProblemError(
-            401, "The API key is not valid.", slug="invalid-api-key", headers={"WWW-Authenticate": "ApiKey"}
-        )
+        raise unauthorized("The API key is not valid.", slug="invalid-api-key", scheme="ApiKey")
     return user
 
 
@@ -81,7 +77,7 @@ async def _interactive_user(principal: CurrentPrincipal, user: CurrentUser) -> U
     """Credentials (password, email, API keys) are managed by a person who logged in, not
     by a script holding an API key: a leaked key must not be able to mint more of itself."""
     if principal.api_key_id is not None:
-        raise ProblemError(403, "This needs a login session, not an API key.", slug="api-key-not-allowed")
+        raise forbidden("This needs a login session, not an API key.", slug="api-key-not-allowed")
     return user
 
 

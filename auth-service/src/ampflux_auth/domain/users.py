@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, conflict, field_error, not_found
+from ampflux_shared.errors import ProblemError, conflict, field_error, forbidden, not_found
 from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from .. import events
@@ -171,8 +171,7 @@ async def update_profile(
     if email is not None and normalize_email(email) != user.email:
         # The email is the login: changing it needs the password, not just a stolen token.
         if not current_password or not (await hasher.verify(current_password, user.password_hash)).ok:
-            raise ProblemError(
-                403,
+            raise forbidden(
                 "Changing the email address requires the current password.",
                 slug="password-required",
                 errors=[field_error("current_password", "wrong or missing", "invalid_password")],
@@ -197,8 +196,7 @@ async def change_password(
     keep_session: uuid.UUID | None,
 ) -> None:
     if not (await hasher.verify(current_password, user.password_hash)).ok:
-        raise ProblemError(
-            403,
+        raise forbidden(
             "The current password is wrong.",
             slug="invalid-password",
             errors=[field_error("current_password", "wrong password", "invalid_password")],

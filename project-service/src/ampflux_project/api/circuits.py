@@ -12,7 +12,7 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import ProblemError, field_error, not_found, validation_failed
 from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
@@ -386,7 +386,7 @@ async def _version_or_latest(session, circuit: Circuit, number: int | None) -> C
         return await versions.get_version(session, circuit, number)
     latest = await versions.latest_version(session, circuit)
     if latest is None:
-        raise ProblemError(404, "the circuit has no version yet", slug="not-found")
+        raise not_found("circuit version (the circuit has none yet)")
     return latest
 
 

@@ -13,7 +13,7 @@ import uuid
 import httpx
 from fastapi import APIRouter, Request, Response
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, conflict, unavailable
 from ampflux_shared.observability import REQUEST_ID_HEADER, current_request_id
 from ampflux_shared.security import CurrentPrincipal, require_scope, scoped
 
@@ -28,7 +28,7 @@ router = APIRouter(
 
 
 def simulation_unavailable(detail: str = "simulation service not available") -> ProblemError:
-    return ProblemError(503, detail, slug="simulation-unavailable", headers={"Retry-After": "30"})
+    return unavailable(detail, slug="simulation-unavailable", retry_after_s=30)
 
 
 @router.post(
@@ -47,7 +47,7 @@ async def simulate(
         else await versions.latest_version(session, circuit)
     )
     if version is None:
-        raise ProblemError(409, "the circuit has no version to simulate yet", slug="conflict")
+        raise conflict("the circuit has no version to simulate yet")
     base_url = request.app.state.settings.simulation_url.rstrip("/")
     if not base_url:
         raise simulation_unavailable()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ampflux_shared import errors
 from ampflux_shared.circuit import CircuitFileError, CircuitTooLargeError, load_circuit_bytes
 from ampflux_shared.errors import ProblemError, field_error, validation_failed
 
@@ -22,4 +23,4 @@ def decode_document(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
 
 
 def too_large(max_bytes: int) -> ProblemError:
-    return ProblemError(413, f"the circuit document is larger than {max_bytes} bytes", slug="document-too-large")
+    return errors.too_large(f"the circuit document is larger than {max_bytes} bytes", slug="document-too-large")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import conflict
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import export, results
@@ -26,8 +26,7 @@ CaseFilter = Annotated[list[str] | None, Query(description="only these cases: ma
 
 def _require_results(run: StudyRun) -> None:
     if run.run_status is not RunStatus.SUCCEEDED:
-        raise ProblemError(
-            409,
+        raise conflict(
             f"the run is {run.status}; results exist once it has succeeded",
             slug="results-not-ready",
             status_of_run=run.status,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from ampflux_shared.circuit import document_sha256
 from ampflux_shared.circuit.schema import add_schema_route
-from ampflux_shared.errors import ProblemError, forbidden
+from ampflux_shared.errors import conflict, forbidden
 from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
@@ -138,7 +138,7 @@ async def compare_simulations(
     for run_id in (a, b):
         run = await visible_run(request, session, principal, run_id)
         if run.run_status is not RunStatus.SUCCEEDED:
-            raise ProblemError(409, f"run {run_id} is {run.status}; only succeeded runs have results", slug="conflict")
+            raise conflict(f"run {run_id} is {run.status}; only succeeded runs have results")
     items, total = await compare_domain.compare_runs(session, a, b, faults=fault, cases=case, buses=bus, paging=paging)
     largest: dict[str, float] = {}
     for item in items:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, conflict, not_found
+from ampflux_shared.errors import conflict, not_found, unprocessable
 from ampflux_shared.events import Outbox
 from ampflux_shared.pagination import PageParams, Rows, paginate
 
@@ -46,10 +46,8 @@ async def find_by_idempotency_key(
         select(StudyRun).where(StudyRun.company_id == company_id, StudyRun.idempotency_key == key)
     )
     if run is not None and request_sha256 is not None and run.request_sha256 != request_sha256:
-        raise ProblemError(
-            422,
-            "this Idempotency-Key was already used for a different request",
-            slug="idempotency-key-reused",
+        raise unprocessable(
+            "this Idempotency-Key was already used for a different request", slug="idempotency-key-reused"
         )
     return run
 

@@ -1,0 +1,72 @@
+"""The named problems carry their status with them, and render as problem+json with the
+slug, extra members and headers the caller gave."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from ampflux_shared.app import ServiceSpec, create_service_app
+from ampflux_shared.errors import (
+    conflict,
+    forbidden,
+    too_large,
+    too_many_requests,
+    unauthorized,
+    unavailable,
+    unprocessable,
+)
+from ampflux_shared.settings import ServiceSettings
+
+PROBLEMS = {
+    "conflict": conflict("busy", slug="results-not-ready", status_of_run="queued"),
+    "forbidden": forbidden("no", slug="password-required", errors=[{"path": "p", "code": "c", "message": "m"}]),
+    "unauthorized": unauthorized("who?", slug="invalid-api-key", scheme="ApiKey"),
+    "unprocessable": unprocessable("reused", slug="idempotency-key-reused"),
+    "too_large": too_large("big", slug="document-too-large"),
+    "too_many": too_many_requests("slow down", retry_after_s=0, slug="too-many-login-attempts"),
+    "unavailable": unavailable("later", slug="project-service-unavailable", retry_after_s=5),
+}
+
+router = APIRouter()
+
+
+@router.get("/raise/{name}")
+async def raise_named(name: str) -> None:
+    raise PROBLEMS[name]
+
+
+@pytest.fixture
+async def client():
+    app = create_service_app(
+        ServiceSpec(title="t", settings=ServiceSettings(_env_file=None), routers=[router], verify_tokens=False)
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "slug", "header"),
+    [
+        ("conflict", 409, "results-not-ready", None),
+        ("forbidden", 403, "password-required", None),
+        ("unauthorized", 401, "invalid-api-key", ("www-authenticate", "ApiKey")),
+        ("unprocessable", 422, "idempotency-key-reused", None),
+        ("too_large", 413, "document-too-large", None),
+        ("too_many", 429, "too-many-login-attempts", ("retry-after", "1")),  # never below 1 s
+        ("unavailable", 503, "project-service-unavailable", ("retry-after", "5")),
+    ],
+)
+async def test_each_named_problem_renders_with_its_status_slug_and_headers(client, name, status, slug, header):
+    r = await client.get(f"/raise/{name}")
+    assert r.status_code == status and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == status and body["type"].endswith(f"/{slug}")
+    if header is not None:
+        assert r.headers[header[0]] == header[1]
+    if name == "conflict":
+        assert body["status_of_run"] == "queued"
+    if name == "forbidden":
+        assert body["errors"][0]["path"] == "p"
