@@ -54,6 +54,7 @@ def _config(token: str, base_url: str) -> schemathesis.Config:
         "phases": {"coverage": {"enabled": LONG_RUN}, "stateful": {"enabled": False}},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         "request-timeout": 30,
+        "workers": 2,  # requests in flight: the services wait on the database, not the CPU
     }
     if os.environ.get("SCHEMATHESIS_SEED"):
         config["seed"] = int(os.environ["SCHEMATHESIS_SEED"])
