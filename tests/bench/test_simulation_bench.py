@@ -251,7 +251,7 @@ async def delete_queues(amqp_url: str, queue: str) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        for name in (queue, f"{queue}.dlq"):
+        for name in (queue, f"{queue}.dlq", f"{queue}.parking"):
             await channel.queue_delete(name)
 
 

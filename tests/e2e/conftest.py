@@ -90,7 +90,7 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         logs / "project.log",
     )
     jobs_queue = f"e2e-simulation-jobs-{uuid.uuid4().hex[:8]}"
-    ctx.queues += [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq"]
+    ctx.queues += [project_queue, f"{project_queue}.dlq", jobs_queue, f"{jobs_queue}.dlq", f"{jobs_queue}.parking"]
     sim_env = {
         "SIMULATION_PORT": port["simulation"],
         "SIMULATION_DATABASE_URL": e2e_databases("simulation"),
