@@ -8,8 +8,12 @@ runner, so what is asserted is the queue's own behaviour.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import time
 import uuid
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlparse, urlunparse
 
@@ -252,3 +256,18 @@ async def test_dead_letters_are_listed_and_replayed_to_the_work_queue(broker):
     assert replayed is not None and str(run_id).encode() in replayed.body
     assert "x-death" not in (replayed.headers or {})
     assert await broker.depth(f"{broker.queue}.dlq") == 0
+
+
+async def test_the_dlq_command_lists_the_job_queues_dead_letters(broker):
+    queue = broker.job_queue()
+    await queue.start()
+    message_id = await broker.put(job_body(), to=f"{broker.queue}.dlq", headers={"x-origin": "lab"})
+    env = dict(os.environ, SIMULATION_AMQP_URL=broker.url, SIMULATION_JOBS_QUEUE=broker.queue)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ampflux_simulation.dlq", "list", env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert [(line["message_id"], line["headers"]["x-origin"]) for line in lines] == [(message_id, "lab")]
+    assert await broker.depth(f"{broker.queue}.dlq") == 1
