@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
@@ -149,6 +150,9 @@ async def published_jwks(session: AsyncSession) -> dict[str, Any]:
     return {"keys": list((await session.scalars(stmt)).all())}
 
 
+_SIGNING = "signing"
+
+
 class KeyRing:
     """This process's view of the keys: the signing key (cached briefly) and the JWKS.
 
@@ -160,9 +164,8 @@ class KeyRing:
     def __init__(self, db: Database, *, passphrase: str | None, cache_s: float) -> None:
         self._db = db
         self._passphrase = passphrase
-        self._cache_s = cache_s
-        self._loaded: LoadedKey | None = None
-        self._loaded_at = 0.0
+        # One entry, the current signing key, re-read from the database after `cache_s`.
+        self._cache: TTLCache[str, LoadedKey] = TTLCache(maxsize=1, ttl=cache_s, timer=time.monotonic)
         self._lock = asyncio.Lock()
 
     async def ensure(self) -> LoadedKey:
@@ -170,7 +173,7 @@ class KeyRing:
         async with self._db.session() as session:
             row = await ensure_signing_key(session, passphrase=self._passphrase)
             loaded = self._load(row)
-        self._loaded, self._loaded_at = loaded, time.monotonic()
+        self._cache[_SIGNING] = loaded
         return loaded
 
     def _load(self, row: SigningKey) -> LoadedKey:
@@ -179,17 +182,17 @@ class KeyRing:
         return LoadedKey(kid=row.kid, private_key=_load_private(row.private_pem, self._passphrase))
 
     async def signing_key(self) -> LoadedKey:
-        if self._loaded is not None and time.monotonic() - self._loaded_at < self._cache_s:
-            return self._loaded
-        async with self._lock:
-            if self._loaded is not None and time.monotonic() - self._loaded_at < self._cache_s:
-                return self._loaded
+        if (cached := self._cache.get(_SIGNING)) is not None:
+            return cached
+        async with self._lock:  # one re-read for every request that found the entry expired
+            if (cached := self._cache.get(_SIGNING)) is not None:
+                return cached
             async with self._db.session() as session:
                 row = await current_signing_key(session)
                 loaded = self._load(row) if row is not None else None
             if loaded is None:  # every key pruned by hand: make a new one rather than fail
                 return await self.ensure()
-            self._loaded, self._loaded_at = loaded, time.monotonic()
+            self._cache[_SIGNING] = loaded
             return loaded
 
     async def jwks(self) -> dict[str, Any]:
