@@ -14,12 +14,14 @@ from ..domain import usage
 from ..domain.cache import cache_key
 from ..domain.provider import outcome_of, provider_problem
 from ..schemas import AssistantRequest, AssistantResponse, Usage
-from .deps import CacheDep, MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
+from .deps import PROVIDER_RESPONSES, CacheDep, MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
 
 router = APIRouter(prefix="/ai", tags=["assistant"], dependencies=[scoped("ai")])
 
 
-@router.post("/assistant", summary="Ask once: {prompt, context} → {response, cached, model, usage}")
+@router.post(
+    "/assistant", summary="Ask once: {prompt, context} → {response, cached, model, usage}", responses=PROVIDER_RESPONSES
+)
 async def ask(
     body: AssistantRequest,
     principal: CurrentPrincipal,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,3 +55,12 @@ async def enforce_budget(session: AsyncSession, principal: Principal, settings: 
         if exc.status == 429:
             metrics.budget_refusals.inc()
         raise
+
+
+# What routes that call the provider may answer besides their result (OpenAPI `responses`).
+PROVIDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"description": "the company's daily token budget is spent (Retry-After: seconds to 00:00 UTC)"},
+    502: {"description": "the AI provider failed or is unreachable"},
+    503: {"description": "no AI provider is configured (the detail says how to configure one)"},
+    504: {"description": "the AI provider did not answer in time"},
+}

@@ -17,7 +17,7 @@ from ampflux_shared.security import CurrentPrincipal, scoped
 from ..domain import conversations
 from ..models import Message
 from ..schemas import MessageCreate, MessageRead
-from .deps import DatabaseDep, HubDep, SessionDep, SettingsDep
+from .deps import PROVIDER_RESPONSES, DatabaseDep, HubDep, SessionDep, SettingsDep
 from .replying import sse, sse_stream, start_reply
 
 router = APIRouter(prefix="/ai/conversations", tags=["messages"], dependencies=[scoped("ai")])
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/ai/conversations", tags=["messages"], dependencies=[
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 EVENT_STREAM = "text/event-stream"
 _RESPONSES: dict[int | str, dict] = {
+    **PROVIDER_RESPONSES,
     200: {
         "content": {
             EVENT_STREAM: {
@@ -86,7 +87,7 @@ async def send_message(
 @router.get(
     "/{conversation_id}/messages/{message_id}/stream",
     summary="Re-attach to a reply: the events after Last-Event-ID, then the rest as it is written",
-    responses={200: _RESPONSES[200]},
+    responses={200: _RESPONSES[200], 409: {"description": "the message is the user's, not a reply"}},
 )
 async def follow_message(
     conversation_id: uuid.UUID,

@@ -28,7 +28,7 @@ from ..domain.chat import Draft, StreamBroken, run_reply
 from ..domain.generation import Generation
 from ..domain.provider import provider_problem
 from ..domain.tools import Toolbox
-from .deps import MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
+from .deps import PROVIDER_RESPONSES, MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
 
 router = APIRouter(prefix="/ai/v1", tags=["openai-compatible"], dependencies=[scoped("ai")])
 
@@ -49,7 +49,11 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-@router.get("/models", summary="The model this platform answers with (OpenAI list format)")
+@router.get(
+    "/models",
+    summary="The model this platform answers with (OpenAI list format)",
+    responses={503: PROVIDER_RESPONSES[503]},
+)
 async def list_models(principal: CurrentPrincipal, session: SessionDep, providers: ProvidersDep) -> dict[str, Any]:
     config = await providers.for_company(session, principal.company_id)
     return {"object": "list", "data": [{"id": config.model, "object": "model", "created": 0, "owned_by": "ampflux"}]}
@@ -62,7 +66,9 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 
 
 @router.post(
-    "/chat/completions", summary="OpenAI-compatible chat completion (stream or not), with the platform's tools"
+    "/chat/completions",
+    summary="OpenAI-compatible chat completion (stream or not), with the platform's tools",
+    responses=PROVIDER_RESPONSES,
 )
 async def chat_completions(
     body: ChatRequest,

@@ -9,13 +9,17 @@ from urllib.parse import urlsplit
 
 def address_problem(url: str) -> str | None:
     """Why `url` may not be used as a company's provider, or None when it may."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL with a host"
     host = parts.hostname
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError):
         return f"host {host!r} does not resolve"
     for info in infos:
         ip = ipaddress.ip_address(info[4][0])
