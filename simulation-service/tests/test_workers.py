@@ -332,6 +332,10 @@ async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(
         assert csv_text.count("\n") == 2 * n + 1
 
 
+# What a worker logs when it meets a database outage and waits it out.
+OUTAGE_SIGNS = ("cancel check failed", "infrastructure error", "not recorded")
+
+
 async def test_a_database_outage_mid_solve_is_waited_out_without_spending_the_delivery_limit(
     tmp_path, auth, helpers, postgres_url, amqp_url
 ):
@@ -350,8 +354,15 @@ async def test_a_database_outage_mid_solve_is_waited_out_without_spending_the_de
             case = helpers.load_case("ind480_radial")
             run = (await api.submit(helpers.without_expected(case))).json()
             await api.wait(run["id"], {"running"}, timeout=60)
+            assert proxy.connections_accepted > 0, "the worker does not use the proxy"
             await proxy.close()
-            await asyncio.sleep(6.0)  # the outage itself (longer than the solve), not a wait for a result
+            # The outage lasts until the worker has met it (its solve may start late on a
+            # loaded machine), then a few seconds more: it must wait, not give up.
+            deadline = time.monotonic() + 90
+            while not any(sign in stack.logs() for sign in OUTAGE_SIGNS):
+                assert time.monotonic() < deadline, f"the worker never met the outage: {stack.logs()}"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(3.0)  # part of the outage, not a wait for a result
             await proxy.open()
 
             final = await api.wait(run["id"], timeout=90)
