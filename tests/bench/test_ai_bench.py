@@ -1,8 +1,8 @@
 """Benchmark: streamed conversations through the gateway and the AI service.
 
 Starts the local OpenAI-compatible test provider in its own process (every answer: CHUNKS
-chunks of four characters, CHUNK_DELAY_S apart), auth and the AI service (SQLite, in-process
-bus) and the gateway in front. One user opens CONCURRENCY conversations and streams one reply
+chunks of four characters, CHUNK_DELAY_S apart), auth (SQLite), the AI service (PostgreSQL,
+in-process bus) and the gateway in front. One user opens CONCURRENCY conversations and streams one reply
 in each, all at once (`Accept: text/event-stream`), then the same number of streams go straight
 to the provider at the same concurrency. Reported: time to first token (median, p95) each way
 and the difference — what the gateway and the service add to the first token — and tokens/s.
@@ -98,7 +98,7 @@ async def _round(gateway: str, provider: str, headers: dict, conversations: list
     }
 
 
-def test_streamed_conversations_through_the_gateway(tmp_path):
+def test_streamed_conversations_through_the_gateway(tmp_path, make_postgres_database):
     logs = tmp_path
     provider_port = free_port()
     provider = ServiceProcess(
@@ -128,7 +128,8 @@ def test_streamed_conversations_through_the_gateway(tmp_path):
         ai_port,
         {
             "AI_PORT": str(ai_port),
-            "AI_DATA_DIR": str(tmp_path / "ai"),
+            # PostgreSQL as deployed: the embedded SQLite serialises writers, and 200 at once time out.
+            "AI_DATABASE_URL": make_postgres_database("ampflux_ai_bench"),
             "AI_JWKS_URL": jwks,
             "AI_ENVIRONMENT": "test",
             "AI_PROVIDER_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",

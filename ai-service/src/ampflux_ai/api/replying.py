@@ -69,5 +69,5 @@ def sse(event: StreamEvent) -> str:
 async def sse_stream(generation: Generation, after: int = 0) -> AsyncIterator[str]:
     # A comment first: proxies and clients see the stream open before the first token.
     yield ": generating\n\n"
-    async for event in generation.follow(after):
-        yield sse(event)
+    async for batch in generation.batches(after):
+        yield "".join(sse(event) for event in batch)

@@ -46,6 +46,13 @@ class Generation:
 
     async def follow(self, after: int = 0) -> AsyncIterator[StreamEvent]:
         """Every event with an id above `after`, then the ones still to come, until the end."""
+        async for batch in self.batches(after):
+            for event in batch:
+                yield event
+
+    async def batches(self, after: int = 0) -> AsyncIterator[list[StreamEvent]]:
+        """Like `follow`, but everything that arrived since the last wake-up at once: a slow
+        reader (or a busy server) writes one chunk per batch instead of one per token."""
         seen = after
         while True:
 
@@ -56,8 +63,8 @@ class Generation:
                 await self._changed.wait_for(ready)
                 fresh = self.events[seen:]
                 finished = self.done
-            for event in fresh:
-                yield event
+            if fresh:
+                yield fresh
             seen += len(fresh)
             if finished and seen >= len(self.events):
                 return
