@@ -68,7 +68,11 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion (stream or not), with the platform's tools",
-    responses=PROVIDER_RESPONSES,
+    # `stream: true` answers Server-Sent Events of chat.completion.chunk objects.
+    responses={
+        200: {"content": {"application/json": {}, "text/event-stream": {"schema": {"type": "string"}}}},
+        **PROVIDER_RESPONSES,
+    },
 )
 async def chat_completions(
     body: ChatRequest,
