@@ -68,9 +68,9 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion (stream or not), with the platform's tools",
-    # `stream: true` answers Server-Sent Events of chat.completion.chunk objects.
+    # `stream: true` answers Server-Sent Events: chat.completion.chunk objects, then `[DONE]`.
     responses={
-        200: {"content": {"application/json": {}, "text/event-stream": {"schema": {"type": "string"}}}},
+        200: {"content": {"application/json": {}, "text/event-stream": {}}},
         **PROVIDER_RESPONSES,
     },
 )
