@@ -26,13 +26,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 EVENT_STREAM = "text/event-stream"
 _RESPONSES: dict[int | str, dict] = {
     **PROVIDER_RESPONSES,
-    200: {
-        "content": {
-            EVENT_STREAM: {
-                "schema": {"type": "string", "description": "token, tool_call, tool_result, complete, error"}
-            }
-        }
-    },
+    # JSON (the stored reply) or, with Accept: text/event-stream, the events token, tool_call,
+    # tool_result, complete and error, each a JSON object (no one schema describes them all).
+    200: {"content": {"application/json": {}, EVENT_STREAM: {}}},
     502: {"description": "the provider failed or broke off (the message is stored as failed)"},
     504: {"description": "the provider did not answer in time (the message is stored as failed)"},
 }
