@@ -14,14 +14,14 @@ import uuid
 
 import httpx
 import pytest
-from e2e.flows import bearer, register_and_login
+from e2e.flows import add_colleague, bearer, register_and_login
 
 from ampflux_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 from ampflux_testing.circuits import CASES_DIR
 
 pytestmark = pytest.mark.slow
 
-SERVICES = ("auth", "project", "simulation")
+SERVICES = ("auth", "project", "simulation", "traveler", "ai")
 PAGE_KEYS = {"items", "total", "page", "page_size"}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -42,6 +42,11 @@ def _paged_get_routes(gw: httpx.Client, service: str) -> set[str]:
         if ref and set(schemas[ref.rsplit("/", 1)[1]].get("properties", {})) >= PAGE_KEYS:
             found.add(path)
     return found
+
+
+def _ok(r: httpx.Response, status: int = 201) -> dict:
+    assert r.status_code == status, f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text}"
+    return r.json()
 
 
 def _wait_succeeded(gw: httpx.Client, h: dict, run_id: str, timeout_s: float = 90) -> None:
@@ -77,6 +82,40 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
             runs.append(r.json()["id"])
         for run_id in runs:
             _wait_succeeded(gw, h, run_id)
+        # The shop floor: a manager may enter, release, clock in and log coating.
+        _, manager_tokens = add_colleague(gw, tokens, "manager")
+        m = bearer(manager_tokens)
+        po = _ok(
+            gw.post(
+                "/purchase-orders/",
+                json={
+                    "number": f"PO-{uuid.uuid4().hex[:6]}",
+                    "customer": "Acme",
+                    "lines": [{"part_number": "P-1", "quantity": 2}],
+                },
+                headers=m,
+            )
+        )
+        trav = _ok(gw.post("/travelers/", json={"traveler_type": "PCB", "po_line_id": po["lines"][0]["id"]}, headers=m))
+        tid, step = trav["id"], trav["steps"][0]["id"]
+        _ok(gw.post(f"/travelers/{tid}/bom", json={"item": "MCU", "quantity_per_unit": 1}, headers=m))
+        _ok(gw.post(f"/travelers/{tid}/serials", json={"serials": ["SN-1", "SN-2"]}, headers=m))
+        _ok(gw.post(f"/travelers/{tid}/status", json={"status": "released"}, headers=m), 200)
+        _ok(gw.post(f"/travelers/{tid}/steps/{step}/start", headers=m))
+        _ok(gw.post(f"/travelers/{tid}/steps/{step}/clock-in", headers=m))
+        coating = {
+            "step_id": step,
+            "coating_type": "acrylic",
+            "material": "1B31",
+            "lot": "L-1",
+            "readings": [50.0],
+            "spec_min": 25,
+            "spec_max": 75,
+            "cure_minutes": 30,
+            "cure_temp_c": 65,
+        }
+        _ok(gw.post(f"/travelers/{tid}/coating", json=coating, headers=m))
+        _ok(gw.post("/ai/conversations", json={}, headers=h))
     paths = {
         "/auth/users": ("/auth/users", {}),
         "/auth/api-keys": ("/auth/api-keys", {}),
@@ -88,6 +127,16 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         "/simulations": ("/simulations", {"project_id": pid}),
         "/simulations/compare": ("/simulations/compare", {"a": runs[0], "b": runs[1]}),
         "/simulations/{run_id}/results": (f"/simulations/{runs[0]}/results", {}),
+        "/purchase-orders/": ("/purchase-orders/", {}),
+        "/travelers/": ("/travelers/", {}),
+        "/travelers/types": ("/travelers/types", {}),
+        "/travelers/labor/logs": ("/travelers/labor/logs", {}),
+        "/travelers/{traveler_id}/executions": (f"/travelers/{tid}/executions", {}),
+        "/travelers/{traveler_id}/coating": (f"/travelers/{tid}/coating", {}),
+        "/travelers/{traveler_id}/history": (f"/travelers/{tid}/history", {}),
+        "/travelers/{traveler_id}/bom": (f"/travelers/{tid}/bom", {}),
+        "/travelers/{traveler_id}/serials": (f"/travelers/{tid}/serials", {}),
+        "/ai/conversations": ("/ai/conversations", {}),
     }
     return paths, h
 
@@ -103,6 +152,16 @@ ROUTES = [
     "/simulations",
     "/simulations/compare",
     "/simulations/{run_id}/results",
+    "/purchase-orders/",
+    "/travelers/",
+    "/travelers/types",
+    "/travelers/labor/logs",
+    "/travelers/{traveler_id}/executions",
+    "/travelers/{traveler_id}/coating",
+    "/travelers/{traveler_id}/history",
+    "/travelers/{traveler_id}/bom",
+    "/travelers/{traveler_id}/serials",
+    "/ai/conversations",
 ]
 
 
