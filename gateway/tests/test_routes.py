@@ -99,7 +99,8 @@ def test_the_default_table_lets_logout_and_refresh_through_with_only_a_refresh_t
     for path in ("/auth/logout", "/auth/refresh", "/auth/login", "/auth/register", "/.well-known/jwks.json"):
         entry = table.match(path)
         assert entry is not None and entry.is_public(path), path
-    protected = ("/auth/me", "/auth/users", "/auth/api-keys", "/projects", "/simulations", "/travelers", "/reports", "/ai")
+    protected = ("/auth/me", "/auth/users", "/auth/api-keys", "/projects", "/simulations")
+    protected += ("/travelers", "/reports", "/ai")
     for path in protected:
         entry = table.match(path)
         assert entry is not None and not entry.is_public(path), path
