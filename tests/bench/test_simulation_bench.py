@@ -39,6 +39,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from ampflux_project.config import Settings as ProjectSettings
+from ampflux_project.main import create_app as create_project_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
@@ -102,11 +104,12 @@ class Signer:
         return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
 
     def headers(self, company_id: uuid.UUID) -> dict[str, str]:
+        """An engineer of the company (one user per company, so the project it creates is its own)."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
-            "sub": str(uuid.uuid4()),
+            "sub": str(uuid.uuid5(company_id, "engineer")),
             "company_id": str(company_id),
             "roles": ["engineer"],
             "iat": now,
@@ -169,13 +172,21 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
         }
     )
     procs: list[subprocess.Popen] = []
-    app = create_app(settings, verifier=signer.verifier())
+    # Studies belong to projects: the real project service answers the access checks (in-process,
+    # on SQLite; it is asked once per submission, as in production).
+    project_app = create_project_app(
+        ProjectSettings(environment="test", data_dir=tmp / "project", database_url=f"sqlite+aiosqlite:///{tmp}/p.db"),
+        verifier=signer.verifier(),
+    )
+    project_transport = httpx.ASGITransport(app=project_app)
+    app = create_app(settings, verifier=signer.verifier(), project_transport=project_transport)
     try:
-        async with app.router.lifespan_context(app):
+        async with project_app.router.lifespan_context(project_app), app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://simulation", timeout=120) as client:
                 batch, pickup = uuid.uuid4(), uuid.uuid4()
-                body = {"project_id": str(uuid.uuid4()), "document": meshed_network(BUSES)}
+                projects = await create_projects(project_transport, signer, [batch, pickup])
+                body = {"project_id": projects[batch], "document": meshed_network(BUSES)}
                 for _ in range(RUNS):
                     response = await client.post("/simulations", json=body, headers=signer.headers(batch))
                     assert response.status_code == 202, response.text
@@ -186,7 +197,7 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
                     procs.append(await asyncio.to_thread(start_worker, env, tmp / f"worker-{workers}-{i}.log"))
                 runs = await wait_all(app, batch, timeout=1800)
 
-                small = {"project_id": str(uuid.uuid4()), "document": meshed_network(50)}
+                small = {"project_id": projects[pickup], "document": meshed_network(50)}
                 for _ in range(PICKUPS):
                     response = await client.post("/simulations", json=small, headers=signer.headers(pickup))
                     await wait_all(app, pickup, timeout=120)
@@ -216,6 +227,21 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
         p50_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.50),
         p95_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.95),
     )
+
+
+async def create_projects(
+    transport: httpx.AsyncBaseTransport, signer: Signer, companies: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """One project per company, created by the engineer who then submits its studies."""
+    ids = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://project") as client:
+        for company in companies:
+            r = await client.post(
+                "/projects/", json={"name": f"bench {company.hex[:6]}"}, headers=signer.headers(company)
+            )
+            assert r.status_code == 201, r.text
+            ids[company] = r.json()["id"]
+    return ids
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
