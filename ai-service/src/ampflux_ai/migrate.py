@@ -1,25 +1,13 @@
-"""`python -m ampflux_ai.migrate`: bring the service's database to the newest schema.
-
-The real stack runs this as a deploy step (with `AI_MIGRATE_ON_START=false` on the
-service); the embedded mode migrates at start-up instead.
-"""
+"""`python -m ampflux_ai.migrate`: the deploy step of the real stack (services start with
+AI_MIGRATE_ON_START=false); the same as `python -m ampflux_shared.migrate ai`."""
 
 from __future__ import annotations
 
-from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head
-
-from .config import Settings
-from .main import MIGRATIONS_DIR
-
-VERSION_TABLE = "alembic_version_ai"
+from ampflux_shared.migrate import migrate
 
 
 def main() -> None:
-    settings = Settings()
-    url = settings.resolved_database_url()
-    ensure_postgres_database(url)
-    upgrade_to_head(MIGRATIONS_DIR, url, VERSION_TABLE)
-    print(f"AI service database is at the newest schema ({VERSION_TABLE})")
+    migrate("ai")
 
 
 if __name__ == "__main__":

@@ -1,25 +1,13 @@
-"""`python -m ampflux_traveler.migrate`: bring the service's database to the newest schema.
-
-The real stack runs this as a deploy step (with `TRAVELER_MIGRATE_ON_START=false` on the
-service); the embedded mode migrates at start-up instead.
-"""
+"""`python -m ampflux_traveler.migrate`: the deploy step of the real stack (services start with
+TRAVELER_MIGRATE_ON_START=false); the same as `python -m ampflux_shared.migrate traveler`."""
 
 from __future__ import annotations
 
-from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head
-
-from .config import Settings
-from .main import MIGRATIONS_DIR
-
-VERSION_TABLE = "alembic_version_traveler"
+from ampflux_shared.migrate import migrate
 
 
 def main() -> None:
-    settings = Settings()
-    url = settings.resolved_database_url()
-    ensure_postgres_database(url)
-    upgrade_to_head(MIGRATIONS_DIR, url, VERSION_TABLE)
-    print(f"traveler service database is at the newest schema ({VERSION_TABLE})")
+    migrate("traveler")
 
 
 if __name__ == "__main__":
