@@ -6,8 +6,6 @@ any user of any company without an auth service.
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,51 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.tokens import TestSigner
 from ampflux_traveler.config import Settings
 from ampflux_traveler.main import create_app
 
-ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "traveler-tests"
+SIGNER = TestSigner(kid="traveler-tests")
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-_PRIVATE_KEY = Ed25519PrivateKey.generate()
-_JWK = {
-    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())),
-    "kid": KID,
-    "alg": "EdDSA",
-    "use": "sig",
-}
 
 
 def sign_token(
     user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 300, scopes: list[str] | None = None
 ) -> str:
     """A user's token; with `scopes`, one minted for an API key with those scopes."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": str(user_id),
-        "company_id": str(company_id),
-        "roles": roles,
-        "iat": now,
-        "exp": now + ttl_s,
-        "jti": uuid.uuid4().hex,
-    }
-    if scopes is not None:
-        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
-    return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
+    return SIGNER.sign(user_id, company_id, roles, ttl_s=ttl_s, scopes=scopes)
 
 
 def make_verifier() -> JWKSVerifier:
-    async def keys() -> dict[str, Any]:
-        return {"keys": [_JWK]}
-
-    return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=keys)
+    return SIGNER.verifier()
 
 
 @dataclass
