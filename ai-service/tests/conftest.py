@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,51 +18,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ampflux_ai.config import Settings
 from ampflux_ai.main import create_app
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.tokens import TestSigner
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_provider import FakeProvider, Reply
 
-ISSUER, AUDIENCE, KID = "ampflux-auth", "ampflux", "ai-tests"
+SIGNER = TestSigner(kid="ai-tests")
 KEK = "k1:" + base64.b64encode(os.urandom(32)).decode()
 
-_PRIVATE_KEY = Ed25519PrivateKey.generate()
-_JWK = {
-    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(_PRIVATE_KEY.public_key())),
-    "kid": KID,
-    "alg": "EdDSA",
-    "use": "sig",
-}
 
-
-def sign_token(user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], scopes: list[str] | None = None) -> str:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": str(user_id),
-        "company_id": str(company_id),
-        "roles": roles,
-        "iat": now,
-        "exp": now + 600,
-        "jti": uuid.uuid4().hex,
-    }
-    if scopes is not None:
-        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
-    return jwt.encode(claims, _PRIVATE_KEY, algorithm="EdDSA", headers={"kid": KID})
+def sign_token(
+    user_id: uuid.UUID, company_id: uuid.UUID, roles: list[str], ttl_s: int = 600, scopes: list[str] | None = None
+) -> str:
+    """A user's token; with `scopes`, one minted for an API key with those scopes."""
+    return SIGNER.sign(user_id, company_id, roles, ttl_s=ttl_s, scopes=scopes)
 
 
 def make_verifier() -> JWKSVerifier:
-    async def keys() -> dict[str, Any]:
-        return {"keys": [_JWK]}
-
-    return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=keys)
+    return SIGNER.verifier()
 
 
 @dataclass
