@@ -22,6 +22,32 @@ ISSUER = "ampflux-auth"
 AUDIENCE = "ampflux"
 
 
+def token_claims(
+    user_id: uuid.UUID | str,
+    company_id: uuid.UUID | str,
+    roles: Iterable[str],
+    ttl_s: int = 300,
+    scopes: Iterable[str] | None = None,
+    **extra_claims: Any,
+) -> dict[str, Any]:
+    """The claims auth puts in a token; `extra_claims` go in last, so they override any of them."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "company_id": str(company_id),
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
+    if scopes is not None:
+        claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
+    claims.update(extra_claims)
+    return claims
+
+
 class TestSigner:
     """Signs tokens with its own key; `.verifier()` and `.jwks()` trust exactly that key."""
 
@@ -43,6 +69,25 @@ class TestSigner:
 
         return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
 
+    def claims(
+        self,
+        user_id: uuid.UUID | str,
+        company_id: uuid.UUID | str,
+        roles: Iterable[str],
+        ttl_s: int = 300,
+        scopes: Iterable[str] | None = None,
+        **extra_claims: Any,
+    ) -> dict[str, Any]:
+        return token_claims(user_id, company_id, roles, ttl_s, scopes, **extra_claims)
+
+    def encode(
+        self, claims: dict[str, Any], *, key: Ed25519PrivateKey | None = None, headers: dict[str, Any] | None = None
+    ) -> str:
+        """`claims` signed with this signer's key (or a forger's `key`); `headers` override the JWT header."""
+        return jwt.encode(
+            claims, key or self.private_key, algorithm="EdDSA", headers={"kid": self.kid, **(headers or {})}
+        )
+
     def sign(
         self,
         user_id: uuid.UUID | str,
@@ -52,22 +97,5 @@ class TestSigner:
         scopes: Iterable[str] | None = None,
         **extra_claims: Any,
     ) -> str:
-        """A user's token; with `scopes`, one minted for an API key with those scopes.
-
-        `extra_claims` are added last, so a test can override any standard claim too.
-        """
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(user_id),
-            "company_id": str(company_id),
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + ttl_s,
-            "jti": uuid.uuid4().hex,
-        }
-        if scopes is not None:
-            claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
-        claims.update(extra_claims)
-        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+        """A user's token; with `scopes`, one minted for an API key with those scopes."""
+        return self.encode(self.claims(user_id, company_id, roles, ttl_s, scopes, **extra_claims))

@@ -13,30 +13,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ampflux_shared.security import JWKSVerifier, Principal, TokenError
+from ampflux_testing.tokens import AUDIENCE, ISSUER, TestSigner, token_claims
 
-ISS, AUD = "ampflux-auth", "ampflux"
+ISS, AUD = ISSUER, AUDIENCE
 
 
 def make_key(kid: str):
-    private = Ed25519PrivateKey.generate()
-    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
-    jwk.update(kid=kid, alg="EdDSA", use="sig")
-    return private, jwk
+    signer = TestSigner(kid=kid)
+    return signer.private_key, signer.jwks()["keys"][0]
 
 
 def claims(**over):
-    now = int(time.time())
-    c = {
-        "iss": ISS,
-        "aud": AUD,
-        "sub": str(uuid.uuid4()),
-        "company_id": str(uuid.uuid4()),
-        "roles": ["engineer"],
-        "iat": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-    }
-    c.update(over)
+    """A token's claims; an override of None leaves that claim out."""
+    c = token_claims(uuid.uuid4(), uuid.uuid4(), ["engineer"], **over)
     return {k: v for k, v in c.items() if v is not None}
 
 
