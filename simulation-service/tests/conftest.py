@@ -21,39 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from ampflux_project.config import Settings as ProjectSettings
 from ampflux_project.main import create_app as create_project_app
-from ampflux_shared.security import JWKSVerifier
 from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.tokens import TestSigner
 
-ISSUER, AUDIENCE = "ampflux-auth", "ampflux"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
-class TestAuth:
-    """Signs tokens with a test Ed25519 key that the service's verifier trusts."""
-
-    __test__ = False
+class TestAuth(TestSigner):
+    """The shared test signer, with the company-first token helpers these tests call."""
 
     def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key()))
-        jwk.update(kid="test-key", alg="EdDSA", use="sig")
-        self.jwks = {"keys": [jwk]}
-
-    def verifier(self) -> JWKSVerifier:
-        async def source() -> dict[str, Any]:
-            return self.jwks
-
-        return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
+        super().__init__(kid="test-key")
 
     def token(
         self,
@@ -63,20 +49,7 @@ class TestAuth:
         scopes: tuple[str, ...] | None = None,
     ) -> str:
         """A user's token; with `scopes`, one minted for an API key with those scopes."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(user_id or uuid.uuid4()),
-            "company_id": str(company_id),
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 600,
-            "jti": uuid.uuid4().hex,
-        }
-        if scopes is not None:
-            claims.update(api_key_id=str(uuid.uuid4()), scope=" ".join(scopes))
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": "test-key"})
+        return self.sign(user_id or uuid.uuid4(), company_id, roles, ttl_s=600, scopes=scopes)
 
     def headers(self, company_id: uuid.UUID, **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(company_id, **kw)}"}

@@ -19,7 +19,6 @@ AMPFLUX_BENCH_SIM_PICKUPS (default 20).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -34,24 +33,21 @@ from typing import Any
 
 import aio_pika
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from ampflux_project.config import Settings as ProjectSettings
 from ampflux_project.main import create_app as create_project_app
-from ampflux_shared.security import JWKSVerifier
 from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyRun
+from ampflux_testing.tokens import TestSigner
 
 RUNS = int(os.environ.get("AMPFLUX_BENCH_SIM_RUNS", "40"))
 PICKUPS = int(os.environ.get("AMPFLUX_BENCH_SIM_PICKUPS", "20"))
 BUSES = int(os.environ.get("AMPFLUX_BENCH_SIM_BUSES", "3000"))
 REPO = Path(__file__).resolve().parents[2]
-ISSUER, AUDIENCE = "ampflux-auth", "ampflux"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -91,32 +87,14 @@ def meshed_network(n_buses: int) -> dict[str, Any]:
     }
 
 
-class Signer:
+class Signer(TestSigner):
     def __init__(self) -> None:
-        self.key = Ed25519PrivateKey.generate()
-        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
-        self.jwks = {"keys": [{**jwk, "kid": "bench", "alg": "EdDSA", "use": "sig"}]}
-
-    def verifier(self) -> JWKSVerifier:
-        async def source() -> dict[str, Any]:
-            return self.jwks
-
-        return JWKSVerifier(issuer=ISSUER, audience=AUDIENCE, key_source=source)
+        super().__init__(kid="bench")
 
     def headers(self, company_id: uuid.UUID) -> dict[str, str]:
         """An engineer of the company (one user per company, so the project it creates is its own)."""
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(uuid.uuid5(company_id, "engineer")),
-            "company_id": str(company_id),
-            "roles": ["engineer"],
-            "iat": now,
-            "exp": now + 3600,
-            "jti": uuid.uuid4().hex,
-        }
-        return {"Authorization": "Bearer " + jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "bench"})}
+        token = self.sign(uuid.uuid5(company_id, "engineer"), company_id, ["engineer"], ttl_s=3600)
+        return {"Authorization": "Bearer " + token}
 
 
 @dataclass
