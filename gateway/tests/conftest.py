@@ -6,7 +6,6 @@ table in the environment, in front of `upstream_app.py` instances, and tests tal
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -21,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ampflux_testing.tokens import TestSigner
 
 HERE = Path(__file__).parent
 GOOD_API_KEY = "ak_test_" + uuid.uuid4().hex
@@ -160,15 +160,12 @@ class Processes:
 
 @dataclass
 class Keys:
+    signer: TestSigner
     private: Ed25519PrivateKey
     jwks: dict[str, Any]
     jwks_file: Path
     pem_file: Path
     public_pem: bytes
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 @pytest.fixture(scope="session")
@@ -178,10 +175,9 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def keys(workdir: Path) -> Keys:
-    private = Ed25519PrivateKey.generate()
-    public = private.public_key()
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    jwks = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(raw), "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+    signer = TestSigner(kid=KID)
+    private, public = signer.private_key, signer.private_key.public_key()
+    jwks = signer.jwks()
     jwks_file = workdir / "jwks.json"
     jwks_file.write_text(json.dumps(jwks))
     pem_file = workdir / "signing.pem"
@@ -191,25 +187,14 @@ def keys(workdir: Path) -> Keys:
         )
     )
     public_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return Keys(private, jwks, jwks_file, pem_file, public_pem)
+    return Keys(signer, private, jwks, jwks_file, pem_file, public_pem)
 
 
 @pytest.fixture(scope="session")
 def make_token(keys: Keys) -> Callable[..., str]:
     def make(*, key: Any = None, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": "ampflux-auth",
-            "aud": "ampflux",
-            "sub": str(uuid.uuid4()),
-            "company_id": str(uuid.uuid4()),
-            "roles": ["engineer"],
-            "iat": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-        }
-        claims.update(overrides)
-        return jwt.encode(claims, key or keys.private, algorithm="EdDSA", headers={"kid": KID, **(headers or {})})
+        claims = keys.signer.claims(uuid.uuid4(), uuid.uuid4(), ["engineer"], **overrides)
+        return keys.signer.encode(claims, key=key, headers=headers)
 
     return make
 
