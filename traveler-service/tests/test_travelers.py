@@ -99,6 +99,20 @@ async def test_history_records_who_changed_what(api, shop):
     assert r.status_code == 409  # released: part and quantity are fixed
 
 
+async def test_an_explicit_null_is_a_422_naming_the_field_and_changes_nothing(api, shop):
+    # Found by fuzzing: `priority: null` reached the NOT NULL column and answered 500.
+    t = await api.traveler(shop.engineer, quantity=3)
+    for field in ("priority", "quantity", "part_number", "revision"):
+        r = await api.client.patch(f"/travelers/{t['id']}", json={field: None}, headers=shop.engineer.headers)
+        assert r.status_code == 422, r.text
+        assert [e["path"] for e in r.json()["errors"]] == [field]
+    # A due date may be cleared with null.
+    await api.ok("PATCH", f"/travelers/{t['id']}", shop.engineer, json={"due_date": "2030-01-31"})
+    assert (await api.ok("PATCH", f"/travelers/{t['id']}", shop.engineer, json={"due_date": None}))["due_date"] is None
+    after = await api.ok("GET", f"/travelers/{t['id']}", shop.viewer)
+    assert (after["priority"], after["quantity"]) == (t["priority"], 3)
+
+
 async def test_another_company_sees_nothing(api, shop, other_shop):
     t = await api.traveler(shop.engineer)
     po = await api.purchase_order(shop.purchasing)

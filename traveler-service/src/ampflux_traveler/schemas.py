@@ -129,7 +129,16 @@ class TravelerUpdate(BaseModel):
     revision: Annotated[str, Field(max_length=32)] | None = None
     quantity: Quantity | None = None
     priority: Annotated[int, Field(ge=1, le=5)] | None = None
-    due_date: date | None = None
+    due_date: date | None = None  # null clears the due date
+
+    @field_validator("part_number", "revision", "quantity", "priority")
+    @classmethod
+    def _omitted_not_null(cls, value: object) -> object:
+        # Defaults are not validated, so this sees only values the client sent: these columns
+        # always have a value, and an explicit null would reach the database as one.
+        if value is None:
+            raise ValueError("may be left out, but not set to null")
+        return value
 
 
 class TransitionRequest(BaseModel):
