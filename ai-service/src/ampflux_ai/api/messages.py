@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import ProblemError, field_error, not_found, validation_failed
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import conversations
@@ -77,6 +77,8 @@ async def send_message(
         )
     async with db.session() as session:
         message = await session.get(Message, started.message_id)
+        if message is None:  # the conversation was deleted while its reply was being written
+            raise not_found("conversation")
         return MessageRead.model_validate(message)
 
 
