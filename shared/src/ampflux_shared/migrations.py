@@ -93,3 +93,30 @@ def ensure_postgres_database(url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{u.database}"'))
     finally:
         admin.dispose()
+
+
+def create_event_tables() -> None:
+    """Migration step: the outbox and inbox tables exactly as `EventTables` defines them on a
+    service's MetaData, so no service's migration carries its own copy of their columns."""
+    from alembic import op
+
+    from .db import new_metadata
+    from .events.tables import EventTables
+
+    tables = EventTables(new_metadata())
+    bind = op.get_bind()
+    for table in (tables.inbox, tables.outbox):
+        table.create(bind)  # with its index (the relay's unpublished tail)
+
+
+def drop_event_tables() -> None:
+    """Migration step: the reverse of `create_event_tables`."""
+    from alembic import op
+
+    from .db import new_metadata
+    from .events.tables import EventTables
+
+    tables = EventTables(new_metadata())
+    bind = op.get_bind()
+    for table in (tables.outbox, tables.inbox):
+        table.drop(bind)

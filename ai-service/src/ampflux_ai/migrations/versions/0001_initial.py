@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from ampflux_shared.migrations import create_event_tables, drop_event_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -43,38 +45,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_conversations_company_id"), "conversations", ["company_id"], unique=False)
     op.create_index("ix_conversations_user_activity", "conversations", ["user_id", "last_message_at"], unique=False)
-    op.create_table(
-        "inbox_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("consumer", sa.String(length=200), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "consumer", name=op.f("pk_inbox_events")),
-    )
-    op.create_table(
-        "outbox_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("type", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "envelope", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
-    )
-    op.create_index(
-        "ix_outbox_events_unpublished",
-        "outbox_events",
-        ["created_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
+    create_event_tables()
     op.create_table(
         "usage_days",
         sa.Column("day", sa.Date(), nullable=False),
@@ -122,14 +93,7 @@ def downgrade() -> None:
     op.drop_index("ix_messages_conversation_created", table_name="messages")
     op.drop_table("messages")
     op.drop_table("usage_days")
-    op.drop_index(
-        "ix_outbox_events_unpublished",
-        table_name="outbox_events",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox_events")
-    op.drop_table("inbox_events")
+    drop_event_tables()
     op.drop_index("ix_conversations_user_activity", table_name="conversations")
     op.drop_index(op.f("ix_conversations_company_id"), table_name="conversations")
     op.drop_table("conversations")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from ampflux_shared.migrations import create_event_tables, drop_event_tables
 
 revision = "0001"
 down_revision = None
@@ -26,13 +27,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_companies")),
     )
-    op.create_table(
-        "inbox_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("consumer", sa.String(length=200), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "consumer", name=op.f("pk_inbox_events")),
-    )
+    create_event_tables()
     op.create_table(
         "login_failures",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -46,31 +41,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_login_failures_created_at"), "login_failures", ["created_at"], unique=False)
     op.create_index("ix_login_failures_email_created_at", "login_failures", ["email", "created_at"], unique=False)
-    op.create_table(
-        "outbox_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("type", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "envelope", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
-    )
-    op.create_index(
-        "ix_outbox_events_unpublished",
-        "outbox_events",
-        ["created_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
     op.create_table(
         "signing_keys",
         sa.Column("kid", sa.String(length=64), nullable=False),
@@ -167,16 +137,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_users_company_id"), table_name="users")
     op.drop_table("users")
     op.drop_table("signing_keys")
-    op.drop_index(
-        "ix_outbox_events_unpublished",
-        table_name="outbox_events",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox_events")
+    drop_event_tables()
     op.drop_index("ix_login_failures_email_created_at", table_name="login_failures")
     op.drop_index(op.f("ix_login_failures_created_at"), table_name="login_failures")
     op.drop_index("ix_login_failures_client_address_created_at", table_name="login_failures")
     op.drop_table("login_failures")
-    op.drop_table("inbox_events")
     op.drop_table("companies")

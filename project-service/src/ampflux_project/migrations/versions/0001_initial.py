@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from ampflux_shared.migrations import create_event_tables, drop_event_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -35,38 +37,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entries")),
     )
     op.create_index("ix_audit_entries_project_at", "audit_entries", ["project_id", "at"], unique=False)
-    op.create_table(
-        "inbox_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("consumer", sa.String(length=200), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "consumer", name=op.f("pk_inbox_events")),
-    )
-    op.create_table(
-        "outbox_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("type", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "envelope", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
-    )
-    op.create_index(
-        "ix_outbox_events_unpublished",
-        "outbox_events",
-        ["created_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
+    create_event_tables()
     op.create_table(
         "projects",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -140,13 +111,6 @@ def downgrade() -> None:
     op.drop_table("circuits")
     op.drop_index(op.f("ix_projects_company_id"), table_name="projects")
     op.drop_table("projects")
-    op.drop_index(
-        "ix_outbox_events_unpublished",
-        table_name="outbox_events",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    )
-    op.drop_table("outbox_events")
-    op.drop_table("inbox_events")
+    drop_event_tables()
     op.drop_index("ix_audit_entries_project_at", table_name="audit_entries")
     op.drop_table("audit_entries")

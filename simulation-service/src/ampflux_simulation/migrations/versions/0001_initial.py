@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from ampflux_shared.migrations import create_event_tables, drop_event_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -18,40 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-
-    op.create_table(
-        "inbox_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("consumer", sa.String(length=200), nullable=False),
-        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "consumer", name=op.f("pk_inbox_events")),
-    )
-    op.create_table(
-        "outbox_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("type", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "envelope", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
-    )
-    with op.batch_alter_table("outbox_events", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_events_unpublished",
-            ["created_at", "id"],
-            unique=False,
-            postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
-        )
-
+    create_event_tables()
     op.create_table(
         "study_runs",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -150,12 +119,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_study_runs_circuit_version_id"))
 
     op.drop_table("study_runs")
-    with op.batch_alter_table("outbox_events", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_outbox_events_unpublished",
-            postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
-        )
-
-    op.drop_table("outbox_events")
-    op.drop_table("inbox_events")
+    drop_event_tables()
