@@ -1,4 +1,5 @@
-"""Tables of the AI service: conversations, messages, daily usage, company provider settings.
+"""Tables of the AI service: conversations, messages, daily usage, company provider settings,
+the company's model choices and uploaded files.
 
 Conversations belong to one user (and carry the company); messages hang off a conversation
 and are reached only through it, so the owner filter on the conversation guards them.
@@ -10,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ampflux_shared.db import JSONDocument, UTCDateTime, new_metadata, utcnow
@@ -36,6 +37,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Newest activity: what lists sort by (creation counts as activity).
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The user's pick among the company's enabled models; None: the company's default.
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Message(Base):
@@ -59,6 +62,8 @@ class Message(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     first_token_ms: Mapped[float | None] = mapped_column(nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(nullable=True)
+    # Files attached to a user message: [{file_id, name, chars, chars_used}] (what went into the context).
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list, server_default="[]")
 
 
 class UsageDay(Base):
@@ -87,8 +92,46 @@ class CompanyProvider(Base):
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     key_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    # "openai" (any OpenAI-style server) or "ollama" (its native API too: pull, load, unload).
+    kind: Mapped[str] = mapped_column(String(16), default="openai", server_default="openai")
     updated_by: Mapped[uuid.UUID] = mapped_column(Uuid)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CompanyModel(Base):
+    """A company admin's choice about one of the provider's models."""
+
+    __tablename__ = "company_models"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # At most one per company (the write route clears the others).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[uuid.UUID] = mapped_column(Uuid)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredFile(Base):
+    """An uploaded file of a company; its bytes live in the blob store under `sha256`."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_company_created", "company_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # Several rows (and companies) may share one blob: it is deleted with its last row.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Sniffed from the content, never taken from the name or the client's header.
+    media_type: Mapped[str] = mapped_column(String(100))
+    # Extracted text (None: a type without text); capped, `text_chars` is the full length.
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_chars: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 event_tables = EventTables(metadata)
