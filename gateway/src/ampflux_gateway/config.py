@@ -56,6 +56,9 @@ class Settings(ServiceSettings):
 
     probe_interval_s: float = Field(default=10.0, ge=0)
     probe_timeout_s: float = Field(default=2.0, gt=0)
+    # Failed `/health` probes in a row before an instance is taken out (a refused connection
+    # on a real request still takes it out at once).
+    probe_failure_threshold: int = Field(default=2, ge=1, le=20)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     # "lean": the gateway's own keep-alive HTTP/1.1 transport (transport.py); "httpx": httpx's
     # default one (httpcore), kept as a fallback and for comparison in the benchmark.

@@ -34,7 +34,9 @@ class Gateway:
         self.forwarded_secret: bytes | None = secret.encode() if secret else None
         self.table = table
         self.metrics = GatewayMetrics(metrics)
-        self.registry = UpstreamRegistry(table.services, self.metrics, settings.probe_interval_s or 10.0)
+        self.registry = UpstreamRegistry(
+            table.services, self.metrics, settings.probe_interval_s or 10.0, settings.probe_failure_threshold
+        )
         self.proxy = HttpProxy(self.metrics, settings.connect_timeout_s)
         self._redis: RedisBuckets | None = None
         if settings.redis_url:

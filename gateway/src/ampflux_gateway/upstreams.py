@@ -2,7 +2,10 @@
 
 Health is learned two ways: passively, an instance that refuses a connection is marked
 down at once; and by a light background probe of each instance's `/health`, which brings
-it back (or takes it out) within one probe interval.
+it back within one probe interval, or takes it out after `failure_threshold` probes in a
+row have failed. One slow probe on a loaded machine (a 2 s timeout while the host is busy
+starting processes) must not empty a pool of one: that answered every request with 503
+until the next probe, for an instance that was serving requests all along.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Instance:
     base_url: str
     healthy: bool = True
     down_since: float = 0.0
+    failed_probes: int = 0
 
     @property
     def address(self) -> str:
@@ -81,8 +85,15 @@ class UpstreamPool:
 
 
 class UpstreamRegistry:
-    def __init__(self, services: dict[str, list[str]], metrics: GatewayMetrics, readmit_after_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        services: dict[str, list[str]],
+        metrics: GatewayMetrics,
+        readmit_after_s: float = 10.0,
+        failure_threshold: int = 2,
+    ) -> None:
         self.pools = {name: UpstreamPool(name, urls, metrics, readmit_after_s) for name, urls in services.items()}
+        self._failure_threshold = max(1, failure_threshold)
         self._task: asyncio.Task[None] | None = None
 
     def pool(self, service: str) -> UpstreamPool | None:
@@ -99,7 +110,11 @@ class UpstreamRegistry:
                 result = "ok" if ok else f"unhealthy: /health answered {resp.status_code}"
             except httpx.HTTPError as exc:
                 ok, result = False, f"unreachable: {type(exc).__name__}"
-            pool.mark(inst, ok, result)
+            inst.failed_probes = 0 if ok else inst.failed_probes + 1
+            if ok or inst.failed_probes >= self._failure_threshold:
+                pool.mark(inst, ok, result)
+            elif inst.healthy:
+                result += f" (failure {inst.failed_probes} of {self._failure_threshold} before it is taken out)"
             report[pool.service][inst.base_url] = result
 
         await asyncio.gather(*(check(p, i) for p in self.pools.values() for i in p.instances))
