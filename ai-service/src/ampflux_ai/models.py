@@ -1,5 +1,5 @@
 """Tables of the AI service: conversations, messages, daily usage, company provider settings,
-the company's model choices and uploaded files.
+the company's model choices, uploaded files, and pipelines with their executions.
 
 Conversations belong to one user (and carry the company); messages hang off a conversation
 and are reached only through it, so the owner filter on the conversation guards them.
@@ -132,6 +132,86 @@ class StoredFile(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     text_chars: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Pipeline(Base):
+    """A company's saved pipeline: ordered named steps (validated on save, see
+    domain/pipeline_definition.py), private to the user who wrote it."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (Index("ix_pipelines_owner_updated", "company_id", "user_id", "updated_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # [{name, description, default}] and [{name, kind, ...}] as the user saved them.
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PipelineExecution(Base):
+    """One run of a pipeline. It keeps its own copy of the steps, so editing or deleting the
+    pipeline never changes an execution that is under way."""
+
+    __tablename__ = "pipeline_executions"
+    __table_args__ = (Index("ix_pipeline_executions_owner_created", "company_id", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    pipeline_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("pipelines.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # queued -> running -> succeeded | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The caller's bearer token, sealed (AES-GCM, bound to this execution's id), for the tool
+    # and study steps that act with the caller's rights; dropped once the execution ends.
+    token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    token_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Each claim by a worker draws a new lease; every write of the run checks it, so a worker
+    # that lost its message to another one (a redelivery) stops instead of writing twice.
+    lease: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PipelineStepRun(Base):
+    """One step of an execution: stored as soon as it finishes, before the next one starts."""
+
+    __tablename__ = "pipeline_step_runs"
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("pipeline_executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    # pending -> running -> succeeded | failed | cancelled; pending -> skipped (an earlier one failed)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    output: Mapped[Any] = mapped_column(JSONDocument, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    # How many times a worker started it (more than one: a worker died while it ran).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(nullable=True)
 
 
 event_tables = EventTables(metadata)
