@@ -8,7 +8,18 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .model import Bus, CircuitDocument, ExtGrid, Generator, Line, Motor, Transformer, Transformer3W
+from .model import (
+    Bus,
+    CircuitDocument,
+    ExtGrid,
+    Generator,
+    Line,
+    Motor,
+    Scenario,
+    Switch,
+    Transformer,
+    Transformer3W,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +33,8 @@ class IndexedElements:
     transformers3w: list[tuple[int, Transformer3W]] = field(default_factory=list)
     generators: list[tuple[int, Generator]] = field(default_factory=list)
     motors: list[tuple[int, Motor]] = field(default_factory=list)
+    switches: list[tuple[int, Switch]] = field(default_factory=list)
+    scenarios: list[tuple[int, Scenario]] = field(default_factory=list)
 
     @classmethod
     def of_document(cls, doc: CircuitDocument) -> IndexedElements:
@@ -33,6 +46,8 @@ class IndexedElements:
             transformers3w=list(enumerate(doc.transformers3w)),
             generators=list(enumerate(doc.generators)),
             motors=list(enumerate(doc.motors)),
+            switches=list(enumerate(doc.switches)),
+            scenarios=list(enumerate(doc.scenarios)),
         )
 
     @classmethod
@@ -50,6 +65,8 @@ class IndexedElements:
             transformers3w=_valid_entries(Transformer3W, data.get("transformers3w")),
             generators=_valid_entries(Generator, data.get("generators")),
             motors=_valid_entries(Motor, data.get("motors")),
+            switches=_valid_entries(Switch, data.get("switches")),
+            scenarios=_valid_entries(Scenario, data.get("scenarios")),
         )
 
     def bus_kv(self) -> dict[str, float]:

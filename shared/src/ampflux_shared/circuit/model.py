@@ -91,6 +91,13 @@ DEFAULT_FAULTS: tuple[Fault, ...] = ("3ph",)
 DEFAULT_CASES: tuple[Case, ...] = ("max",)
 
 
+class LineFault(_Element):
+    """A fault along a line, at `fraction` of its length measured from its from_bus."""
+
+    line: Id
+    fraction: Annotated[Real, Field(gt=0, lt=1)]
+
+
 class Study(_Element):
     frequency_hz: Literal[50, 60]
     faults: list[Fault] = Field(default_factory=lambda: list(DEFAULT_FAULTS), min_length=1)
@@ -112,6 +119,8 @@ class Study(_Element):
     ib_asym: Flag = False
     # steady-state short-circuit current Ik (3ph) as an extra quantity
     ik_steady: Flag = False
+    # faults along lines: a temporary bus at `fraction` of the line's length from its from_bus
+    line_faults: list[LineFault] = Field(default_factory=list)
 
     @field_validator("faults", "cases")
     @classmethod
@@ -138,6 +147,8 @@ class ExtGrid(_Element):
     r0x0_max: Ratio | None = None
     x0x_min: Ratio | None = None
     r0x0_min: Ratio | None = None
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
 
     @field_validator("s_sc_min_mva")
     @classmethod
@@ -159,6 +170,8 @@ class Line(_Element):
     parallel: Count = 1
     # Below 20 °C the min-case correction would lower R; above a few hundred °C no conductor survives.
     endtemp_degree: Annotated[Real, Field(ge=20, le=400)] | None = None
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
 
     @field_validator("to_bus")
     @classmethod
@@ -215,6 +228,8 @@ class Transformer(_TapChanger):
     pt_percent: Percent | None = None
     xn_ohm: NonNegative = 0.0
     rn_ohm: NonNegative = 0.0
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
 
     @field_validator("lv_bus")
     @classmethod
@@ -261,6 +276,8 @@ class Transformer3W(_TapChanger):
     shift_mv_degree: Real = 0.0
     shift_lv_degree: Real = 0.0
     tap_side: Literal["hv", "mv", "lv"] | None = None
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
 
     @field_validator("mv_bus", "lv_bus")
     @classmethod
@@ -299,6 +316,8 @@ class Generator(_Element):
     xqss_pu: Annotated[Real, Field(gt=0, le=10)] | None = None
     rotor: Literal["cylindrical", "salient"] = "cylindrical"
     ufmax_ratio: Annotated[Real, Field(ge=1, le=5)] | None = None
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
 
     @model_validator(mode="after")
     def _one_stator_resistance(self) -> Generator:
@@ -316,6 +335,44 @@ class Motor(_Element):
     vn_kv: Positive
     lrc_pu: Positive
     rx: Ratio
+    # out of service: the element is left out of every study (FORMAT.md, switching states)
+    in_service: Flag = True
+
+
+SwitchKind = Literal["breaker", "disconnector", "load_break_switch", "fuse"]
+SwitchState = Literal["open", "closed"]
+
+
+class Switch(_Element):
+    """A switching device at `bus`: either at the end of a branch there (`element`: a line or
+    transformer id; open takes the branch out) or between two buses (`to_bus`: a bus coupler or
+    sectionaliser; closed joins the buses into one node, open keeps them apart)."""
+
+    id: Id
+    kind: SwitchKind = "breaker"
+    bus: Id
+    element: Id | None = None
+    to_bus: Id | None = None
+    closed: Flag = True
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Switch:
+        if (self.element is None) == (self.to_bus is None):
+            raise PydanticCustomError("one_of", "give exactly one of element or to_bus")
+        if self.to_bus is not None and self.to_bus == self.bus:
+            raise PydanticCustomError("same_bus", "to_bus must differ from bus")
+        return self
+
+
+class Scenario(_Element):
+    """A switching state of the circuit, named by a study: switch states that replace the
+    switches' `closed`, and elements taken out of service."""
+
+    id: Id
+    name: str | None = None
+    switches: dict[str, SwitchState] = Field(default_factory=dict)
+    out_of_service: list[Id] = Field(default_factory=list)
 
 
 class CircuitDocument(_Element):
@@ -332,6 +389,8 @@ class CircuitDocument(_Element):
     transformers3w: list[Transformer3W] = Field(default_factory=list)
     generators: list[Generator] = Field(default_factory=list)
     motors: list[Motor] = Field(default_factory=list)
+    switches: list[Switch] = Field(default_factory=list)
+    scenarios: list[Scenario] = Field(default_factory=list)
     expected: dict[str, Any] | None = None
 
 
@@ -344,4 +403,6 @@ ELEMENT_MODELS: dict[str, type[_Element]] = {
     "transformers3w": Transformer3W,
     "generators": Generator,
     "motors": Motor,
+    "switches": Switch,
+    "scenarios": Scenario,
 }

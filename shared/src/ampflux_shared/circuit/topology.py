@@ -19,9 +19,14 @@ BUS_FIELDS: dict[str, tuple[str, ...]] = {
     "transformers3w": ("hv_bus", "mv_bus", "lv_bus"),
     "generators": ("bus",),
     "motors": ("bus",),
+    "switches": ("bus", "to_bus"),
 }
 SOURCE_LISTS = ("ext_grids", "generators", "motors")
 BRANCH_LISTS = ("lines", "transformers", "transformers3w")
+# What joins buses physically: branches and bus couplers (switches with a to_bus). Switch
+# states and in_service do not count here: they are a study's switching state, and a bus cut
+# off by one is reported by the solver, not a defect of the document.
+JOINING_LISTS = (*BRANCH_LISTS, "switches")
 
 # A list name to its entries, each a raw JSON object or a model.
 Entries = Mapping[str, Sequence[object]]
@@ -115,7 +120,7 @@ def _unsupplied_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProble
         ]
 
     islands = _UnionFind(bus_ids)
-    for list_name in BRANCH_LISTS:
+    for list_name in JOINING_LISTS:
         for entry in entries.get(list_name, ()):
             ends = [bus for field in BUS_FIELDS[list_name] if (bus := text_field(entry, field)) in bus_ids]
             for end in ends[1:]:

@@ -5,8 +5,9 @@ Validation runs in two layers and always both, so a user fixes a document in one
 1. structure: the pydantic models (types, required fields, physical ranges), errors
    converted to `CircuitProblem`s with document paths;
 2. meaning: ids and references, islands without a source (`topology.py`), ratings that
-   do not fit their buses and impossible tap positions (`ratings.py`), and data the
-   study's faults and cases need (`study_data.py`).
+   do not fit their buses and impossible tap positions (`ratings.py`), what switches,
+   scenarios and faults along lines name (`switching.py`), and data the study's faults
+   and cases need (`study_data.py`).
 
 When the structure is invalid, layer 2 still runs on what can be read: references and
 connectivity on every entry, the data checks on the entries that are valid on their own.
@@ -25,6 +26,7 @@ from .model import ELEMENT_MODELS, Case, CircuitDocument, Fault, Study
 from .problems import CircuitProblem, CircuitValidationError, problems_from_validation_error
 from .ratings import check_ratings
 from .study_data import check_study_data
+from .switching import check_switching
 from .topology import check_topology
 
 FAULTS: tuple[str, ...] = get_args(Fault)
@@ -88,7 +90,7 @@ def _check_meaning(
     faults: Sequence[str] | None,
     cases: Sequence[str] | None,
 ) -> list[CircuitProblem]:
-    problems = check_topology(entries) + check_ratings(elements)
+    problems = check_topology(entries) + check_ratings(elements) + check_switching(entries, elements.bus_kv(), study)
     wanted_faults = faults if faults is not None else (study.faults if study else None)
     wanted_cases = cases if cases is not None else (study.cases if study else None)
     # Without a readable study (and no override) the required data is unknown; the study's own error is reported.
