@@ -2,6 +2,8 @@
 
 `type` is a stable URI per kind of problem; clients switch on it, people read `detail`.
 Unexpected exceptions become a bare 500 problem: the trace goes to the log, never the client.
+A database that cannot be reached is a 503 with `Retry-After`: the request may well succeed
+once it is back, which a 500 would not tell the client.
 """
 
 from __future__ import annotations
@@ -150,6 +152,12 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
 
 
 _INT4 = 2**31 - 1
+# Seconds a client should wait after a database outage answer: the pool reconnects at the next
+# checkout (pre-ping), and a PostgreSQL restart or failover takes a few seconds.
+DATABASE_RETRY_AFTER_S = 5
+# An unexpected 500 asks the client (or gateway) not to reuse the connection: the process that
+# answered it may be in a bad state, and a fresh connection can reach another instance.
+CLOSE_CONNECTION = {"Connection": "close"}
 
 
 def _bind_name(key: str) -> str:
@@ -185,11 +193,43 @@ def _unstorable_values(params: Any) -> list[dict[str, str]]:
     return list(found.values())
 
 
+def _database_outage_errors() -> tuple[type[Exception], ...]:
+    """What the database layer raises when the server cannot be reached or used right now:
+    refused or reset connections, a restart (admin shutdown), a pool with no connection free
+    in time. SQLAlchemy wraps the driver's errors; psycopg's own are listed for code that
+    talks to the driver directly (LISTEN connections)."""
+    import psycopg
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    return (OperationalError, InterfaceError, PoolTimeoutError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def database_unavailable_response() -> JSONResponse:
+    return problem_response(
+        503,
+        slug="database-unavailable",
+        detail="the database is unavailable right now; retry later",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def install_database_error_handlers(app: FastAPI) -> None:
     """For services with a database: a value the database refuses to store or compare (NUL in
     text, an integer beyond the column's range, ...) came from the request, so it is a 422
-    naming what we can tell, never a 500. (Imported here lazily: the gateway has no database.)"""
+    naming what we can tell, never a 500; a database that cannot be reached is a 503 with
+    `Retry-After`. (Imported here lazily: the gateway has no database.)"""
     from sqlalchemy.exc import DataError
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        # One line, no trace: an outage is not a bug, and it can answer thousands of requests.
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).splitlines() or [type(cause).__name__])[0]
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        return database_unavailable_response()
+
+    for kind in _database_outage_errors():
+        app.add_exception_handler(kind, _outage)
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
@@ -239,4 +279,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, slug="internal-error", detail="An unexpected error occurred; it has been logged.")
+        return problem_response(
+            500,
+            slug="internal-error",
+            detail="An unexpected error occurred; it has been logged.",
+            headers=CLOSE_CONNECTION,
+        )
