@@ -1,6 +1,7 @@
 """The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
 
 from .canonical import canonical_json, document_sha256, json_safe
+from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, TransformerRatings
 from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
 from .limits import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, DocumentObject, check_document_depth
 from .model import (
@@ -27,7 +28,10 @@ __all__ = [
     "FAULTS",
     "MAX_DOCUMENT_BYTES",
     "MAX_DOCUMENT_DEPTH",
+    "BreakerRatings",
     "Bus",
+    "BusbarRatings",
+    "CableRatings",
     "Case",
     "CircuitDocument",
     "CircuitFileError",
@@ -46,6 +50,7 @@ __all__ = [
     "Switch",
     "Transformer",
     "Transformer3W",
+    "TransformerRatings",
     "canonical_json",
     "check_document_depth",
     "document_sha256",

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, TransformerRatings
+
 
 def _json_integer(value: object) -> object:
     # Lax int parsing is wanted for 2.0 (some exporters write every number as a float),
@@ -121,6 +123,8 @@ class Study(_Element):
     ik_steady: Flag = False
     # faults along lines: a temporary bus at `fraction` of the line's length from its from_bus
     line_faults: list[LineFault] = Field(default_factory=list)
+    # equipment duty: every rating the document gives, checked against the study's currents
+    duty: Flag = False
 
     @field_validator("faults", "cases")
     @classmethod
@@ -134,6 +138,8 @@ class Bus(_Element):
     id: Id
     vn_kv: Positive
     name: str | None = None
+    # busbar withstand ratings for the duty check
+    ratings: BusbarRatings | None = None
 
 
 class ExtGrid(_Element):
@@ -172,6 +178,8 @@ class Line(_Element):
     endtemp_degree: Annotated[Real, Field(ge=20, le=400)] | None = None
     # out of service: the element is left out of every study (FORMAT.md, switching states)
     in_service: Flag = True
+    # conductor data for the adiabatic short-circuit withstand (duty check)
+    ratings: CableRatings | None = None
 
     @field_validator("to_bus")
     @classmethod
@@ -230,6 +238,8 @@ class Transformer(_TapChanger):
     rn_ohm: NonNegative = 0.0
     # out of service: the element is left out of every study (FORMAT.md, switching states)
     in_service: Flag = True
+    # through-fault withstand (duty check)
+    ratings: TransformerRatings | None = None
 
     @field_validator("lv_bus")
     @classmethod
@@ -355,6 +365,8 @@ class Switch(_Element):
     to_bus: Id | None = None
     closed: Flag = True
     name: str | None = None
+    # breaking, making and short-time withstand ratings (duty check)
+    ratings: BreakerRatings | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Switch:
@@ -375,6 +387,59 @@ class Scenario(_Element):
     out_of_service: list[Id] = Field(default_factory=list)
 
 
+# Converter-interfaced and wind sources (IEC 60909-0:2016). Their min-case rules are the
+# solver's (README): a full converter feeds the min case only with `k_min`.
+ConverterKind = Literal["pv", "battery", "wind_full_converter"]
+# I_skPF/I_rG of a full converter: manufacturers give 1.0 to about 1.5; far above that no converter survives.
+ConverterFactor = Annotated[Real, Field(gt=0, le=10)]
+
+
+class Converter(_Element):
+    """A power station unit with full size converter (PV, battery, type-4 wind): a current
+    source k·I_rG in the positive sequence, I_rG = sn_mva/(√3·vn_kv)."""
+
+    id: Id
+    bus: Id
+    kind: ConverterKind
+    sn_mva: Positive
+    vn_kv: Positive
+    k: ConverterFactor
+    k_min: Annotated[Real, Field(ge=0, le=10)] | None = None
+    in_service: Flag = True
+
+    @field_validator("k_min")
+    @classmethod
+    def _min_not_above_max(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _not_above(value, info, "k")
+
+
+class WindDfig(_Element):
+    """A wind power station unit with doubly fed asynchronous generator (type 3), seen from
+    the bus it feeds: Z_WD = √2·κ_WD·U/(√3·i_WD,max) with U = vn_kv, R/X = rx."""
+
+    id: Id
+    bus: Id
+    vn_kv: Positive
+    # κ of the unit from the manufacturer; the peak formula's range (R/X from 0 up)
+    kappa: Annotated[Real, Field(gt=1.02, le=2.0)]
+    ip_max_ka: Positive
+    rx: Ratio
+    in_service: Flag = True
+
+
+class AsyncGenerator(_Element):
+    """An asynchronous generator (wind type 1/2), modelled like an asynchronous motor:
+    Z_G = (1/lrc_pu)·vn_kv²/sn_mva with lrc_pu = I_LR/I_rG."""
+
+    id: Id
+    bus: Id
+    sn_mva: Positive
+    vn_kv: Positive
+    lrc_pu: Positive
+    rx: Ratio
+    in_service: Flag = True
+
+
 class CircuitDocument(_Element):
     format: Literal["circuit-document"]
     version: Literal[1]
@@ -389,6 +454,9 @@ class CircuitDocument(_Element):
     transformers3w: list[Transformer3W] = Field(default_factory=list)
     generators: list[Generator] = Field(default_factory=list)
     motors: list[Motor] = Field(default_factory=list)
+    converters: list[Converter] = Field(default_factory=list)
+    wind_dfig: list[WindDfig] = Field(default_factory=list)
+    async_generators: list[AsyncGenerator] = Field(default_factory=list)
     switches: list[Switch] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
     expected: dict[str, Any] | None = None
@@ -403,6 +471,9 @@ ELEMENT_MODELS: dict[str, type[_Element]] = {
     "transformers3w": Transformer3W,
     "generators": Generator,
     "motors": Motor,
+    "converters": Converter,
+    "wind_dfig": WindDfig,
+    "async_generators": AsyncGenerator,
     "switches": Switch,
     "scenarios": Scenario,
 }
