@@ -19,9 +19,13 @@ BUS_FIELDS: dict[str, tuple[str, ...]] = {
     "transformers3w": ("hv_bus", "mv_bus", "lv_bus"),
     "generators": ("bus",),
     "motors": ("bus",),
+    "converters": ("bus",),
+    "wind_dfig": ("bus",),
+    "async_generators": ("bus",),
     "switches": ("bus", "to_bus"),
 }
-SOURCE_LISTS = ("ext_grids", "generators", "motors")
+# Impedance sources only: a full converter is a current source, which cannot feed an island on its own.
+SOURCE_LISTS = ("ext_grids", "generators", "motors", "wind_dfig", "async_generators")
 BRANCH_LISTS = ("lines", "transformers", "transformers3w")
 # What joins buses physically: branches and bus couplers (switches with a to_bus). Switch
 # states and in_service do not count here: they are a study's switching state, and a bus cut
