@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import websockets
@@ -93,6 +95,55 @@ async def test_keep_alive_connections_the_upstream_closed_are_not_a_failure(
             assert (
                 await c.request(method, "/echo/ka", headers=auth, content=b"x" if method == "POST" else None)
             ).status_code == 200
+
+
+async def test_any_request_on_a_kept_alive_connection_closed_before_answering_is_sent_once_more(
+    procs, upstreams, make_token, routes_for, unused_tcp_port
+):
+    """Issue 9 finding 11: the upstream closes a kept-alive connection as the gateway reuses it
+    (it never reads the request). POST, PATCH and chunked bodies are sent again on a fresh
+    connection and arrive once, whole; a body too large to keep is not sent again (502)."""
+    port = unused_tcp_port
+    args = [sys.executable, str(Path(__file__).parent / "closing_upstream.py"), str(port)]
+    up = procs.spawn("closing-upstream", args, port, {}, wait=False)
+    closing = {"prefix": "/closing", "service": "closing", "upstreams": [up.url]}
+    gw = procs.gateway(
+        [*routes_for([u.url for u in upstreams]), closing],
+        jwks_url=upstreams[0].url + "/.well-known/jwks.json",
+        wait=False,
+    )
+    procs.wait(up, gw)
+    auth = {"Authorization": f"Bearer {make_token()}"}
+
+    async def stats() -> dict[str, int]:
+        async with httpx.AsyncClient(timeout=5) as fresh:  # a connection of its own: answered
+            return (await fresh.get(up.url + "/_stats")).json()
+
+    async def chunked(data: bytes):
+        for i in range(0, len(data), 1000):
+            yield data[i : i + 1000]
+
+    small = b'{"name": "feeder"}' * 1000  # 18 kB: kept, so it can be replayed
+    async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
+        for method, content in (("POST", small), ("PATCH", small), ("POST", chunked(small))):
+            assert (await c.get("/closing/warm", headers=auth)).status_code == 200  # leaves one idle connection
+            before = await stats()
+            r = await c.request(method, "/closing/write", headers=auth, content=content)
+            assert r.status_code == 200, r.text
+            assert r.json() == {"method": method, "body_len": len(small), "sha256": hashlib.sha256(small).hexdigest()}
+            after = await stats()
+            # It met the closed connection first, then arrived once, whole.
+            assert after["dropped unread"] == before.get("dropped unread", 0) + 1
+            assert after[f"{method} /closing/write"] == before.get(f"{method} /closing/write", 0) + 1
+
+        big = b"y" * (256 * 1024)  # over the replay limit: streamed unkept, so not sent again
+        assert (await c.get("/closing/warm", headers=auth)).status_code == 200
+        before = await stats()
+        r = await c.post("/closing/write", headers=auth, content=big)
+        assert r.status_code == 502 and r.headers["content-type"] == PROBLEM
+        after = await stats()
+        assert after["dropped unread"] == before["dropped unread"] + 1
+        assert after["POST /closing/write"] == before["POST /closing/write"]
 
 
 async def test_upstream_refusing_connections_is_502_then_503(procs, upstreams, make_token, routes_for):

@@ -4,7 +4,12 @@ Every upstream call goes through the one keep-alive pool of the shared `httpx.As
 proxied requests are handed straight to that client's transport, because the client's own
 layers (cookie jar, auth flow, redirects) are exactly what a proxy must not apply. An instance
 that refuses a connection is marked down and the request moves to the next instance, as
-long as none of its body has been sent yet.
+long as its body can still be sent whole (none of it sent yet, or all of it sent so far kept).
+
+A request that meets a kept-alive connection the upstream closed before answering is sent
+once more, whatever its method, when its body can be replayed: the upstream closed the idle
+connection as we reused it and never read the request (`StaleConnectionError`). Bodies up to
+`REPLAY_LIMIT` are kept while they stream so they can be; larger ones are not retried.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ampflux_shared.errors import ProblemError
 
 from .metrics import GatewayMetrics
 from .routes import RouteEntry
+from .transport import StaleConnectionError
 from .upstreams import Instance, UpstreamPool
 
 log = logging.getLogger("ampflux.gateway.proxy")
@@ -57,6 +63,9 @@ _SET_BY_GATEWAY = frozenset(
 # uvicorn writes its own `date`; the gateway sends no `server` banner of its own or theirs.
 _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Request bodies up to this size are kept as they stream upstream, so the request can be sent
+# again on another connection; JSON writes are far smaller, uploads are streamed unkept.
+REPLAY_LIMIT = 64 * 1024
 
 
 class ClientDisconnected(Exception):
@@ -119,29 +128,76 @@ def forwarded_headers(
 
 
 class RequestBody:
-    """The client's body as an async iterator for httpx, read from ASGI as it arrives."""
+    """The client's body as an async iterator for httpx, read from ASGI as it arrives.
 
-    def __init__(self, receive: Receive) -> None:
+    What has been read is kept while it stays within `replay_limit`, so iterating again
+    replays it and then goes on reading: the request can be sent once more on another
+    connection. A body declared or found larger is streamed without being kept.
+    """
+
+    def __init__(self, receive: Receive, *, declared_length: int | None = None, replay_limit: int = REPLAY_LIMIT):
         self._receive = receive
+        self._limit = replay_limit
+        fits = declared_length is None or declared_length <= replay_limit
+        self._kept: list[bytes] | None = [] if fits else None
+        self._kept_bytes = 0
         self.started = False
         self.done = False
 
+    @property
+    def replayable(self) -> bool:
+        """Whether the whole body can still be sent again from its start."""
+        return not self.started or self._kept is not None
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.started:
+            if self._kept is None:
+                raise RuntimeError("the request body was streamed unkept and cannot be sent again")
+            for chunk in list(self._kept):
+                yield chunk
         self.started = True
-        while True:
+        while not self.done:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
             if not message.get("more_body", False):
                 self.done = True
-                return
+            if chunk:
+                self._keep(chunk)
+                yield chunk
+
+    def _keep(self, chunk: bytes) -> None:
+        if self._kept is None:
+            return
+        self._kept_bytes += len(chunk)
+        if self._kept_bytes > self._limit:
+            self._kept = None  # too large to keep: this request is not sent again
+        else:
+            self._kept.append(chunk)
 
 
 def _has_body(scope: Scope) -> bool:
     return any(k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0") for k, v in scope["headers"])
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for k, v in scope["headers"]:
+        if k == b"content-length":
+            try:
+                return int(v)
+            except ValueError:
+                return None
+    return None
+
+
+def _may_send_again(exc: Exception, method: str, body: RequestBody | None) -> bool:
+    """After the connection broke without an answer: is sending the request again safe?"""
+    if isinstance(exc, StaleConnectionError):
+        # Closed as we reused it, before a byte of answer: the upstream never read it.
+        return body is None or body.replayable
+    # Otherwise (httpx's own transport cannot tell a reused connection): idempotent, no body.
+    return method in _IDEMPOTENT and body is None
 
 
 class HttpProxy:
@@ -163,7 +219,7 @@ class HttpProxy:
     ) -> None:
         assert self.transport is not None, "proxy used before start-up"
         method: str = scope["method"]
-        body = RequestBody(receive) if _has_body(scope) else None
+        body = RequestBody(receive, declared_length=_declared_length(scope)) if _has_body(scope) else None
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             target = target + b"?" + scope["query_string"]
@@ -201,7 +257,7 @@ class HttpProxy:
                 self._observe(inst, method, started, error=type(exc).__name__)
                 pool.mark(inst, False, type(exc).__name__)
                 connect_timed_out = isinstance(exc, httpx.ConnectTimeout)
-                if body is not None and body.started:
+                if body is not None and not body.replayable:
                     raise (_timed_out(entry) if connect_timed_out else _unreachable(entry, {inst})) from None
                 tried.add(inst)
             except httpx.TimeoutException as exc:
@@ -213,8 +269,9 @@ class HttpProxy:
                 self._observe(inst, method, started, error=type(exc).__name__)
                 # A pooled keep-alive connection the upstream closed just as we reused it:
                 # safe to send once more when nothing of the request can have been applied.
-                if not retried_stale and method in _IDEMPOTENT and body is None:
+                if not retried_stale and _may_send_again(exc, method, body):
                     retried_stale = True
+                    log.info("resending %s %s: %s", method, entry.service, exc)
                     continue
                 raise ProblemError(
                     502, f"the {entry.service} service closed the connection without an answer", slug="bad-gateway"

@@ -22,8 +22,17 @@ _READ_SIZE = 64 * 1024
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 
 
+class StaleConnectionError(httpx.RemoteProtocolError):
+    """A reused keep-alive connection ended before a single byte of the answer came back.
+
+    The upstream closed the idle connection as we reused it (uvicorn's keep-alive expiry
+    racing our request), so it never read the request: the caller may send it again on
+    another connection, whatever the method, if it can replay the body.
+    """
+
+
 class _Connection:
-    __slots__ = ("h11", "idle_since", "reader", "reused", "writer")
+    __slots__ = ("h11", "idle_since", "reader", "received", "reused", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -31,6 +40,7 @@ class _Connection:
         self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=64 * 1024)
         self.idle_since = 0.0
         self.reused = False
+        self.received = False  # any byte of the current exchange's answer
 
     def usable(self, now: float, expiry: float) -> bool:
         return (
@@ -90,6 +100,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         retry_allowed = request.method.encode() in _IDEMPOTENT and not _has_body(request)
         while True:
             conn = await self._connection(request, key, origin, timeouts)
+            conn.received = False
             try:
                 await self._send(conn, request, timeouts)
                 response = await self._receive_head(conn, request, timeouts)
@@ -100,6 +111,10 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
                 if conn.reused and retry_allowed:
                     retry_allowed = False
                     continue
+                if conn.reused and not conn.received:
+                    raise StaleConnectionError(
+                        "the upstream closed a kept-alive connection before answering", request=request
+                    ) from None
                 raise
             except BaseException:
                 conn.close()
@@ -238,6 +253,8 @@ async def _next_event(conn: _Connection, request: httpx.Request, timeouts: dict[
             raise httpx.ReadTimeout("the upstream did not answer in time", request=request) from None
         except OSError as exc:
             raise httpx.ReadError(str(exc), request=request) from None
+        if data:
+            conn.received = True
         if not data and conn.h11.their_state is h11.SEND_RESPONSE:
             raise httpx.RemoteProtocolError("upstream closed the connection without an answer", request=request)
         conn.h11.receive_data(data)
