@@ -1,0 +1,96 @@
+"""A service's event queue and its DLQ on the real broker, for each service's `dlq` command test.
+
+`EventQueues` declares a queue of its own (a unique name, on an exchange of its own) exactly
+as the bus does, dead-letters a message into `<queue>.dlq` the way the broker does it (a
+consumer rejects it: the broker adds `x-death`), runs `python -m ampflux_<service>.dlq` as a
+real process pointed at it, and deletes everything it declared afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from subprocess import PIPE
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from ampflux_shared.events.rabbitmq import declare_consumer_queue
+
+
+class EventQueues:
+    def __init__(self, url: str, service: str) -> None:
+        self.url = url
+        self.service = service
+        tag = uuid.uuid4().hex[:8]
+        self.queue = f"test.{service}-service.{tag}"
+        self.dlq = f"{self.queue}.dlq"
+        self.exchange = f"test.dlq.{tag}"
+
+    async def __aenter__(self) -> EventQueues:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            await declare_consumer_queue(
+                channel, self.queue, exchange=self.exchange, routing_keys=["#"], delivery_limit=5
+            )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            for name in (self.queue, self.dlq, f"{self.queue}.parking"):
+                await channel.queue_delete(name)
+            for name in (self.exchange, f"{self.exchange}.dlx"):
+                await channel.exchange_delete(name)
+
+    async def dead_letter(self, body: bytes, *, headers: dict[str, Any] | None = None) -> str:
+        """Publish to the work queue, then reject it as a failing consumer would: the broker
+        moves it to the DLQ. Returns its message id."""
+        message_id = uuid.uuid4().hex
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, headers=headers or {}, message_id=message_id), routing_key=self.queue
+            )
+            work = await channel.get_queue(self.queue, ensure=False)
+            message = await work.get(no_ack=False, fail=False)
+            assert message is not None and message.message_id == message_id
+            await message.reject(requeue=False)
+        async with asyncio.timeout(10):
+            while await self.depth(self.dlq) == 0:  # noqa: ASYNC110  (the broker has no event for it)
+                await asyncio.sleep(0.05)
+        return message_id
+
+    async def depth(self, queue: str) -> int:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            q = await channel.declare_queue(queue, passive=True)
+            return q.declaration_result.message_count or 0
+
+    async def take(self, queue: str) -> AbstractIncomingMessage | None:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            q = await channel.get_queue(queue, ensure=False)
+            return await q.get(no_ack=True, fail=False)
+
+    async def command(self, *args: str, cwd: Path) -> list[Any]:
+        """`python -m ampflux_<service>.dlq ARGS` with the service's settings pointed here;
+        its JSON output lines. `cwd` should hold no `.env` of a developer's."""
+        prefix = self.service.upper()
+        env = dict(os.environ, **{f"{prefix}_AMQP_URL": self.url, f"{prefix}_EVENTS_QUEUE": self.queue})
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", f"ampflux_{self.service}.dlq", *args, env=env, cwd=cwd, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        return [json.loads(line) for line in out.decode().splitlines()]
