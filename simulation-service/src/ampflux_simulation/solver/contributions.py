@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,10 +28,26 @@ SQRT3 = math.sqrt(3.0)
 A = np.exp(2j * np.pi / 3)
 
 
-def _phases(
+def phases(
     v0: NDArray[np.complex128], v1: NDArray[np.complex128], v2: NDArray[np.complex128]
 ) -> tuple[NDArray[np.complex128], ...]:
+    """Phase a, b, c quantities from the zero, positive and negative sequence ones."""
     return v0 + v1 + v2, v0 + A * A * v1 + A * v2, v0 + A * v1 + A * A * v2
+
+
+@dataclass
+class EndCurrents:
+    """Sequence currents flowing from each row's `from` (f) and `to` (t) bus into the row, per
+    unit of that bus's current base and in that bus's own frame (positive sequence turned by
+    the transformer shifts from the fault bus, negative the other way). At the fault bus the
+    frame is the fault's own, so these add directly to the fault's sequence currents."""
+
+    f1: NDArray[np.complex128]
+    f2: NDArray[np.complex128]
+    f0: NDArray[np.complex128]
+    t1: NDArray[np.complex128]
+    t2: NDArray[np.complex128]
+    t0: NDArray[np.complex128]
 
 
 def bus_angles(net: Network, fault_bus: int) -> NDArray[np.float64]:
@@ -60,6 +77,43 @@ def bus_angles(net: Network, fault_bus: int) -> NDArray[np.float64]:
     return net.angles - net.angles[fault_bus]
 
 
+def end_currents(
+    net: Network,
+    fault_bus: int,
+    seq: FaultCurrents,
+    z1_col: NDArray[np.complex128],
+    z0_col: NDArray[np.complex128] | None,
+    y0_stamps: NDArray[np.complex128] | None,
+    z2_col: NDArray[np.complex128] | None = None,
+) -> tuple[EndCurrents, tuple[NDArray[np.complex128], ...]]:
+    """(the currents at both ends of every row, the bus voltage changes dv0, dv1, dv2 and the
+    bus frame rotation) for a fault at `fault_bus`; `seq` holds the scalar sequence currents
+    of this fault (arrays of length 1)."""
+    i1, i2, i0 = complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0])
+    dv1 = -z1_col * i1
+    dv2 = -(z1_col if z2_col is None else z2_col) * i2
+    dv0 = -z0_col * i0 if (z0_col is not None and i0 != 0) else np.zeros(net.n_bus, dtype=np.complex128)
+    stamps1 = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
+
+    def two_port(
+        stamps: NDArray[np.complex128], dv: NDArray[np.complex128]
+    ) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+        vf, vt = dv[net.f], dv[net.t]
+        return stamps[:, 0] * vf + stamps[:, 1] * vt, stamps[:, 2] * vf + stamps[:, 3] * vt
+
+    i1f, i1t = two_port(stamps1, dv1)
+    i2f, i2t = two_port(stamps1, dv2)
+    # into each bus's own frame: positive sequence turned by θ, negative by −θ
+    rot = np.exp(1j * bus_angles(net, fault_bus))
+    i1f, i1t = i1f * rot[net.f], i1t * rot[net.t]
+    i2f, i2t = i2f * np.conj(rot[net.f]), i2t * np.conj(rot[net.t])
+    if y0_stamps is not None:
+        i0f, i0t = two_port(y0_stamps, dv0)
+    else:
+        i0f = i0t = np.zeros(len(net.f), dtype=np.complex128)
+    return EndCurrents(i1f, i2f, i0f, i1t, i2t, i0t), (dv0, dv1, dv2, rot)
+
+
 def branch_contributions(
     net: Network,
     fault_bus: int,
@@ -72,35 +126,15 @@ def branch_contributions(
     """({element id: currents per end}, {bus id: voltages}) for a fault at `fault_bus`.
 
     `seq` holds the scalar sequence currents of this fault (arrays of length 1)."""
-    i1, i2, i0 = complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0])
-    dv1 = -z1_col * i1
-    dv2 = -(z1_col if z2_col is None else z2_col) * i2
-    dv0 = -z0_col * i0 if (z0_col is not None and i0 != 0) else np.zeros(net.n_bus, dtype=np.complex128)
-    stamps1 = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
-
-    def end_currents(
-        stamps: NDArray[np.complex128], dv: NDArray[np.complex128]
-    ) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
-        vf, vt = dv[net.f], dv[net.t]
-        return stamps[:, 0] * vf + stamps[:, 1] * vt, stamps[:, 2] * vf + stamps[:, 3] * vt
-
-    i1f, i1t = end_currents(stamps1, dv1)
-    i2f, i2t = end_currents(stamps1, dv2)
-    # into each bus's own frame: positive sequence turned by θ, negative by −θ
-    rot = np.exp(1j * bus_angles(net, fault_bus))
-    i1f, i1t = i1f * rot[net.f], i1t * rot[net.t]
-    i2f, i2t = i2f * np.conj(rot[net.f]), i2t * np.conj(rot[net.t])
-    if y0_stamps is not None:
-        i0f, i0t = end_currents(y0_stamps, dv0)
-    else:
-        i0f = i0t = np.zeros(len(net.f), dtype=np.complex128)
+    ends_pu, (dv0, dv1, dv2, rot) = end_currents(net, fault_bus, seq, z1_col, z0_col, y0_stamps, z2_col)
+    i1f, i2f, i0f, i1t, i2t, i0t = ends_pu.f1, ends_pu.f2, ends_pu.f0, ends_pu.t1, ends_pu.t2, ends_pu.t0
 
     ibase = net.sn_mva / (SQRT3 * net.base_kv)  # kA per unit current, per bus
     # magnitudes in kA for both ends of every row, computed as whole arrays
     ends: dict[str, dict[str, list[float]]] = {}
     for side, bus, s1, s2, s0 in (("f", net.f, i1f, i2f, i0f), ("t", net.t, i1t, i2t, i0t)):
         scale = ibase[bus]
-        ia, ib, ic = _phases(s0, s1, s2)
+        ia, ib, ic = phases(s0, s1, s2)
         mags = np.abs(np.vstack([ia, ib, ic])) * scale
         cols = {
             "ikss": mags.max(axis=0),
@@ -131,7 +165,7 @@ def branch_contributions(
 
     v1 = (net.c + dv1) * rot
     v2 = dv2 * np.conj(rot)
-    va, vb, vc = _phases(dv0, v1, v2)
+    va, vb, vc = phases(dv0, v1, v2)
     n = net.n_real
     kv = net.base_kv[:n] / SQRT3
     cols_v = {
