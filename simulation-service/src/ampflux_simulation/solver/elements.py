@@ -15,18 +15,20 @@ point takes its HV bus's). Results do not depend on S_base.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import factors
+from . import factors, sources
 from .errors import SolverError
 
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument, Generator, Transformer, Transformer3W
 
+# Shunt kinds that decay like asynchronous machines (μ and q for Ib, no steady-state current).
+ASYNCHRONOUS = ("motor", "async_generator")
 # R_Gf / X″d replacing the stator resistance for ip (IEC 60909-0 §6.6.1).
 RGF_HV_LARGE, RGF_HV_SMALL, RGF_LV = 0.05, 0.07, 0.15
 # Steady-state defaults when a generator gives no data (IEC 60909-0:2016 steady state, Figs. 18/19):
@@ -40,7 +42,7 @@ class Machine:
     """A rotating machine whose partial current decays (for Ib and n)."""
 
     element: str
-    kind: str  # "generator" | "motor"
+    kind: str  # "generator" | "motor" | "async_generator"
     bus: int
     shunt: int  # index into the positive-sequence shunts
     ir_ka: float  # rated current at its own rated voltage
@@ -87,6 +89,8 @@ class Network:
     sh0_bus: NDArray[np.int64] | None = None
     sh0_y: NDArray[np.complex128] | None = None
     angles: NDArray[np.float64] | None = None  # positive-sequence bus angles from transformer shifts (lazy)
+    # full converters: current sources in the positive sequence (not shunts)
+    current_sources: sources.CurrentSources = field(default_factory=sources.CurrentSources)
 
     @property
     def n_real(self) -> int:
@@ -469,6 +473,43 @@ class _Builder:
             # the document has no pole-pair count: one pair is the conservative choice (largest q)
             self.machines.append(Machine(m.id, "motor", bus, sh, ir, m.pn_mech_mw))
 
+    def wind_dfig(self) -> None:
+        if self.case != "max":
+            return  # like motors: the min case leaves wind units out (README)
+        for w in self.doc.wind_dfig:
+            if not w.in_service:
+                continue
+            bus = self.index[w.bus]
+            z, z_peak = sources.dfig_impedance_ohm(w.vn_kv, w.kappa, w.ip_max_ka, w.rx)
+            # no decay for Ib (I_b,WD = I″k,WD); κ_WD as a fictitious R/X for ip, like R_Gf
+            self.add_shunt(w.id, "wind_dfig", bus, z / self.zb(bus), z_peak / self.zb(bus))
+
+    def async_generators(self) -> None:
+        if self.case != "max":
+            return  # asynchronous machines feed the max case only
+        for g in self.doc.async_generators:
+            if not g.in_service:
+                continue
+            bus = self.index[g.bus]
+            z = sources.async_generator_impedance_ohm(g.sn_mva, g.vn_kv, g.lrc_pu, g.rx)
+            sh = self.add_shunt(g.id, "async_generator", bus, z / self.zb(bus))
+            ir = g.sn_mva / (math.sqrt(3.0) * g.vn_kv)
+            # q takes the rated power as the power per pole pair (one pair): the largest q
+            self.machines.append(Machine(g.id, "async_generator", bus, sh, ir, g.sn_mva))
+
+    def converters(self) -> sources.CurrentSources:
+        bus, i_pu, element = [], [], []
+        for cv in self.doc.converters:
+            k = cv.k if self.case == "max" else cv.k_min
+            if not cv.in_service or not k:
+                continue  # the min case counts a converter only with k_min (README)
+            b = self.index[cv.bus]
+            ibase = self.sn / (math.sqrt(3.0) * self.vn[b])
+            bus.append(b)
+            i_pu.append(sources.converter_current_ka(cv.sn_mva, cv.vn_kv, k) / ibase)
+            element.append(cv.id)
+        return sources.CurrentSources(np.asarray(bus, dtype=np.int64), np.asarray(i_pu, dtype=float), element)
+
     def build(self) -> Network:
         self.ext_grids()
         self.lines()
@@ -476,6 +517,8 @@ class _Builder:
         self.transformers3w()
         self.generators()
         self.motors()
+        self.wind_dfig()
+        self.async_generators()
         net = Network(
             bus_ids=[b.id for b in self.doc.buses],
             n_bus=len(self.vn),
@@ -500,6 +543,7 @@ class _Builder:
             sh_kind=self.sh_kind,
             sh_element=self.sh_element,
             machines=self.machines,
+            current_sources=self.converters(),
         )
         if self.zero:
             net.y0 = np.asarray(self.y0, dtype=complex).reshape(-1, 4)

@@ -152,8 +152,9 @@ class CaseNetworks:
 
     @property
     def peak(self) -> nw.Factorized:
-        """Y1 with R_Gf for generators (methods B and radial); Y1 itself without generators."""
-        if not self.has_generators:
+        """Y1 with R_Gf for generators and κ_WD's R/X for doubly fed wind units (methods B and
+        radial); Y1 itself when no source has a separate peak model."""
+        if not self.has_generators and np.array_equal(self.net.sh_z_peak, self.net.sh_z):
             return self.pos
         if self._peak is None:
             self._peak = nw.Factorized(positive_matrix(self.net, peak=True), "peak-current network")
