@@ -26,6 +26,11 @@ class ResultSet:
     omitted: dict[str, str] = field(default_factory=dict)
     branches: dict[str, dict[str, dict[str, float]]] | None = None
     voltages: dict[str, dict[str, dict[str, float]]] | None = None
+    # switching state (solver/switching.py): the scenario solved, buses and line fault points
+    # left without a source (id -> why), and the line fault points (id -> line, fraction, buses)
+    scenario: str | None = None
+    unsupplied: dict[str, str] = field(default_factory=dict)
+    line_faults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -41,6 +46,12 @@ class ResultSet:
             out["branches"] = self.branches
         if self.voltages is not None:
             out["voltages"] = self.voltages
+        if self.scenario is not None:
+            out["scenario"] = self.scenario
+        if self.unsupplied:
+            out["unsupplied"] = dict(self.unsupplied)
+        if self.line_faults:
+            out["line_faults"] = dict(self.line_faults)
         return out
 
 

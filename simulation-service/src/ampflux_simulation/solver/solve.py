@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import breaking, factors, peak, sources, thermal
+from . import breaking, factors, peak, thermal
 from . import network as nw
 from .contributions import branch_contributions
-from .elements import ASYNCHRONOUS, Network, build_network
+from .elements import Network, build_network
 from .errors import SolverError
 from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_currents
 from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult
 from .sequences import CaseNetworks
+from .switching import configure, report
 from .topology import earthed, multiply_fed
 
 if TYPE_CHECKING:
-    from ampflux_shared.circuit import CircuitDocument
+    from ampflux_shared.circuit import CircuitDocument, LineFault
 
 SQRT3 = math.sqrt(3.0)
 CASES = ("max", "min")
@@ -53,10 +54,14 @@ def solve_study(
     cases: Sequence[str] | None = None,
     buses: Sequence[str] | None = None,
     branches_for: str | None = None,
+    scenario: str | None = None,
+    line_faults: Sequence[LineFault] | None = None,
 ) -> StudyResult:
     """Solve the study of `doc` (or the given faults / cases) at every bus (or `buses`).
 
-    `branches_for` adds branch contributions and post-fault voltages for a fault at that bus."""
+    `branches_for` adds branch contributions and post-fault voltages for a fault at that bus.
+    `scenario` names a switching state of the document; `line_faults` (default: the study's)
+    adds faults along lines, reported as `<line>@<fraction>` (see switching.py)."""
     study = doc.study
     faults = list(faults) if faults else list(study.faults)
     cases = list(cases) if cases else list(study.cases)
@@ -66,16 +71,28 @@ def solve_study(
     for c in cases:
         if c not in CASES:
             raise SolverError(f"unknown case {c!r}; expected 'max' or 'min'")
-    index = {b.id: i for i, b in enumerate(doc.buses)}
-    fault_ids = list(buses) if buses is not None else [b.id for b in doc.buses]
-    unknown = [b for b in fault_ids if b not in index]
+    config = configure(doc, scenario=scenario, line_faults=line_faults)
+    known = {b.id for b in doc.buses} | set(config.points)
+    requested = list(buses) if buses is not None else [b.id for b in doc.buses]
+    requested = list(dict.fromkeys([*requested, *config.points]))  # faults along lines are always asked for
+    unknown = [b for b in requested if b not in known]
     if unknown:
         raise SolverError(f"unknown bus id(s): {', '.join(unknown)}")
-    if branches_for is not None and branches_for not in index:
+    if branches_for is not None and branches_for not in known:
         raise SolverError(f"unknown bus id for branch contributions: {branches_for}")
+    branch_node = config.node_of.get(branches_for) if branches_for is not None else None
+    if branches_for is not None and branch_node is None:
+        raise SolverError(f"branch contributions for {branches_for}: {config.unsupplied[branches_for]}")
+    fault_ids = config.fault_nodes(requested)
 
-    by_case = {case: _solve_case(doc, case, faults, fault_ids, branches_for) for case in cases}
-    sets = [by_case[case][fault] for fault in faults for case in cases]
+    doc = config.doc
+    if fault_ids:
+        by_case = {case: _solve_case(doc, case, faults, fault_ids, branch_node) for case in cases}
+        sets = [by_case[case][fault] for fault in faults for case in cases]
+    else:  # every asked-for bus is cut off from its sources: nothing to solve, only reasons
+        sets = [ResultSet(fault=f, case=c, quantities=[], buses={}, trail={}) for f in faults for c in cases]
+    if config.changed:
+        sets = [report(rs, config, requested, branches_for) for rs in sets]
     return StudyResult(sets)
 
 
@@ -160,7 +177,7 @@ def _machines(
                 i_pu = np.abs(dv / net.sh_z[m.shunt])
                 ratio = i_pu * ibase_m / m.ir_ka
                 mu = breaking.mu_factor(ratio, tmin_s)
-                q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind in ASYNCHRONOUS else 1.0
+                q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind == "motor" else 1.0
                 reduction += drop * (1.0 - mu * q) * i_pu
                 alone = only == m.shunt
                 if alone.any():
@@ -218,7 +235,7 @@ def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.
     """Z1 at `buses` with the motors left out (for I″kM, IEC 60909-0:2016 steady state in meshed networks); islands fed
     by motors alone keep them (their Ik is 0 anyway, set by the caller)."""
     net = nets.net
-    motor = np.array([k in ASYNCHRONOUS for k in net.sh_kind], dtype=bool)
+    motor = np.array([k == "motor" for k in net.sh_kind], dtype=bool)
     if not motor.any():
         return nets.pos.diagonal(buses)
     labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
@@ -282,8 +299,6 @@ def _solve_case(
     # faults at a power-station generator's terminals see K_G,S and K_T,S (own network) and
     # the source c·U_rG/√3 of IEC 60909-0 §6.7, whatever the bus's nominal voltage
     unit_nets: dict[int, CaseNetworks] = {}
-    # full converters: Σ_j |Z_ij|·I_skPF,j added to the source voltage (sources.py)
-    cs = sources.current_source_voltage(nets.pos, net.current_sources, k)
     for gen in doc.generators:
         if not gen.power_station_trafo:
             continue
@@ -293,10 +308,6 @@ def _solve_case(
             continue
         inside = CaseNetworks(build_network(doc, case, zero=False, inside_unit=gen.id), f_hz, True)
         unit_nets[g] = inside
-        cs_unit = sources.current_source_voltage(inside.pos, inside.net.current_sources, np.array([g]))
-        cs.voltage_pu[pos] = cs_unit.voltage_pu[0]
-        for p_ in pos:
-            cs.shares[p_] = cs_unit.shares[0]
         c[pos] = c[pos] * gen.vn_kv / un[pos]
         source_kv[pos] = gen.vn_kv
         gb = np.array([g])
@@ -324,10 +335,7 @@ def _solve_case(
         if fault in ("1ph", "2phg") and unearthed.any():
             assert z0 is not None
             capacitive = fault_current_pu("1ph", sequence_currents("1ph", c, z1, z0, zf, z2)) * ibase
-        ikss = fault_current_pu(fault, seq) * ibase  # the equivalent voltage source's part
-        # the converters' part: the same fault formula with c → Σ|Z_ij|·I_skPF (magnitudes added)
-        ikss_pf = ikss * cs.voltage_pu / c
-        ikss_all = ikss + ikss_pf
+        ikss = fault_current_pu(fault, seq) * ibase
         quantities = [
             q
             for q in BASE_QUANTITIES[fault]
@@ -350,23 +358,20 @@ def _solve_case(
                 # Ik = I″kM, the current without motors (IEC 60909-0) — generators are not decayed
                 ik_steady = np.where(single, mach.ik_single_pu * ibase, ikss * ikm_share)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    x = np.where(ik_steady + ikss_pf > 0, ikss_all / (ik_steady + ikss_pf), MAX_IK_RATIO)
+                    x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
                 n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
         # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
         # covers the peak's uncertainty in meshes, not a longer-lasting DC component
         m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
 
-        # a converter's share does not decay and has no DC component: Ib = Ik = I″k, ip = √2·I″k
-        ib, ik_steady = ib + ikss_pf, ik_steady + ikss_pf
-        values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss_all, "ib_ka": ib}
+        values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss, "ib_ka": ib}
         if fault == "3ph":
-            values["skss_mw"] = SQRT3 * un * ikss_all
+            values["skss_mw"] = SQRT3 * un * ikss
         if fault == "2phg":
-            values["ikss_e_ka"] = earth_current_pu(seq) * ibase * (1.0 + cs.voltage_pu / c)
+            values["ikss_e_ka"] = earth_current_pu(seq) * ibase
         if kap is not None:
-            values["ip_ka"] = peak.peak_current(kap, ikss) + sources.SQRT2 * ikss_pf
-            # m applies to the whole I″k (also the converters' share): on the safe side
-            values["ith_ka"] = thermal.thermal_current(ikss_all, m_fac, n)  # type: ignore[arg-type]
+            values["ip_ka"] = peak.peak_current(kap, ikss)
+            values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
         if fault == "3ph":
             values["ik_ka"] = ik_steady
         if dc_rx is not None:
@@ -397,12 +402,6 @@ def _solve_case(
                     row[q] = float(values[q][j])
             bus_values[bus_id] = row
             trail[bus_id] = _trail(fault, j, c_factor, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
-            if cs.voltage_pu[j] > 0:
-                trail[bus_id]["current_sources"] = {
-                    "voltage_pu": float(cs.voltage_pu[j]),
-                    "ikss_ka": float(ikss_pf[j]),
-                    "shares": cs.shares[j],
-                }
             if np.isfinite(source_kv[j]):
                 trail[bus_id]["source_kv"] = float(source_kv[j])  # c·U_rG/√3 at a unit's terminals (§6.7)
             if capacitive is not None and unearthed[j]:

@@ -1,0 +1,348 @@
+"""The switching state a study solves: scenario, switches, elements out of service, faults along lines.
+
+The solver's matrices are built from a circuit document, so a switching state is applied by
+rewriting the document into the one that is energised, before anything is assembled:
+
+- an element out of service (`in_service: false`, or named by the scenario's
+  `out_of_service`) is left out;
+- an open switch at a line or transformer end takes that element out (IEC 60909-0
+  neglects line capacitances in the positive sequence, so a line open at one end carries no
+  short-circuit current; a fault *along* such a line is still fed from its closed end, see
+  below);
+- a closed bus coupler makes one node of its two buses (merged, not joined by a small
+  impedance, so the result is exact and the matrix stays well conditioned); both buses
+  report the node's results;
+- a fault along a line at fraction f inserts a bus that splits the line into lengths f·l and
+  (1 − f)·l: every per-km quantity (R, X, R0, X0, C, C0) is split in proportion. The point is
+  reported as `<line>@<f>`. When the line is open at one end, the segment on that side is left
+  out, so the point is fed from the closed end only;
+- buses whose part of the network keeps no source are left out of the solve and reported
+  (`unsupplied`, with the open switches and elements out of service that cut them off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ampflux_shared.circuit.model import ELEMENT_MODELS
+from ampflux_shared.circuit.topology import BRANCH_LISTS, BUS_FIELDS, SOURCE_LISTS
+
+from .errors import SolverError
+from .result import ResultSet
+
+if TYPE_CHECKING:
+    from ampflux_shared.circuit import CircuitDocument, Line, LineFault, Switch
+
+# Lists that are not equipment: their entries are never switched or rewritten here.
+_NOT_EQUIPMENT = ("buses", "switches", "scenarios")
+
+
+def point_id(line: str, fraction: float) -> str:
+    """`HV-AB@0.3`: the id under which a fault along a line is reported."""
+    return f"{line}@{float(fraction)!r}"
+
+
+@dataclass
+class Configured:
+    """The document as energised in one switching state, and how to report results of the original."""
+
+    doc: CircuitDocument
+    scenario: str | None = None
+    # original bus id (and line fault point id) -> the bus of `doc` it is solved at
+    node_of: dict[str, str] = field(default_factory=dict)
+    # bus or point id -> why it has no source
+    unsupplied: dict[str, str] = field(default_factory=dict)
+    # point id -> line, fraction and the line's buses
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # line segment id -> the line it is part of (branch results name segments)
+    segments: dict[str, str] = field(default_factory=dict)
+    # element ids left out: out of service or opened by a switch
+    switched_out: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.scenario or self.unsupplied or self.points or self.switched_out or self.merged)
+
+    @property
+    def merged(self) -> dict[str, str]:
+        """Buses merged by a closed coupler into another bus (original id -> the node's id)."""
+        return {bus: node for bus, node in self.node_of.items() if bus != node and bus not in self.points}
+
+    def fault_nodes(self, requested: Sequence[str]) -> list[str]:
+        """The distinct buses of `doc` to solve for the requested bus and point ids."""
+        return list(dict.fromkeys(self.node_of[b] for b in requested if b in self.node_of))
+
+
+def configure(
+    doc: CircuitDocument, *, scenario: str | None = None, line_faults: Sequence[LineFault] | None = None
+) -> Configured:
+    """`doc` in the switching state of `scenario` (None: the switches' own states), with
+    buses inserted for `line_faults` (None: the study's)."""
+    faults = list(doc.study.line_faults if line_faults is None else line_faults)
+    plain = (
+        scenario is None
+        and not faults
+        and not doc.switches
+        and all(getattr(e, "in_service", True) for name in _equipment_lists(doc) for e in getattr(doc, name))
+    )
+    if plain:
+        # The common case costs nothing: every bus is itself and validation has seen them supplied.
+        return Configured(doc, node_of={b.id: b.id for b in doc.buses})
+    return _Configurator(doc, scenario, faults).run()
+
+
+def _equipment_lists(doc: CircuitDocument) -> list[str]:
+    return [name for name in ELEMENT_MODELS if name not in _NOT_EQUIPMENT and hasattr(doc, name)]
+
+
+class _Configurator:
+    def __init__(self, doc: CircuitDocument, scenario: str | None, faults: list[LineFault]) -> None:
+        self.doc = doc
+        self.scenario = scenario
+        states: dict[str, str] = {}
+        out: set[str] = set()
+        if scenario is not None:
+            found = next((s for s in doc.scenarios if s.id == scenario), None)
+            if found is None:
+                known = ", ".join(s.id for s in doc.scenarios) or "none"
+                raise SolverError(f"unknown scenario {scenario!r}; the document has: {known}")
+            states, out = dict(found.switches), set(found.out_of_service)
+        self.closed = {s.id: states.get(s.id, "closed" if s.closed else "open") == "closed" for s in doc.switches}
+        self.lists = _equipment_lists(doc)
+        for name in self.lists:
+            out.update(e.id for e in getattr(doc, name) if not getattr(e, "in_service", True))
+        self.out = out
+        # element id -> buses at which a switch opens it
+        self.open_at: dict[str, set[str]] = {}
+        for s in doc.switches:
+            if s.element is not None and not self.closed[s.id]:
+                self.open_at.setdefault(s.element, set()).add(s.bus)
+        self.faults = faults
+
+    def run(self) -> Configured:
+        doc = self.doc
+        node = self._merge_buses()
+        result = Configured(doc, scenario=self.scenario)
+        result.node_of = dict(node)
+        kv = {b.id: b.vn_kv for b in doc.buses}
+        buses = [b for b in doc.buses if node[b.id] == b.id]
+        fractions: dict[str, list[float]] = {}
+        for fault in self.faults:
+            fractions.setdefault(fault.line, []).append(float(fault.fraction))
+
+        lists: dict[str, list[Any]] = {name: [] for name in self.lists}
+        removed: set[str] = set()
+        for name in self.lists:
+            for entry in getattr(doc, name):
+                if entry.id in self.out:
+                    removed.add(entry.id)
+                    continue
+                if name == "lines" and entry.id in fractions:
+                    lists[name] += self._split(entry, fractions[entry.id], node, kv, buses, result)
+                    if entry.id in self.open_at:
+                        removed.add(entry.id)
+                    continue
+                if entry.id in self.open_at and name in BRANCH_LISTS:
+                    removed.add(entry.id)
+                    continue
+                fields = BUS_FIELDS.get(name, ())
+                ends = {f: node[v] for f in fields if isinstance(v := getattr(entry, f, None), str)}
+                if name in BRANCH_LISTS and len(set(ends.values())) < len(ends):
+                    # both ends on one node (a closed coupler bridges it): it carries no current
+                    removed.add(entry.id)
+                    continue
+                changed = {f: v for f, v in ends.items() if getattr(entry, f) != v}
+                lists[name].append(entry.model_copy(update=changed) if changed else entry)
+        line_ids = {ln.id for ln in doc.lines}
+        for fault in self.faults:
+            if fault.line not in line_ids:
+                raise SolverError(f"line fault on unknown line {fault.line!r}")
+            if fault.line in self.out:
+                pid = point_id(fault.line, fault.fraction)
+                result.unsupplied[pid] = f"line {fault.line!r} is out of service in this switching state"
+                result.points.setdefault(pid, {"line": fault.line, "fraction": float(fault.fraction)})
+        self._drop_unit_links(lists, removed)
+        result.switched_out = sorted(removed)
+
+        buses, lists = self._drop_unsupplied(buses, lists, result)
+        result.doc = doc.model_copy(update={"buses": buses, **lists})
+        return result
+
+    def _merge_buses(self) -> dict[str, str]:
+        """Every bus -> the first bus (document order) of the group its closed couplers join."""
+        parent = {b.id: b.id for b in self.doc.buses}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        order = {b.id: i for i, b in enumerate(self.doc.buses)}
+        for s in self.doc.switches:
+            if s.to_bus is not None and self.closed[s.id]:
+                a, b = root(s.bus), root(s.to_bus)
+                if a != b:
+                    first, second = (a, b) if order[a] < order[b] else (b, a)
+                    parent[second] = first
+        return {bus: root(bus) for bus in parent}
+
+    def _split(
+        self,
+        line: Line,
+        fractions: list[float],
+        node: dict[str, str],
+        kv: dict[str, float],
+        buses: list[Any],
+        result: Configured,
+    ) -> list[Line]:
+        """The line as segments between its ends and the fault points, each point a new bus."""
+        from ampflux_shared.circuit import Bus
+
+        cuts = sorted(set(fractions))
+        ends = [node[line.from_bus]] + [point_id(line.id, f) for f in cuts] + [node[line.to_bus]]
+        for f in cuts:
+            pid = point_id(line.id, f)
+            if pid in node:
+                raise SolverError(f"the line fault point {pid!r} has the id of a bus; rename the bus")
+            node[pid] = result.node_of[pid] = pid
+            buses.append(Bus(id=pid, vn_kv=kv[line.from_bus], name=f"{line.id} at {f:.1%} from {line.from_bus}"))
+            result.points[pid] = {
+                "line": line.id,
+                "fraction": f,
+                "from_bus": line.from_bus,
+                "to_bus": line.to_bus,
+            }
+        bounds = [0.0, *cuts, 1.0]
+        opened = self.open_at.get(line.id, set())
+        segments = []
+        for i in range(len(bounds) - 1):
+            # an open switch at an end leaves out the segment that reaches it
+            if (i == 0 and line.from_bus in opened) or (i == len(bounds) - 2 and line.to_bus in opened):
+                continue
+            seg_id = f"{line.id}@{bounds[i]!r}-{bounds[i + 1]!r}"
+            result.segments[seg_id] = line.id
+            segments.append(
+                line.model_copy(
+                    update={
+                        "id": seg_id,
+                        "from_bus": ends[i],
+                        "to_bus": ends[i + 1],
+                        "length_km": line.length_km * (bounds[i + 1] - bounds[i]),
+                    }
+                )
+            )
+        return segments
+
+    @staticmethod
+    def _drop_unit_links(lists: dict[str, list[Any]], removed: set[str]) -> None:
+        # a generator whose unit transformer is out is a generator on its own bus (K_G, not K_S)
+        if "generators" in lists:
+            lists["generators"] = [
+                g.model_copy(update={"power_station_trafo": None}) if g.power_station_trafo in removed else g
+                for g in lists["generators"]
+            ]
+
+    def _drop_unsupplied(
+        self, buses: list[Any], lists: dict[str, list[Any]], result: Configured
+    ) -> tuple[list[Any], dict[str, list[Any]]]:
+        parent = {b.id: b.id for b in buses}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for name in BRANCH_LISTS:
+            for entry in lists.get(name, ()):
+                ends = [getattr(entry, f) for f in BUS_FIELDS[name]]
+                for end in ends[1:]:
+                    parent[root(end)] = root(ends[0])
+        fed = {root(entry.bus) for name in SOURCE_LISTS for entry in lists.get(name, ())}
+        dead_nodes = {b.id for b in buses if root(b.id) not in fed}
+        if not dead_nodes:
+            return buses, lists
+        islands: dict[str, list[str]] = {}
+        for b in buses:
+            if b.id in dead_nodes:
+                islands.setdefault(root(b.id), []).append(b.id)
+        for members in islands.values():
+            reason = self._why(set(members), result)
+            originals = [bus for bus, n in result.node_of.items() if n in members]
+            for bus in originals:
+                result.unsupplied[bus] = reason
+            for bus in originals:
+                result.node_of.pop(bus)
+
+        def alive(name: str, entry: Any) -> bool:
+            return all(getattr(entry, f, None) not in dead_nodes for f in BUS_FIELDS.get(name, ()))
+
+        kept = {name: [e for e in entries if alive(name, e)] for name, entries in lists.items()}
+        return [b for b in buses if b.id not in dead_nodes], kept
+
+    def _why(self, nodes: set[str], result: Configured) -> str:
+        """What cut these buses off: open switches and elements out of service that touch them."""
+        members = sorted(bus for bus, n in result.node_of.items() if n in nodes)
+        touching = set(members)
+        for pid in nodes & set(result.points):
+            # a point on a line: what opened that line counts too
+            touching.update({result.points[pid]["from_bus"], result.points[pid]["to_bus"]})
+        doc = self.doc
+        element_ends = {
+            e.id: {v for f in BUS_FIELDS.get(name, ()) if isinstance(v := getattr(e, f, None), str)}
+            for name in self.lists
+            for e in getattr(doc, name)
+        }
+        switches = sorted(
+            s.id
+            for s in doc.switches
+            if not self.closed[s.id] and _touches(s, touching, element_ends.get(s.element or "", set()))
+        )
+        out = sorted(e for e in self.out if element_ends.get(e, set()) & touching)
+        causes = []
+        if switches:
+            causes.append(f"open switch(es) {', '.join(switches)}")
+        if out:
+            causes.append(f"out of service: {', '.join(out)}")
+        because = f" ({'; '.join(causes)})" if causes else ""
+        return f"no source in this switching state: {', '.join(members)} cut off from every source{because}"
+
+
+def _touches(switch: Switch, buses: set[str], element_ends: Iterable[str]) -> bool:
+    return switch.bus in buses or switch.to_bus in buses or bool(set(element_ends) & buses)
+
+
+def report(rs: ResultSet, config: Configured, requested: Sequence[str], branches_for: str | None) -> ResultSet:
+    """`rs` (solved on `config.doc`) under the ids of the original document: a merged bus
+    reports its node's values, a bus without a source is listed in `unsupplied` instead."""
+    group: dict[str, list[str]] = {}
+    for merged_bus, merged_into in config.merged.items():
+        group.setdefault(merged_into, [merged_into]).append(merged_bus)
+    buses: dict[str, dict[str, float | str]] = {}
+    trail: dict[str, dict[str, Any]] = {}
+    for bus in requested:
+        node = config.node_of.get(bus, "")
+        if node not in rs.buses:
+            continue
+        buses[bus] = rs.buses[node]
+        trail[bus] = rs.trail.get(node, {})
+        if node in group:  # one node for the buses a closed coupler joins
+            trail[bus] = {**trail[bus], "merged_buses": sorted(group[node])}
+    out = replace(
+        rs,
+        buses=buses,
+        trail=trail,
+        scenario=config.scenario,
+        unsupplied={b: config.unsupplied[b] for b in requested if b in config.unsupplied},
+        line_faults=config.points,
+    )
+    if branches_for is not None and rs.branches is not None and rs.voltages is not None:
+        node = config.node_of[branches_for]
+        out.branches = {branches_for: rs.branches[node]}
+        at_node = rs.voltages[node]
+        # every bus of a merged node has the node's voltage
+        out.voltages = {branches_for: {bus: at_node[n] for bus, n in config.node_of.items() if n in at_node}}
+    return out

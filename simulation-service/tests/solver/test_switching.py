@@ -1,0 +1,260 @@
+"""Switching states, scenarios and faults along lines, checked by hand and by equivalence.
+
+Hand calculations use IEC 60909-0:2016 eq. (29) I″k = c·Un/(√3·|Zk|) with the network
+feeder Z_Q = c·UnQ²/S″kQ (eq. 10) and line impedances Z_L = l·z'_L; a fault at fraction f
+of a line sees f·Z_L of it from its from_bus.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+import pytest
+
+from ampflux_shared.circuit import parse_circuit
+from ampflux_simulation.solver import SolverError, solve_study
+from ampflux_testing.circuits import CASES_DIR
+
+SQRT3 = math.sqrt(3.0)
+REL = 1e-12
+C_MAX_20KV = 1.1  # IEC 60909-0 Table 1, Un > 1 kV
+
+
+def _doc(buses: list[dict[str, Any]], **elements: Any) -> dict[str, Any]:
+    study = elements.pop("study", {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"]})
+    return {"format": "circuit-document", "version": 1, "id": "sw", "study": study, "buses": buses, **elements}
+
+
+def _grid(grid_id: str, bus: str, s_sc: float = 500.0, rx: float = 0.1) -> dict[str, Any]:
+    return {"id": grid_id, "bus": bus, "s_sc_max_mva": s_sc, "rx_max": rx, "x0x_max": 1.0, "r0x0_max": 0.1}
+
+
+def _line(line_id: str, a: str, b: str, km: float, r: float = 0.2, x: float = 0.35) -> dict[str, Any]:
+    return {"id": line_id, "from_bus": a, "to_bus": b, "length_km": km, "r_ohm_per_km": r, "x_ohm_per_km": x}
+
+
+def _z_grid(s_sc: float = 500.0, rx: float = 0.1, un: float = 20.0) -> complex:
+    # eq. (10): Z_Q = c·UnQ²/S″kQ, X_Q = Z_Q/√(1 + (R/X)²)
+    x = C_MAX_20KV * un**2 / s_sc / math.sqrt(1 + rx * rx)
+    return complex(rx * x, x)
+
+
+def _ik(z: complex, un: float = 20.0) -> float:
+    return C_MAX_20KV * un / (SQRT3 * abs(z))  # eq. (29)
+
+
+def _reference(name: str) -> dict[str, Any]:
+    data = json.loads((CASES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    data.pop("expected", None)
+    return data
+
+
+def test_a_fault_along_a_line_by_hand() -> None:
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q", "A")],
+        lines=[_line("L", "A", "B", 10.0)],
+    )
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.3}]
+
+    rs = solve_study(parse_circuit(data)).get("3ph", "max")
+
+    z_l = complex(0.2, 0.35) * 10.0
+    # I″k = c·Un/(√3·|Z_Q + f·Z_L|)
+    assert rs.buses["L@0.3"]["ikss_ka"] == pytest.approx(_ik(_z_grid() + 0.3 * z_l), rel=REL)
+    assert rs.buses["B"]["ikss_ka"] == pytest.approx(_ik(_z_grid() + z_l), rel=REL)
+    assert rs.line_faults == {"L@0.3": {"line": "L", "fraction": 0.3, "from_bus": "A", "to_bus": "B"}}
+    assert list(rs.buses) == ["A", "B", "L@0.3"]
+
+
+def test_a_line_fault_is_a_cli_or_api_option_too() -> None:
+    from ampflux_shared.circuit import LineFault
+
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q", "A")],
+        lines=[_line("L", "A", "B", 10.0)],
+    )
+    rs = solve_study(parse_circuit(data), line_faults=[LineFault(line="L", fraction=0.75)], buses=["B"]).get(
+        "3ph", "max"
+    )
+    assert list(rs.buses) == ["B", "L@0.75"]
+    assert rs.buses["L@0.75"]["ikss_ka"] == pytest.approx(_ik(_z_grid() + 7.5 * complex(0.2, 0.35)), rel=REL)
+
+
+def test_a_line_open_at_one_end_feeds_a_fault_along_it_from_the_closed_end_only() -> None:
+    # two lines A-B; a fault on L2 at f: from A through f·Z2, and (closed) from B through (1 − f)·Z2
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q", "A")],
+        lines=[_line("L1", "A", "B", 4.0), _line("L2", "A", "B", 6.0, r=0.3, x=0.4)],
+        switches=[{"id": "Q-L2-B", "bus": "B", "element": "L2"}],
+        scenarios=[{"id": "open-far-end", "switches": {"Q-L2-B": "open"}}],
+    )
+    data["study"]["line_faults"] = [{"line": "L2", "fraction": 0.4}]
+    doc = parse_circuit(data)
+    z_q, z1, z2 = _z_grid(), complex(0.2, 0.35) * 4.0, complex(0.3, 0.4) * 6.0
+
+    closed = solve_study(doc).get("3ph", "max")
+    opened = solve_study(doc, scenario="open-far-end").get("3ph", "max")
+
+    def parallel(a: complex, b: complex) -> complex:
+        return a * b / (a + b)
+
+    assert closed.buses["L2@0.4"]["ikss_ka"] == pytest.approx(_ik(z_q + parallel(0.4 * z2, z1 + 0.6 * z2)), rel=REL)
+    assert opened.buses["L2@0.4"]["ikss_ka"] == pytest.approx(_ik(z_q + 0.4 * z2), rel=REL)
+    # at B the open line carries nothing: only L1 feeds it
+    assert opened.buses["B"]["ikss_ka"] == pytest.approx(_ik(z_q + z1), rel=REL)
+    assert opened.scenario == "open-far-end" and closed.scenario is None
+
+
+@pytest.mark.parametrize("fault", ["3ph", "2ph", "1ph", "2phg"])
+@pytest.mark.parametrize("case", ["max", "min"])
+def test_a_line_fault_equals_an_explicitly_split_line(fault: str, case: str) -> None:
+    # mv_meshed_20kv's ring cable A1-2 → A1-3 (with capacitances, zero sequence and end temperature)
+    data = _reference("mv_meshed_20kv")
+    index, line = next((i, ln) for i, ln in enumerate(data["lines"]) if ln["from_bus"] == "A1-2")
+    split = copy.deepcopy(data)
+    split["buses"].append({"id": "M", "vn_kv": 20.0})
+    split["lines"][index : index + 1] = [
+        {**line, "id": "part-1", "to_bus": "M", "length_km": line["length_km"] * 0.3},
+        {**line, "id": "part-2", "from_bus": "M", "length_km": line["length_km"] * 0.7},
+    ]
+    data["study"]["line_faults"] = [{"line": line["id"], "fraction": 0.3}]
+
+    along = solve_study(parse_circuit(data), faults=[fault], cases=[case]).get(fault, case)
+    explicit = solve_study(parse_circuit(split), faults=[fault], cases=[case]).get(fault, case)
+
+    point = f"{line['id']}@0.3"
+    for quantity in along.quantities:
+        assert along.buses[point][quantity] == pytest.approx(explicit.buses["M"][quantity], rel=1e-9, abs=1e-12)
+        for bus in ("A1-1", "SS-A", "LV-A13"):
+            assert along.buses[bus][quantity] == pytest.approx(explicit.buses[bus][quantity], rel=1e-9, abs=1e-12)
+
+
+def test_a_closed_bus_coupler_merges_two_buses_and_an_open_one_keeps_them_apart() -> None:
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q1", "A", 500.0, 0.1), _grid("Q2", "B", 300.0, 0.2)],
+        switches=[{"id": "QC", "bus": "A", "to_bus": "B", "kind": "load_break_switch"}],
+        scenarios=[{"id": "split", "switches": {"QC": "open"}}],
+    )
+    doc = parse_circuit(data)
+    z1, z2 = _z_grid(500.0, 0.1), _z_grid(300.0, 0.2)
+
+    joined = solve_study(doc).get("3ph", "max")
+    apart = solve_study(doc, scenario="split").get("3ph", "max")
+
+    both = _ik(z1 * z2 / (z1 + z2))  # the two feeders in parallel at one node
+    assert joined.buses["A"]["ikss_ka"] == pytest.approx(both, rel=REL)
+    assert joined.buses["B"] == joined.buses["A"]
+    assert joined.trail["B"]["merged_buses"] == ["A", "B"]
+    assert apart.buses["A"]["ikss_ka"] == pytest.approx(_ik(z1), rel=REL)
+    assert apart.buses["B"]["ikss_ka"] == pytest.approx(_ik(z2), rel=REL)
+    assert "merged_buses" not in apart.trail["A"]
+
+
+def test_buses_that_lose_their_source_are_reported_not_an_error() -> None:
+    data = _reference("mv_meshed_20kv")
+    data["switches"] = [{"id": "Q-DT", "bus": "A1-3", "element": "DT-A13", "kind": "fuse"}]
+    data["scenarios"] = [{"id": "fuse-blown", "switches": {"Q-DT": "open"}}]
+    doc = parse_circuit(data)
+
+    base = solve_study(doc, faults=["3ph", "1ph"])
+    result = solve_study(doc, faults=["3ph", "1ph"], scenario="fuse-blown")
+
+    for rs in result.result_sets:
+        assert "LV-A13" not in rs.buses
+        assert rs.unsupplied == {
+            "LV-A13": "no source in this switching state: LV-A13 cut off from every source (open switch(es) Q-DT)"
+        }
+        assert rs.to_dict()["unsupplied"] == rs.unsupplied and rs.to_dict()["scenario"] == "fuse-blown"
+        # a transformer out behind a radial feeder changes nothing elsewhere
+        before = base.get(rs.fault, rs.case)
+        assert rs.buses["SS-A"] == pytest.approx(before.buses["SS-A"], rel=1e-9)
+    assert len(result.get("3ph", "max").buses) == len(base.get("3ph", "max").buses) - 1
+
+
+def test_an_open_switch_equals_the_element_out_of_service_and_removed() -> None:
+    data = _reference("mv_meshed_20kv")
+    data["switches"] = [{"id": "Q-TRB", "bus": "SS-B", "element": "TR-B", "closed": False}]
+    out = copy.deepcopy(data)
+    out["switches"] = []
+    out["scenarios"] = [{"id": "trb", "out_of_service": ["TR-B"]}]
+    flagged = copy.deepcopy(out)
+    flagged["scenarios"] = []
+    next(t for t in flagged["transformers"] if t["id"] == "TR-B")["in_service"] = False
+    removed = copy.deepcopy(flagged)
+    removed["transformers"] = [t for t in removed["transformers"] if t["id"] != "TR-B"]
+
+    results = [
+        solve_study(parse_circuit(data), faults=["3ph", "1ph"]),
+        solve_study(parse_circuit(out), faults=["3ph", "1ph"], scenario="trb"),
+        solve_study(parse_circuit(flagged), faults=["3ph", "1ph"]),
+    ]
+    reference = solve_study(parse_circuit(removed), faults=["3ph", "1ph"])
+    for result in results:
+        for rs in result.result_sets:
+            expected = reference.get(rs.fault, rs.case)
+            assert rs.buses.keys() == expected.buses.keys()
+            for bus, row in rs.buses.items():
+                assert row == pytest.approx(expected.buses[bus], rel=1e-12)
+
+
+def test_a_grid_out_of_service_leaves_its_island_unsupplied_with_the_reason() -> None:
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}, {"id": "C", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q1", "A"), _grid("Q2", "C")],
+        lines=[_line("L", "A", "B", 2.0)],
+        scenarios=[{"id": "q1-off", "out_of_service": ["Q1"]}],
+    )
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.5}]
+
+    rs = solve_study(parse_circuit(data), scenario="q1-off").get("3ph", "max")
+
+    assert list(rs.buses) == ["C"]
+    assert set(rs.unsupplied) == {"A", "B", "L@0.5"}
+    assert "out of service: Q1" in rs.unsupplied["A"]
+
+
+def test_every_bus_cut_off_gives_empty_results_and_reasons() -> None:
+    data = _doc([{"id": "A", "vn_kv": 20.0}], ext_grids=[{**_grid("Q", "A"), "in_service": False}])
+
+    rs = solve_study(parse_circuit(data)).get("3ph", "max")
+
+    assert rs.buses == {} and set(rs.unsupplied) == {"A"}
+
+
+def test_branch_contributions_at_a_merged_bus_and_along_a_line() -> None:
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "A2", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q", "A")],
+        lines=[_line("L", "A2", "B", 5.0)],
+        switches=[{"id": "QC", "bus": "A", "to_bus": "A2"}],
+    )
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.5}]
+    doc = parse_circuit(data)
+
+    at_a2 = solve_study(doc, branches_for="A2").get("3ph", "max")
+    at_point = solve_study(doc, branches_for="L@0.5").get("3ph", "max")
+
+    assert at_a2.branches is not None and set(at_a2.branches) == {"A2"}
+    assert at_a2.voltages is not None and at_a2.voltages["A2"]["A"] == at_a2.voltages["A2"]["A2"]
+    assert at_point.branches is not None and at_point.voltages is not None
+    # a radial feed: the whole fault current comes through the first half of the line, none
+    # through the second (segments are named by the fractions they span)
+    halves = at_point.branches["L@0.5"]
+    ik = at_point.buses["L@0.5"]["ikss_ka"]
+    assert halves["L@0.0-0.5"]["ikss_from_ka"] == pytest.approx(ik, rel=1e-12)
+    assert halves["L@0.5-1.0"]["ikss_from_ka"] == pytest.approx(0.0, abs=1e-9)
+    assert at_point.voltages["L@0.5"]["L@0.5"]["v1_pu"] == pytest.approx(0.0, abs=1e-12)
+    assert at_point.voltages["L@0.5"]["A2"] == at_point.voltages["L@0.5"]["A"]
+
+
+def test_an_unknown_scenario_is_a_solver_error() -> None:
+    data = _doc([{"id": "A", "vn_kv": 20.0}], ext_grids=[_grid("Q", "A")], scenarios=[{"id": "one"}])
+    with pytest.raises(SolverError, match="unknown scenario 'two'; the document has: one"):
+        solve_study(parse_circuit(data), scenario="two")
