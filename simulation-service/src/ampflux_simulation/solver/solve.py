@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import breaking, factors, peak, thermal
+from . import breaking, factors, peak, sources, thermal
 from . import network as nw
 from .contributions import branch_contributions
-from .elements import Network, build_network
+from .elements import ASYNCHRONOUS, Network, build_network
 from .errors import SolverError
 from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_currents
 from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult
@@ -177,7 +177,7 @@ def _machines(
                 i_pu = np.abs(dv / net.sh_z[m.shunt])
                 ratio = i_pu * ibase_m / m.ir_ka
                 mu = breaking.mu_factor(ratio, tmin_s)
-                q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind == "motor" else 1.0
+                q = breaking.q_factor(m.power_per_pole_pair_mw, tmin_s) if m.kind in ASYNCHRONOUS else 1.0
                 reduction += drop * (1.0 - mu * q) * i_pu
                 alone = only == m.shunt
                 if alone.any():
@@ -235,7 +235,7 @@ def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.
     """Z1 at `buses` with the motors left out (for I″kM, IEC 60909-0:2016 steady state in meshed networks); islands fed
     by motors alone keep them (their Ik is 0 anyway, set by the caller)."""
     net = nets.net
-    motor = np.array([k == "motor" for k in net.sh_kind], dtype=bool)
+    motor = np.array([k in ASYNCHRONOUS for k in net.sh_kind], dtype=bool)
     if not motor.any():
         return nets.pos.diagonal(buses)
     labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
@@ -299,6 +299,8 @@ def _solve_case(
     # faults at a power-station generator's terminals see K_G,S and K_T,S (own network) and
     # the source c·U_rG/√3 of IEC 60909-0 §6.7, whatever the bus's nominal voltage
     unit_nets: dict[int, CaseNetworks] = {}
+    # full converters: Σ_j |Z_ij|·I_skPF,j added to the source voltage (sources.py)
+    cs = sources.current_source_voltage(nets.pos, net.current_sources, k)
     for gen in doc.generators:
         if not gen.power_station_trafo:
             continue
@@ -308,6 +310,10 @@ def _solve_case(
             continue
         inside = CaseNetworks(build_network(doc, case, zero=False, inside_unit=gen.id), f_hz, True)
         unit_nets[g] = inside
+        cs_unit = sources.current_source_voltage(inside.pos, inside.net.current_sources, np.array([g]))
+        cs.voltage_pu[pos] = cs_unit.voltage_pu[0]
+        for p_ in pos:
+            cs.shares[p_] = cs_unit.shares[0]
         c[pos] = c[pos] * gen.vn_kv / un[pos]
         source_kv[pos] = gen.vn_kv
         gb = np.array([g])
@@ -335,7 +341,10 @@ def _solve_case(
         if fault in ("1ph", "2phg") and unearthed.any():
             assert z0 is not None
             capacitive = fault_current_pu("1ph", sequence_currents("1ph", c, z1, z0, zf, z2)) * ibase
-        ikss = fault_current_pu(fault, seq) * ibase
+        ikss = fault_current_pu(fault, seq) * ibase  # the equivalent voltage source's part
+        # the converters' part: the same fault formula with c → Σ|Z_ij|·I_skPF (magnitudes added)
+        ikss_pf = ikss * cs.voltage_pu / c
+        ikss_all = ikss + ikss_pf
         quantities = [
             q
             for q in BASE_QUANTITIES[fault]
@@ -358,20 +367,23 @@ def _solve_case(
                 # Ik = I″kM, the current without motors (IEC 60909-0) — generators are not decayed
                 ik_steady = np.where(single, mach.ik_single_pu * ibase, ikss * ikm_share)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    x = np.where(ik_steady > 0, ikss / ik_steady, MAX_IK_RATIO)
+                    x = np.where(ik_steady + ikss_pf > 0, ikss_all / (ik_steady + ikss_pf), MAX_IK_RATIO)
                 n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
         # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
         # covers the peak's uncertainty in meshes, not a longer-lasting DC component
         m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
 
-        values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss, "ib_ka": ib}
+        # a converter's share does not decay and has no DC component: Ib = Ik = I″k, ip = √2·I″k
+        ib, ik_steady = ib + ikss_pf, ik_steady + ikss_pf
+        values: dict[str, NDArray[np.float64]] = {"ikss_ka": ikss_all, "ib_ka": ib}
         if fault == "3ph":
-            values["skss_mw"] = SQRT3 * un * ikss
+            values["skss_mw"] = SQRT3 * un * ikss_all
         if fault == "2phg":
-            values["ikss_e_ka"] = earth_current_pu(seq) * ibase
+            values["ikss_e_ka"] = earth_current_pu(seq) * ibase * (1.0 + cs.voltage_pu / c)
         if kap is not None:
-            values["ip_ka"] = peak.peak_current(kap, ikss)
-            values["ith_ka"] = thermal.thermal_current(ikss, m_fac, n)  # type: ignore[arg-type]
+            values["ip_ka"] = peak.peak_current(kap, ikss) + sources.SQRT2 * ikss_pf
+            # m applies to the whole I″k (also the converters' share): on the safe side
+            values["ith_ka"] = thermal.thermal_current(ikss_all, m_fac, n)  # type: ignore[arg-type]
         if fault == "3ph":
             values["ik_ka"] = ik_steady
         if dc_rx is not None:
@@ -402,6 +414,12 @@ def _solve_case(
                     row[q] = float(values[q][j])
             bus_values[bus_id] = row
             trail[bus_id] = _trail(fault, j, c_factor, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
+            if cs.voltage_pu[j] > 0:
+                trail[bus_id]["current_sources"] = {
+                    "voltage_pu": float(cs.voltage_pu[j]),
+                    "ikss_ka": float(ikss_pf[j]),
+                    "shares": cs.shares[j],
+                }
             if np.isfinite(source_kv[j]):
                 trail[bus_id]["source_kv"] = float(source_kv[j])  # c·U_rG/√3 at a unit's terminals (§6.7)
             if capacitive is not None and unearthed[j]:
