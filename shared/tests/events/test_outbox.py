@@ -145,10 +145,15 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(da
     assert await relay.pending() == 1
     assert registry_gauge._value.get() == 1
     assert bus.published == []
+    # The backlog's age, for the alert on events stuck in the outbox.
+    count, age = await relay.backlog()
+    assert count == 1 and 0 < age < 60
+    await h.eventually(lambda: relay.metrics.outbox_oldest_age._value.get() > 0, timeout=5, what="the age gauge")
 
     bus.down = False
     await h.eventually(lambda: bus.published, timeout=5, what="the event to go out after recovery")
     await h.eventually(lambda: registry_gauge._value.get() == 0, timeout=5, what="the backlog gauge to drop")
+    assert relay.metrics.outbox_oldest_age._value.get() == 0
     assert [e.id for e in bus.published] == [event.id]
     row = await outbox_row(database, schema, event)
     assert row.published_at is not None and "simulated" in row.last_error

@@ -181,6 +181,25 @@ async def test_an_unparseable_message_goes_straight_to_the_dead_letter_queue(rab
     assert calls == 0
 
 
+async def test_the_dead_letter_depth_of_each_consumed_queue_is_a_metric(rabbit, h):
+    bus = await rabbit.bus(dead_letter_refresh_s=0.1)
+    queue = rabbit.queue("dlqdepth")
+
+    async def handler(envelope: EventEnvelope) -> None:
+        return None
+
+    await bus.subscribe(queue, ["project.project.created"], handler)
+    gauge = bus.metrics.dead_letters.labels(queue=queue)
+    assert await bus.dead_letter_depths() == {queue: 0}
+    connection = await aio_pika.connect(rabbit.url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(rabbit.exchange)
+        for _ in range(2):  # unreadable: straight to the DLQ
+            await exchange.publish(aio_pika.Message(b"\x00garbage"), routing_key="project.project.created")
+    await h.eventually(lambda: gauge._value.get() == 2, what="the gauge to count both dead letters")
+
+
 async def test_publish_says_when_no_queue_is_bound(rabbit, h):
     bus = await rabbit.bus()
     assert await bus.publish(h.project_created()) is False

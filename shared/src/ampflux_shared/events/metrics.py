@@ -19,6 +19,8 @@ class EventMetrics:
     published: Counter
     consumed: Counter
     outbox_pending: Gauge
+    outbox_oldest_age: Gauge
+    dead_letters: Gauge
 
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, EventMetrics] = weakref.WeakKeyDictionary()
@@ -47,6 +49,19 @@ def event_metrics(registry: CollectorRegistry | None = None) -> EventMetrics:
                 outbox_pending=Gauge(
                     "ampflux_outbox_pending",
                     "Outbox events written but not yet confirmed by the broker",
+                    registry=registry,
+                ),
+                # A backlog's count says little on its own (a burst drains in a second); its
+                # age says events are stuck (broker away, a row the broker keeps refusing).
+                outbox_oldest_age=Gauge(
+                    "ampflux_outbox_oldest_pending_age_seconds",
+                    "Age of the oldest outbox event not yet confirmed by the broker (0 when none)",
+                    registry=registry,
+                ),
+                dead_letters=Gauge(
+                    "ampflux_events_dead_letter_depth",
+                    "Messages waiting in a consuming queue's dead-letter queue (<queue>.dlq)",
+                    ["queue"],
                     registry=registry,
                 ),
             )

@@ -131,9 +131,16 @@ class OutboxRelay:
         self._task = None
 
     async def pending(self) -> int:
+        return (await self.backlog())[0]
+
+    async def backlog(self) -> tuple[int, float]:
+        """Unpublished events: how many, and the age in seconds of the oldest (0 when none)."""
         async with self.database.session() as session:
-            stmt = select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
-            return int((await session.execute(stmt)).scalar_one())
+            stmt = select(func.count(), func.min(self.table.c.created_at)).where(self.table.c.published_at.is_(None))
+            count, oldest = (await session.execute(stmt)).one()
+        if oldest is None:
+            return int(count), 0.0
+        return int(count), max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
 
     async def relay_once(self) -> int:
         """Publish one batch in order; the number confirmed. Raises `PublishError` after
@@ -250,7 +257,9 @@ class OutboxRelay:
 
     async def _update_gauge(self) -> None:
         try:
-            self.metrics.outbox_pending.set(await self.pending())
+            count, oldest_age = await self.backlog()
+            self.metrics.outbox_pending.set(count)
+            self.metrics.outbox_oldest_age.set(oldest_age)
         except Exception:
             log.debug("could not count the outbox backlog", exc_info=True)
 

@@ -55,6 +55,7 @@ class RabbitMQBus(EventBus):
         reconnect_interval: float = 2.0,
         startup_timeout: float = 30.0,
         stop_grace: float = 10.0,
+        dead_letter_refresh_s: float = 15.0,
     ) -> None:
         self.url = url
         self.exchange_name = exchange
@@ -72,6 +73,10 @@ class RabbitMQBus(EventBus):
         self._exchange: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractChannel, AbstractQueue, str]] = []
         self._inflight = InflightTracker()
+        # `ampflux_events_dead_letter_depth{queue}` for each queue this bus consumes, counted
+        # this often (a passive declare each): a dead letter waits for a person, so it alerts.
+        self.dead_letter_refresh_s = dead_letter_refresh_s
+        self._dead_letter_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connect (retrying up to `startup_timeout`) and declare the exchange.
@@ -105,6 +110,10 @@ class RabbitMQBus(EventBus):
                 await asyncio.sleep(self.reconnect_interval)
 
     async def stop(self) -> None:
+        if self._dead_letter_task is not None:
+            self._dead_letter_task.cancel()
+            await asyncio.gather(self._dead_letter_task, return_exceptions=True)
+            self._dead_letter_task = None
         for _channel, queue, tag in self._consumers:
             try:
                 # Bounded: a robust channel that is reconnecting would otherwise wait for it.
@@ -163,6 +172,30 @@ class RabbitMQBus(EventBus):
         )
         tag = await q.consume(self._inflight.track(lambda m: self._handle(queue, handler, m)), no_ack=False)
         self._consumers.append((channel, q, tag))
+        if self._dead_letter_task is None and self.dead_letter_refresh_s > 0:
+            self._dead_letter_task = asyncio.create_task(self._count_dead_letters(), name="dead-letter-depth")
+
+    async def dead_letter_depths(self) -> dict[str, int]:
+        """Messages waiting in the DLQ of each queue this bus consumes."""
+        if self._connection is None:
+            raise BusUnavailableError("the RabbitMQ bus is not started")
+        depths: dict[str, int] = {}
+        async with self._connection.channel() as channel:
+            for _channel, queue, _tag in self._consumers:
+                dlq = await channel.declare_queue(f"{queue.name}.dlq", passive=True)
+                depths[queue.name] = dlq.declaration_result.message_count or 0
+        return depths
+
+    async def _count_dead_letters(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.publish_timeout):
+                    depths = await self.dead_letter_depths()
+                for queue, depth in depths.items():
+                    self.metrics.dead_letters.labels(queue=queue).set(depth)
+            except Exception:  # broker away: keep the last figures; the broker alerts say why
+                log.debug("could not count the dead letters", exc_info=True)
+            await asyncio.sleep(self.dead_letter_refresh_s)
 
     async def ping(self) -> None:
         conn = self._connection
