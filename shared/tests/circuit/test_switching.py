@@ -117,3 +117,12 @@ def test_a_line_fault_on_an_unknown_line_or_off_the_line_is_a_named_problem(refe
 def test_the_switch_model_rejects_both_targets_directly() -> None:
     with pytest.raises(ValidationError, match="exactly one of element or to_bus"):
         Switch.model_validate({"id": "Q", "bus": "A", "element": "L", "to_bus": "B"})
+
+
+def test_the_study_names_a_scenario_of_the_document(reference_case: Loader) -> None:
+    data = with_switching(reference_case("mv_meshed_20kv"))
+    data["study"]["scenario"] = "trb-out"
+    assert parse_circuit(data).study.scenario == "trb-out"
+
+    data["study"]["scenario"] = "no-such"
+    assert found(validate_circuit(data)) == {("study.scenario", "unknown_scenario")}

@@ -109,6 +109,9 @@ def test_a_line_open_at_one_end_feeds_a_fault_along_it_from_the_closed_end_only(
     # at B the open line carries nothing: only L1 feeds it
     assert opened.buses["B"]["ikss_ka"] == pytest.approx(_ik(z_q + z1), rel=REL)
     assert opened.scenario == "open-far-end" and closed.scenario is None
+    # the document's study may name the scenario itself
+    data["study"]["scenario"] = "open-far-end"
+    assert solve_study(parse_circuit(data)).get("3ph", "max").buses == opened.buses
 
 
 @pytest.mark.parametrize("fault", ["3ph", "2ph", "1ph", "2phg"])

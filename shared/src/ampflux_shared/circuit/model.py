@@ -123,6 +123,8 @@ class Study(_Element):
     ik_steady: Flag = False
     # faults along lines: a temporary bus at `fraction` of the line's length from its from_bus
     line_faults: list[LineFault] = Field(default_factory=list)
+    # the switching state solved: a scenario's id (default: every switch as the document sets it)
+    scenario: Id | None = None
     # equipment duty: every rating the document gives, checked against the study's currents
     duty: Flag = False
 

@@ -22,7 +22,7 @@ def check_switching(entries: Entries, bus_kv: Mapping[str, float], study: Study 
     problems = _switch_targets(entries, bus_kv)
     problems += _scenario_references(entries)
     if study is not None:
-        problems += _line_faults(entries, study)
+        problems += _study_references(entries, study)
     return problems
 
 
@@ -105,10 +105,13 @@ def _scenario_references(entries: Entries) -> list[CircuitProblem]:
     return problems
 
 
-def _line_faults(entries: Entries, study: Study) -> list[CircuitProblem]:
+def _study_references(entries: Entries, study: Study) -> list[CircuitProblem]:
     line_ids = _ids(entries.get("lines", ()))
-    return [
+    problems = [
         CircuitProblem(f"study.line_faults[{index}].line", "unknown_line", f"unknown line {fault.line!r}")
         for index, fault in enumerate(study.line_faults)
         if fault.line not in line_ids
     ]
+    if study.scenario is not None and study.scenario not in _ids(entries.get("scenarios", ())):
+        problems.append(CircuitProblem("study.scenario", "unknown_scenario", f"unknown scenario {study.scenario!r}"))
+    return problems

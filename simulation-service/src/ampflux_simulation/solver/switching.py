@@ -79,7 +79,8 @@ def configure(
     doc: CircuitDocument, *, scenario: str | None = None, line_faults: Sequence[LineFault] | None = None
 ) -> Configured:
     """`doc` in the switching state of `scenario` (None: the switches' own states), with
-    buses inserted for `line_faults` (None: the study's)."""
+    buses inserted for `line_faults` (None: the study's). The study's own `scenario` is the default."""
+    scenario = doc.study.scenario if scenario is None else scenario
     faults = list(doc.study.line_faults if line_faults is None else line_faults)
     plain = (
         scenario is None
