@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from ampflux_shared.db import utcnow
+from ampflux_shared.db import Database, utcnow
 from ampflux_simulation.api.views import run_read
-from ampflux_simulation.jobs.heartbeat import STALE_AFTER_S, heartbeat_age_s, is_stale
-from ampflux_simulation.models import RunStatus, StudyRun
+from ampflux_simulation.jobs.heartbeat import STALE_AFTER_S, heartbeat_age_s, is_stale, oldest_heartbeat_age_s
+from ampflux_simulation.models import RunStatus, StudyRun, metadata
 
 
 def a_run(status: RunStatus, beat_seconds_ago: float | None) -> StudyRun:
@@ -47,3 +47,24 @@ def test_a_running_run_whose_worker_stopped_beating_is_stale():
 def test_only_running_runs_can_be_stale():
     assert not is_stale(a_run(RunStatus.SUCCEEDED, STALE_AFTER_S * 10))
     assert heartbeat_age_s(a_run(RunStatus.RUNNING, None)) is None
+
+
+async def test_the_oldest_heartbeat_among_running_runs_is_the_alerts_figure(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with database.session() as session:
+            assert await oldest_heartbeat_age_s(session) == 0.0  # nothing runs
+            session.add_all(
+                [
+                    a_run(RunStatus.RUNNING, 3.0),
+                    a_run(RunStatus.RUNNING, STALE_AFTER_S + 30),  # its worker died
+                    a_run(RunStatus.RUNNING, None),  # claimed, no beat yet
+                    a_run(RunStatus.SUCCEEDED, 3600.0),  # finished: its last beat does not count
+                ]
+            )
+        async with database.session() as session:
+            assert STALE_AFTER_S + 30 <= await oldest_heartbeat_age_s(session) < STALE_AFTER_S + 90
+    finally:
+        await database.dispose()

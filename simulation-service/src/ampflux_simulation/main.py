@@ -17,7 +17,7 @@ from .api import events_stream, results, simulations
 from .api.run_changes import RunChanges
 from .config import Settings
 from .domain import runs
-from .jobs import JobRunner, RabbitJobQueue, subscribe_in_process
+from .jobs import JobRunner, RabbitJobQueue, heartbeat, subscribe_in_process
 from .metrics import SimulationMetrics
 from .models import RunStatus, event_tables, metadata
 from .project_client import ProjectClient
@@ -95,6 +95,7 @@ async def _refresh_gauges(app: FastAPI, settings: Settings, metrics: SimulationM
         try:
             async with app.state.db.session() as session:
                 counts = await runs.count_by_status(session)
+                metrics.oldest_heartbeat_age.set(await heartbeat.oldest_heartbeat_age_s(session))
             for state, n in counts.items():
                 metrics.runs.labels(state=state).set(n)
             queue: RabbitJobQueue | None = app.state.job_queue

@@ -24,6 +24,7 @@ class SimulationMetrics:
     queue_depth: Gauge
     dead_letter_depth: Gauge
     workers: Gauge
+    oldest_heartbeat_age: Gauge
 
     @classmethod
     def of(cls, metrics: ServiceMetrics) -> SimulationMetrics:
@@ -51,4 +52,8 @@ class SimulationMetrics:
                 "ampflux_simulation_dead_letter_depth", "Jobs waiting in the dead-letter queue"
             ),
             workers=metrics.gauge("ampflux_simulation_workers", "Worker consumers attached to the work queue"),
+            oldest_heartbeat_age=metrics.gauge(
+                "ampflux_simulation_oldest_heartbeat_age_seconds",
+                "Seconds since the oldest last worker heartbeat among running runs (0 when none runs)",
+            ),
         )

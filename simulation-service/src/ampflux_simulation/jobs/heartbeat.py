@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
@@ -39,3 +39,14 @@ def heartbeat_age_s(run: StudyRun, now: datetime | None = None) -> float | None:
 def is_stale(run: StudyRun, now: datetime | None = None) -> bool:
     age = heartbeat_age_s(run, now)
     return age is not None and age > STALE_AFTER_S
+
+
+async def oldest_heartbeat_age_s(session: AsyncSession, now: datetime | None = None) -> float:
+    """Seconds since the oldest last beat among running runs (0 when none runs): above
+    `STALE_AFTER_S`, some run's worker has stopped beating (the metric the alert watches)."""
+    oldest = await session.scalar(
+        select(func.min(StudyRun.worker_heartbeat_at)).where(
+            StudyRun.status == RunStatus.RUNNING, StudyRun.worker_heartbeat_at.is_not(None)
+        )
+    )
+    return 0.0 if oldest is None else max(((now or utcnow()) - oldest).total_seconds(), 0.0)
