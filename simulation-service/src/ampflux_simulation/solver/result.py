@@ -31,6 +31,8 @@ class ResultSet:
     scenario: str | None = None
     unsupplied: dict[str, str] = field(default_factory=dict)
     line_faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # equipment duty (duty.py): one row per rated device and check, when the study asks
+    duty: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +54,8 @@ class ResultSet:
             out["unsupplied"] = dict(self.unsupplied)
         if self.line_faults:
             out["line_faults"] = dict(self.line_faults)
+        if self.duty is not None:
+            out["duty"] = self.duty
         return out
 
 

@@ -56,13 +56,16 @@ def solve_study(
     branches_for: str | None = None,
     scenario: str | None = None,
     line_faults: Sequence[LineFault] | None = None,
+    duty: bool | None = None,
 ) -> StudyResult:
     """Solve the study of `doc` (or the given faults / cases) at every bus (or `buses`).
 
     `branches_for` adds branch contributions and post-fault voltages for a fault at that bus.
     `scenario` names a switching state of the document; `line_faults` (default: the study's)
-    adds faults along lines, reported as `<line>@<fraction>` (see switching.py)."""
+    adds faults along lines, reported as `<line>@<fraction>` (see switching.py).
+    `duty` (default: `study.duty`) adds the equipment duty of every rated device (duty.py)."""
     study = doc.study
+    rated = doc
     faults = list(faults) if faults else list(study.faults)
     cases = list(cases) if cases else list(study.cases)
     for f in faults:
@@ -93,6 +96,10 @@ def solve_study(
         sets = [ResultSet(fault=f, case=c, quantities=[], buses={}, trail={}) for f in faults for c in cases]
     if config.changed:
         sets = [report(rs, config, requested, branches_for) for rs in sets]
+    if study.duty if duty is None else duty:
+        from .duty_study import attach_duty  # it calls solve_study back (a breaker's own tmin)
+
+        attach_duty(rated, config.doc, config.node_of, sets, scenario=scenario, line_faults=line_faults)
     return StudyResult(sets)
 
 

@@ -1,0 +1,307 @@
+"""Equipment duty: each rated device's short-circuit duty against its rating, per fault and case.
+
+The current a device carries (README "Equipment duty" gives the rules and their sources):
+
+* a breaker at bus B on element E: the worse of a fault at B (it carries E's partial
+  current into B) and a fault on E just past it (it carries the fault current minus E's
+  partial current, as sequence phasors); a bus coupler: the whole fault current at its bus;
+* a cable: the same two positions at both of its ends, shared by its `parallel` circuits;
+* a busbar: the fault current at the bus;
+* a transformer: its partial current on the rated side for faults at either terminal bus
+  (a through fault; a fault inside it is not).
+
+The peak, breaking and thermal currents of a device take the fault bus's factors: a device
+carrying I″k,d of a bus whose fault current is I″k sees ip·I″k,d/I″k (κ), Ib·I″k,d/I″k
+(μ, q), Ith·I″k,d/I″k (√(m + n)) and Ib,asym·I″k,d/I″k. Its own tmin moves Ib and
+Ib,asym to that delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
+
+from .contributions import EndCurrents, phases
+from .elements import Network
+from .faults import FaultCurrents
+
+if TYPE_CHECKING:
+    from ampflux_shared.circuit import CircuitDocument
+
+# The duty table's columns, in order (the CLI's --duty-csv and the results download).
+DUTY_COLUMNS = (
+    "fault",
+    "case",
+    "id",
+    "kind",
+    "check",
+    "location",
+    "fault_position",
+    "required_ka",
+    "rated_ka",
+    "margin_percent",
+    "pass",
+    "time_s",
+)
+# Which list a switch's `element` names, in the order validation resolves a shared id.
+_ROW_KINDS = (("lines", "line"), ("transformers", "trafo"), ("transformers3w", "trafo3w"))
+
+BusValues = Mapping[str, Mapping[str, float | str]]
+
+
+@dataclass
+class FaultPartials:
+    """Branch-end currents for a fault at one bus, kA (the largest phase), keyed by (row kind,
+    element id, end name): `fed` for ends at the fault bus (the element's partial current
+    into the fault), `past` for the same ends (a fault on the element just past that end:
+    the fault current minus `fed`, as phasors), `at_end` for every end of every row."""
+
+    fed: dict[tuple[str, str, str], float]
+    past: dict[tuple[str, str, str], float]
+    at_end: dict[tuple[str, str, str], float]
+
+
+def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents) -> FaultPartials:
+    """Sequence currents into a row at the fault bus are −(its contribution); the fault draws
+    (I1, I2, I0) out of the bus, so a fault just past that end draws I_s + i_s,end through it."""
+    ibase = net.sn_mva / (np.sqrt(3.0) * net.base_kv)
+    fault = (complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0]))
+    fed: dict[tuple[str, str, str], float] = {}
+    past: dict[tuple[str, str, str], float] = {}
+    at_end: dict[tuple[str, str, str], float] = {}
+    sides = (("f", net.f, ends.f1, ends.f2, ends.f0), ("t", net.t, ends.t1, ends.t2, ends.t0))
+    for position, (_, buses, s1, s2, s0) in enumerate(sides):
+        magnitude = np.abs(np.vstack(phases(s0, s1, s2))).max(axis=0) * ibase[buses]
+        for r in range(len(net.row_element)):
+            end = net.row_ends[r][position]
+            if end is None:
+                continue  # a three-winding star point
+            key = (net.row_kind[r], net.row_element[r], end)
+            at_end[key] = float(magnitude[r])
+            if buses[r] != fault_bus:
+                continue
+            fed[key] = float(magnitude[r])
+            beyond = phases(np.array([fault[2] + s0[r]]), np.array([fault[0] + s1[r]]), np.array([fault[1] + s2[r]]))
+            past[key] = float(max(abs(complex(p[0])) for p in beyond) * ibase[fault_bus])
+    return FaultPartials(fed, past, at_end)
+
+
+@dataclass
+class DutyInputs:
+    """What the duty needs from the solve of one (fault, case): bus results by the original
+    bus ids, the energised document (switching state applied: elements left out, buses merged
+    into nodes) and each bus's node in it, the partials of a fault at a node, and bus results
+    at another tmin."""
+
+    fault: str
+    case: str
+    buses: BusValues
+    energised: CircuitDocument
+    node_of: Mapping[str, str]
+    partials: Callable[[str], FaultPartials]
+    at_tmin: Callable[[float, list[str]], BusValues]
+
+
+class _Table:
+    """The duty rows of one (fault, case) as they are found, and what every check reads."""
+
+    def __init__(self, doc: CircuitDocument, inputs: DutyInputs) -> None:
+        self.doc = doc
+        self.inputs = inputs
+        self.tk = doc.study.tk_s
+        self.rows: list[dict[str, Any]] = []
+        self._partials: dict[str, FaultPartials] = {}
+        self.present = {name: {item.id: item for item in getattr(inputs.energised, name)} for name, _ in _ROW_KINDS}
+
+    def partials(self, bus_id: str) -> FaultPartials:
+        """The partial currents of a fault at the node `bus_id` is solved at (computed once)."""
+        node = self.inputs.node_of[bus_id]
+        if node not in self._partials:
+            self._partials[node] = self.inputs.partials(node)
+        return self._partials[node]
+
+    def add(
+        self,
+        device: str,
+        kind: str,
+        check: str,
+        where: tuple[str, str],
+        required: float,
+        rated: float,
+        time_s: float | None,
+    ) -> None:
+        """One check; `where` is (the fault bus, "bus" or "element": which side of the device
+        the governing fault is on). Margin is the unused share of the rating."""
+        self.rows.append(
+            {
+                "fault": self.inputs.fault,
+                "case": self.inputs.case,
+                "id": device,
+                "kind": kind,
+                "check": check,
+                "location": where[0],
+                "fault_position": where[1],
+                "required_ka": required,
+                "rated_ka": rated,
+                "margin_percent": (rated - required) / rated * 100.0,
+                "pass": bool(required <= rated),
+                "time_s": time_s,
+            }
+        )
+
+    def withstand(self, rated_ka: float, rated_s: float) -> float:
+        return rescaled_withstand_ka(rated_ka, rated_s, self.tk)
+
+
+def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]]:
+    """The duty rows of every rated device whose buses were solved, in document order:
+    busbars, switches, cables, transformers. Ratings come from `doc`; what is energised, and
+    where, from `inputs.energised`."""
+    table = _Table(doc, inputs)
+    _busbars(table)
+    _switches(table)
+    _cables(table)
+    _transformers(table)
+    return table.rows
+
+
+def _busbars(table: _Table) -> None:
+    for bus in table.doc.buses:
+        ratings, values = bus.ratings, table.inputs.buses.get(bus.id)
+        if ratings is None or values is None:
+            continue
+        where = (bus.id, "bus")
+        if ratings.peak_withstand_ka is not None and "ip_ka" in values:
+            table.add(bus.id, "busbar", "peak", where, _num(values["ip_ka"]), ratings.peak_withstand_ka, None)
+        if ratings.short_time_ka is not None and "ith_ka" in values:
+            rated = table.withstand(ratings.short_time_ka, ratings.short_time_s)
+            table.add(bus.id, "busbar", "thermal", where, _num(values["ith_ka"]), rated, table.tk)
+
+
+def _switches(table: _Table) -> None:
+    inputs, study = table.inputs, table.doc.study
+    at_delays = _breaker_tmin_values(table.doc, inputs)
+    for switch in table.doc.switches:
+        ratings, values = switch.ratings, inputs.buses.get(switch.bus)
+        if ratings is None or values is None:
+            continue
+        ikss = _num(values["ikss_ka"])
+        if switch.element is not None:
+            # open (or its element out of service): the element is not energised, no current
+            key = _switch_row_key(table.present, inputs.node_of[switch.bus], switch.element)
+            if key is None:
+                continue
+            at = table.partials(switch.bus)
+            fed, past = at.fed.get(key, 0.0), at.past.get(key, 0.0)
+            position, current = ("bus", fed) if fed >= past else ("element", past)
+        elif switch.to_bus is not None and inputs.node_of.get(switch.to_bus) == inputs.node_of[switch.bus]:
+            position, current = "bus", ikss  # a closed coupler: at most the whole fault current at its bus
+        else:
+            continue  # an open coupler keeps its buses apart and carries nothing
+        share = current / ikss if ikss > 0 else 0.0
+        tmin = ratings.tmin_s if ratings.tmin_s is not None else study.tmin_s
+        at_delay = at_delays.get((tmin, switch.bus), values)
+        where, name, kind = (switch.bus, position), switch.id, switch.kind
+        if ratings.making_ka is not None and "ip_ka" in values:
+            table.add(name, kind, "making", where, _num(values["ip_ka"]) * share, ratings.making_ka, None)
+        if ratings.breaking_ka is not None and "ib_ka" in at_delay:
+            table.add(name, kind, "breaking", where, _num(at_delay["ib_ka"]) * share, ratings.breaking_ka, tmin)
+        asym_rating = ratings.asymmetrical_breaking_ka(tmin)
+        if study.ib_asym and asym_rating is not None and "ib_asym_ka" in at_delay:
+            table.add(name, kind, "breaking_asym", where, _num(at_delay["ib_asym_ka"]) * share, asym_rating, tmin)
+        if ratings.short_time_ka is not None and "ith_ka" in values:
+            rated = table.withstand(ratings.short_time_ka, ratings.short_time_s)
+            table.add(name, kind, "thermal", where, _num(values["ith_ka"]) * share, rated, table.tk)
+
+
+def _cables(table: _Table) -> None:
+    for line in table.doc.lines:
+        cable = line.ratings
+        if cable is None or line.id not in table.present["lines"]:
+            continue
+        worst: tuple[float, str, str] | None = None
+        for bus_id, end in ((line.from_bus, "from"), (line.to_bus, "to")):
+            values = table.inputs.buses.get(bus_id)
+            if values is None or "ith_ka" not in values:
+                continue
+            at = table.partials(bus_id)
+            key = ("line", line.id, end)
+            fed, past = at.fed.get(key, 0.0), at.past.get(key, 0.0)
+            ikss = _num(values["ikss_ka"])
+            # identical parallel circuits share the current equally
+            share = max(fed, past) / ikss / line.parallel if ikss > 0 else 0.0
+            required = _num(values["ith_ka"]) * share
+            if worst is None or required > worst[0]:
+                worst = (required, bus_id, "bus" if fed >= past else "element")
+        if worst is not None:
+            table.add(line.id, "cable", "thermal", worst[1:], worst[0], cable.withstand_ka(table.tk), table.tk)
+
+
+def _transformers(table: _Table) -> None:
+    for trafo in table.doc.transformers:
+        limits = trafo.ratings
+        if limits is None or trafo.id not in table.present["transformers"]:
+            continue
+        side = limits.through_fault_side
+        rated_kv = trafo.vn_hv_kv if side == "hv" else trafo.vn_lv_kv
+        limit = table.withstand(limits.limit_ka(trafo.sn_mva * trafo.parallel, rated_kv), limits.through_fault_s)
+        worst: tuple[float, str, str] | None = None
+        for bus_id in (trafo.hv_bus, trafo.lv_bus):
+            values = table.inputs.buses.get(bus_id)
+            if values is None or "ith_ka" not in values:
+                continue
+            ikss = _num(values["ikss_ka"])
+            # a through fault: the transformer's own partial current on the rated side
+            through = table.partials(bus_id).at_end.get(("trafo", trafo.id, side), 0.0)
+            required = _num(values["ith_ka"]) * through / ikss if ikss > 0 else 0.0
+            if worst is None or required > worst[0]:
+                worst = (required, bus_id, "bus")
+        if worst is not None:
+            table.add(trafo.id, "transformer", "thermal", worst[1:], worst[0], limit, table.tk)
+
+
+def _breaker_tmin_values(doc: CircuitDocument, inputs: DutyInputs) -> dict[tuple[float, str], Mapping[str, Any]]:
+    """Bus results at each breaker's own tmin where it differs from the study's."""
+    wanted: dict[float, list[str]] = {}
+    for switch in doc.switches:
+        ratings = switch.ratings
+        if ratings is None or ratings.tmin_s is None or ratings.tmin_s == doc.study.tmin_s:
+            continue
+        if switch.bus in inputs.buses:
+            wanted.setdefault(ratings.tmin_s, [])
+            if switch.bus not in wanted[ratings.tmin_s]:
+                wanted[ratings.tmin_s].append(switch.bus)
+    out: dict[tuple[float, str], Mapping[str, Any]] = {}
+    for tmin, buses in wanted.items():
+        for bus_id, values in inputs.at_tmin(tmin, buses).items():
+            out[(tmin, bus_id)] = values
+    return out
+
+
+def _switch_row_key(present: Mapping[str, Mapping[str, Any]], node: str, element: str) -> tuple[str, str, str] | None:
+    """(row kind, element, end name) of the energised element's end at `node`; None when the
+    element is not energised."""
+    for list_name, kind in _ROW_KINDS:
+        item = present[list_name].get(element)
+        if item is None:
+            continue
+        for field, end in _END_FIELDS[list_name]:
+            if getattr(item, field) == node:
+                return (kind, element, end)
+    return None
+
+
+_END_FIELDS = {
+    "lines": (("from_bus", "from"), ("to_bus", "to")),
+    "transformers": (("hv_bus", "hv"), ("lv_bus", "lv")),
+    "transformers3w": (("hv_bus", "hv"), ("mv_bus", "mv"), ("lv_bus", "lv")),
+}
+
+
+def _num(value: float | str) -> float:
+    return float(value)

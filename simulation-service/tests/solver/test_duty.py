@@ -1,0 +1,274 @@
+"""Equipment duty (issue 13) against hand calculations.
+
+The partial currents are the equivalent voltage source's superposition (IEC 60909-0 §4.3,
+eq. for I″k: I″k = c·Un/(√3·|Z_k|)): with E = c·Un/√3 behind the fault, a grid Q and a
+branch to a motor M feed E/Z_Q and E/(Z_L + Z_M); the device's peak, breaking and thermal
+currents take the fault bus's κ, μ and √(m + n) (solver README "Equipment duty").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ampflux_shared.circuit import parse_circuit
+from ampflux_simulation.solver import solve_study
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+C_MAX = 1.1
+UN = 20.0
+E = C_MAX * UN / math.sqrt(3.0)  # kV: the equivalent voltage source, IEC 60909-0 Table 1 c_max
+K_CU_XLPE = 226.0 * math.sqrt(math.log((250 + 234.5) / (90 + 234.5)))  # IEC 60949 eq. 1, 90 → 250 °C
+
+
+def motor_feeder(**study: Any) -> dict[str, Any]:
+    """Grid Q (250 MVA, R/X 0.1) at A, a 2 km 20 kV cable L to B, a 2 MW motor at B."""
+    return {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "motor-feeder",
+        "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 0.5, "duty": True, **study},
+        "buses": [
+            {
+                "id": "A",
+                "vn_kv": UN,
+                "ratings": {"peak_withstand_ka": 40.0, "short_time_ka": 16.0, "short_time_s": 3.0},
+            },
+            {"id": "B", "vn_kv": UN},
+        ],
+        "ext_grids": [{"id": "Q", "bus": "A", "s_sc_max_mva": 250.0, "rx_max": 0.1}],
+        "lines": [
+            {
+                "id": "L",
+                "from_bus": "A",
+                "to_bus": "B",
+                "length_km": 2.0,
+                "r_ohm_per_km": 0.2,
+                "x_ohm_per_km": 0.12,
+                "ratings": {"material": "cu", "cross_section_mm2": 50, "insulation": "xlpe"},
+            }
+        ],
+        "motors": [
+            {
+                "id": "M",
+                "bus": "B",
+                "pn_mech_mw": 2.0,
+                "cos_phi_n": 0.9,
+                "efficiency_n_percent": 95.0,
+                "vn_kv": UN,
+                "lrc_pu": 5.0,
+                "rx": 0.1,
+            }
+        ],
+        "switches": [
+            {
+                "id": "CB",
+                "bus": "A",
+                "element": "L",
+                "ratings": {"breaking_ka": 16.0, "making_ka": 40.0, "short_time_ka": 16.0, "short_time_s": 1.0},
+            }
+        ],
+    }
+
+
+def impedances() -> tuple[complex, complex, complex]:
+    """Z_Q, Z_L, Z_M in Ω (FORMAT.md: Z_Q = c·Un²/S″kQ, Z_M = (1/lrc)·Un²/S_rM)."""
+    z_q = C_MAX * UN**2 / 250.0
+    x_q = z_q / math.sqrt(1 + 0.1**2)
+    s_rm = 2.0 / (0.95 * 0.9)
+    z_m = UN**2 / (5.0 * s_rm)
+    x_m = z_m / math.sqrt(1 + 0.1**2)
+    return complex(0.1 * x_q, x_q), complex(0.4, 0.24), complex(0.1 * x_m, x_m)
+
+
+def duty_rows(data: dict[str, Any], **kwargs: Any) -> tuple[dict[tuple[str, str], dict[str, Any]], Any]:
+    result = solve_study(parse_circuit(data), **kwargs)
+    rs = result.get("3ph", "max")
+    return {(row["id"], row["check"]): row for row in rs.duty}, rs
+
+
+def test_breaker_carries_the_larger_of_its_two_positions() -> None:
+    rows, rs = duty_rows(motor_feeder())
+    z_q, z_l, z_m = impedances()
+    grid, motor = E / z_q, E / (z_l + z_m)  # kA: the two partial currents into a fault at A
+    ikss_a = rs.buses["A"]["ikss_ka"]
+    assert ikss_a == pytest.approx(abs(grid + motor), rel=1e-9)
+    # fault at A: CB carries the motor's current; fault on L just past CB: the grid's, which is larger
+    share = abs(grid) / ikss_a
+    making = rows[("CB", "making")]
+    assert making["fault_position"] == "element" and making["location"] == "A"
+    assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * share, rel=1e-9)
+    assert making["rated_ka"] == 40.0
+    assert rows[("CB", "breaking")]["required_ka"] == pytest.approx(rs.buses["A"]["ib_ka"] * share, rel=1e-9)
+    thermal = rows[("CB", "thermal")]
+    assert thermal["required_ka"] == pytest.approx(rs.buses["A"]["ith_ka"] * share, rel=1e-9)
+    assert thermal["rated_ka"] == 16.0  # Icw for 1 s is not raised for a 0.5 s fault
+    for row in rows.values():
+        assert row["margin_percent"] == pytest.approx((row["rated_ka"] - row["required_ka"]) / row["rated_ka"] * 100)
+        assert row["pass"] is (row["required_ka"] <= row["rated_ka"])
+        assert (row["fault"], row["case"]) == ("3ph", "max")
+
+
+def test_cable_withstand_against_its_worst_end() -> None:
+    rows, rs = duty_rows(motor_feeder())
+    z_q, z_l, _ = impedances()
+    # at A: the grid's E/Z_Q past the cable's end; at B: the grid's E/(Z_Q + Z_L) through it
+    at_a = rs.buses["A"]["ith_ka"] * abs(E / z_q) / rs.buses["A"]["ikss_ka"]
+    at_b = rs.buses["B"]["ith_ka"] * abs(E / (z_q + z_l)) / rs.buses["B"]["ikss_ka"]
+    cable = rows[("L", "thermal")]
+    assert cable["kind"] == "cable"
+    assert cable["required_ka"] == pytest.approx(max(at_a, at_b), rel=1e-9)
+    assert cable["location"] == ("A" if at_a > at_b else "B")
+    # adiabatic withstand k·S/√Tk (IEC 60949): 143.08·50/√0.5 = 10.12 kA
+    assert cable["rated_ka"] == pytest.approx(K_CU_XLPE * 50 / math.sqrt(0.5) / 1000, rel=1e-12)
+    assert cable["rated_ka"] == pytest.approx(10.117, abs=1e-3)
+
+
+def test_parallel_cables_share_the_current() -> None:
+    single, _ = duty_rows(motor_feeder())
+    data = motor_feeder()
+    data["lines"][0]["parallel"] = 2
+    data["lines"][0]["length_km"] = 4.0  # the same impedance as one circuit of 2 km
+    twin, _ = duty_rows(data)
+    assert twin[("L", "thermal")]["required_ka"] == pytest.approx(single[("L", "thermal")]["required_ka"] / 2)
+
+
+def test_busbar_peak_and_short_time_withstand() -> None:
+    rows, rs = duty_rows(motor_feeder(tk_s=6.0))
+    assert rows[("A", "peak")]["required_ka"] == rs.buses["A"]["ip_ka"]
+    assert rows[("A", "peak")]["rated_ka"] == 40.0
+    thermal = rows[("A", "thermal")]
+    assert thermal["required_ka"] == rs.buses["A"]["ith_ka"]
+    # I²t equivalence for a fault longer than the rated time (IEC 60865-1): 16·√(3/6)
+    assert thermal["rated_ka"] == pytest.approx(16.0 * math.sqrt(3.0 / 6.0), rel=1e-12)
+    assert thermal["time_s"] == 6.0
+
+
+def test_a_breakers_own_minimum_time_delay_moves_ib() -> None:
+    data = motor_feeder(tmin_s=0.1)
+    data["switches"][0]["ratings"]["tmin_s"] = 0.02
+    rows, rs = duty_rows(data)
+    faster = solve_study(parse_circuit({**data, "study": {**data["study"], "tmin_s": 0.02, "duty": False}}))
+    ib_fast = faster.get("3ph", "max").buses["A"]["ib_ka"]
+    assert ib_fast > rs.buses["A"]["ib_ka"]  # the motor has decayed less at 20 ms
+    z_q, _, _ = impedances()
+    share = abs(E / z_q) / rs.buses["A"]["ikss_ka"]
+    breaking = rows[("CB", "breaking")]
+    assert breaking["required_ka"] == pytest.approx(ib_fast * share, rel=1e-9)
+    assert breaking["time_s"] == 0.02
+
+
+def test_asymmetrical_breaking_against_the_capability_at_tmin() -> None:
+    rows, rs = duty_rows(motor_feeder(ib_asym=True, tmin_s=0.05))
+    z_q, _, _ = impedances()
+    share = abs(E / z_q) / rs.buses["A"]["ikss_ka"]
+    asym = rows[("CB", "breaking_asym")]
+    assert asym["required_ka"] == pytest.approx(rs.buses["A"]["ib_asym_ka"] * share, rel=1e-9)
+    p = math.exp(-0.05 / 0.045)  # IEC 62271-100: DC share at 50 ms with τ = 45 ms
+    assert asym["rated_ka"] == pytest.approx(16.0 * math.sqrt(1 + 2 * p * p), rel=1e-12)
+    assert ("CB", "breaking_asym") not in duty_rows(motor_feeder())[0]  # only when the study asks
+
+
+def transformer_case() -> dict[str, Any]:
+    """Grid 20 kV, a 1 MVA 20/0.4 kV transformer limited to 25·I_rLV for 2 s, nothing on the LV side."""
+    return {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "through-fault",
+        "study": {"frequency_hz": 50, "tk_s": 1.0, "duty": True},
+        "buses": [{"id": "HV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
+        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
+        "transformers": [
+            {
+                "id": "T",
+                "hv_bus": "HV",
+                "lv_bus": "LV",
+                "sn_mva": 1.0,
+                "vn_hv_kv": 20.0,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 6.0,
+                "vkr_percent": 1.0,
+                "ratings": {"through_fault_multiple": 25.0, "through_fault_side": "lv", "through_fault_s": 2.0},
+            }
+        ],
+    }
+
+
+def test_transformer_through_fault_limit() -> None:
+    rows, rs = duty_rows(transformer_case())
+    row = rows[("T", "thermal")]
+    # the whole LV fault current passes the transformer; a fault at HV passes none
+    assert row["location"] == "LV"
+    assert row["required_ka"] == pytest.approx(rs.buses["LV"]["ith_ka"], rel=1e-9)
+    assert row["rated_ka"] == pytest.approx(25.0 * 1.0 / (math.sqrt(3) * 0.4), rel=1e-12)  # 36.08 kA
+
+
+def test_no_duty_section_unless_asked() -> None:
+    data = motor_feeder()
+    data["study"]["duty"] = False
+    result = solve_study(parse_circuit(data))
+    assert result.get("3ph", "max").duty is None
+    assert "duty" not in result.get("3ph", "max").to_dict()
+    forced = solve_study(parse_circuit(data), duty=True)
+    assert forced.get("3ph", "max").to_dict()["duty"]
+
+
+def test_open_switches_and_couplers() -> None:
+    data = motor_feeder()
+    data["switches"][0]["closed"] = False
+    rows, _ = duty_rows(data)
+    # the cable is open at A: neither the breaker nor the cable carries fault current
+    assert not any(device in ("CB", "L") for device, _ in rows)
+
+    data = motor_feeder()
+    data["buses"].append({"id": "A2", "vn_kv": UN})
+    data["switches"].append(
+        {"id": "BC", "bus": "A", "to_bus": "A2", "ratings": {"breaking_ka": 25.0, "making_ka": 63.0}}
+    )
+    rows, rs = duty_rows(data)
+    # a closed coupler: at most the whole fault current of its bus (a documented choice)
+    assert rows[("BC", "making")]["required_ka"] == rs.buses["A"]["ip_ka"]
+    data["switches"][-1]["closed"] = False
+    data["ext_grids"].append({"id": "Q2", "bus": "A2", "s_sc_max_mva": 100.0, "rx_max": 0.1})
+    rows, _ = duty_rows(data)
+    assert not any(device == "BC" for device, _ in rows)
+
+
+def industrial() -> dict[str, Any]:
+    return json.loads((DATA / "industrial_duty.json").read_text(encoding="utf-8"))
+
+
+def test_industrial_network_shows_failing_breaker_and_cable() -> None:
+    data = industrial()
+    result = solve_study(parse_circuit(data))
+    sets = {(rs.fault, rs.case): rs for rs in result.result_sets}
+    assert set(sets) == {("3ph", "max"), ("3ph", "min"), ("2ph", "max"), ("2ph", "min")}
+    rows = sets[("3ph", "max")].duty
+    assert rows is not None
+    failing = {(row["kind"], row["id"]) for row in rows if not row["pass"]}
+    assert failing == {("breaker", "CB-M1"), ("cable", "C-M1")}
+    kinds = {row["kind"] for row in rows}
+    assert kinds == {"busbar", "breaker", "cable", "transformer"}
+    # every rated device is checked: 4 busbars, 10 breakers, 3 cables, 3 transformers
+    assert len({row["id"] for row in rows}) == 20
+    # the feeder breaker's duty is the fault on its cable just past it: total minus the motor's share
+    feeder = next(row for row in rows if row["id"] == "CB-M1" and row["check"] == "breaking")
+    assert feeder["fault_position"] == "element"
+    assert feeder["required_ka"] < sets[("3ph", "max")].buses["MAIN-6A"]["ib_ka"]
+
+
+def test_duty_follows_a_scenario() -> None:
+    data = copy.deepcopy(industrial())
+    data["scenarios"] = [{"id": "split", "switches": {"CB-BC": "open"}}]
+    result = solve_study(parse_circuit(data), scenario="split")
+    rows = result.get("3ph", "max").duty
+    assert rows is not None
+    assert not any(row["id"] == "CB-BC" for row in rows)
+    # one transformer per section: the feeder breaker now passes, its undersized cable still fails
+    failing = {row["id"] for row in rows if not row["pass"]}
+    assert "C-M1" in failing
