@@ -347,3 +347,65 @@ def test_results_json_is_compact_and_spells_non_finite_numbers_as_strings() -> N
     assert json.loads(text) == want
     assert json.loads(dumps_results(payload, pretty=True)) == json.loads(text)
     assert dumps_results(payload, pretty=True).count("\n") > 5
+
+
+# --- switching states and faults along lines ---------------------------------------------
+
+
+def switched_network() -> dict[str, Any]:
+    """mv_meshed_20kv with a fuse in front of distribution transformer DT-A13 and a scenario that blows it."""
+    data = reference_case("mv_meshed_20kv")
+    data.pop("expected", None)
+    data["switches"] = [{"id": "F-DT", "bus": "A1-3", "element": "DT-A13", "kind": "fuse"}]
+    data["scenarios"] = [{"id": "fuse-blown", "name": "DT-A13 fuse blown", "switches": {"F-DT": "open"}}]
+    return data
+
+
+def test_scenario_flag_solves_that_switching_state_and_reports_cut_off_buses(tmp_path: Path) -> None:
+    circuit = write(tmp_path / "c.json", switched_network())
+
+    normal = run_cli(circuit, "--faults", "3ph", "--cases", "max")
+    blown = run_cli(circuit, "--faults", "3ph", "--cases", "max", "--scenario", "fuse-blown")
+
+    assert normal.returncode == 0 and blown.returncode == 0, blown.stderr
+    before, after = json.loads(normal.stdout)["result_sets"][0], json.loads(blown.stdout)["result_sets"][0]
+    assert "LV-A13" in before["buses"] and "LV-A13" not in after["buses"]
+    assert after["scenario"] == "fuse-blown" and "scenario" not in before
+    assert "open switch(es) F-DT" in after["unsupplied"]["LV-A13"]
+
+
+def test_line_fault_flag_reports_the_point_by_line_and_fraction(tmp_path: Path) -> None:
+    data = reference_case("ind480_radial")
+    data.pop("expected", None)
+    line = data["lines"][0]
+    circuit = write(tmp_path / "c.json", data)
+
+    done = run_cli(circuit, "--faults", "3ph", "--line-fault", f"{line['id']}@0.5", f"{line['id']}@0.25", "--table")
+
+    assert done.returncode == 0, done.stderr
+    rows = {row.split()[0]: row.split() for row in done.stdout.splitlines() if row.startswith(line["id"] + "@")}
+    assert set(rows) == {f"{line['id']}@0.5", f"{line['id']}@0.25"}
+    # nearer to the source end, more current
+    ik_quarter, ik_half = float(rows[f"{line['id']}@0.25"][1]), float(rows[f"{line['id']}@0.5"][1])
+    assert math.isfinite(ik_half) and ik_quarter > ik_half > 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--scenario", "nope"], "--scenario: unknown scenario 'nope'"),
+        (["--line-fault", "NOPE@0.5"], "--line-fault: unknown line 'NOPE'"),
+    ],
+)
+def test_flags_naming_unknown_scenarios_or_lines_exit_2(tmp_path: Path, flags: list[str], message: str) -> None:
+    done = run_cli(write(tmp_path / "c.json", switched_network()), *flags)
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert message in done.stderr
+
+
+@pytest.mark.parametrize("value", ["L1", "L1@1.0", "L1@0", "L1@x", "@0.5"])
+def test_a_malformed_line_fault_is_refused_by_the_parser(tmp_path: Path, value: str) -> None:
+    done = run_cli(write(tmp_path / "c.json", switched_network()), "--line-fault", value)
+
+    assert done.returncode == 2 and "LINE@FRACTION" in done.stderr

@@ -1,7 +1,8 @@
 """`ampflux-solve`: run the short-circuit study of a circuit document from the command line.
 
     ampflux-solve CIRCUIT.json [-o RESULTS.json] [--faults 3ph,2ph,1ph,2phg] [--cases max,min]
-                  [--bus ID ...] [--branches BUS_ID] [--table]
+                  [--bus ID ...] [--branches BUS_ID] [--scenario ID] [--line-fault LINE@FRACTION ...]
+                  [--table]
 
 Exit status: 0 solved; 1 the solver failed (its message on stderr); 2 bad flags, an
 unreadable circuit file, an invalid document (every problem on stderr, one `path: message`
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     errors = [f"{flag}: unknown bus {bus_id!r}" for flag, bus_id in _unknown_flag_buses(args, data)]
+    errors += _apply_switching_flags(args, data)
     try:
         doc = parse_circuit(data, faults=args.faults, cases=args.cases)
     except CircuitValidationError as error:
@@ -116,8 +119,52 @@ def _parser() -> argparse.ArgumentParser:
         help="report only these buses (default: all)",
     )
     parser.add_argument("--branches", metavar="BUS_ID", help="add branch contributions for a fault at this bus")
+    parser.add_argument(
+        "--scenario", metavar="ID", help="solve the document's scenario ID (switch states, elements out of service)"
+    )
+    parser.add_argument(
+        "--line-fault",
+        dest="line_faults",
+        nargs="+",
+        action="extend",
+        type=_line_fault,
+        metavar="LINE@FRACTION",
+        help="also fault this line at a fraction (0..1, from its from_bus) of its length, e.g. L12@0.3; "
+        "replaces the document's study.line_faults",
+    )
     parser.add_argument("--table", action="store_true", help="print an aligned table instead of JSON on stdout")
     return parser
+
+
+def _line_fault(text: str) -> dict[str, Any]:
+    line, at, fraction = text.rpartition("@")
+    try:
+        value = float(fraction)
+    except ValueError:
+        value = math.nan
+    if not at or not line or not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give LINE@FRACTION with 0 < FRACTION < 1, e.g. L12@0.3")
+    return {"line": line, "fraction": value}
+
+
+def _apply_switching_flags(args: argparse.Namespace, data: dict[str, Any]) -> list[str]:
+    """--scenario and --line-fault go into the document's study (checked here, so an error names the flag)."""
+    errors = []
+    study = data.get("study")
+    if args.scenario is not None:
+        scenarios = data.get("scenarios")
+        known = {s.get("id") for s in scenarios if isinstance(s, dict)} if isinstance(scenarios, list) else set()
+        if args.scenario not in known:
+            errors.append(f"--scenario: unknown scenario {args.scenario!r}")
+        elif isinstance(study, dict):
+            study["scenario"] = args.scenario
+    if args.line_faults:
+        lines = data.get("lines")
+        known = {ln.get("id") for ln in lines if isinstance(ln, dict)} if isinstance(lines, list) else set()
+        errors += [f"--line-fault: unknown line {f['line']!r}" for f in args.line_faults if f["line"] not in known]
+        if isinstance(study, dict):
+            study["line_faults"] = args.line_faults
+    return errors
 
 
 def _choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
@@ -175,9 +222,13 @@ def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
     blocks = []
     for result_set in result_sets:
         title = f"{result_set['fault']} fault, {result_set['case']} case"
+        if result_set.get("scenario"):
+            title += f", scenario {result_set['scenario']}"
         lines = [title, "=" * len(title)]
         for quantity, reason in (result_set.get("omitted") or {}).items():
             lines.append(f"({quantity} omitted: {reason})")
+        for bus_id, reason in (result_set.get("unsupplied") or {}).items():
+            lines.append(f"({bus_id}: {reason})")
         quantities = list(result_set.get("quantities") or [])
         rows = {bus_id: [values.get(q) for q in quantities] for bus_id, values in result_set["buses"].items()}
         lines += _aligned(["bus", *quantities], rows)
