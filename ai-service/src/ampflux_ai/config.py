@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -50,3 +53,39 @@ class Settings(ServiceSettings):
     study_wait_s: float = Field(default=60.0, gt=0)
     # A finished generation stays re-attachable from memory this long (then from the database).
     stream_keep_s: float = Field(default=300.0, gt=0)
+
+    # --- Models (issue 12) ---
+    # "openai": any OpenAI-style server (models are listed, not loaded or unloaded);
+    # "ollama": also its native API for pull / load / unload / status.
+    provider_kind: Literal["openai", "ollama"] = "openai"
+    # Ollama's native API (http://127.0.0.1:11434); empty: the provider URL without its "/v1".
+    ollama_url: str = ""
+    # How long a model loaded by `POST /ai/models/start` stays in memory without use (Ollama keep_alive).
+    model_keep_alive: str = "30m"
+    # The context window assumed when the provider does not say (tokens).
+    default_context_tokens: int = Field(default=8192, ge=512)
+    # How long the provider's model list is remembered (seconds).
+    models_cache_s: float = Field(default=60.0, ge=0)
+
+    # --- Files (issue 12) ---
+    # "filesystem": under `files_dir` (default <data_dir>/files); "s3": any S3-compatible store.
+    file_storage: Literal["filesystem", "s3"] = "filesystem"
+    files_dir: Path | None = None
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_prefix: str = "ai-files/"
+    # One file at most this large (bytes): a larger upload stops with 413 while it streams.
+    file_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    # Per company: at most this many files (409) and this many bytes in all (413).
+    company_max_files: int = Field(default=1000, ge=1)
+    company_max_file_bytes: int = Field(default=5 * 1024 * 1024 * 1024, ge=1)
+    # Text kept per file for the model (characters); the rest is cut with a note.
+    file_text_max_chars: int = Field(default=2_000_000, ge=1000)
+    # At most this many files attached to one message.
+    max_attachments: int = Field(default=10, ge=1, le=100)
+
+    def files_root(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"

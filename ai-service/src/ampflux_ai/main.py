@@ -10,10 +10,14 @@ from ampflux_shared.app import ServiceSpec, create_service_app, serve
 from ampflux_shared.security import JWKSVerifier
 
 from .api import ROUTERS
+from .api.files import UPLOAD_PATH
 from .config import Settings
 from .domain.cache import ResponseCache
 from .domain.generation import GenerationHub
+from .domain.model_catalog import ModelCatalog
+from .domain.model_ops import ModelOperations
 from .domain.provider import Providers
+from .domain.storage import store_from_settings
 from .metrics import AIMetrics
 from .models import event_tables, metadata
 
@@ -31,6 +35,7 @@ the AI routes answer 503 saying how to configure one.
 async def _close(app: FastAPI) -> None:
     # Replies being written get a moment to finish and be stored before the clients close.
     await app.state.generations.drain()
+    await app.state.model_operations.close()
     await app.state.providers.close()
     await app.state.response_cache.close()
 
@@ -49,11 +54,16 @@ def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | Non
             event_tables=event_tables,
             verifier=verifier,
             on_shutdown=[_close],
+            # Uploads stream to disk under the file limits of their own (AI_FILE_MAX_BYTES...).
+            body_limit_exempt=[("POST", UPLOAD_PATH)],
         )
     )
     app.state.ai_metrics = AIMetrics(app.state.metrics)
     app.state.providers = Providers(settings)
     app.state.generations = GenerationHub(settings.stream_keep_s)
+    app.state.model_catalog = ModelCatalog(app.state.providers)
+    app.state.model_operations = ModelOperations(app.state.ai_metrics, settings.model_keep_alive)
+    app.state.file_store = store_from_settings(settings)
     app.state.response_cache = ResponseCache(
         ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries, redis_url=settings.redis_url
     )

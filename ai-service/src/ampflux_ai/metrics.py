@@ -36,3 +36,19 @@ class AIMetrics:
         self.budget_refusals = metrics.counter(
             "ampflux_ai_budget_refusals_total", "Requests refused because the company's daily budget is spent"
         )
+        # Models and files (issue 12).
+        self.model_operations = metrics.counter(
+            "ampflux_ai_model_operations_total",
+            "Ollama model operations (pull, load, unload, start) by outcome",
+            ["operation", "outcome"],
+        )
+        self.files_uploaded = metrics.counter(
+            "ampflux_ai_files_uploaded_total", "Files stored, by the sniffed media type", ["media_type"]
+        )
+        self.file_bytes = metrics.counter("ampflux_ai_file_upload_bytes_total", "Bytes of uploaded files stored")
+        self.file_refusals = metrics.counter(
+            "ampflux_ai_file_refusals_total", "Uploads refused, by reason (size, count, type)", ["reason"]
+        )
+        self.file_analyses = metrics.counter(
+            "ampflux_ai_file_analyses_total", "File analyses by kind (circuit, model)", ["kind"]
+        )

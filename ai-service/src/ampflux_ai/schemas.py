@@ -15,12 +15,16 @@ class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(default="", max_length=200)
+    # One of the company's enabled models (GET /ai/models); absent: the company's default.
+    model: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ConversationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    # One of the company's enabled models; null: back to the company's default.
+    model: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ConversationRead(BaseModel):
@@ -30,6 +34,8 @@ class ConversationRead(BaseModel):
     title: str
     created_at: datetime
     last_message_at: datetime
+    # None: the company's default model.
+    model: str | None = None
 
 
 class ToolCallRead(BaseModel):
@@ -58,6 +64,8 @@ class MessageRead(BaseModel):
     completed_at: datetime | None
     first_token_ms: float | None
     duration_ms: float | None
+    # User messages: the attached files and how much of each went into the context.
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ConversationWithMessages(ConversationRead):
@@ -68,6 +76,8 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # Uploaded files (POST /ai/files) whose text goes into the model's context with this message.
+    file_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
 
 class AssistantRequest(BaseModel):
@@ -121,10 +131,96 @@ class ProviderSettingsWrite(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     # Absent: keep the stored key; "" removes it (servers that need none, e.g. Ollama).
     api_key: str | None = Field(default=None, max_length=500)
+    # "ollama": the server also speaks Ollama's native API (models can be pulled, loaded, unloaded).
+    kind: Literal["openai", "ollama"] = "openai"
 
 
 class ProviderSettingsRead(BaseModel):
     base_url: str
     model: str
+    kind: str
     api_key_last4: str | None
     updated_at: datetime
+
+
+# --- Models and files (issue 12) ---
+
+
+class ModelRead(BaseModel):
+    id: str
+    display_name: str
+    enabled: bool
+    default: bool
+    # None: the provider does not say.
+    context_length: int | None
+    tool_calls: bool | None
+
+
+class ModelList(BaseModel):
+    provider_kind: str
+    # Starting and stopping work only on an Ollama provider.
+    can_start: bool
+    items: list[ModelRead]
+
+
+class ModelChoiceWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    default: bool = False
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ModelOperationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=200)
+
+
+class ModelStatus(BaseModel):
+    id: str
+    status: Literal["not-present", "pulling", "loading", "loaded", "unloaded", "failed"]
+    percent: float | None = None
+    detail: str | None = None
+    error: str | None = None
+    expires_at: str | None = None
+
+
+class FileRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    size: int
+    sha256: str
+    media_type: str
+    # Characters of extracted text (0: none, e.g. an image).
+    text_chars: int
+    created_at: datetime
+
+
+class FileUploadResult(BaseModel):
+    # Every file of the request, in the order the parts came.
+    items: list[FileRead]
+
+
+class FileAnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A circuit document: also run a short-circuit study (through the simulation service, in this project).
+    study: bool = False
+    project_id: uuid.UUID | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="study options (faults, cases...)")
+
+
+class FileAnalysis(BaseModel):
+    file_id: uuid.UUID
+    kind: Literal["circuit", "summary"]
+    # kind=circuit: counts, voltage levels, validation problems (and the study when asked).
+    circuit: dict[str, Any] | None = None
+    study: dict[str, Any] | None = None
+    # kind=summary: the model's summary of the file's text, and what was cut to fit its window.
+    summary: str | None = None
+    model: str | None = None
+    note: str | None = None
+    usage: Usage | None = None

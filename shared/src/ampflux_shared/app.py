@@ -76,6 +76,8 @@ class ServiceSpec:
     # Refuse request bodies over `settings.max_document_bytes` (413); the gateway, which
     # has its own transport limit, turns it off.
     limit_request_bodies: bool = True
+    # (method, path) of routes that stream large bodies under limits of their own (uploads).
+    body_limit_exempt: Sequence[tuple[str, str]] = ()
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
@@ -167,7 +169,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     # Outermost first: request id wraps everything so metrics and logs see it.
     if spec.limit_request_bodies:
         # Innermost: a 413 still carries the request id and is counted in the metrics.
-        app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_document_bytes)
+        app.add_middleware(
+            BodySizeLimitMiddleware, max_body_bytes=settings.max_document_bytes, exempt=spec.body_limit_exempt
+        )
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     if spec.cors_origins:
         app.add_middleware(

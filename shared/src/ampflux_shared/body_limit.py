@@ -5,10 +5,13 @@ body (no length) is counted as it streams through; the moment it passes the limi
 stream is cut and, if no answer has started yet, the client gets the 413.
 
 Every service app has it with `max_document_bytes` (the one document limit); the gateway
-with its own `max_body_bytes`.
+with its own `max_body_bytes`. A route that streams large bodies under limits of its own
+(the AI service's file upload) is named in `exempt` as (method, path) and passes through.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,12 +23,13 @@ class RequestBodyTooLarge(Exception):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, exempt: Iterable[tuple[str, str]] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes

@@ -3,8 +3,19 @@
 from .admin import router as admin_router
 from .assistant import router as assistant_router
 from .conversations import router as conversations_router
+from .files import router as files_router
 from .messages import router as messages_router
+from .models import router as models_router
 from .openai_compat import router as openai_router
 from .ws import router as ws_router
 
-ROUTERS = (conversations_router, messages_router, assistant_router, admin_router, openai_router, ws_router)
+ROUTERS = (
+    conversations_router,
+    messages_router,
+    assistant_router,
+    admin_router,
+    openai_router,
+    ws_router,
+    models_router,
+    files_router,
+)

@@ -56,7 +56,7 @@ async def read_usage(
 
 def _read(row: CompanyProvider) -> ProviderSettingsRead:
     return ProviderSettingsRead(
-        base_url=row.base_url, model=row.model, api_key_last4=row.key_last4, updated_at=row.updated_at
+        base_url=row.base_url, model=row.model, kind=row.kind, api_key_last4=row.key_last4, updated_at=row.updated_at
     )
 
 
@@ -94,6 +94,7 @@ async def write_provider(
         )
         session.add(row)
     row.base_url, row.model, row.updated_by, row.updated_at = base_url, body.model.strip(), principal.user_id, utcnow()
+    row.kind = body.kind
     if body.api_key is not None:
         if body.api_key == "":
             row.key_ciphertext = row.key_id = row.key_last4 = None

@@ -53,7 +53,7 @@ async def send_message(
     accept: Annotated[str | None, Header()] = None,
 ):
     started = await start_reply(
-        request.app, principal, request.headers.get("authorization", ""), conversation_id, body.content
+        request.app, principal, request.headers.get("authorization", ""), conversation_id, body.content, body.file_ids
     )
     headers = {
         "Location": f"/ai/conversations/{conversation_id}/messages/{started.message_id}/stream",

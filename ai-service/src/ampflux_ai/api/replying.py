@@ -7,17 +7,21 @@ re-attaches must find the message even if the request that started it is long go
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
+from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.security import Principal
 
 from ..config import Settings
-from ..domain import conversations
+from ..domain import conversations, files
+from ..domain.context_fit import FileText, budget_chars, fit
 from ..domain.generation import Generation, StreamEvent
 from ..domain.replies import ReplyJob, run_job
 from ..domain.tools import Toolbox
@@ -33,18 +37,32 @@ class Started:
 
 
 async def start_reply(
-    app: FastAPI, principal: Principal, bearer: str, conversation_id: uuid.UUID, text: str
+    app: FastAPI,
+    principal: Principal,
+    bearer: str,
+    conversation_id: uuid.UUID,
+    text: str,
+    file_ids: Sequence[uuid.UUID] = (),
 ) -> Started:
     settings: Settings = app.state.settings
+    if len(file_ids) > settings.max_attachments:
+        raise validation_failed([field_error("file_ids", f"at most {settings.max_attachments} files per message")])
     async with app.state.db.session() as session:
         conversation = await conversations.get_owned(session, principal, conversation_id, lock=True)
         await enforce_budget(session, principal, settings, app.state.ai_metrics)
         config = await app.state.providers.for_company(session, principal.company_id)
+        # The conversation's own model, else the company's default (the provider's model when none is chosen).
+        model = conversation.model or await app.state.model_catalog.default_model(session, config, principal.company_id)
+        config = dataclasses.replace(config, model=model)
         history = conversations.history_for_model(
             await conversations.messages_of(session, conversation), settings.system_prompt
         )
-        history.append({"role": "user", "content": text})
+        content, attachments = text, list[dict[str, Any]]()
+        if file_ids:
+            content, attachments = await _with_attachments(app, session, principal, config, history, text, file_ids)
+        history.append({"role": "user", "content": content})
         user, reply = await conversations.start_exchange(session, conversation, text, config.model)
+        user.attachments = attachments
     tools = Toolbox(
         bearer=bearer,
         project_url=settings.project_url,
@@ -60,6 +78,39 @@ async def start_reply(
 
     generation = app.state.generations.start(reply.id, work)
     return Started(conversation_id, user.id, reply.id, generation)
+
+
+async def _with_attachments(
+    app: FastAPI,
+    session: Any,
+    principal: Principal,
+    config: Any,
+    history: list[dict[str, Any]],
+    text: str,
+    file_ids: Sequence[uuid.UUID],
+) -> tuple[str, list[dict[str, Any]]]:
+    """The message as the model reads it: the files' text, fitted into what is left of the
+    model's window (a quarter kept for the answer), each cut announced, then the user's text."""
+    rows = []
+    for index, file_id in enumerate(dict.fromkeys(file_ids)):
+        try:
+            rows.append(await files.get_for_company(session, principal, file_id))
+        except ProblemError:  # not found: another company's, deleted, or never was
+            raise validation_failed(
+                [field_error(f"file_ids[{index}]", "no such file of the company", "unknown_file")]
+            ) from None
+    window = await app.state.model_catalog.context_tokens(config, config.model)
+    used = sum(len(str(m.get("content") or "")) for m in history) + len(text)
+    budget = budget_chars(window, used, reserve_tokens=max(256, window // 4))
+    fitted = fit([FileText(r.name, r.text or "", r.text_chars if r.text else 0) for r in rows], budget)
+    parts = []
+    for row, piece in zip(rows, fitted, strict=True):
+        parts.append(piece.content if row.text else f"--- file: {row.name} ---\n[no text: {row.media_type}]")
+    attachments = [
+        {"file_id": str(r.id), "name": r.name, "chars": f.total_chars, "chars_used": f.used_chars, "cut": f.cut}
+        for r, f in zip(rows, fitted, strict=True)
+    ]
+    return "\n\n".join([*parts, text]), attachments
 
 
 def sse(event: StreamEvent) -> str:

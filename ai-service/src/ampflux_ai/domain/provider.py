@@ -33,6 +33,8 @@ class ProviderConfig:
     api_key: str
     model: str
     source: str  # "operator" | "company"
+    # "openai" (OpenAI-style only) or "ollama" (its native API too: pull, load, unload).
+    kind: str = "openai"
 
 
 class Providers:
@@ -47,7 +49,7 @@ class Providers:
         s = self.settings
         if not (s.provider_base_url and s.model):
             return None
-        return ProviderConfig(s.provider_base_url, s.provider_api_key, s.model, "operator")
+        return ProviderConfig(s.provider_base_url, s.provider_api_key, s.model, "operator", s.provider_kind)
 
     async def for_company(self, session: AsyncSession, company_id: uuid.UUID) -> ProviderConfig:
         row = await session.get(CompanyProvider, company_id)
@@ -58,7 +60,7 @@ class Providers:
                     key = self.keyring.open(row.key_id, row.key_ciphertext, company_id=company_id)
                 except SealingError as exc:
                     raise ProblemError(503, f"the company's AI provider key cannot be used: {exc}") from None
-            return ProviderConfig(row.base_url, key, row.model, "company")
+            return ProviderConfig(row.base_url, key, row.model, "company", row.kind)
         config = self.operator()
         if config is None:
             raise ProblemError(503, NOT_CONFIGURED, slug="ai-provider-not-configured")
