@@ -167,6 +167,28 @@ def test_an_island_fed_by_converters_alone_is_a_validation_problem() -> None:
     assert [p.code for p in problems] == ["no_source"]
 
 
+def test_source_ratings_must_fit_their_bus() -> None:
+    """A converter, DFIG or asynchronous generator rated for another voltage level (beyond ±20 %)
+    is a wrong bus or unit, reported on its vn_kv like a machine's."""
+    problems = validate_circuit(
+        {
+            "format": "circuit-document",
+            "version": 1,
+            "id": "ratings",
+            "study": {"frequency_hz": 50},
+            "buses": [{"id": "A", "vn_kv": 20.0}],
+            "ext_grids": [{"id": "Q", "bus": "A", "s_sc_max_mva": 100.0, "rx_max": 0.1}],
+            "converters": [{"id": "PV", "bus": "A", "kind": "pv", "sn_mva": 1.0, "vn_kv": 0.4, "k": 1.1}],
+            "wind_dfig": [{"id": "WD", "bus": "A", "vn_kv": 20.0, "kappa": 1.7, "ip_max_ka": 0.4, "rx": 0.1}],
+            "async_generators": [{"id": "WA", "bus": "A", "sn_mva": 2.0, "vn_kv": 0.69, "lrc_pu": 5.0, "rx": 0.1}],
+        }
+    )
+    assert [(p.path, p.code) for p in problems] == [
+        ("converters[0].vn_kv", "rating_mismatch"),
+        ("async_generators[0].vn_kv", "rating_mismatch"),
+    ]
+
+
 # --- doubly fed wind units (type 3) ------------------------------------------------------
 
 

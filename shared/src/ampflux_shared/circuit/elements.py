@@ -9,8 +9,10 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .model import (
+    AsyncGenerator,
     Bus,
     CircuitDocument,
+    Converter,
     ExtGrid,
     Generator,
     Line,
@@ -19,6 +21,7 @@ from .model import (
     Switch,
     Transformer,
     Transformer3W,
+    WindDfig,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,6 +36,9 @@ class IndexedElements:
     transformers3w: list[tuple[int, Transformer3W]] = field(default_factory=list)
     generators: list[tuple[int, Generator]] = field(default_factory=list)
     motors: list[tuple[int, Motor]] = field(default_factory=list)
+    converters: list[tuple[int, Converter]] = field(default_factory=list)
+    wind_dfig: list[tuple[int, WindDfig]] = field(default_factory=list)
+    async_generators: list[tuple[int, AsyncGenerator]] = field(default_factory=list)
     switches: list[tuple[int, Switch]] = field(default_factory=list)
     scenarios: list[tuple[int, Scenario]] = field(default_factory=list)
 
@@ -46,6 +52,9 @@ class IndexedElements:
             transformers3w=list(enumerate(doc.transformers3w)),
             generators=list(enumerate(doc.generators)),
             motors=list(enumerate(doc.motors)),
+            converters=list(enumerate(doc.converters)),
+            wind_dfig=list(enumerate(doc.wind_dfig)),
+            async_generators=list(enumerate(doc.async_generators)),
             switches=list(enumerate(doc.switches)),
             scenarios=list(enumerate(doc.scenarios)),
         )
@@ -65,6 +74,9 @@ class IndexedElements:
             transformers3w=_valid_entries(Transformer3W, data.get("transformers3w")),
             generators=_valid_entries(Generator, data.get("generators")),
             motors=_valid_entries(Motor, data.get("motors")),
+            converters=_valid_entries(Converter, data.get("converters")),
+            wind_dfig=_valid_entries(WindDfig, data.get("wind_dfig")),
+            async_generators=_valid_entries(AsyncGenerator, data.get("async_generators")),
             switches=_valid_entries(Switch, data.get("switches")),
             scenarios=_valid_entries(Scenario, data.get("scenarios")),
         )

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 
 from .elements import IndexedElements
-from .model import Generator, Line, Motor, Transformer, Transformer3W
+from .model import AsyncGenerator, Converter, Generator, Line, Motor, Transformer, Transformer3W, WindDfig
 from .problems import CircuitProblem
 
 RATING_TOLERANCE = 0.20
@@ -34,6 +34,9 @@ def check_ratings(elements: IndexedElements) -> list[CircuitProblem]:
         problems += _machine_rating(f"generators[{index}]", generator, bus_kv)
     for index, motor in elements.motors:
         problems += _machine_rating(f"motors[{index}]", motor, bus_kv)
+    for name in ("converters", "wind_dfig", "async_generators"):
+        for index, source in getattr(elements, name):
+            problems += _machine_rating(f"{name}[{index}]", source, bus_kv)
     return problems
 
 
@@ -88,7 +91,9 @@ def _winding_ratings(
     return problems
 
 
-def _machine_rating(path: str, machine: Generator | Motor, bus_kv: Mapping[str, float]) -> list[CircuitProblem]:
+def _machine_rating(
+    path: str, machine: Generator | Motor | Converter | WindDfig | AsyncGenerator, bus_kv: Mapping[str, float]
+) -> list[CircuitProblem]:
     bus_value = bus_kv.get(machine.bus)
     if bus_value is None or _fits(machine.vn_kv, bus_value):
         return []
