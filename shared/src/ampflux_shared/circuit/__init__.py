@@ -5,9 +5,11 @@ from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, Transform
 from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
 from .limits import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, DocumentObject, check_document_depth
 from .model import (
+    AsyncGenerator,
     Bus,
     Case,
     CircuitDocument,
+    Converter,
     ExtGrid,
     Fault,
     Generator,
@@ -19,6 +21,7 @@ from .model import (
     Switch,
     Transformer,
     Transformer3W,
+    WindDfig,
 )
 from .problems import CircuitProblem, CircuitValidationError
 from .validation import CASES, FAULTS, parse_circuit, validate_circuit
@@ -28,6 +31,7 @@ __all__ = [
     "FAULTS",
     "MAX_DOCUMENT_BYTES",
     "MAX_DOCUMENT_DEPTH",
+    "AsyncGenerator",
     "BreakerRatings",
     "Bus",
     "BusbarRatings",
@@ -38,6 +42,7 @@ __all__ = [
     "CircuitProblem",
     "CircuitTooLargeError",
     "CircuitValidationError",
+    "Converter",
     "DocumentObject",
     "ExtGrid",
     "Fault",
@@ -51,6 +56,7 @@ __all__ = [
     "Transformer",
     "Transformer3W",
     "TransformerRatings",
+    "WindDfig",
     "canonical_json",
     "check_document_depth",
     "document_sha256",
