@@ -36,3 +36,44 @@ async def test_cells_starting_like_a_formula_are_neutralised_and_numbers_stay_nu
     assert rows[1][3] == "-0.5" and rows[1][4] == "'@SUM(A1:A9)"
     assert rows[2][2:5] == ["B1", "12.25", "fine"]
     assert [r[2] for r in rows[3:]] == ["'+1", "'-2", "'\tx"]
+
+
+def test_duty_table_as_csv_has_every_column_and_neutralises_ids() -> None:
+    from ampflux_simulation.domain.export import DUTY_COLUMNS, duty_csv, duty_rows
+
+    row = {
+        "fault": "3ph",
+        "case": "max",
+        "id": "=CB-1",
+        "kind": "breaker",
+        "check": "breaking",
+        "location": "MAIN",
+        "fault_position": "element",
+        "required_ka": 25.5,
+        "rated_ka": 16.0,
+        "margin_percent": -59.375,
+        "pass": False,
+        "time_s": 0.05,
+    }
+    other = {**row, "id": "CB-2", "location": "SUB", "pass": True, "time_s": None}
+    sets = [{"fault": "3ph", "case": "max", "duty": [row, other]}, {"fault": "3ph", "case": "min"}]
+
+    rows = list(csv.reader(io.StringIO(duty_csv(duty_rows(sets)), newline="")))
+
+    assert rows[0] == list(DUTY_COLUMNS)
+    assert rows[1] == [
+        "3ph",
+        "max",
+        "'=CB-1",
+        "breaker",
+        "breaking",
+        "MAIN",
+        "element",
+        "25.5",
+        "16.0",
+        "-59.375",
+        "false",
+        "0.05",
+    ]
+    assert rows[2][2] == "CB-2" and rows[2][-2:] == ["true", ""]
+    assert [r["id"] for r in duty_rows(sets, buses=["SUB"])] == ["CB-2"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ampflux_shared.circuit import parse_circuit
+from ampflux_simulation.domain.export import DUTY_COLUMNS
 from ampflux_simulation.solver import solve_study
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -252,6 +253,7 @@ def test_industrial_network_shows_failing_breaker_and_cable() -> None:
     assert rows is not None
     failing = {(row["kind"], row["id"]) for row in rows if not row["pass"]}
     assert failing == {("breaker", "CB-M1"), ("cable", "C-M1")}
+    assert all(tuple(row) == DUTY_COLUMNS for row in rows)  # the CSV's columns, in order
     kinds = {row["kind"] for row in rows}
     assert kinds == {"busbar", "breaker", "cable", "transformer"}
     # every rated device is checked: 4 busbars, 10 breakers, 3 cables, 3 transformers

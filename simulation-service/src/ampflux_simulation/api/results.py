@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ampflux_shared.errors import conflict
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import export, results
-from ..models import RunStatus, StudyRun
+from ..models import RunStatus, StudyResultSet, StudyRun
 from ..schemas import BusResultRead, ResultSetRead, ResultsPage
 from .access import visible_run
 from .deps import DatabaseDep, PageDep, SessionDep
@@ -89,9 +90,15 @@ async def download_results(
     fault: FaultFilter = None,
     case: CaseFilter = None,
     trail: Annotated[bool, Query(description="JSON only: include each set's trail")] = False,
-) -> StreamingResponse:
+    table: Annotated[
+        Literal["buses", "duty"],
+        Query(description="buses: the per-bus results; duty: the equipment duty table (a study with study.duty)"),
+    ] = "buses",
+) -> Response:
     """Every matching result as CSV (one row per fault, case and bus) or as FORMAT.md
-    `result_sets` JSON, streamed so that a 20k-bus run never sits in memory at once."""
+    `result_sets` JSON, streamed so that a 20k-bus run never sits in memory at once; with
+    `table=duty` the equipment duty rows instead (per device, check, fault and case; `bus`
+    filters by the device's location)."""
     async with database.session() as session:
         run = await visible_run(request, session, principal, run_id)
         _require_results(run)
@@ -100,6 +107,8 @@ async def download_results(
             for rs in await results.result_sets(session, run.id)
             if (not fault or rs.fault in fault) and (not case or rs.case in case)
         ]
+    if table == "duty":
+        return _duty_download(run, sets, format, bus)
 
     async def body():
         # A session of its own: the response outlives the route function.
@@ -118,3 +127,15 @@ async def download_results(
     return StreamingResponse(
         body(), media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+def _duty_download(run: StudyRun, sets: list[StudyResultSet], format: str, buses: list[str] | None) -> Response:
+    # Small (devices × checks × sets): answered whole, not streamed.
+    rows = list(export.duty_rows((results.set_read(rs) for rs in sets), buses=buses))
+    if format == "csv":
+        body, media_type = export.duty_csv(rows), "text/csv"
+    else:
+        body = json.dumps({"run_id": str(run.id), "circuit_id": run.document_id, "duty": rows}, allow_nan=False)
+        media_type = "application/json"
+    filename = f"simulation-{run.id}-duty.{format}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,14 +1,32 @@
-"""Downloads of a run's results as CSV or as FORMAT.md `result_sets` JSON, streamed in chunks."""
+"""Downloads of a run's results as CSV or as FORMAT.md `result_sets` JSON, streamed in chunks;
+the equipment duty table as CSV (also `ampflux-solve --duty-csv`, so no database import here)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..models import StudyBusResult, StudyResultSet
+if TYPE_CHECKING:
+    from ..models import StudyBusResult, StudyResultSet
+
+# The duty table's columns: one row per rated device, check, fault and case (solver/duty.py).
+DUTY_COLUMNS = (
+    "fault",
+    "case",
+    "id",
+    "kind",
+    "check",
+    "location",
+    "fault_position",
+    "required_ka",
+    "rated_ka",
+    "margin_percent",
+    "pass",
+    "time_s",
+)
 
 
 def csv_columns(sets: Sequence[StudyResultSet]) -> list[str]:
@@ -98,3 +116,29 @@ async def json_chunks(
         parts.append(close_set())
     parts.append("]}")
     yield "".join(parts).encode()
+
+
+def duty_rows(
+    result_sets: Iterable[Mapping[str, Any]], *, buses: Sequence[str] | None = None
+) -> Iterator[Mapping[str, Any]]:
+    """Every duty row of the sets, in set order (only devices at `buses` when given)."""
+    for rs in result_sets:
+        for row in rs.get("duty") or ():
+            if not buses or row.get("location") in buses:
+                yield row
+
+
+def duty_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The duty table as CSV text: DUTY_COLUMNS, `pass` as true/false."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DUTY_COLUMNS)
+    for row in rows:
+        writer.writerow([_duty_cell(row.get(column)) for column in DUTY_COLUMNS])
+    return buffer.getvalue()
+
+
+def _duty_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _cell(value)

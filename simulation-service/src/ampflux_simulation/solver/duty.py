@@ -33,21 +33,6 @@ from .faults import FaultCurrents
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument
 
-# The duty table's columns, in order (the CLI's --duty-csv and the results download).
-DUTY_COLUMNS = (
-    "fault",
-    "case",
-    "id",
-    "kind",
-    "check",
-    "location",
-    "fault_position",
-    "required_ka",
-    "rated_ka",
-    "margin_percent",
-    "pass",
-    "time_s",
-)
 # Which list a switch's `element` names, in the order validation resolves a shared id.
 _ROW_KINDS = (("lines", "line"), ("transformers", "trafo"), ("transformers3w", "trafo3w"))
 
