@@ -141,6 +141,25 @@ def test_full_converters_in_unbalanced_faults_feed_the_positive_sequence_only() 
     assert result.get("1ph", "max").buses["B"]["ikss_ka"] == pytest.approx(ik1, rel=REL)
 
 
+def test_branch_currents_carry_the_converters_share() -> None:
+    """Branch currents add up to the bus's I″k with the converters in it: each injection is
+    turned so its share at the fault is in phase with c (the magnitudes of the bus formula).
+    Fault at B: the cable carries I″k − I_PV (the PV injects at B itself) =
+    c·Un/(√3·|Z_BB|) + |Z_Q|/|Z_BB|·I_BESS. Fault at A: the cable carries the PV's current alone."""
+    i_pv = 1.2 * 2.0 / (SQRT3 * 20.0)
+    i_bess = 1.5 * 1.0 / (SQRT3 * 20.0)
+    h = _pv_by_hand(1.1, i_pv, i_bess)
+    zq, zbb = complex(h["zq"]), complex(h["zbb"])
+    at_b = solve_study(_pv_network(["3ph"], ["max"]), branches_for="B").get("3ph", "max")
+    line = at_b.branches["B"]["L"]  # type: ignore[index]
+    expected = 1.1 * 20.0 / (SQRT3 * abs(zbb)) + abs(zq) / abs(zbb) * i_bess
+    assert line["ikss_from_ka"] == pytest.approx(expected, rel=REL)
+    assert line["ikss_to_ka"] == pytest.approx(expected, rel=REL)
+    assert at_b.voltages["B"]["B"]["va_pu"] == pytest.approx(0.0, abs=1e-12)  # type: ignore[index]
+    at_a = solve_study(_pv_network(["3ph"], ["max"]), branches_for="A").get("3ph", "max")
+    assert at_a.branches["A"]["L"]["ikss_from_ka"] == pytest.approx(i_pv, rel=REL)  # type: ignore[index]
+
+
 def test_full_converters_in_the_min_case_only_with_k_min() -> None:
     """Min case (c_min = 1.0): the battery without k_min feeds nothing, the PV k_min·I_rG."""
     res = solve_study(_pv_network(["3ph"], ["min"])).get("3ph", "min")

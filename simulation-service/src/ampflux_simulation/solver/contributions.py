@@ -85,12 +85,16 @@ def end_currents(
     z0_col: NDArray[np.complex128] | None,
     y0_stamps: NDArray[np.complex128] | None,
     z2_col: NDArray[np.complex128] | None = None,
+    dv1_sources: NDArray[np.complex128] | None = None,
 ) -> tuple[EndCurrents, tuple[NDArray[np.complex128], ...]]:
     """(the currents at both ends of every row, the bus voltage changes dv0, dv1, dv2 and the
     bus frame rotation) for a fault at `fault_bus`; `seq` holds the scalar sequence currents
-    of this fault (arrays of length 1)."""
+    of this fault (arrays of length 1). `dv1_sources` is the converters' injections' own
+    voltage change (sources.fault_injection); `seq` must then be taken for c + their Σ."""
     i1, i2, i0 = complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0])
     dv1 = -z1_col * i1
+    if dv1_sources is not None:
+        dv1 = dv1 + dv1_sources
     dv2 = -(z1_col if z2_col is None else z2_col) * i2
     dv0 = -z0_col * i0 if (z0_col is not None and i0 != 0) else np.zeros(net.n_bus, dtype=np.complex128)
     stamps1 = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
@@ -122,11 +126,12 @@ def branch_contributions(
     z0_col: NDArray[np.complex128] | None,
     y0_stamps: NDArray[np.complex128] | None,
     z2_col: NDArray[np.complex128] | None = None,
+    dv1_sources: NDArray[np.complex128] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """({element id: currents per end}, {bus id: voltages}) for a fault at `fault_bus`.
 
     `seq` holds the scalar sequence currents of this fault (arrays of length 1)."""
-    ends_pu, (dv0, dv1, dv2, rot) = end_currents(net, fault_bus, seq, z1_col, z0_col, y0_stamps, z2_col)
+    ends_pu, (dv0, dv1, dv2, rot) = end_currents(net, fault_bus, seq, z1_col, z0_col, y0_stamps, z2_col, dv1_sources)
     i1f, i2f, i0f, i1t, i2t, i0t = ends_pu.f1, ends_pu.f2, ends_pu.f0, ends_pu.t1, ends_pu.t2, ends_pu.t0
 
     ibase = net.sn_mva / (SQRT3 * net.base_kv)  # kA per unit current, per bus

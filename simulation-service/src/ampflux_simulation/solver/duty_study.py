@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import sources
 from .contributions import end_currents
 from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials
 from .elements import build_network
@@ -65,8 +66,10 @@ class _CaseNetworks:
         neg = use.negative if fault != "3ph" else None
         z2_col = neg.columns(np.array([bus]))[:, 0] if neg is not None else None
         z2_kk = np.array([z2_col[bus]]) if z2_col is not None else None
-        seq = sequence_currents(fault, np.array([c]), np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
-        ends, _ = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col)
+        # full converters: their injections, with the fault's source voltage c + Σ|Z_kj|·I_skPF
+        s_cs, dv_cs = sources.fault_injection(use.pos, use.net.current_sources, z1_col)
+        seq = sequence_currents(fault, np.array([c + s_cs]), np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
+        ends, _ = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
         return fault_partials(use.net, bus, seq, ends)
 
 

@@ -517,5 +517,7 @@ def _branches(
     neg = use.negative if fault != "3ph" else None
     z2_col = neg.columns(np.array([bus]))[:, 0] if neg is not None else None
     z2_kk = np.array([z2_col[bus]]) if z2_col is not None else None
-    seq = sequence_currents(fault, cvec, np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
-    return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0, z2_col)
+    # full converters: their injections, with the fault's source voltage c + Σ|Z_kj|·I_skPF
+    s_cs, dv_cs = sources.fault_injection(use.pos, use.net.current_sources, z1_col)
+    seq = sequence_currents(fault, cvec + s_cs, np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
+    return branch_contributions(use.net, bus, seq, z1_col, z0_col, nets.net.y0, z2_col, dv_cs)

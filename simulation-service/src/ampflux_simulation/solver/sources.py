@@ -103,3 +103,20 @@ def current_source_voltage(fac: nw.Factorized, sources: CurrentSources, buses: N
     for b, e in zip(*np.nonzero(share > TRAIL_MIN_SHARE), strict=True):
         shares[int(b)][sources.element[int(e)]] = float(share[b, e])
     return SourceVoltage(total, shares)
+
+
+def fault_injection(
+    fac: nw.Factorized, sources: CurrentSources, z1_col: NDArray[np.complex128]
+) -> tuple[float, NDArray[np.complex128] | None]:
+    """For branch currents of a fault at bus k (z1_col = Z[:, k]): the converters' source
+    voltage Σ_j |Z_kj|·I_skPF,j at k and the bus voltage change their injections cause.
+
+    Each injection is turned by −arg(Z_kj), so its share at the fault is in phase with c and
+    the shares add as magnitudes, as at the bus; with the fault's sequence currents taken for
+    the source voltage c + Σ, the branch currents then add up to the bus's I″k."""
+    if not sources:
+        return 0.0, None
+    z_kj = z1_col[sources.bus]
+    injection = np.zeros(fac.n, dtype=np.complex128)
+    np.add.at(injection, sources.bus, sources.i_pu * np.exp(-1j * np.angle(z_kj)))
+    return float(np.abs(z_kj) @ sources.i_pu), fac.lu.solve(injection)
