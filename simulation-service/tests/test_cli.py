@@ -6,6 +6,7 @@ numpy and scipy costs seconds per call).
 """
 
 import contextlib
+import csv
 import gzip
 import io
 import json
@@ -409,3 +410,44 @@ def test_a_malformed_line_fault_is_refused_by_the_parser(tmp_path: Path, value: 
     done = run_cli(write(tmp_path / "c.json", switched_network()), "--line-fault", value)
 
     assert done.returncode == 2 and "LINE@FRACTION" in done.stderr
+
+
+INDUSTRIAL = REPO_ROOT / "simulation-service" / "tests" / "data" / "industrial_duty.json"
+
+
+@pytest.mark.usefixtures("solver")
+def test_duty_of_an_industrial_network_as_json_table_and_csv(tmp_path: Path) -> None:
+    data = json.loads(INDUSTRIAL.read_text(encoding="utf-8"))
+    data["study"]["duty"] = False  # the flag asks for it
+    circuit = write(tmp_path / "plant.json", data)
+    output, duty_file = tmp_path / "results.json", tmp_path / "duty.csv"
+
+    result = run_cli(circuit, "--faults", "3ph", "--duty-csv", duty_file, "-o", output)
+
+    assert result.returncode == 0, result.stderr
+    (result_set,) = [rs for rs in json.loads(output.read_text())["result_sets"] if rs["case"] == "max"]
+    failing = {(row["kind"], row["id"]) for row in result_set["duty"] if not row["pass"]}
+    assert failing == {("breaker", "CB-M1"), ("cable", "C-M1")}
+    rows = list(csv.DictReader(duty_file.read_text(encoding="utf-8").splitlines()))
+    assert {(r["case"], r["kind"], r["id"]) for r in rows if r["pass"] == "false"} >= {
+        ("max", "breaker", "CB-M1"),
+        ("max", "cable", "C-M1"),
+    }
+    assert len(rows) == sum(len(rs["duty"]) for rs in json.loads(output.read_text())["result_sets"])
+
+    table = run_cli(circuit, "--faults", "3ph", "--cases", "max", "--duty", "--table")
+    assert table.returncode == 0, table.stderr
+    duty_lines = table.stdout.split("equipment duty\n", 1)[1].splitlines()
+    assert duty_lines[0].split() == ["device", *cli._DUTY_COLUMNS, "pass"]
+    failed = {line.split()[0] for line in duty_lines[2:] if line.endswith("FAIL")}
+    assert failed == {"CB-M1", "C-M1"}
+
+    plain = run_cli(circuit, "--faults", "3ph")
+    assert all("duty" not in rs for rs in json.loads(plain.stdout)["result_sets"])
+
+
+@pytest.mark.usefixtures("solver")
+def test_unwritable_duty_csv_exits_2(tmp_path: Path) -> None:
+    result = run_cli(INDUSTRIAL, "--faults", "3ph", "--cases", "max", "--duty-csv", tmp_path / "no" / "duty.csv")
+    assert result.returncode == 2
+    assert "cannot write" in result.stderr

@@ -2,7 +2,7 @@
 
     ampflux-solve CIRCUIT.json [-o RESULTS.json] [--faults 3ph,2ph,1ph,2phg] [--cases max,min]
                   [--bus ID ...] [--branches BUS_ID] [--scenario ID] [--line-fault LINE@FRACTION ...]
-                  [--table]
+                  [--table] [--duty] [--duty-csv DUTY.csv]
 
 Exit status: 0 solved; 1 the solver failed (its message on stderr); 2 bad flags, an
 unreadable circuit file, an invalid document (every problem on stderr, one `path: message`
@@ -61,7 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ampflux_simulation.solver import SolverError, solve_study
 
     try:
-        result = solve_study(doc, faults=args.faults, cases=args.cases, buses=args.buses, branches_for=args.branches)
+        result = solve_study(
+            doc,
+            faults=args.faults,
+            cases=args.cases,
+            buses=args.buses,
+            branches_for=args.branches,
+            duty=True if args.duty or args.duty_csv is not None else None,
+        )
     except SolverError as error:
         print(f"ampflux-solve: {error}", file=sys.stderr)
         return EXIT_SOLVER_ERROR
@@ -72,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write_json(args.output, payload)
         except OSError as error:
             print(f"{args.output}: cannot write: {error.strerror or error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if args.duty_csv is not None:
+        # the same table as the results download's table=duty
+        from ampflux_simulation.domain.export import duty_csv, duty_rows
+
+        try:
+            args.duty_csv.write_text(duty_csv(duty_rows(payload["result_sets"])), encoding="utf-8")
+        except OSError as error:
+            print(f"{args.duty_csv}: cannot write: {error.strerror or error}", file=sys.stderr)
             return EXIT_BAD_INPUT
     try:
         if args.table:
@@ -133,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         "replaces the document's study.line_faults",
     )
     parser.add_argument("--table", action="store_true", help="print an aligned table instead of JSON on stdout")
+    parser.add_argument(
+        "--duty",
+        action="store_true",
+        help="add the equipment duty of every rated device (breakers, busbars, cables, transformers), "
+        "as the document's study.duty does",
+    )
+    parser.add_argument(
+        "--duty-csv", type=Path, metavar="DUTY.csv", help="write the equipment duty table as CSV here (implies --duty)"
+    )
     return parser
 
 
@@ -236,8 +261,19 @@ def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
             lines += ["", f"branch currents, fault at {fault_bus}", *_summary("branch", branches, _BRANCH_SUMMARY)]
         for fault_bus, voltages in (result_set.get("voltages") or {}).items():
             lines += ["", f"bus voltages, fault at {fault_bus}", *_summary("bus", voltages, _VOLTAGE_SUMMARY)]
+        if result_set.get("duty") is not None:
+            lines += ["", "equipment duty", *_duty_table(result_set["duty"])]
         blocks.append("\n".join(lines))
     out.write("\n\n".join(blocks) + "\n")
+
+
+_DUTY_COLUMNS = ("kind", "check", "location", "fault_position", "required_ka", "rated_ka", "margin_percent")
+
+
+def _duty_table(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per device and check; failing ones say FAIL."""
+    table = [(row["id"], [*(row[c] for c in _DUTY_COLUMNS), "ok" if row["pass"] else "FAIL"]) for row in rows]
+    return _aligned(["device", *_DUTY_COLUMNS, "pass"], table)
 
 
 def _summary(label: str, items: Mapping[str, Mapping[str, Any]], wanted: tuple[str, ...]) -> list[str]:
@@ -245,8 +281,10 @@ def _summary(label: str, items: Mapping[str, Mapping[str, Any]], wanted: tuple[s
     return _aligned([label, *columns], {name: [values.get(c) for c in columns] for name, values in items.items()})
 
 
-def _aligned(header: list[str], rows: Mapping[str, list[Any]]) -> list[str]:
-    cells = [header, *([name, *map(_cell, values)] for name, values in rows.items())]
+def _aligned(header: list[str], rows: Mapping[str, list[Any]] | Iterable[tuple[str, list[Any]]]) -> list[str]:
+    # (name, values) pairs where a name may repeat (a device with several checks)
+    pairs = rows.items() if isinstance(rows, Mapping) else rows
+    cells = [header, *([name, *map(_cell, values)] for name, values in pairs)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def render(row: list[str]) -> str:
