@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ampflux_shared.circuit import DocumentObject
-from ampflux_shared.circuit.model import Case, Fault
+from ampflux_shared.circuit.model import Case, Fault, LineFault
 from ampflux_shared.pagination import Page
 
 from .models import RunStatus
@@ -32,6 +32,16 @@ class StudyOptions(BaseModel):
         default=None, description="IEC 60909-0 method for κ (study.kappa_method)"
     )
     tk_s: float | None = Field(default=None, gt=0, le=10, description="fault duration for Ith, s")
+    scenario: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="the document's scenario to solve (switch states, elements out of service)"
+    )
+    line_faults: list[LineFault] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="faults along lines (line id, fraction of its length from its from_bus), reported as "
+        "`<line>@<fraction>`; replace the document's study.line_faults",
+    )
 
 
 class CircuitVersionRef(BaseModel):
@@ -111,6 +121,13 @@ class ResultSetRead(BaseModel):
     omitted: dict[str, str] = Field(default_factory=dict)
     branches: dict[str, Any] | None = None
     voltages: dict[str, Any] | None = None
+    scenario: str | None = Field(default=None, description="the scenario solved (none: the document's switch states)")
+    unsupplied: dict[str, str] = Field(
+        default_factory=dict, description="buses and line fault points with no source in this switching state, and why"
+    )
+    line_faults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="line fault points: id -> line, fraction, from_bus, to_bus"
+    )
 
 
 class ResultsPage(Page[BusResultRead]):

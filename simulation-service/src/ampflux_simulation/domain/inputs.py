@@ -41,9 +41,17 @@ def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = ""
             study["kappa_method"] = options.ip_method
         if options.tk_s is not None:
             study["tk_s"] = options.tk_s
+    # the switching state and faults along lines too, once checked against the document (the
+    # errors then name the option the caller sent, not a path of the document)
+    option_errors = _switching_option_errors(document, options)
+    if isinstance(study, dict) and not option_errors:
+        if options.scenario is not None:
+            study["scenario"] = options.scenario
+        if options.line_faults is not None:
+            study["line_faults"] = [fault.model_dump() for fault in options.line_faults]
 
     problems = validate_circuit(document, faults=options.faults, cases=options.cases)
-    errors = [field_error(_join(path_prefix, p.path), p.message, p.code) for p in problems]
+    errors = [field_error(_join(path_prefix, p.path), p.message, p.code) for p in problems] + option_errors
     bus_ids = [b.get("id") for b in document.get("buses") or [] if isinstance(b, dict)]
     known = set(bus_ids)
     for i, bus in enumerate(options.buses or []):
@@ -59,14 +67,34 @@ def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = ""
         "cases": options.cases,
         "buses": list(dict.fromkeys(options.buses)) if options.buses else None,
         "branches_for": options.branches_for,
+        # already written into the document's study; kept here so the run shows what was asked
+        "scenario": options.scenario,
+        "line_faults": [fault.model_dump() for fault in options.line_faults] if options.line_faults else None,
     }
+    line_faults = study.get("line_faults") if isinstance(study, dict) else None
     return StudyInput(
         document=document,
         document_id=str(document.get("id")),
-        bus_count=len(solve_options["buses"] or bus_ids),
+        # faults along lines are reported like buses
+        bus_count=len(solve_options["buses"] or bus_ids) + len(line_faults or ()),
         sha256=document_sha256(document),
         solve_options=solve_options,
     )
+
+
+def _switching_option_errors(document: dict[str, Any], options: StudyOptions) -> list[dict[str, str]]:
+    errors = []
+    if options.scenario is not None:
+        scenarios = document.get("scenarios")
+        known = {s.get("id") for s in scenarios if isinstance(s, dict)} if isinstance(scenarios, list) else set()
+        if options.scenario not in known:
+            errors.append(field_error("options.scenario", f"unknown scenario {options.scenario!r}", "unknown_scenario"))
+    lines = document.get("lines")
+    line_ids = {ln.get("id") for ln in lines if isinstance(ln, dict)} if isinstance(lines, list) else set()
+    for i, fault in enumerate(options.line_faults or ()):
+        if fault.line not in line_ids:
+            errors.append(field_error(f"options.line_faults[{i}].line", f"unknown line {fault.line!r}", "unknown_line"))
+    return errors
 
 
 def compress_document(document: dict[str, Any]) -> bytes:

@@ -219,9 +219,19 @@ def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
     sets.sort(key=lambda rs: (faults.index(rs["fault"]), cases.index(rs["case"])))
     return {
         "result_sets": sets,
-        "bus_order": {bus.id: i for i, bus in enumerate(doc.buses)},
+        "bus_order": _bus_order(doc),
         "solve_seconds": time.perf_counter() - started,
     }
+
+
+def _bus_order(doc: Any) -> dict[str, int]:
+    """Result row order: the document's buses, then its faults along lines (reported like buses)."""
+    from ..solver.switching import point_id
+
+    order = {bus.id: i for i, bus in enumerate(doc.buses)}
+    for fault in doc.study.line_faults:
+        order.setdefault(point_id(fault.line, fault.fraction), len(order))
+    return order
 
 
 def _describe(exc: Exception) -> dict[str, str]:
