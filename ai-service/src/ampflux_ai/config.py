@@ -89,3 +89,21 @@ class Settings(ServiceSettings):
 
     def files_root(self) -> Path:
         return self.files_dir if self.files_dir is not None else self.data_dir / "files"
+
+    # --- Pipelines (issue 12) ---
+    # The RabbitMQ work queue of pipeline executions (bound to `ai.pipeline_execution.queued`);
+    # its dead letters go to `<pipeline_queue>.dlq`, where the workers fail the execution.
+    pipeline_queue: str = "ai.pipelines"
+    # Deliveries of one execution before the broker dead-letters it (a worker that keeps dying on it).
+    pipeline_delivery_limit: int = Field(default=5, ge=1, le=100)
+    # Executions one worker (or the embedded API process) runs at once; steps wait on the model
+    # and the platform, not the CPU.
+    pipeline_concurrency: int = Field(default=4, ge=1, le=64)
+    # How often a running step checks for a cancel and beats its heartbeat (seconds).
+    pipeline_cancel_poll_s: float = Field(default=1.0, gt=0)
+    # Execution event streams: re-read this often when no database notification can wake them
+    # (SQLite), and send a keep-alive comment this often (seconds).
+    pipeline_events_poll_s: float = Field(default=1.0, gt=0)
+    pipeline_events_keepalive_s: float = Field(default=15.0, gt=0)
+    # `python -m ampflux_ai.pipeline_worker` serves its /metrics on this port (0: none).
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -20,6 +20,7 @@ from .domain.provider import Providers
 from .domain.storage import store_from_settings
 from .metrics import AIMetrics
 from .models import event_tables, metadata
+from .pipeline_jobs.lifecycle import start_pipelines, stop_pipelines
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -53,7 +54,9 @@ def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | Non
             migrations_dir=MIGRATIONS_DIR,
             event_tables=event_tables,
             verifier=verifier,
-            on_shutdown=[_close],
+            on_startup=[start_pipelines],
+            # Pipelines stop before the provider clients they use close.
+            on_shutdown=[stop_pipelines, _close],
             # Uploads stream to disk under the file limits of their own (AI_FILE_MAX_BYTES...).
             body_limit_exempt=[("POST", UPLOAD_PATH)],
         )

@@ -52,3 +52,25 @@ class AIMetrics:
         self.file_analyses = metrics.counter(
             "ampflux_ai_file_analyses_total", "File analyses by kind (circuit, model)", ["kind"]
         )
+        # Pipelines (issue 12).
+        self.pipeline_executions = metrics.counter(
+            "ampflux_ai_pipeline_executions_total",
+            "Pipeline executions a worker finished, by outcome (succeeded, failed, cancelled, dead_lettered)",
+            ["outcome"],
+        )
+        self.pipeline_executions_in_progress = metrics.gauge(
+            "ampflux_ai_pipeline_executions_in_progress", "Pipeline executions this process is running"
+        )
+        self.pipeline_steps = metrics.counter(
+            "ampflux_ai_pipeline_steps_total", "Pipeline steps run, by kind and outcome", ["kind", "outcome"]
+        )
+        self.pipeline_step_duration = metrics.histogram(
+            "ampflux_ai_pipeline_step_duration_seconds",
+            "One pipeline step, from its start to its stored result",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.pipeline_resumed_steps = metrics.counter(
+            "ampflux_ai_pipeline_resumed_steps_total",
+            "Steps started again after their worker died (finished steps are never redone)",
+        )

@@ -143,6 +143,123 @@ class ProviderSettingsRead(BaseModel):
     updated_at: datetime
 
 
+# --- pipelines ------------------------------------------------------------------------------
+
+STEP_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+MAX_PIPELINE_STEPS = 20
+
+
+class PipelineInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=STEP_NAME_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    # None: the input is required when executing.
+    default: Any = None
+
+
+class StudySpec(BaseModel):
+    """A short-circuit study of a project's circuit version; every field may be a template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = Field(min_length=1, max_length=500)
+    circuit_id: str = Field(min_length=1, max_length=500)
+    # Default: the newest version.
+    version: int | str | None = None
+    # Study options as the simulation service takes them (faults, cases...).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineStep(BaseModel):
+    """One named step. `prompt`: the model answers `prompt` (and `system`, if given); `tool`:
+    one of the assistant's tools with `arguments`; `study`: a short-circuit study (`study`).
+    Templates `{{inputs.<name>}}` and `{{steps.<earlier step>.output}}` fill text and arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=STEP_NAME_PATTERN)
+    # Checked by the domain (not a Literal), so an unknown kind is named at `steps[i].kind`.
+    kind: str = Field(max_length=32)
+    prompt: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    system: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    tool: str | None = Field(default=None, max_length=100)
+    arguments: dict[str, Any] | None = None
+    study: StudySpec | None = None
+
+
+class PipelineCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    inputs: list[PipelineInput] = Field(default_factory=list, max_length=50)
+    steps: list[PipelineStep] = Field(min_length=1, max_length=MAX_PIPELINE_STEPS)
+
+
+class PipelineUpdate(PipelineCreate):
+    """The whole definition again (PUT replaces it)."""
+
+
+class PipelineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    inputs: list[PipelineInput]
+    steps: list[PipelineStep]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PipelineExecute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+StepStatus = Literal["pending", "running", "succeeded", "failed", "cancelled", "skipped"]
+
+
+class StepRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    name: str
+    kind: str
+    status: StepStatus
+    output: Any = None
+    error: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class PipelineExecutionRead(BaseModel):
+    id: uuid.UUID
+    pipeline_id: uuid.UUID | None
+    status: ExecutionStatus
+    inputs: dict[str, Any]
+    error: str | None
+    # The last step's output once the execution succeeded.
+    output: Any = None
+    tokens_in: int
+    tokens_out: int
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    # When the caller's token (which tool and study steps use) expires; None: not kept.
+    credentials_expire_at: datetime | None
+    steps: list[StepRunRead]
+
+
 # --- Models and files (issue 12) ---
 
 

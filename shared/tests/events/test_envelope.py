@@ -41,6 +41,7 @@ CATALOG_TYPES = {
     "traveler.traveler.completed",
     "traveler.unit.failed",
     "ai.message.completed",
+    "ai.pipeline_execution.queued",
 }
 
 

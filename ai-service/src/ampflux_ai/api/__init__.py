@@ -7,6 +7,8 @@ from .files import router as files_router
 from .messages import router as messages_router
 from .models import router as models_router
 from .openai_compat import router as openai_router
+from .pipeline_executions import router as pipeline_executions_router
+from .pipelines import router as pipelines_router
 from .ws import router as ws_router
 
 ROUTERS = (
@@ -18,4 +20,6 @@ ROUTERS = (
     ws_router,
     models_router,
     files_router,
+    pipelines_router,
+    pipeline_executions_router,
 )

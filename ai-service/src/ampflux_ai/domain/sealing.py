@@ -1,4 +1,5 @@
-"""Company provider keys at rest: AES-GCM under a key from settings, rotatable.
+"""Secrets at rest (company provider keys, the caller's token of a pipeline execution):
+AES-GCM under a key from settings, rotatable.
 
 `AI_KEY_ENCRYPTION_KEYS` is "id:base64,id:base64": the first key seals, every listed key
 opens. Each ciphertext is stored with the id of its key, so adding a new key in front rotates
@@ -42,18 +43,26 @@ class KeyRing:
         return self.current is not None
 
     def seal(self, plaintext: str, *, company_id: uuid.UUID) -> tuple[str, bytes]:
+        return self.seal_bound(plaintext, bound_to=company_id)
+
+    def open(self, key_id: str, blob: bytes, *, company_id: uuid.UUID) -> str:
+        return self.open_bound(key_id, blob, bound_to=company_id)
+
+    def seal_bound(self, plaintext: str, *, bound_to: uuid.UUID) -> tuple[str, bytes]:
+        """Seal under the current key; only `open_bound` with the same `bound_to` opens it."""
         if self.current is None:
             raise SealingError("no AI_KEY_ENCRYPTION_KEYS configured")
         nonce = os.urandom(NONCE_BYTES)
-        # The company id is associated data: a ciphertext copied to another company's row fails.
-        sealed = self.keys[self.current].encrypt(nonce, plaintext.encode(), company_id.bytes)
+        # The owner's id (a company, an execution) is associated data: a ciphertext copied to
+        # another row does not open.
+        sealed = self.keys[self.current].encrypt(nonce, plaintext.encode(), bound_to.bytes)
         return self.current, nonce + sealed
 
-    def open(self, key_id: str, blob: bytes, *, company_id: uuid.UUID) -> str:
+    def open_bound(self, key_id: str, blob: bytes, *, bound_to: uuid.UUID) -> str:
         aead = self.keys.get(key_id)
         if aead is None:
-            raise SealingError(f"the key {key_id!r} that sealed this provider key is no longer configured")
+            raise SealingError(f"the key {key_id!r} that sealed this secret is no longer configured")
         try:
-            return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], company_id.bytes).decode()
+            return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.bytes).decode()
         except InvalidTag:
-            raise SealingError("the stored provider key does not open (tampered or wrong key)") from None
+            raise SealingError("the stored secret does not open (tampered or wrong key)") from None

@@ -305,3 +305,14 @@ class AIMessageCompleted(EventPayload):
     tokens_out: int
     # Names of the tools the model called, in order.
     tool_calls: list[str] = []
+
+
+@event("ai.pipeline_execution.queued")
+class AIPipelineExecutionQueued(EventPayload):
+    """A pipeline execution waits for a worker: the AI service's pipeline work queue is bound
+    to this routing key, so the event is the job (written with the execution, in its transaction)."""
+
+    execution_id: uuid.UUID
+    pipeline_id: uuid.UUID | None
+    company_id: uuid.UUID
+    user_id: uuid.UUID

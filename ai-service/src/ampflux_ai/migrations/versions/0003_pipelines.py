@@ -115,10 +115,12 @@ def upgrade() -> None:
         """
         CREATE OR REPLACE FUNCTION ai_pipeline_execution_changed() RETURNS trigger AS $$
         BEGIN
-            PERFORM pg_notify(
-                'ai_pipeline_execution_changed',
-                CASE WHEN TG_TABLE_NAME = 'pipeline_step_runs' THEN NEW.execution_id::text ELSE NEW.id::text END
-            );
+            IF TG_TABLE_NAME = 'pipeline_step_runs' THEN
+                PERFORM pg_notify('ai_pipeline_execution_changed', NEW.execution_id::text);
+            -- An execution's heartbeats are no news to its streams: only its status is.
+            ELSIF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+                PERFORM pg_notify('ai_pipeline_execution_changed', NEW.id::text);
+            END IF;
             RETURN NEW;
         END
         $$ LANGUAGE plpgsql

@@ -1,0 +1,164 @@
+"""The real pipeline tier: `python -m ampflux_ai.pipeline_worker` processes on PostgreSQL and
+RabbitMQ, with the API in-process on the same database and its own work queue (a unique name).
+
+The test provider runs in this process and can be made slow, so a worker can be SIGKILLed
+while a step is under way: the execution resumes on another worker at that step, and the
+steps that had finished are not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from fake_provider import FakeProvider, Reply
+
+from ampflux_ai.config import Settings
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+
+SLOW_STEP_S = 3.0
+
+
+class Workers:
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        s = self.settings
+        values = {
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": s.database_url,
+            "AMQP_URL": s.amqp_url,
+            "PIPELINE_QUEUE": s.pipeline_queue,
+            "PIPELINE_CANCEL_POLL_S": "0.2",
+            "MIGRATE_ON_START": "false",
+            "PROVIDER_BASE_URL": s.provider_base_url,
+            "PROVIDER_API_KEY": s.provider_api_key,
+            "MODEL": s.model,
+            "PROVIDER_TIMEOUT_S": "30",
+            "PROVIDER_RETRIES": "0",
+            "KEY_ENCRYPTION_KEYS": s.key_encryption_keys,
+            "LOG_LEVEL": "INFO",
+        }
+        env = dict(os.environ) | {f"AI_{k}": str(v) for k, v in values.items()}
+        log = self.log_dir / f"pipeline-worker-{len(self.processes)}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ampflux_ai.pipeline_worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while b"consuming" not in log.read_bytes():
+            assert process.poll() is None, f"the worker exited: {self.logs()}"
+            assert time.monotonic() < deadline, f"the worker did not start: {self.logs()}"
+            time.sleep(0.1)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("pipeline-*.log")))
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.processes:
+            try:
+                p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def worker_settings(settings: Settings, amqp_url: str) -> Iterator[Settings]:
+    queue = f"ai.pipelines.test-{uuid.uuid4().hex[:8]}"
+    yield settings.model_copy(update={"amqp_url": amqp_url, "pipeline_queue": queue})
+    asyncio.run(_delete_queues(amqp_url, queue))
+
+
+async def _delete_queues(amqp_url: str, queue: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (queue, f"{queue}.dlq", f"{queue}.parking"):
+            await channel.queue_delete(name)
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    return next(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+async def _status(client: httpx.AsyncClient, user, execution_id: str) -> dict[str, Any]:
+    return (await client.get(f"/ai/pipeline-executions/{execution_id}", headers=user.headers)).json()
+
+
+async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_finished_ones(
+    worker_settings: Settings, fake: FakeProvider, company, app_client, tmp_path: Path
+):
+    def answer(body: dict[str, Any]) -> Reply:
+        prompt = _prompt(body)
+        return Reply(text=f"answer to {prompt}", delay_s=SLOW_STEP_S if prompt.startswith("slow") else 0.0)
+
+    fake.queue(*[answer] * 10)
+    workers = Workers(worker_settings, tmp_path)
+    try:
+        async for client in app_client(worker_settings):
+            user = company.user()
+            steps = [
+                {"name": "first", "kind": "prompt", "prompt": "first"},
+                {"name": "second", "kind": "prompt", "prompt": "slow: {{steps.first.output}}"},
+                {"name": "third", "kind": "prompt", "prompt": "last: {{steps.second.output}}"},
+            ]
+            r = await client.post("/ai/pipelines", json={"name": "three", "steps": steps}, headers=user.headers)
+            pipeline = r.json()
+            victim = await asyncio.to_thread(workers.start)
+            r = await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=user.headers)
+            assert r.status_code == 202, r.text
+            execution_id = r.json()["id"]
+
+            # Kill the worker while the slow second step is under way (the first one stored).
+            deadline = time.monotonic() + 30
+            while True:
+                body = await _status(client, user, execution_id)
+                if [s["status"] for s in body["steps"]] == ["succeeded", "running", "pending"]:
+                    break
+                assert time.monotonic() < deadline, (body, workers.logs())
+                await asyncio.sleep(0.05)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            await asyncio.to_thread(workers.start)
+
+            deadline = time.monotonic() + 60
+            while (body := await _status(client, user, execution_id))["status"] not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, (body, workers.logs())
+                await asyncio.sleep(0.1)
+            assert body["status"] == "succeeded", (body, workers.logs())
+            assert body["attempts"] == 2
+            assert [s["attempts"] for s in body["steps"]] == [1, 2, 1]
+            assert body["output"] == "answer to last: answer to slow: answer to first"
+            # The provider saw the finished first step once; only the interrupted one twice.
+            prompts = [_prompt(r) for r in fake.chat_requests]
+            assert prompts.count("first") == 1
+            assert prompts.count("slow: answer to first") == 2
+            assert prompts.count("last: answer to slow: answer to first") == 1
+
+            # The stream shows every step once, then the end.
+            stream = await client.get(f"/ai/pipeline-executions/{execution_id}/events", headers=user.headers)
+            kinds = [line.removeprefix("event: ") for line in stream.text.splitlines() if line.startswith("event: ")]
+            assert kinds == ["step_started", "step_finished"] * 3 + ["execution_finished"]
+    finally:
+        await asyncio.to_thread(workers.stop)
