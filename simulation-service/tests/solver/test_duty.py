@@ -274,3 +274,34 @@ def test_duty_follows_a_scenario() -> None:
     # one transformer per section: the feeder breaker now passes, its undersized cable still fails
     failing = {row["id"] for row in rows if not row["pass"]}
     assert "C-M1" in failing
+
+
+def test_line_to_line_fault_shares_the_current_as_the_three_phase_one() -> None:
+    # Z2 = Z1 everywhere: each branch carries the same fraction of the faulted phases' current
+    # as of a 3ph fault (I1 = −I2 = E/(2·Z1), IEC 60909-0 2ph formula), so the partials follow
+    # E/Z_Q over E/Z_Q + E/(Z_L + Z_M) again
+    data = motor_feeder(faults=["3ph", "2ph"])
+    result = solve_study(parse_circuit(data))
+    rs = result.get("2ph", "max")
+    assert rs.duty is not None
+    rows = {(row["id"], row["check"]): row for row in rs.duty}
+    z_q, z_l, z_m = impedances()
+    share = abs(E / z_q) / abs(E / z_q + E / (z_l + z_m))
+    making = rows[("CB", "making")]
+    assert making["fault"] == "2ph"
+    assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * share, rel=1e-9)
+
+
+def test_through_fault_of_a_dyn_transformer_for_an_earth_fault_on_its_lv_side() -> None:
+    # Dyn: the LV winding carries all three sequence currents of an LV earth fault (its star
+    # point is the only earth path there), so its LV-side current is the whole I″k1
+    data = transformer_case()
+    data["study"]["faults"] = ["1ph"]
+    data["ext_grids"][0].update({"x0x_max": 1.0, "r0x0_max": 0.1})
+    data["transformers"][0].update({"vector_group": "Dyn", "vk0_percent": 6.0, "vkr0_percent": 1.0})
+    result = solve_study(parse_circuit(data))
+    rs = result.get("1ph", "max")
+    assert rs.duty is not None
+    (row,) = rs.duty
+    assert (row["id"], row["location"]) == ("T", "LV")
+    assert row["required_ka"] == pytest.approx(rs.buses["LV"]["ith_ka"], rel=1e-9)
