@@ -261,3 +261,36 @@ def test_an_unknown_scenario_is_a_solver_error() -> None:
     data = _doc([{"id": "A", "vn_kv": 20.0}], ext_grids=[_grid("Q", "A")], scenarios=[{"id": "one"}])
     with pytest.raises(SolverError, match="unknown scenario 'two'; the document has: one"):
         solve_study(parse_circuit(data), scenario="two")
+
+
+def test_an_island_fed_by_a_motor_alone_is_supplied_in_the_max_case_only() -> None:
+    # IEC 60909-0 leaves asynchronous motors out of the minimum case: there the island has no source
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        study={"frequency_hz": 50, "faults": ["3ph"], "cases": ["max", "min"]},
+        ext_grids=[{**_grid("Q", "A"), "s_sc_min_mva": 400.0, "rx_min": 0.1}],
+        lines=[{**_line("L", "A", "B", 2.0), "endtemp_degree": 80.0}],
+        motors=[
+            {
+                "id": "M",
+                "bus": "B",
+                "pn_mech_mw": 1.0,
+                "cos_phi_n": 0.9,
+                "efficiency_n_percent": 95.0,
+                "vn_kv": 20.0,
+                "lrc_pu": 5.0,
+                "rx": 0.1,
+            }
+        ],
+        switches=[{"id": "QL", "bus": "A", "element": "L", "closed": False}],
+    )
+
+    result = solve_study(parse_circuit(data))
+
+    high, low = result.get("3ph", "max"), result.get("3ph", "min")
+    # the motor alone: I″kM = c·Un/(√3·|Z_M|), Z_M = (1/I_LR/I_rM)·U_rM²/S_rM (eq. 26)
+    s_rm = 1.0 / (0.95 * 0.9)
+    assert high.buses["B"]["ikss_ka"] == pytest.approx(_ik(complex(0, 1 / 5.0 * 20.0**2 / s_rm)), rel=REL)
+    assert "B" not in low.buses and "A" in low.buses
+    assert low.unsupplied["B"].endswith("(open switch(es) QL; fed only by M, which feed the max case only)")
+    assert high.unsupplied == {}

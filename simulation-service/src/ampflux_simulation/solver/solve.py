@@ -74,7 +74,9 @@ def solve_study(
     for c in cases:
         if c not in CASES:
             raise SolverError(f"unknown case {c!r}; expected 'max' or 'min'")
-    config = configure(doc, scenario=scenario, line_faults=line_faults)
+    # the switching state per case: in the min case motors keep no island supplied
+    configs = {case: configure(doc, scenario=scenario, line_faults=line_faults, case=case) for case in cases}
+    config = configs[cases[0]]
     known = {b.id for b in doc.buses} | set(config.points)
     requested = list(buses) if buses is not None else [b.id for b in doc.buses]
     requested = list(dict.fromkeys([*requested, *config.points]))  # faults along lines are always asked for
@@ -83,19 +85,20 @@ def solve_study(
         raise SolverError(f"unknown bus id(s): {', '.join(unknown)}")
     if branches_for is not None and branches_for not in known:
         raise SolverError(f"unknown bus id for branch contributions: {branches_for}")
-    branch_node = config.node_of.get(branches_for) if branches_for is not None else None
-    if branches_for is not None and branch_node is None:
+    if branches_for is not None and all(branches_for not in c.node_of for c in configs.values()):
         raise SolverError(f"branch contributions for {branches_for}: {config.unsupplied[branches_for]}")
-    fault_ids = config.fault_nodes(requested)
 
-    doc = config.doc
-    if fault_ids:
-        by_case = {case: _solve_case(doc, case, faults, fault_ids, branch_node) for case in cases}
-        sets = [by_case[case][fault] for fault in faults for case in cases]
-    else:  # every asked-for bus is cut off from its sources: nothing to solve, only reasons
-        sets = [ResultSet(fault=f, case=c, quantities=[], buses={}, trail={}) for f in faults for c in cases]
-    if config.changed:
-        sets = [report(rs, config, requested, branches_for) for rs in sets]
+    by_case: dict[str, dict[str, ResultSet]] = {}
+    for case, cfg in configs.items():
+        branch_node = cfg.node_of.get(branches_for) if branches_for is not None else None
+        fault_ids = cfg.fault_nodes(requested)
+        if fault_ids:
+            by_case[case] = _solve_case(cfg.doc, case, faults, fault_ids, branch_node)
+        else:  # every asked-for bus is cut off from its sources: nothing to solve, only reasons
+            by_case[case] = {f: ResultSet(fault=f, case=case, quantities=[], buses={}, trail={}) for f in faults}
+        if cfg.changed:
+            by_case[case] = {f: report(rs, cfg, requested, branches_for) for f, rs in by_case[case].items()}
+    sets = [by_case[case][fault] for fault in faults for case in cases]
     if study.duty if duty is None else duty:
         from .duty_study import attach_duty  # it calls solve_study back (a breaker's own tmin)
 

@@ -35,6 +35,8 @@ from .result import ResultSet
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument, Line, LineFault, Switch
 
+# Sources that feed the max case only (elements.py leaves them out of the min case).
+MAX_CASE_ONLY = ("motors", "wind_dfig", "async_generators")
 # Lists that are not equipment: their entries are never switched or rewritten here.
 _NOT_EQUIPMENT = ("buses", "switches", "scenarios")
 
@@ -76,10 +78,17 @@ class Configured:
 
 
 def configure(
-    doc: CircuitDocument, *, scenario: str | None = None, line_faults: Sequence[LineFault] | None = None
+    doc: CircuitDocument,
+    *,
+    scenario: str | None = None,
+    line_faults: Sequence[LineFault] | None = None,
+    case: str = "max",
 ) -> Configured:
     """`doc` in the switching state of `scenario` (None: the switches' own states), with
-    buses inserted for `line_faults` (None: the study's). The study's own `scenario` is the default."""
+    buses inserted for `line_faults` (None: the study's). The study's own `scenario` is the default.
+
+    In the min case the sources that feed the max case only (motors, doubly fed and
+    asynchronous generators) do not keep a part of the network supplied."""
     scenario = doc.study.scenario if scenario is None else scenario
     faults = list(doc.study.line_faults if line_faults is None else line_faults)
     plain = (
@@ -87,11 +96,12 @@ def configure(
         and not faults
         and not doc.switches
         and all(getattr(e, "in_service", True) for name in _equipment_lists(doc) for e in getattr(doc, name))
+        and (case == "max" or not any(getattr(doc, name, None) for name in MAX_CASE_ONLY))
     )
     if plain:
         # The common case costs nothing: every bus is itself and validation has seen them supplied.
         return Configured(doc, node_of={b.id: b.id for b in doc.buses})
-    return _Configurator(doc, scenario, faults).run()
+    return _Configurator(doc, scenario, faults, case).run()
 
 
 def _equipment_lists(doc: CircuitDocument) -> list[str]:
@@ -99,7 +109,8 @@ def _equipment_lists(doc: CircuitDocument) -> list[str]:
 
 
 class _Configurator:
-    def __init__(self, doc: CircuitDocument, scenario: str | None, faults: list[LineFault]) -> None:
+    def __init__(self, doc: CircuitDocument, scenario: str | None, faults: list[LineFault], case: str) -> None:
+        self.sources = [name for name in SOURCE_LISTS if case == "max" or name not in MAX_CASE_ONLY]
         self.doc = doc
         self.scenario = scenario
         states: dict[str, str] = {}
@@ -262,7 +273,7 @@ class _Configurator:
                 ends = [getattr(entry, f) for f in BUS_FIELDS[name]]
                 for end in ends[1:]:
                     parent[root(end)] = root(ends[0])
-        fed = {root(entry.bus) for name in SOURCE_LISTS for entry in lists.get(name, ())}
+        fed = {root(entry.bus) for name in self.sources for entry in lists.get(name, ())}
         dead_nodes = {b.id for b in buses if root(b.id) not in fed}
         if not dead_nodes:
             return buses, lists
@@ -308,6 +319,15 @@ class _Configurator:
             causes.append(f"open switch(es) {', '.join(switches)}")
         if out:
             causes.append(f"out of service: {', '.join(out)}")
+        if len(self.sources) < len(SOURCE_LISTS):
+            max_only = sorted(
+                e.id
+                for name in MAX_CASE_ONLY
+                for e in getattr(doc, name, ())
+                if getattr(e, "bus", None) in touching and e.id not in self.out
+            )
+            if max_only:
+                causes.append(f"fed only by {', '.join(max_only)}, which feed the max case only")
         because = f" ({'; '.join(causes)})" if causes else ""
         return f"no source in this switching state: {', '.join(members)} cut off from every source{because}"
 
