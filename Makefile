@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV_PY := .venv/bin/python
 SYNC_STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml */pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench install lock clean
+.PHONY: run test lint bench faults install lock clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -38,6 +38,11 @@ bench: $(UV)
 	$(UV) sync --all-packages --frozen --group bench --python $(PYTHON)
 	rm -f .venv/.synced-*
 	$(VENV_PY) -m pytest tests/bench -s -p no:cacheprovider -o testpaths=tests/bench $(PYTEST_ARGS)
+
+## Fault suite: its own PostgreSQL and RabbitMQ, the services as processes; kills, crashes and
+## poison under load, each scenario's sent/acknowledged/completed/lost/duplicated/stuck printed
+faults: install
+	$(VENV_PY) -m pytest tests/faults -s -p no:cacheprovider -o testpaths=tests/faults $(PYTEST_ARGS)
 
 lock: $(UV)
 	$(UV) lock

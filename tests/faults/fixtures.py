@@ -1,0 +1,61 @@
+"""Fixtures of the fault suite and its quick subset: one stack per session, a fresh client
+per test, and the table of every scenario's accounting printed at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from faults.ledger import TABLE_HEADER, Ledger
+from faults.load import Client
+from faults.stack import FaultStack, start_stack, stop_stack
+
+from ampflux_testing import instances
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def fault_ledgers() -> Iterator[list[Ledger]]:
+    ledgers: list[Ledger] = []
+    yield ledgers
+    if ledgers:
+        print("\n\nFault scenarios\n" + TABLE_HEADER + "\n" + "\n".join(ledger.row() for ledger in ledgers), flush=True)
+
+
+@pytest.fixture(scope="session")
+def fault_stack() -> Iterator[FaultStack]:
+    missing = instances.available()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
+        pytest.skip(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
+    stack = start_stack()
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+@pytest.fixture
+def client(fault_stack: FaultStack) -> Iterator[Client]:
+    c = Client(fault_stack)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def record(fault_ledgers: list[Ledger], fault_stack: FaultStack):
+    """Keep a scenario's ledgers for the table, then assert each is clean."""
+
+    def check(ledgers: list[Ledger]) -> None:
+        fault_ledgers.extend(ledgers)
+        for ledger in ledgers:
+            try:
+                ledger.assert_clean()
+            except AssertionError:
+                print(fault_stack.log_tails())
+                raise
+
+    return check
