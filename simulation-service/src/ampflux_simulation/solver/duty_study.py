@@ -83,16 +83,19 @@ def attach_duty(
     line_faults: Sequence[LineFault] | None = None,
 ) -> None:
     """Fill `duty` on every result set: `doc` has the ratings, `energised` is what was solved."""
+    # built on the first device that needs partial currents: a study without rated switches,
+    # cables or transformers (busbars only, or no ratings at all) factorizes nothing more
     networks: dict[tuple[str, bool], _CaseNetworks] = {}
-    for rs in sets:
-        zero = rs.fault in ("1ph", "2phg")
-        key = (rs.case, zero)
-        if key not in networks:
-            networks[key] = _CaseNetworks(energised, rs.case, zero)
-        case_nets = networks[key]
 
-        def partials(node: str, case_nets: _CaseNetworks = case_nets, fault: str = rs.fault) -> FaultPartials:
-            return case_nets.partials(node, fault)
+    def case_networks(case: str, zero: bool) -> _CaseNetworks:
+        if (case, zero) not in networks:
+            networks[(case, zero)] = _CaseNetworks(energised, case, zero)
+        return networks[(case, zero)]
+
+    for rs in sets:
+
+        def partials(node: str, case: str = rs.case, fault: str = rs.fault) -> FaultPartials:
+            return case_networks(case, fault in ("1ph", "2phg")).partials(node, fault)
 
         def at_tmin(tmin: float, buses: list[str], rs: ResultSet = rs) -> BusValues:
             # the whole study again at the breaker's own minimum time delay, at its buses only
