@@ -30,6 +30,7 @@ from ampflux_shared.circuit.model import ELEMENT_MODELS
 from ampflux_shared.circuit.topology import BRANCH_LISTS, BUS_FIELDS, SOURCE_LISTS
 
 from .errors import SolverError
+from .open_winding import remaining_two_winding
 from .result import ResultSet
 
 if TYPE_CHECKING:
@@ -156,17 +157,25 @@ class _Configurator:
                     if entry.id in self.open_at:
                         removed.add(entry.id)
                     continue
-                if entry.id in self.open_at and name in BRANCH_LISTS:
+                kind = name
+                if entry.id in self.open_at and name == "transformers3w":
+                    # one winding open: the other two remain as a two-winding transformer
+                    remainder = remaining_two_winding(entry, self.open_at[entry.id])
+                    if remainder is None:
+                        removed.add(entry.id)
+                        continue
+                    entry, kind = remainder, "transformers"
+                elif entry.id in self.open_at and name in BRANCH_LISTS:
                     removed.add(entry.id)
                     continue
-                fields = BUS_FIELDS.get(name, ())
+                fields = BUS_FIELDS.get(kind, ())
                 ends = {f: node[v] for f in fields if isinstance(v := getattr(entry, f, None), str)}
-                if name in BRANCH_LISTS and len(set(ends.values())) < len(ends):
+                if kind in BRANCH_LISTS and len(set(ends.values())) < len(ends):
                     # both ends on one node (a closed coupler bridges it): it carries no current
                     removed.add(entry.id)
                     continue
                 changed = {f: v for f, v in ends.items() if getattr(entry, f) != v}
-                lists[name].append(entry.model_copy(update=changed) if changed else entry)
+                lists[kind].append(entry.model_copy(update=changed) if changed else entry)
         line_ids = {ln.id for ln in doc.lines}
         for fault in self.faults:
             if fault.line not in line_ids:
