@@ -86,8 +86,6 @@ async def main() -> int:
     # (fresh each run) tells its requests from theirs.
     secret = os.environ.setdefault("GATEWAY_FORWARDED_SECRET", secrets.token_urlsafe(32))
     os.environ.setdefault("AUTH_TRUSTED_PROXY_SECRET", secret)
-    # The project service forwards `/circuits/{id}/simulate` to the simulation service.
-    os.environ.setdefault("PROJECT_SIMULATION_URL", f"http://{inner}:8003")
     servers: list[tuple[str, uvicorn.Server]] = []
     for name, module, port in SERVICES:
         factory = _load(module)

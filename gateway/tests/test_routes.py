@@ -109,3 +109,20 @@ def test_the_default_table_lets_logout_and_refresh_through_with_only_a_refresh_t
 
 def test_an_exchanged_api_key_is_checked_again_within_two_seconds_by_default():
     assert Settings(_env_file=None).api_key_cache_ttl_s <= 2.0
+
+
+def test_a_wildcard_segment_sends_one_action_to_another_service():
+    table = RouteTable(
+        [
+            RouteEntry(prefix="/circuits", service="project", upstreams=["http://p"]),
+            RouteEntry(prefix="/circuits/*/simulate", service="simulation", upstreams=["http://s"]),
+        ]
+    )
+    assert table.match("/circuits/123/simulate").service == "simulation"
+    assert table.match("/circuits/123/simulate/x").service == "simulation"
+    assert table.match("/circuits/123/simulatex").service == "project"
+    assert table.match("/circuits/123").service == "project"
+    assert table.match("/circuits//simulate").service == "project"  # `*` is one whole, non-empty segment
+    for bad in ("/circuits/a*/simulate", "/*/simulate"):
+        with pytest.raises(ValueError):
+            RouteEntry(prefix=bad, upstreams=["http://p"])

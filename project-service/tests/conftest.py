@@ -74,7 +74,7 @@ def other_company() -> Company:
 def settings(reusable_postgres_database, tmp_path: Path) -> Settings:
     # One migrated database for the session, emptied for each test (root conftest).
     database_url = reusable_postgres_database("project")
-    return Settings(database_url=database_url, amqp_url="", data_dir=tmp_path, simulation_url="")
+    return Settings(database_url=database_url, amqp_url="", data_dir=tmp_path)
 
 
 async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

@@ -170,17 +170,6 @@ async def test_circuits_rename_delete_and_unique_names(api, client, company):
     assert (await client.get(f"{base}/{a['id']}", headers=owner.headers)).status_code == 404
 
 
-async def test_simulate_answers_503_until_the_simulation_service_exists(api, client, company):
-    owner = company.user()
-    project = await api.create_project(owner)
-    circuit = await api.create_circuit(project, owner, api.tiny_circuit())
-    r = await client.post(
-        f"/circuits/{project['id']}/simulate", json={"circuit_id": circuit["id"]}, headers=owner.headers
-    )
-    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
-    assert r.json()["detail"] == "simulation service not available"
-
-
 async def test_version_counter_metric(api, client, company):
     owner = company.user()
     project = await api.create_project(owner)

@@ -116,7 +116,6 @@ async def test_another_companys_project_is_404_on_every_route(api, client, compa
         ("GET", f"/projects/{pid}/circuits/{cid}/versions/1", None),
         ("POST", f"/projects/{pid}/circuits/{cid}/versions/1/restore", None),
         ("GET", f"/projects/{pid}/circuits/{cid}/diff?from=1", None),
-        ("POST", f"/circuits/{pid}/simulate", {"circuit_id": cid}),
     ]
     for intruder in intruders:
         for method, path, body in routes:

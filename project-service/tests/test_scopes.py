@@ -29,15 +29,13 @@ async def test_a_read_only_key_reads_everything_and_changes_nothing(client, api,
     assert {a.path: a.status for a in answers if not a.writes}["/projects/{project_id}"] == 200
 
 
-async def test_a_read_only_key_cannot_create_projects_or_start_studies(client, api, company):
+async def test_a_read_only_key_cannot_create_projects(client, api, company):
     owner = company.user("engineer")
-    project = await api.create_project(owner)
+    await api.create_project(owner)
     reader = owner.key_headers("projects:read", "simulations:read")
 
     r = await client.post("/projects/", json={"name": "by a script"}, headers=reader)
     assert r.status_code == 403 and r.json()["required_scope"] == "projects:write"
-    r = await client.post(f"/circuits/{project['id']}/simulate", json={"circuit_id": project["id"]}, headers=reader)
-    assert r.status_code == 403 and r.json()["required_scope"] == "simulations:write"
     listed = (await client.get("/projects/", headers=owner.headers)).json()
     assert listed["total"] == 1
 

@@ -110,19 +110,25 @@ async def test_an_unreachable_project_service_answers_503(tmp_path, auth, helper
         assert response.json()["type"].endswith("project-service-unavailable")
 
 
-async def test_the_project_services_simulate_button_reaches_this_service_and_back(tmp_path, auth, helpers):
+async def test_simulate_on_a_circuit_pins_its_newest_version_in_one_hop(tmp_path, auth, helpers):
     async with both_services(tmp_path, auth, helpers) as (api, project):
         saved = await save_circuit(project, api.headers, helpers.without_expected(helpers.load_case("ind480_radial")))
-        project.app.state.settings.simulation_url = "http://simulation"
-        project.app.state.simulation_transport = httpx.ASGITransport(app=api.app)
-        response = await project.post(
-            f"/circuits/{saved.project_id}/simulate",
-            json={"circuit_id": saved.circuit_id, "options": {"faults": ["3ph"], "cases": ["max"]}},
-            headers=api.headers,
-        )
+        url = f"/circuits/{saved.project_id}/simulate"
+        body = {"circuit_id": saved.circuit_id, "options": {"faults": ["3ph"], "cases": ["max"]}}
+        headers = {**api.headers, "Idempotency-Key": "simulate-once"}
+        response = await api.client.post(url, json=body, headers=headers)
         assert response.status_code == 202, response.text
         run = response.json()
+        # This service answers the caller itself: its headers are not lost on a second hop.
+        assert response.headers["Location"] == f"/simulations/{run['id']}"
         assert run["circuit_version_id"] == saved.version_id
+        replay = await api.client.post(url, json=body, headers=headers)
+        assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
+        assert replay.json()["id"] == run["id"]
         final = await api.wait(run["id"])
         assert final["status"] == "succeeded"
         assert {(i["fault"], i["case"]) for i in await api.all_results(run["id"])} == {("3ph", "max")}
+        bad = await api.client.post(
+            url, json={"circuit_id": saved.circuit_id, "options": {"faults": ["4ph"]}}, headers=api.headers
+        )
+        assert bad.status_code == 422 and "faults" in bad.text

@@ -85,7 +85,6 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "PROJECT_JWKS_URL": jwks_url,
             "PROJECT_ENVIRONMENT": "test",
             "PROJECT_EVENTS_QUEUE": project_queue,
-            "PROJECT_SIMULATION_URL": urls["simulation"],
         },
         logs / "project.log",
     )
@@ -140,6 +139,7 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
         },
         {"prefix": "/projects", "service": "project", "upstreams": [project.url]},
         {"prefix": "/circuits", "service": "project", "upstreams": [project.url]},
+        {"prefix": "/circuits/*/simulate", "service": "simulation", "upstreams": [simulation.url], "timeout_s": 60},
         {"prefix": "/simulations", "service": "simulation", "upstreams": [simulation.url], "timeout_s": 60},
     ]
     others: dict[str, ServiceProcess] = {}

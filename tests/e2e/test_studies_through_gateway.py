@@ -163,8 +163,14 @@ def test_the_frontend_simulate_route_starts_a_study(gw, engineer):
     doc = json.loads((CASES / "edge_parallel_transformers.json").read_text())
     doc.pop("expected")
     pid, cid = save_circuit(gw, engineer, doc)
-    r = gw.post(f"/circuits/{pid}/simulate", json={"circuit_id": cid}, headers=engineer)
+    keyed = {**engineer, "Idempotency-Key": f"frontend-{cid}"}
+    r = gw.post(f"/circuits/{pid}/simulate", json={"circuit_id": cid}, headers=keyed)
     assert r.status_code == 202, r.text
+    # One hop to the solver tier: the run's own headers reach the caller.
+    assert r.headers["Location"] == f"/simulations/{r.json()['id']}"
+    again = gw.post(f"/circuits/{pid}/simulate", json={"circuit_id": cid}, headers=keyed)
+    assert again.status_code == 202, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["id"] == r.json()["id"]
     run = wait_for(gw, engineer, r.json()["id"])
     assert run["status"] == "succeeded"
 

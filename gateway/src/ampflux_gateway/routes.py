@@ -2,7 +2,9 @@
 
 Paths match by whole segments: `/auth/login` matches `/auth/login` and `/auth/login/x` but
 never `/auth/loginx`, so a prefix cannot accidentally open a neighbouring resource.
-The longest matching prefix wins.
+A `*` segment matches any one segment, so `/circuits/*/simulate` sends that one action to
+another service than the rest of `/circuits` without a second hop through the first.
+The most specific prefix wins: more segments first, then more literal segments.
 """
 
 from __future__ import annotations
@@ -15,12 +17,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 def path_matches(pattern: str, path: str) -> bool:
-    """True when `path` is `pattern` or lies under it (segment-wise)."""
+    """True when `path` is `pattern` or lies under it (segment-wise; `*` is any one segment)."""
+    if "*" in pattern:
+        return _wildcard_matches(pattern, path)
     if pattern == "/" or path == pattern:
         return True
     if pattern.endswith("/"):
         return path.startswith(pattern)
     return path.startswith(pattern) and path[len(pattern)] == "/"
+
+
+def _wildcard_matches(pattern: str, path: str) -> bool:
+    wanted = pattern.strip("/").split("/")
+    segments = path.strip("/").split("/")
+    if len(segments) < len(wanted):
+        return False
+    return all((w == "*" and s != "") or w == s for w, s in zip(wanted, segments, strict=False))
+
+
+def specificity(pattern: str) -> tuple[int, int, int]:
+    """Sort key, most specific first when reversed: segments, literal segments, length."""
+    segments = [s for s in pattern.strip("/").split("/") if s]
+    return len(segments), sum(s != "*" for s in segments), len(pattern)
 
 
 def has_dot_segments(path: str) -> bool:
@@ -71,7 +89,12 @@ class RouteEntry(BaseModel):
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        return _normalize_path(v)
+        v = _normalize_path(v)
+        if any("*" in s and s != "*" for s in v.split("/")):
+            raise ValueError("'*' must be a whole segment")
+        if v.split("/")[1] == "*":
+            raise ValueError("the first segment must be literal (it names the service's resource)")
+        return v
 
     @field_validator("public_paths", "internal_paths")
     @classmethod
@@ -105,8 +128,8 @@ class RouteEntry(BaseModel):
 
 class RouteTable:
     def __init__(self, entries: Iterable[RouteEntry]) -> None:
-        # Longest prefix first, so the first match is the most specific one.
-        self.entries: list[RouteEntry] = sorted(entries, key=lambda e: len(e.prefix), reverse=True)
+        # Most specific prefix first, so the first match is the one that wins.
+        self.entries: list[RouteEntry] = sorted(entries, key=lambda e: specificity(e.prefix), reverse=True)
         prefixes = [e.prefix for e in self.entries]
         if len(set(prefixes)) != len(prefixes):
             raise ValueError("route table has duplicate prefixes")
@@ -159,6 +182,14 @@ DEFAULT_ROUTES: list[dict] = [
     {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [AUTH], "public": True},
     {"prefix": "/projects", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
     {"prefix": "/circuits", "service": "project", "upstreams": [PROJECT], "rate_limit": _DEFAULT_LIMIT},
+    # Studying a saved version is the solver tier's action: one hop, its headers intact.
+    {
+        "prefix": "/circuits/*/simulate",
+        "service": "simulation",
+        "upstreams": [SIMULATION],
+        "timeout_s": 60,
+        "rate_limit": _DEFAULT_LIMIT,
+    },
     {
         "prefix": "/simulations",
         "service": "simulation",

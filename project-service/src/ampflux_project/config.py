@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from ampflux_shared.settings import ServiceSettings
@@ -13,10 +12,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "project"
     port: int = 8002
-    # Base URL of the simulation service; empty until it exists, and then
-    # `POST /circuits/{project_id}/simulate` answers 503.
-    simulation_url: str = ""
-    simulation_timeout_s: float = Field(default=10.0, gt=0)
     # The service's durable RabbitMQ queue for the events it consumes (one per service,
     # shared by its replicas).
     events_queue: str = "project-service"

@@ -164,12 +164,6 @@ class VersionDiff(BaseModel):
     elements: dict[str, ElementListDiffRead] = Field(description="per element list, only lists that changed")
 
 
-class SimulateRequest(BaseModel):
-    circuit_id: uuid.UUID
-    version: int | None = Field(default=None, ge=1, description="defaults to the newest version")
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
 # --- audit ------------------------------------------------------------------------------
 
 

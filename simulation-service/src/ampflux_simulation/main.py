@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from ampflux_shared.app import ServiceSpec, create_service_app, serve
 from ampflux_shared.security import JWKSVerifier
 
-from .api import events_stream, results, simulations
+from .api import circuit_simulate, events_stream, results, simulations
 from .api.run_changes import RunChanges
 from .config import Settings
 from .domain import runs
@@ -78,7 +78,7 @@ def create_app(
             title="AmpFlux simulation service",
             description="IEC 60909 short-circuit study runs: submit, follow, read and compare results.",
             settings=settings,
-            routers=[simulations.router, results.router, events_stream.router],
+            routers=[simulations.router, circuit_simulate.router, results.router, events_stream.router],
             metadata=metadata,
             migrations_dir=MIGRATIONS_DIR,
             event_tables=event_tables,

@@ -68,6 +68,16 @@ class SimulationCreate(BaseModel):
         return self
 
 
+class CircuitSimulate(BaseModel):
+    """`POST /circuits/{project_id}/simulate`: a saved version of one of the project's circuits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    circuit_id: uuid.UUID
+    version: int | None = Field(default=None, ge=1, description="version number; default: the latest")
+    options: StudyOptions = Field(default_factory=StudyOptions)
+
+
 class Timings(BaseModel):
     queued_at: datetime
     started_at: datetime | None

@@ -234,7 +234,7 @@ class Toolbox:
         body: dict[str, Any] = {"circuit_id": str(args["circuit_id"]), "options": args.get("options") or {}}
         if args.get("version") is not None:
             body["version"] = int(args["version"])
-        run = await self._request("POST", f"{self._project}/circuits/{args['project_id']}/simulate", json=body)
+        run = await self._request("POST", f"{self._simulation}/circuits/{args['project_id']}/simulate", json=body)
         run_id = run["id"]
         deadline = time.monotonic() + self._study_wait_s
         backoff = Backoff(base_s=0.1, max_s=2.0, jitter=False)

@@ -5,6 +5,5 @@ from .circuits import router as circuits_router
 from .members import router as members_router
 from .projects import router as projects_router
 from .schema import router as schema_router
-from .simulate import router as simulate_router
 
-ROUTERS = (projects_router, members_router, circuits_router, audit_router, simulate_router, schema_router)
+ROUTERS = (projects_router, members_router, circuits_router, audit_router, schema_router)

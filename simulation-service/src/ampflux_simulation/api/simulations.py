@@ -55,6 +55,18 @@ async def submit_simulation(
 ) -> SimulationRead:
     """Queue a study of a saved circuit version (read from the project service with the
     caller's token) or of an inline document. Answers 202 with the queued run."""
+    return await submit(body, request, response, session, principal, idempotency_key)
+
+
+async def submit(
+    body: SimulationCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: RunnerPrincipal,
+    idempotency_key: str | None,
+) -> SimulationRead:
+    """The one way a run is queued, for `POST /simulations` and `POST /circuits/{id}/simulate`."""
     # Hashing, validating and preparing a document is CPU work that grows with it (0.6 s for
     # 20k buses): in a worker thread, so the other requests of the process keep moving.
     request_sha256 = await anyio.to_thread.run_sync(_request_sha256, body)
@@ -65,7 +77,7 @@ async def submit_simulation(
             await require_project(request, principal, existing.project_id)
             return _accepted(response, existing, replayed=True)
 
-    # One rule with `POST /circuits/{id}/simulate`: editors of the project (admins of its company).
+    # Editors of the project (admins of its company) start studies, by either route.
     await require_project_role(request, principal, body.project_id, "editor")
     if body.document is not None:
         study = await anyio.to_thread.run_sync(
