@@ -138,6 +138,11 @@ class ResultSetRead(BaseModel):
     line_faults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="line fault points: id -> line, fraction, from_bus, to_bus"
     )
+    duty: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="equipment duty (study.duty): per rated device and check, required_ka against rated_ka "
+        "with margin_percent and pass (columns as the duty CSV)",
+    )
 
 
 class ResultsPage(Page[BusResultRead]):
