@@ -249,3 +249,38 @@ async def test_inputs_are_checked_when_executing(client, company):
 def test_without_keys_only_the_embedded_mode_can_seal_callers_tokens(tmp_path):
     assert credential_keyring(Settings(data_dir=tmp_path, key_encryption_keys="", amqp_url="")) is not None
     assert credential_keyring(Settings(data_dir=tmp_path, key_encryption_keys="", amqp_url="amqp://x")) is None
+
+
+async def test_the_embedded_mode_takes_up_an_execution_left_open_by_a_restart(
+    settings, company, fake, app_client, monkeypatch
+):
+    from ampflux_ai.pipeline_jobs import lifecycle
+
+    # Stop at once instead of waiting for the slow step to finish.
+    monkeypatch.setattr(lifecycle, "EMBEDDED_STOP_GRACE_S", 0.1)
+    fake.queue(Reply(text="one"), Reply(text="never stored", delay_s=5), Reply(text="two"), Reply(text="three"))
+    user = company.user()
+    async for client in app_client(settings):
+        pipeline = await save(
+            client,
+            user,
+            [
+                {"name": "a", "kind": "prompt", "prompt": "first"},
+                {"name": "b", "kind": "prompt", "prompt": "second after {{steps.a.output}}"},
+                {"name": "c", "kind": "prompt", "prompt": "third after {{steps.b.output}}"},
+            ],
+        )
+        started = await execute(client, user, pipeline)
+        deadline = time.monotonic() + 20
+        while [s["status"] for s in (await wait_for(client, user, started["id"], "running"))["steps"]][:2] != [
+            "succeeded",
+            "running",
+        ]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    # The process stopped mid-step; the next start takes the execution up at that step.
+    async for client in app_client(settings):
+        done = await wait_for(client, user, started["id"], "succeeded", "failed")
+        assert done["status"] == "succeeded" and done["output"] == "three"
+        assert [s["attempts"] for s in done["steps"]] == [1, 2, 1]
+    assert user_prompts(fake) == ["first", "second after one", "second after one", "third after two"]
