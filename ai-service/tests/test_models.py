@@ -173,3 +173,20 @@ async def test_a_model_the_registry_does_not_have_fails_with_ollamas_reason(olla
         assert r.status_code == 202
         failed = await _wait_status(client, user, "nope:1b", "failed")
         assert "file does not exist" in failed["error"]
+
+
+async def test_a_company_provider_of_kind_ollama_can_start_models(settings, ollama, company, other_company, app_client):
+    async for client in app_client(settings.model_copy(update={"allow_private_provider_urls": True})):
+        admin = company.user("admin")
+        own = {"base_url": f"{ollama.url}/v1", "model": "llama3.1:8b", "kind": "ollama"}
+        r = await client.put("/ai/settings/provider", json=own, headers=admin.headers)
+        assert r.status_code == 200 and r.json()["kind"] == "ollama"
+        listed = (await client.get("/ai/models", headers=admin.headers)).json()
+        assert listed["provider_kind"] == "ollama"
+        assert {m["id"] for m in listed["items"]} == {"llama3.1:8b", "phi3:mini"}
+        r = await client.post("/ai/models/start", json={"model": "llama3.1:8b"}, headers=admin.headers)
+        assert r.status_code == 202
+        await _wait_status(client, admin, "llama3.1:8b", "loaded")
+        # The operator's provider (OpenAI-style) still answers the other company.
+        r = await client.post("/ai/models/start", json={"model": "fake-model"}, headers=other_company.user().headers)
+        assert r.status_code == 409
