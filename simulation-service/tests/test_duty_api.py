@@ -67,3 +67,19 @@ async def test_a_study_without_duty_has_an_empty_duty_table(api, helpers):
         f"/simulations/{run['id']}/results/download", params={"table": "devices"}, headers=api.headers
     )
     assert bad.status_code == 422
+
+
+async def test_the_duty_option_checks_a_document_that_does_not_ask(api):
+    document = json.loads(INDUSTRIAL.read_text(encoding="utf-8"))
+    document["study"]["duty"] = False
+    response = await api.submit(document, options={"duty": True, "faults": ["3ph"], "cases": ["max"]})
+    assert response.status_code == 202, response.text
+    assert response.json()["options"]["duty"] is True
+    run = await api.wait(response.json()["id"])
+    assert run["status"] == "succeeded", run["error"]
+    page = await api.client.get(f"/simulations/{run['id']}/results", headers=api.headers)
+    (result_set,) = page.json()["result_sets"]
+    assert {row["id"] for row in result_set["duty"] if not row["pass"]} == {"CB-M1", "C-M1"}
+    bad = await api.submit(document, options={"duty": "sometimes"})
+    assert bad.status_code == 422
+    assert any(error["path"] == "options.duty" for error in bad.json()["errors"])

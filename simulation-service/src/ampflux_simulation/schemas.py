@@ -32,6 +32,9 @@ class StudyOptions(BaseModel):
         default=None, description="IEC 60909-0 method for κ (study.kappa_method)"
     )
     tk_s: float | None = Field(default=None, gt=0, le=10, description="fault duration for Ith, s")
+    duty: bool | None = Field(
+        default=None, description="check every rated device (breakers, busbars, cables, transformers): study.duty"
+    )
     scenario: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="the document's scenario to solve (switch states, elements out of service)"
     )

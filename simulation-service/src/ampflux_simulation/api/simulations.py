@@ -98,7 +98,7 @@ async def submit(
         circuit_id=version.circuit_id if version else None,
         circuit_version_id=version.id if version else None,
         circuit_version_number=version.number if version else None,
-        options={**study.solve_options, **body.options.model_dump(include={"ip_method", "tk_s"})},
+        options={**study.solve_options, **body.options.model_dump(include={"ip_method", "tk_s", "duty"})},
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
     )

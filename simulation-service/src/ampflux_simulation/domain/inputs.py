@@ -20,7 +20,7 @@ class StudyInput:
     bus_count: int
     sha256: str
     # The options the solver is called with (faults, cases, buses, branches_for); the
-    # document-level ones (ip_method, tk_s) are already written into `document["study"]`.
+    # document-level ones (ip_method, tk_s, duty) are already written into `document["study"]`.
     solve_options: dict[str, Any]
 
 
@@ -41,6 +41,8 @@ def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = ""
             study["kappa_method"] = options.ip_method
         if options.tk_s is not None:
             study["tk_s"] = options.tk_s
+        if options.duty is not None:
+            study["duty"] = options.duty
     # the switching state and faults along lines too, once checked against the document (the
     # errors then name the option the caller sent, not a path of the document)
     option_errors = _switching_option_errors(document, options)
