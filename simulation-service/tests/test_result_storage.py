@@ -1,0 +1,77 @@
+"""A run's bus rows go into the database and come back as they were solved: on PostgreSQL
+(COPY text) and SQLite (batched INSERTs), with awkward bus ids and non-finite numbers."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ampflux_shared.db import Database
+from ampflux_simulation.config import Settings
+from ampflux_simulation.domain import results
+from ampflux_simulation.migrate import migrate
+from ampflux_simulation.models import StudyRun
+
+# Bus ids with every character COPY's text format escapes, and some it does not.
+BUS_IDS = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rreturn", "\\N", "ümlaut ″", '"quoted"']
+
+
+def _result_sets() -> list[dict[str, Any]]:
+    buses = {b: {"ikss_ka": 1.5 + i, "rk0_ohm": "inf"} for i, b in enumerate(BUS_IDS)}
+    trail = {b: {"c": 1.1, "z0_ohm": {"r": math.inf, "x": math.nan}, "note": "a\\b\tc"} for b in BUS_IDS[:-1]}
+    return [
+        {"fault": "3ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": trail},
+        {"fault": "1ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": {}, "omitted": {"x": "y"}},
+    ]
+
+
+async def _store_and_read(url: str) -> list[tuple[str, str, str, dict[str, Any], Any]]:
+    migrate(Settings(database_url=url))
+    database = Database(url)
+    run_id = uuid.uuid4()
+    try:
+        async with database.session() as session:
+            session.add(
+                StudyRun(
+                    id=run_id,
+                    company_id=uuid.uuid4(),
+                    project_id=uuid.uuid4(),
+                    document_id="storage",
+                    document_sha256="0" * 64,
+                    bus_count=len(BUS_IDS),
+                )
+            )
+        order = {b: i for i, b in enumerate(BUS_IDS)}
+        async with database.session() as session:
+            written = await results.store_results(session, run_id, _result_sets(), order)
+        assert written == 2 * len(BUS_IDS)
+        async with database.session() as session:
+            return [
+                (row.fault, row.case, row.bus_id, row.values, row.trail)
+                async for row in results.iter_bus_results(session, run_id)
+            ]
+    finally:
+        await database.engine.dispose()
+
+
+def _expected() -> list[tuple[str, str, str, dict[str, Any], Any]]:
+    trail = {"c": 1.1, "z0_ohm": {"r": "inf", "x": "nan"}, "note": "a\\b\tc"}
+    rows = []
+    for fault in ("3ph", "1ph"):
+        for i, b in enumerate(BUS_IDS):
+            has_trail = fault == "3ph" and b != BUS_IDS[-1]
+            rows.append((fault, "max", b, {"ikss_ka": 1.5 + i, "rk0_ohm": "inf"}, trail if has_trail else None))
+    return rows
+
+
+@pytest.mark.postgres
+async def test_bus_rows_round_trip_on_postgresql(postgres_url: str) -> None:
+    assert await _store_and_read(postgres_url) == _expected()
+
+
+async def test_bus_rows_round_trip_on_sqlite(tmp_path: Path) -> None:
+    assert await _store_and_read(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}") == _expected()
