@@ -26,6 +26,8 @@ from ampflux_testing.circuits import CASES_DIR
         ("cu", "epr", 70, 143),
         ("cu", "rubber", 70, 141),
         ("al", "rubber", 70, 93),
+        ("cu", "paper", 95, 128),  # the documented choice 80 → 200 °C (FORMAT.md)
+        ("al", "paper", 95, 85),
     ],
 )
 def test_cable_k_matches_the_iec_table(material: str, insulation: str, section: float, table_k: float) -> None:
