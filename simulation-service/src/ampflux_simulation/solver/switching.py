@@ -22,8 +22,10 @@ rewriting the document into the one that is energised, before anything is assemb
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ampflux_shared.circuit.model import ELEMENT_MODELS
@@ -133,6 +135,7 @@ class _Configurator:
             if s.element is not None and not self.closed[s.id]:
                 self.open_at.setdefault(s.element, set()).add(s.bus)
         self.faults = faults
+        self._suspects: dict[str, set[str]] | None = None
 
     def run(self) -> Configured:
         doc = self.doc
@@ -168,14 +171,15 @@ class _Configurator:
                 elif entry.id in self.open_at and name in BRANCH_LISTS:
                     removed.add(entry.id)
                     continue
-                fields = BUS_FIELDS.get(kind, ())
-                ends = {f: node[v] for f in fields if isinstance(v := getattr(entry, f, None), str)}
-                if kind in BRANCH_LISTS and len(set(ends.values())) < len(ends):
+                ends = _ends(kind, entry)
+                nodes = tuple(node[bus] for bus in ends)
+                if nodes == ends:  # the common case: nothing merged here
+                    lists[kind].append(entry)
+                elif kind in BRANCH_LISTS and len(set(nodes)) < len(nodes):
                     # both ends on one node (a closed coupler bridges it): it carries no current
                     removed.add(entry.id)
-                    continue
-                changed = {f: v for f, v in ends.items() if getattr(entry, f) != v}
-                lists[kind].append(entry.model_copy(update=changed) if changed else entry)
+                else:
+                    lists[kind].append(entry.model_copy(update=dict(zip(BUS_FIELDS[kind], nodes, strict=True))))
         line_ids = {ln.id for ln in doc.lines}
         for fault in self.faults:
             if fault.line not in line_ids:
@@ -279,44 +283,34 @@ class _Configurator:
 
         for name in BRANCH_LISTS:
             for entry in lists.get(name, ()):
-                ends = [getattr(entry, f) for f in BUS_FIELDS[name]]
-                for end in ends[1:]:
-                    parent[root(end)] = root(ends[0])
+                first, *others = _ends(name, entry)
+                for end in others:
+                    parent[root(end)] = root(first)
         fed = {root(entry.bus) for name in self.sources for entry in lists.get(name, ())}
         dead_nodes = {b.id for b in buses if root(b.id) not in fed}
         if not dead_nodes:
             return buses, lists
+        # island root -> the original buses (and points) in it, in document order
         islands: dict[str, list[str]] = {}
-        for b in buses:
-            if b.id in dead_nodes:
-                islands.setdefault(root(b.id), []).append(b.id)
+        for bus, n in result.node_of.items():
+            if n in dead_nodes:
+                islands.setdefault(root(n), []).append(bus)
         for members in islands.values():
-            reason = self._why(set(members), result)
-            originals = [bus for bus, n in result.node_of.items() if n in members]
-            for bus in originals:
+            reason = self._why(members, result)
+            for bus in members:
                 result.unsupplied[bus] = reason
-            for bus in originals:
-                result.node_of.pop(bus)
-
-        def alive(name: str, entry: Any) -> bool:
-            return all(getattr(entry, f, None) not in dead_nodes for f in BUS_FIELDS.get(name, ()))
-
-        kept = {name: [e for e in entries if alive(name, e)] for name, entries in lists.items()}
+                del result.node_of[bus]
+        kept = {name: [e for e in entries if dead_nodes.isdisjoint(_ends(name, e))] for name, entries in lists.items()}
         return [b for b in buses if b.id not in dead_nodes], kept
 
-    def _why(self, nodes: set[str], result: Configured) -> str:
+    def _why(self, members: list[str], result: Configured) -> str:
         """What cut these buses off: open switches and elements out of service that touch them."""
-        members = sorted(bus for bus, n in result.node_of.items() if n in nodes)
         touching = set(members)
-        for pid in nodes & set(result.points):
+        for pid in touching & set(result.points):
             # a point on a line: what opened that line counts too
             touching.update({result.points[pid]["from_bus"], result.points[pid]["to_bus"]})
         doc = self.doc
-        element_ends = {
-            e.id: {v for f in BUS_FIELDS.get(name, ()) if isinstance(v := getattr(e, f, None), str)}
-            for name in self.lists
-            for e in getattr(doc, name)
-        }
+        element_ends = self._suspect_ends()
         switches = sorted(
             s.id
             for s in doc.switches
@@ -338,7 +332,36 @@ class _Configurator:
             if max_only:
                 causes.append(f"fed only by {', '.join(max_only)}, which feed the max case only")
         because = f" ({'; '.join(causes)})" if causes else ""
-        return f"no source in this switching state: {', '.join(members)} cut off from every source{because}"
+        return f"no source in this switching state: {', '.join(sorted(members))} cut off from every source{because}"
+
+    def _suspect_ends(self) -> dict[str, set[str]]:
+        """Buses of the elements that can cut a part off (opened by a switch, or out), once."""
+        if self._suspects is None:
+            wanted = set(self.open_at) | self.out
+            self._suspects = {}
+            for name in self.lists:
+                if name in BUS_FIELDS:
+                    for e in getattr(self.doc, name):
+                        if e.id in wanted:
+                            self._suspects.setdefault(e.id, set()).update(_ends(name, e))
+        return self._suspects
+
+
+def _ends(list_name: str, entry: Any) -> tuple[str, ...]:
+    """The buses an element names (BUS_FIELDS order), as a tuple."""
+    return _bus_getter(list_name)(entry)
+
+
+@cache
+def _bus_getter(list_name: str) -> Callable[[Any], tuple[str, ...]]:
+    # attrgetter: this runs once per element of large networks, where getattr loops show
+    fields = BUS_FIELDS.get(list_name, ())
+    if not fields:
+        return lambda entry: ()
+    get = attrgetter(*fields)
+    if len(fields) == 1:
+        return lambda entry: (get(entry),)
+    return get
 
 
 def _touches(switch: Switch, buses: set[str], element_ends: Iterable[str]) -> bool:
