@@ -71,6 +71,20 @@ def start_as(service: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     return asyncio.create_task(coro, context=context)
 
 
+def pipeline_workers(stop: asyncio.Event) -> list[asyncio.Task[Any]]:
+    """With AI_AMQP_URL set the AI API only queues pipeline executions: run one pipeline worker
+    here too (on the embedded default the AI API runs them itself, and none is needed)."""
+    if not os.environ.get("AI_AMQP_URL"):
+        return []
+    try:
+        from ampflux_ai.config import Settings
+        from ampflux_ai.pipeline_worker import run_worker
+    except ModuleNotFoundError:
+        return []
+    print("  ai pipeline worker (RabbitMQ)", file=sys.stderr)
+    return [start_as("ai-pipeline-worker", run_worker(Settings(), stop))]
+
+
 async def main() -> int:
     current_service.set("launcher")
     # Only the gateway listens on AMPFLUX_HOST; the services behind it stay on loopback,
@@ -97,10 +111,12 @@ async def main() -> int:
         print(f"  {name:<11} http://{bind}:{port}", file=sys.stderr)
 
     loop = asyncio.get_running_loop()
+    workers_stop = asyncio.Event()
 
     def stop() -> None:
         for _, s in servers:
             s.should_exit = True
+        workers_stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
@@ -114,6 +130,7 @@ async def main() -> int:
         if tasks[-1].done():
             stop()
             break
+    tasks += pipeline_workers(workers_stop)
     print("AmpFlux is running: gateway on http://localhost:8000 (docs: /docs/auth ...). Ctrl-C stops.", file=sys.stderr)
     await asyncio.gather(*tasks, return_exceptions=True)
     return 0 if all(not t.exception() for t in tasks if not t.cancelled()) else 1
