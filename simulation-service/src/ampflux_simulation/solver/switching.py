@@ -358,7 +358,7 @@ def _bus_getter(list_name: str) -> Callable[[Any], tuple[str, ...]]:
     fields = BUS_FIELDS.get(list_name, ())
     if not fields:
         return lambda entry: ()
-    get = attrgetter(*fields)
+    get: Callable[[Any], Any] = attrgetter(*fields)  # one field: the value, several: a tuple
     if len(fields) == 1:
         return lambda entry: (get(entry),)
     return get
