@@ -305,3 +305,13 @@ def test_through_fault_of_a_dyn_transformer_for_an_earth_fault_on_its_lv_side() 
     (row,) = rs.duty
     assert (row["id"], row["location"]) == ("T", "LV")
     assert row["required_ka"] == pytest.approx(rs.buses["LV"]["ith_ka"], rel=1e-9)
+
+
+def test_devices_of_buses_cut_off_from_every_source_are_not_checked() -> None:
+    data = transformer_case()
+    data["buses"][1]["ratings"] = {"peak_withstand_ka": 50.0}
+    data["switches"] = [{"id": "Q-T", "bus": "HV", "element": "T", "closed": False, "ratings": {"making_ka": 50.0}}]
+    result = solve_study(parse_circuit(data))
+    rs = result.get("3ph", "max")
+    assert "LV" in rs.unsupplied
+    assert rs.duty == []
