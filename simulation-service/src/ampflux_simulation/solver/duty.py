@@ -121,7 +121,8 @@ class _Table:
         time_s: float | None,
     ) -> None:
         """One check; `where` is (the fault bus, "bus" or "element": which side of the device
-        the governing fault is on). Margin is the unused share of the rating."""
+        the governing fault is on). Margin is the unused share of the rating. The keys are the
+        duty table's columns (domain/export.DUTY_COLUMNS), in that order."""
         self.rows.append(
             {
                 "fault": self.inputs.fault,
