@@ -267,3 +267,29 @@ def test_one_user_cannot_read_another_and_a_tool_cannot_reach_another_company(gw
     call = reply["tool_calls"][0]
     assert call["ok"] is False and "404" in call["result"]["error"]
     assert reply["status"] == "complete"
+
+
+def test_an_uploaded_circuit_document_is_analysed_and_studied_without_the_model(gw, engineer, provider):
+    raw = (CASES_DIR / "ind480_radial.json").read_bytes()
+    pid = gw.post("/projects/", json={"name": f"AI files {uuid.uuid4().hex[:6]}"}, headers=engineer).json()["id"]
+    r = gw.post("/ai/files", files={"file": ("radial.json", raw, "application/json")}, headers=engineer)
+    assert r.status_code == 201, r.text
+    item = r.json()["items"][0]
+    assert item["media_type"] == "application/json" and item["size"] == len(raw)
+    r = gw.post(
+        f"/ai/files/{item['id']}/analyze", json={"study": True, "project_id": pid}, headers=engineer, timeout=90
+    )
+    assert r.status_code == 200, r.text
+    analysis = r.json()
+    assert analysis["kind"] == "circuit" and analysis["circuit"]["problems"] == []
+    assert analysis["circuit"]["voltage_levels_kv"] == [13.8, 0.48, 0.208]
+    study = analysis["study"]
+    assert study["status"] == "succeeded", study
+    # The numbers are the simulation service's own, and no model was asked.
+    results = gw.get(f"/simulations/{study['run_id']}/results", params={"page_size": 100}, headers=engineer).json()
+    first = study["worst_buses"][0]
+    rows = [i for i in results["items"] if (i["fault"], i["case"]) == (first["fault"], first["case"])]
+    assert first["worst"][0]["bus"] == max(rows, key=lambda i: i["values"]["ikss_ka"])["bus_id"]
+    assert provider.requests == []
+    r = gw.get(f"/ai/files/{item['id']}/content", headers=engineer)
+    assert r.status_code == 200 and r.content == raw
