@@ -381,3 +381,21 @@ def test_a_three_winding_transformer_with_one_winding_open_is_the_two_winding_pa
     assert closed.get("1ph", "max").buses["MV"]["ikss_ka"] != pytest.approx(
         opened.get("1ph", "max").buses["MV"]["ikss_ka"], rel=1e-3
     )
+
+
+def test_a_fault_along_one_of_two_parallel_circuits_by_hand() -> None:
+    # the faulted circuit is split; the healthy one runs A-B beside it:
+    # Z = Z_Q + f·Z_L ∥ (Z_L + (1 − f)·Z_L) = Z_Q + f·(2 − f)/2·Z_L
+    data = _doc(
+        [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
+        ext_grids=[_grid("Q", "A")],
+        lines=[{**_line("L", "A", "B", 10.0), "parallel": 2}],
+    )
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.3}]
+
+    rs = solve_study(parse_circuit(data), branches_for="L@0.3").get("3ph", "max")
+
+    z_l = complex(0.2, 0.35) * 10.0
+    assert rs.buses["L@0.3"]["ikss_ka"] == pytest.approx(_ik(_z_grid() + 0.3 * 1.7 / 2 * z_l), rel=REL)
+    assert rs.buses["B"]["ikss_ka"] == pytest.approx(_ik(_z_grid() + z_l / 2), rel=REL)
+    assert rs.branches is not None and set(rs.branches["L@0.3"]) == {"L", "L@0.0-0.3", "L@0.3-1.0"}

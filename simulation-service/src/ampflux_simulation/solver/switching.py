@@ -223,7 +223,8 @@ class _Configurator:
         buses: list[Any],
         result: Configured,
     ) -> list[Line]:
-        """The line as segments between its ends and the fault points, each point a new bus."""
+        """The line as segments between its ends and the fault points, each point a new bus; of
+        parallel circuits only one is faulted."""
         from ampflux_shared.circuit import Bus
 
         cuts = sorted(set(fractions))
@@ -256,8 +257,15 @@ class _Configurator:
                         "from_bus": ends[i],
                         "to_bus": ends[i + 1],
                         "length_km": line.length_km * (bounds[i + 1] - bounds[i]),
+                        "parallel": 1,
                     }
                 )
+            )
+        # a fault on one of n parallel circuits: the other n − 1 stay whole, between the line's
+        # buses (under the line's id), unless a switch opened the line or a coupler bridged it
+        if line.parallel > 1 and not opened and ends[0] != ends[-1]:
+            segments.append(
+                line.model_copy(update={"from_bus": ends[0], "to_bus": ends[-1], "parallel": line.parallel - 1})
             )
         return segments
 
