@@ -126,3 +126,17 @@ def test_the_study_names_a_scenario_of_the_document(reference_case: Loader) -> N
 
     data["study"]["scenario"] = "no-such"
     assert found(validate_circuit(data)) == {("study.scenario", "unknown_scenario")}
+
+
+def test_the_published_json_schema_describes_switches_scenarios_and_line_faults() -> None:
+    from ampflux_shared.circuit.schema import circuit_document_schema
+
+    schema = circuit_document_schema()
+    defs = schema["$defs"]
+
+    assert {"switches", "scenarios"} <= set(schema["properties"])
+    assert defs["Switch"]["properties"]["kind"]["enum"] == ["breaker", "disconnector", "load_break_switch", "fuse"]
+    assert set(defs["Switch"]["required"]) == {"id", "bus"}
+    assert defs["Scenario"]["properties"]["switches"]["additionalProperties"]["enum"] == ["open", "closed"]
+    assert defs["LineFault"]["properties"]["fraction"]["exclusiveMinimum"] == 0
+    assert defs["Line"]["properties"]["in_service"]["default"] is True
