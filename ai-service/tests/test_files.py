@@ -318,3 +318,12 @@ def test_sniffing_and_csv_tables_unit():
     assert sniff(b"\x00\x01\x02binary", "a.txt") == "application/octet-stream"
     assert name_mismatch("data.json", "text/plain") == "named .json but the content is text/plain"
     assert name_mismatch("anything", "application/pdf") is None
+
+
+async def test_a_file_whose_blob_is_gone_is_a_404_not_a_cut_stream(client, company, settings):
+    user = company.user()
+    item = (await _upload(client, user, ("a.txt", b"soon gone"))).json()["items"][0]
+    for blob in _blobs(settings.files_root()):
+        blob.unlink()
+    r = await client.get(f"/ai/files/{item['id']}/content", headers=user.headers)
+    assert r.status_code == 404 and r.json()["detail"] == "file content not found"

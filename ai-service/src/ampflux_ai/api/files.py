@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from ampflux_shared.errors import conflict, field_error, too_large, validation_failed
+from ampflux_shared.errors import conflict, field_error, not_found, too_large, validation_failed
 from ampflux_shared.pagination import Page
 from ampflux_shared.security import CurrentPrincipal, scoped
 
@@ -140,9 +140,13 @@ async def read_content(
     file_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: SessionDep
 ) -> StreamingResponse:
     row = await service.get_for_company(session, principal, file_id)
+    store = _store(request)
+    # Checked before the answer starts: a missing blob mid-stream could only cut the connection.
+    if not await store.exists(row.sha256):
+        raise not_found("file content")
     quoted = row.name.replace("\\", "_").replace('"', "_")
     return StreamingResponse(
-        _store(request).read(row.sha256),
+        store.read(row.sha256),
         media_type=row.media_type,
         headers={
             "Content-Length": str(row.size),
