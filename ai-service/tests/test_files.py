@@ -327,3 +327,20 @@ async def test_a_file_whose_blob_is_gone_is_a_404_not_a_cut_stream(client, compa
         blob.unlink()
     r = await client.get(f"/ai/files/{item['id']}/content", headers=user.headers)
     assert r.status_code == 404 and r.json()["detail"] == "file content not found"
+
+
+def test_stale_spool_files_are_cleared_and_young_ones_kept(tmp_path):
+    import os
+    import time
+
+    from ampflux_ai.domain.files import STALE_SPOOL_S, clear_stale_spool, spool_dir
+
+    folder = spool_dir(tmp_path)
+    folder.mkdir(parents=True)
+    old, young = folder / "upload-old", folder / "upload-young"
+    old.write_bytes(b"x")
+    young.write_bytes(b"y")
+    past = time.time() - STALE_SPOOL_S - 60
+    os.utime(old, (past, past))
+    assert clear_stale_spool(tmp_path) == 1
+    assert not old.exists() and young.exists()

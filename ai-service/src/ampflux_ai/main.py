@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from .api import ROUTERS
 from .api.files import UPLOAD_PATH
 from .config import Settings
 from .domain.cache import ResponseCache
+from .domain.files import clear_stale_spool
 from .domain.generation import GenerationHub
 from .domain.model_catalog import ModelCatalog
 from .domain.model_ops import ModelOperations
@@ -31,6 +33,10 @@ act with the caller's own rights.
 With no provider configured (`AI_PROVIDER_BASE_URL`, `AI_MODEL`, or a company's own settings)
 the AI routes answer 503 saying how to configure one.
 """
+
+
+async def _clear_spool(app: FastAPI) -> None:
+    await asyncio.to_thread(clear_stale_spool, app.state.settings.files_root())
 
 
 async def _close(app: FastAPI) -> None:
@@ -54,7 +60,7 @@ def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | Non
             migrations_dir=MIGRATIONS_DIR,
             event_tables=event_tables,
             verifier=verifier,
-            on_startup=[start_pipelines],
+            on_startup=[start_pipelines, _clear_spool],
             # Pipelines stop before the provider clients they use close.
             on_shutdown=[stop_pipelines, _close],
             # Uploads stream to disk under the file limits of their own (AI_FILE_MAX_BYTES...).

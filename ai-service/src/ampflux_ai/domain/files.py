@@ -5,6 +5,8 @@ company's ids are 404."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +118,23 @@ async def delete(session: AsyncSession, row: StoredFile) -> str | None:
 
 def spool_dir(root: Path) -> Path:
     return root / ".spool"
+
+
+# Older than this, a spool file is an upload whose process died (uploads take minutes at most;
+# another replica sharing the folder may be writing younger ones).
+STALE_SPOOL_S = 24 * 3600
+
+
+def clear_stale_spool(root: Path, now: float | None = None) -> int:
+    """Remove spool files left by uploads that never finished; how many were removed."""
+    folder = spool_dir(root)
+    if not folder.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - STALE_SPOOL_S
+    removed = 0
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
