@@ -284,3 +284,19 @@ async def test_the_embedded_mode_takes_up_an_execution_left_open_by_a_restart(
         assert done["status"] == "succeeded" and done["output"] == "three"
         assert [s["attempts"] for s in done["steps"]] == [1, 2, 1]
     assert user_prompts(fake) == ["first", "second after one", "second after one", "third after two"]
+
+
+async def test_a_crash_outside_any_step_fails_the_execution_instead_of_leaving_it_running(
+    client, company, fake, h, monkeypatch
+):
+    from ampflux_ai.pipeline_jobs.runner import ExecutionRunner
+
+    async def broken(self, mine):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ExecutionRunner, "_run", broken)
+    user = company.user()
+    pipeline = await save(client, user, [{"name": "a", "kind": "prompt", "prompt": "x"}])
+    done = await wait_for(client, user, (await execute(client, user, pipeline))["id"], "failed")
+    assert done["error"] == "internal error: RuntimeError: boom"
+    assert [s["status"] for s in done["steps"]] == ["skipped"]

@@ -26,10 +26,10 @@ from typing import TypeVar
 from ampflux_shared.backoff import Backoff
 
 from ..domain.templates import Context
-from .infrastructure import retry_infrastructure
+from .infrastructure import is_infrastructure_error, retry_infrastructure
 from .job import ExecutionJob
 from .steps import StepEnvironment, StepResult, run_step
-from .store import Claim, begin_step, claim, fail_dead_lettered, still_ours, store_step, succeed
+from .store import Claim, begin_step, claim, fail_dead_lettered, fail_open, still_ours, store_step, succeed
 
 log = logging.getLogger("ampflux.ai.pipelines")
 
@@ -67,6 +67,15 @@ class ExecutionRunner:
             self.env.metrics.pipeline_executions_in_progress.inc()
             try:
                 outcome = await self._run(mine)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                # A bug outside any one step: end the execution (its finished steps stay) rather
+                # than leave it running or loop on it.
+                log.exception("execution %s crashed", job.execution_id)
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                await self._db("failing a crashed execution", partial(fail_open, self.env.database, mine, reason))
+                outcome = "failed"
             finally:
                 self.env.metrics.pipeline_executions_in_progress.dec()
             self.env.metrics.pipeline_executions.labels(outcome).inc()

@@ -170,6 +170,16 @@ async def still_ours(database: Database, claim: Claim) -> bool:
         return bool(getattr(result, "rowcount", 0))
 
 
+async def _fail(session: AsyncSession, execution: PipelineExecution, detail: str) -> None:
+    executions.end(execution, "failed", detail)
+    for was, becomes in (("running", "failed"), ("pending", "skipped")):
+        await session.execute(
+            update(PipelineStepRun)
+            .where(PipelineStepRun.execution_id == execution.id, PipelineStepRun.status == was)
+            .values(status=becomes, error=detail if becomes == "failed" else None)
+        )
+
+
 async def fail_dead_lettered(database: Database, execution_id: uuid.UUID, reason: str) -> bool:
     """The broker gave up on the execution's job: fail it (and its open steps) if still open."""
     async with database.session() as session:
@@ -178,14 +188,17 @@ async def fail_dead_lettered(database: Database, execution_id: uuid.UUID, reason
         )
         if execution is None or execution.status in executions.TERMINAL:
             return False
-        detail = f"the execution was given up after {execution.attempts} attempt(s): {reason}"
-        executions.end(execution, "failed", detail)
-        for was, becomes in (("running", "failed"), ("pending", "skipped")):
-            await session.execute(
-                update(PipelineStepRun)
-                .where(PipelineStepRun.execution_id == execution_id, PipelineStepRun.status == was)
-                .values(status=becomes, error=detail if becomes == "failed" else None)
-            )
+        await _fail(session, execution, f"the execution was given up after {execution.attempts} attempt(s): {reason}")
+        return True
+
+
+async def fail_open(database: Database, claim: Claim, reason: str) -> bool:
+    """Fail the execution this worker holds (a crash outside any one step)."""
+    async with database.session() as session:
+        execution = await _mine(session, claim)
+        if execution is None:
+            return False
+        await _fail(session, execution, reason)
         return True
 
 
