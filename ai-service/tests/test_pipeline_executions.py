@@ -217,6 +217,8 @@ async def test_cancel_stops_a_running_execution(client, company, fake, h):
     final = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
     assert final["status"] == "cancelled" and [s["status"] for s in final["steps"]] == ["cancelled", "cancelled"]
     assert len(fake.chat_requests) == 1
+    metrics = (await client.get("/metrics")).text
+    assert 'ampflux_ai_pipeline_executions_total{outcome="stopped"} 1.0' in metrics
 
 
 async def test_an_expired_caller_token_fails_the_tool_step_clearly(client, company, fake, h):

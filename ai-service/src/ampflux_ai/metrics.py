@@ -55,7 +55,8 @@ class AIMetrics:
         # Pipelines (issue 12).
         self.pipeline_executions = metrics.counter(
             "ampflux_ai_pipeline_executions_total",
-            "Pipeline executions a worker finished, by outcome (succeeded, failed, cancelled, dead_lettered)",
+            "Pipeline executions a worker ended, by outcome "
+            "(succeeded, failed, stopped: cancelled or taken over, dead_lettered)",
             ["outcome"],
         )
         self.pipeline_executions_in_progress = metrics.gauge(

@@ -34,6 +34,9 @@ from .store import Claim, begin_step, claim, fail_dead_lettered, fail_open, stil
 log = logging.getLogger("ampflux.ai.pipelines")
 
 T = TypeVar("T")
+# The outcome when the execution stopped being this worker's: cancelled, or taken over by
+# another worker after a redelivery.
+STOPPED = "stopped"
 
 
 class ExecutionRunner:
@@ -114,21 +117,21 @@ class ExecutionRunner:
                 f"starting step {state.name!r}", partial(begin_step, self.env.database, mine, state.position)
             )
             if started is None:
-                return "cancelled"
+                return STOPPED
             if started:
                 self.env.metrics.pipeline_resumed_steps.inc()
                 log.warning("execution %s: step %r starts again (its worker died)", mine.execution_id, state.name)
             began = time.perf_counter()
             result = await self._watched(mine, mine.definition[state.position], Context(mine.inputs, outputs))
             if result is None:
-                return "cancelled"
+                return STOPPED
             seconds = time.perf_counter() - began
             stored = await self._db(
                 f"storing step {state.name!r}",
                 partial(store_step, self.env.database, mine, state.position, result, seconds),
             )
             if not stored:
-                return "cancelled"
+                return STOPPED
             outcome = "succeeded" if result.ok else "failed"
             self.env.metrics.pipeline_steps.labels(state.kind, outcome).inc()
             self.env.metrics.pipeline_step_duration.labels(state.kind).observe(seconds)
@@ -136,7 +139,7 @@ class ExecutionRunner:
                 return "failed"
             outputs[state.name] = result.output
         done = await self._db("finishing the execution", lambda: succeed(self.env.database, mine))
-        return "succeeded" if done else "cancelled"
+        return "succeeded" if done else STOPPED
 
     async def _watched(self, mine: Claim, step: dict[str, object], context: Context) -> StepResult | None:
         """Run the step; every `pipeline_cancel_poll_s` check that the execution is still ours
