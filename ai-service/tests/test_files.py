@@ -344,3 +344,17 @@ def test_stale_spool_files_are_cleared_and_young_ones_kept(tmp_path):
     os.utime(old, (past, past))
     assert clear_stale_spool(tmp_path) == 1
     assert not old.exists() and young.exists()
+
+
+async def test_a_blob_used_again_before_its_removal_runs_is_kept(client, company, settings):
+    from ampflux_ai.domain.files import remove_blob_if_unused
+
+    user = company.user()
+    item = (await _upload(client, user, ("a.txt", b"shared bytes"))).json()["items"][0]
+    app = client.app  # type: ignore[attr-defined]
+    # A file still uses it: the removal scheduled by an earlier delete leaves it.
+    assert await remove_blob_if_unused(app.state.db, app.state.file_store, item["sha256"]) is False
+    assert len(_blobs(settings.files_root())) == 1
+    assert (await client.delete(f"/ai/files/{item['id']}", headers=user.headers)).status_code == 204
+    assert await remove_blob_if_unused(app.state.db, app.state.file_store, item["sha256"]) is True
+    assert _blobs(settings.files_root()) == []

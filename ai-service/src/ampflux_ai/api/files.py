@@ -43,7 +43,7 @@ _ENV = {
 }
 
 # Blob deletions scheduled after commit: held so they are not collected while they run.
-_pending: set[asyncio.Task[None]] = set()
+_pending: set[asyncio.Task[bool]] = set()
 
 
 def _store(request: Request):
@@ -163,10 +163,10 @@ async def delete_file(
     row = await service.get_for_company(session, principal, file_id)
     orphan = await service.delete(session, row)
     if orphan is not None:
-        store = _store(request)
+        store, db = _store(request), request.app.state.db
 
         def remove_blob() -> None:
-            task = asyncio.get_running_loop().create_task(store.delete(orphan))
+            task = asyncio.get_running_loop().create_task(service.remove_blob_if_unused(db, store, orphan))
             _pending.add(task)
             task.add_done_callback(_pending.discard)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.db import Database
 from ampflux_shared.errors import not_found, unprocessable
 from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
@@ -114,6 +115,16 @@ async def delete(session: AsyncSession, row: StoredFile) -> str | None:
     await session.flush()
     others = await session.scalar(select(func.count(StoredFile.id)).where(StoredFile.sha256 == row.sha256))
     return row.sha256 if not others else None
+
+
+async def remove_blob_if_unused(db: Database, store: BlobStore, sha256: str) -> bool:
+    """After the delete committed: remove the blob unless a file uses it again by now (an upload
+    of the same bytes may have committed since); True when it was removed."""
+    async with db.session() as session:
+        if await session.scalar(select(func.count(StoredFile.id)).where(StoredFile.sha256 == sha256)):
+            return False
+    await store.delete(sha256)
+    return True
 
 
 def spool_dir(root: Path) -> Path:
