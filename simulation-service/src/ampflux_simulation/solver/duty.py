@@ -10,16 +10,17 @@ The current a device carries (README "Equipment duty" gives the rules and their 
 * a transformer: its partial current on the rated side for faults at either terminal bus
   (a through fault; a fault inside it is not).
 
-The peak, breaking and thermal currents of a device take the fault bus's factors: a device
-carrying I″k,d of a bus whose fault current is I″k sees ip·I″k,d/I″k (κ), Ib·I″k,d/I″k
-(μ, q), Ith·I″k,d/I″k (√(m + n)) and Ib,asym·I″k,d/I″k. Its own tmin moves Ib and
-Ib,asym to that delay.
+The peak and thermal currents of a device take the fault bus's factors: a device carrying
+I″k,d of a bus whose fault current is I″k sees ip·I″k,d/I″k (κ) and Ith·I″k,d/I″k
+(√(m + n)). A breaker's Ib is I″k,d less its share of the bus's decay I″k − Ib, split by
+machine (duty_decay.py), at the breaker's own tmin; Ib,asym adds i_DC·I″k,d/I″k.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from .elements import Network
 from .faults import FaultCurrents
 
 if TYPE_CHECKING:
-    from ampflux_shared.circuit import CircuitDocument
+    from ampflux_shared.circuit import BreakerRatings, CircuitDocument, Switch
 
 # Which list a switch's `element` names, in the order validation resolves a shared id.
 _ROW_KINDS = (("lines", "line"), ("transformers", "trafo"), ("transformers3w", "trafo3w"))
@@ -44,11 +45,14 @@ class FaultPartials:
     """Branch-end currents for a fault at one bus, kA (the largest phase), keyed by (row kind,
     element id, end name): `fed` for ends at the fault bus (the element's partial current
     into the fault), `past` for the same ends (a fault on the element just past that end:
-    the fault current minus `fed`, as phasors), `at_end` for every end of every row."""
+    the fault current minus `fed`, as phasors), `at_end` for every end of every row; `decay`
+    for ends at the fault bus of a 3ph fault near machines: the share of the bus's decay
+    (I″k − Ib) in `fed` and in `past` (duty_decay.py)."""
 
     fed: dict[tuple[str, str, str], float]
     past: dict[tuple[str, str, str], float]
     at_end: dict[tuple[str, str, str], float]
+    decay: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
 
 
 def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents) -> FaultPartials:
@@ -177,6 +181,8 @@ def _switches(table: _Table) -> None:
         if ratings is None or values is None:
             continue
         ikss = _num(values["ikss_ka"])
+        # (position, current, its share of the bus's decay)
+        positions: list[tuple[str, float, float]]
         if switch.element is not None:
             # open (or its element out of service): the element is not energised, no current
             key = _switch_row_key(table.present, inputs.node_of[switch.bus], switch.element)
@@ -184,25 +190,51 @@ def _switches(table: _Table) -> None:
                 continue
             at = table.partials(switch.bus)
             fed, past = at.fed.get(key, 0.0), at.past.get(key, 0.0)
-            position, current = ("bus", fed) if fed >= past else ("element", past)
+            share_fed, share_past = at.decay.get(key, (fed / ikss, past / ikss) if ikss > 0 else (0.0, 0.0))
+            positions = [("bus", fed, share_fed), ("element", past, share_past)]
         elif switch.to_bus is not None and inputs.node_of.get(switch.to_bus) == inputs.node_of[switch.bus]:
-            position, current = "bus", ikss  # a closed coupler: at most the whole fault current at its bus
+            positions = [("bus", ikss, 1.0)]  # a closed coupler: at most the whole fault current at its bus
         else:
             continue  # an open coupler keeps its buses apart and carries nothing
+        name, kind = switch.id, switch.kind
+        position, current, _ = max(positions, key=lambda p: p[1])
+        where = (switch.bus, position)
         share = current / ikss if ikss > 0 else 0.0
-        tmin = ratings.tmin_s if ratings.tmin_s is not None else study.tmin_s
-        at_delay = at_delays.get((tmin, switch.bus), values)
-        where, name, kind = (switch.bus, position), switch.id, switch.kind
         if ratings.making_ka is not None and "ip_ka" in values:
             table.add(name, kind, "making", where, _num(values["ip_ka"]) * share, ratings.making_ka, None)
-        if ratings.breaking_ka is not None and "ib_ka" in at_delay:
-            table.add(name, kind, "breaking", where, _num(at_delay["ib_ka"]) * share, ratings.breaking_ka, tmin)
-        asym_rating = ratings.asymmetrical_breaking_ka(tmin)
-        if study.ib_asym and asym_rating is not None and "ib_asym_ka" in at_delay:
-            table.add(name, kind, "breaking_asym", where, _num(at_delay["ib_asym_ka"]) * share, asym_rating, tmin)
         if ratings.short_time_ka is not None and "ith_ka" in values:
             rated = table.withstand(ratings.short_time_ka, ratings.short_time_s)
             table.add(name, kind, "thermal", where, _num(values["ith_ka"]) * share, rated, table.tk)
+        tmin = ratings.tmin_s if ratings.tmin_s is not None else study.tmin_s
+        _breaking(table, switch, ratings, positions, at_delays.get((tmin, switch.bus), values), tmin)
+
+
+def _breaking(
+    table: _Table,
+    switch: Switch,
+    ratings: BreakerRatings,
+    positions: list[tuple[str, float, float]],
+    values: Mapping[str, float | str],
+    tmin: float,
+) -> None:
+    """Breaking at the breaker's tmin: Ib,d = I″k,d − (I″k − Ib)·(its share of the decay),
+    the worse position; Ib,asym,d with the DC component i_DC·I″k,d/I″k of that position."""
+    if "ib_ka" not in values:
+        return
+    ikss, decay = _num(values["ikss_ka"]), _num(values["ikss_ka"]) - _num(values["ib_ka"])
+    idc = _num(values["idc_ka"]) if "idc_ka" in values else 0.0
+    options = []
+    for position, current, share in positions:
+        ib = min(max(current - decay * share, 0.0), current)
+        dc = idc * current / ikss if ikss > 0 else 0.0
+        options.append((ib, math.hypot(ib, dc), position))
+    if ratings.breaking_ka is not None:
+        ib, _, position = max(options)
+        table.add(switch.id, switch.kind, "breaking", (switch.bus, position), ib, ratings.breaking_ka, tmin)
+    asym_rating = ratings.asymmetrical_breaking_ka(tmin)
+    if table.doc.study.ib_asym and asym_rating is not None and "ib_asym_ka" in values:
+        _, asym, position = max(options, key=lambda option: option[1])
+        table.add(switch.id, switch.kind, "breaking_asym", (switch.bus, position), asym, asym_rating, tmin)
 
 
 def _cables(table: _Table) -> None:
@@ -276,8 +308,8 @@ def _switch_row_key(present: Mapping[str, Mapping[str, Any]], node: str, element
         item = present[list_name].get(element)
         if item is None:
             continue
-        for field, end in _END_FIELDS[list_name]:
-            if getattr(item, field) == node:
+        for attribute, end in _END_FIELDS[list_name]:
+            if getattr(item, attribute) == node:
                 return (kind, element, end)
     return None
 

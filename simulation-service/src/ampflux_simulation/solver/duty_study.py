@@ -15,6 +15,7 @@ import numpy as np
 from . import sources
 from .contributions import end_currents
 from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials
+from .duty_decay import MachineColumns, decay_shares
 from .elements import build_network
 from .faults import sequence_currents
 from .result import ResultSet
@@ -40,6 +41,7 @@ class _CaseNetworks:
         self.index = {b: i for i, b in enumerate(self.nets.net.bus_ids)}
         self.units = {g.bus: g for g in doc.generators if g.power_station_trafo}
         self._inside: dict[str, CaseNetworks] = {}
+        self._machine_columns: dict[int, MachineColumns] = {}
 
     def partials(self, node: str, fault: str) -> FaultPartials:
         """Branch-end currents for a fault at `node` (as solve.py's branch contributions)."""
@@ -70,7 +72,14 @@ class _CaseNetworks:
         s_cs, dv_cs = sources.fault_injection(use.pos, use.net.current_sources, z1_col)
         seq = sequence_currents(fault, np.array([c + s_cs]), np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
         ends, _ = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
-        return fault_partials(use.net, bus, seq, ends)
+        partials = fault_partials(use.net, bus, seq, ends)
+        if fault == "3ph" and use.net.machines:
+            # which machines' decay each breaker position carries (Ib of the device)
+            if id(use) not in self._machine_columns:
+                self._machine_columns[id(use)] = MachineColumns(use.net, use.pos)
+            columns = self._machine_columns[id(use)]
+            partials.decay = decay_shares(use.net, columns, bus, z1_col, c, doc.study.tmin_s)
+        return partials
 
 
 def attach_duty(
