@@ -154,8 +154,9 @@ async def test_an_unreadable_dead_letter_is_parked_with_its_headers(broker):
     await queue.start()
     recorded: list[uuid.UUID] = []
 
-    async def on_dead(job: Job, reason: str) -> None:
+    async def on_dead(job: Job, reason: str, delivery_limit_reached: bool) -> JobOutcome:
         recorded.append(job.run_id)
+        return JobOutcome.DONE
 
     await queue.consume_dead_letters(on_dead)
     message_id = await broker.put(b"\x00 not an event", to=f"{broker.queue}.dlq", headers={"x-origin": "lab"})
@@ -168,6 +169,33 @@ async def test_an_unreadable_dead_letter_is_parked_with_its_headers(broker):
         (message_id, "lab", "\x00 not an event")
     ]
     assert await broker.depth(f"{broker.queue}.dlq") == 0
+
+
+async def test_a_dead_letter_its_handler_sends_back_returns_to_the_work_queue_afresh(broker):
+    queue = broker.job_queue()
+    await queue.start()
+    seen: list[tuple[uuid.UUID, bool]] = []
+
+    async def on_dead(job: Job, reason: str, delivery_limit_reached: bool) -> JobOutcome:
+        seen.append((job.run_id, delivery_limit_reached))
+        return JobOutcome.RETRY
+
+    await queue.consume_dead_letters(on_dead)
+    run = uuid.uuid4()
+    death = {"reason": "delivery_limit", "count": 1, "queue": broker.queue}
+    message_id = await broker.put(
+        job_body(run), to=f"{broker.queue}.dlq", headers={"x-death": [death], "x-delivery-count": 3}
+    )
+    await eventually(lambda: seen == [(run, True)], what="the dead letter handled")
+    await eventually(lambda: _depth_is(broker, broker.queue, 1), what="the job back on the work queue")
+    again = await broker.get(broker.queue)
+    assert again is not None and str(run).encode() in again.body and again.message_id == message_id
+    assert "x-death" not in (again.headers or {})  # a fresh start: the broker's count is gone
+    assert await broker.depth(f"{broker.queue}.dlq") == 0
+
+
+async def _depth_is(broker: Broker, queue: str, depth: int) -> bool:
+    return await broker.depth(queue) == depth
 
 
 async def test_one_job_at_a_time_even_when_the_broker_hands_out_more(broker):

@@ -246,3 +246,26 @@ def worker_sigterm(stack: FaultStack, client: Client, *, group: bool, runs: int 
     if attempts != 1:
         ledger.problem("duplicated", f"the run the worker was solving took {attempts} attempts, not 1")
     return [ledger]
+
+
+def broker_blips(stack: FaultStack, client: Client, *, blips: int = 4, solve_s: float = 40.0) -> list[Ledger]:
+    """The broker killed and restarted `blips` times (more than the delivery limit) while
+    long solves run. A blip says nothing about the job: it must not spend the delivery
+    limit meant for poison jobs, so no healthy run may end dead-lettered, and none twice."""
+    ledger = Ledger(f"broker kill -9 ×{blips} in one solve")
+    stack.replace_workers(SIMULATION_TEST_SOLVE_DELAY_S=str(solve_s))
+    try:
+        subs = Submissions(client, ledger, client.new_project())
+        # One run: the other worker is idle, so every redelivery can reach a worker at once.
+        subs.submit(1, threads=1)
+        wait_for_running(stack)
+        for _ in range(blips):
+            stack.rabbitmq.kill()
+            time.sleep(1.0)
+            stack.rabbitmq.start()
+            time.sleep(2.0)
+        account_runs(stack, ledger, subs.runs, client.rows_per_run, timeout_s=solve_s * 3)
+        account_settled(stack, ledger)
+    finally:
+        stack.replace_workers()
+    return [ledger]

@@ -86,11 +86,11 @@ class FaultStack:
             "SIMULATION_LOG_LEVEL": "INFO",
         }
 
-    def new_worker(self) -> WorkerProcess:
+    def new_worker(self, **env: str) -> WorkerProcess:
         n = len(self.workers) + 1
         worker = WorkerProcess(
-            f"worker-{n}", "ampflux_simulation.worker", 0, self.worker_env(), self.root / f"worker-{n}.log",
-            ready_log="consuming",
+            f"worker-{n}", "ampflux_simulation.worker", 0, {**self.worker_env(), **env},
+            self.root / f"worker-{n}.log", ready_log="consuming",
         )  # fmt: skip
         self.workers.append(worker)
         return worker
@@ -103,11 +103,17 @@ class FaultStack:
         pid = worker_id.rsplit(":", 1)[-1]
         return next((w for w in self.live_workers() if str(w.pid) == pid), None)
 
-    def top_up_workers(self, count: int = 2, timeout_s: float = 120.0) -> None:
+    def top_up_workers(self, count: int = 2, timeout_s: float = 120.0, **env: str) -> None:
         """Back to `count` live workers (scenarios kill some) before the next scenario."""
-        fresh = [self.new_worker().spawn() for _ in range(count - len(self.live_workers()))]
+        fresh = [self.new_worker(**env).spawn() for _ in range(count - len(self.live_workers()))]
         for worker in fresh:
             worker.wait_ready(timeout_s)
+
+    def replace_workers(self, count: int = 2, **env: str) -> None:
+        """Stop every worker (gracefully) and start `count` new ones with `env` on top."""
+        for worker in self.live_workers():
+            worker.stop()
+        self.top_up_workers(count, **env)
 
     def worker_logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.root.glob("worker-*.log")))

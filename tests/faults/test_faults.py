@@ -17,6 +17,10 @@ def test_broker_kill_during_writes_and_solves(fault_stack, client, record):
     record(scenarios.broker_kill(fault_stack, client, runs=16, outage_s=6.0))
 
 
+def test_broker_blips_do_not_spend_the_delivery_limit(fault_stack, client, record):
+    record(scenarios.broker_blips(fault_stack, client, blips=4))
+
+
 def test_database_restart_during_load(fault_stack, client, record):
     record(scenarios.database_restart(fault_stack, client, runs=16, down_s=5.0))
 

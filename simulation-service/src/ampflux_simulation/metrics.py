@@ -42,7 +42,7 @@ class SimulationMetrics:
             ),
             jobs=metrics.counter(
                 "ampflux_simulation_jobs_total",
-                "Job deliveries by outcome (succeeded, failed, cancelled, retried, dead_lettered, duplicate)",
+                "Job deliveries by outcome (succeeded, failed, cancelled, retried, dead_lettered, requeued, duplicate)",
                 ["outcome"],
             ),
             jobs_in_progress=metrics.gauge("ampflux_simulation_jobs_in_progress", "Jobs this process is solving now"),

@@ -36,7 +36,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from ampflux_shared.backoff import Backoff
-from ampflux_shared.events.dead_letters import declare_parking_queue, park
+from ampflux_shared.events.dead_letters import copy_message, declare_parking_queue, park
 from ampflux_shared.events.rabbitmq import (
     DEFAULT_EXCHANGE,
     InflightTracker,
@@ -54,7 +54,9 @@ log = logging.getLogger("ampflux.simulation.jobs")
 MAX_RETRY_DELAY_S = 30.0
 
 JobHandler = Callable[[Job], Awaitable[JobOutcome]]
-DeadLetterHandler = Callable[[Job, str], Awaitable[None]]
+# (job, why it died, whether the broker's delivery limit was reached) -> DONE: ack it;
+# RETRY: send it back to the work queue afresh (its delivery count starts again).
+DeadLetterHandler = Callable[[Job, str, bool], Awaitable[JobOutcome]]
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,10 @@ class RabbitJobQueue:
             if job is None:
                 await self._park(message, "unreadable")
                 return
-            await handler(job, _death_reason(message))
+            outcome = await handler(job, _death_reason(message), _delivery_limit_reached(message))
+            if outcome is JobOutcome.RETRY:
+                await self._requeue(message)
+                return
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -251,6 +256,17 @@ class RabbitJobQueue:
             return
         await settle(message.ack(), message)
 
+    async def _requeue(self, message: AbstractIncomingMessage) -> None:
+        """Back to the work queue without the broker's headers, confirmed before the ack: the
+        job is in one of the two queues at every moment (same message id: the inbox still
+        knows it)."""
+        if self._publisher is None:
+            raise RuntimeError("the dead-letter consumer is not started")
+        await self._publisher.default_exchange.publish(
+            copy_message(message, drop_broker_headers=True), routing_key=self.queue_name
+        )
+        await settle(message.ack(), message)
+
     async def _park(self, message: AbstractIncomingMessage, why: str) -> None:
         if self._publisher is None:
             raise RuntimeError("the dead-letter consumer is not started")
@@ -259,11 +275,21 @@ class RabbitJobQueue:
         await settle(message.ack(), message)
 
 
-def _death_reason(message: AbstractIncomingMessage) -> str:
+def _first_death_reason(message: AbstractIncomingMessage) -> str | None:
     deaths = (message.headers or {}).get("x-death")
     first = deaths[0] if isinstance(deaths, list | tuple) and deaths else None
-    if isinstance(first, dict):
-        reason = first.get("reason")
-        reason = reason.decode() if isinstance(reason, bytes) else reason
+    if not isinstance(first, dict):
+        return None
+    reason = first.get("reason")
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+
+
+def _death_reason(message: AbstractIncomingMessage) -> str:
+    reason = _first_death_reason(message)
+    if reason is not None:
         return f"broker reason {reason!r} (x-delivery-limit reached or rejected as poison)"
     return "rejected by the broker"
+
+
+def _delivery_limit_reached(message: AbstractIncomingMessage) -> bool:
+    return _first_death_reason(message) == "delivery_limit"

@@ -78,24 +78,41 @@ class JobRunner:
             lambda: self._finish(job, outcome), what=f"finishing run {job.run_id}", backoff=self.backoff
         )
 
-    async def dead_lettered(self, job: Job, reason: str) -> None:
-        """The broker gave up on the job (delivery limit): fail the run if it is still open."""
-        await retry_infrastructure(
-            lambda: self._dead_lettered(job, reason),
+    async def dead_lettered(self, job: Job, reason: str, delivery_limit_reached: bool = False) -> JobOutcome:
+        """The broker gave up on the job: fail the run if it is still open (DONE), unless the
+        delivery limit was spent by something other than solves (RETRY: back to the queue).
+
+        RabbitMQ 3.10 counts every return of a message towards x-delivery-limit, also when
+        the channel holding it closed (a broker restart, a network blip), and such a
+        redelivery usually meets a worker still solving the run and is dropped unsolved. A
+        poison job is claimed once per delivery; so a run claimed no more often than the limit
+        allows was not given up on by its solves, and a healthy study must not fail for it.
+        """
+        return await retry_infrastructure(
+            lambda: self._dead_lettered(job, reason, delivery_limit_reached),
             what=f"failing dead-lettered run {job.run_id}",
             backoff=self.backoff,
         )
 
-    async def _dead_lettered(self, job: Job, reason: str) -> None:
+    async def _dead_lettered(self, job: Job, reason: str, delivery_limit_reached: bool) -> JobOutcome:
         async with self.database.session() as session:
             run = await runs.load_for_job(session, job.run_id)
             if run is None or run.run_status.is_terminal:
-                return
+                return JobOutcome.DONE
+            if delivery_limit_reached and run.attempts <= self.settings.job_delivery_limit:
+                self.metrics.jobs.labels(outcome="requeued").inc()
+                log.warning(
+                    "run %s: the delivery limit was spent by redeliveries, not solves (%d attempt(s)); requeueing",
+                    job.run_id,
+                    run.attempts,
+                )
+                return JobOutcome.RETRY
             detail = f"the job was dead-lettered after {max(run.attempts, 1)} attempt(s): {reason}"
             await runs.mark_failed(session, self.outbox, run, code="dead_lettered", detail=detail)
             await self.inbox.first_time(session, job.message_id, INBOX_CONSUMER)
         self.metrics.jobs.labels(outcome="dead_lettered").inc()
         log.error("run %s failed: %s", job.run_id, detail)
+        return JobOutcome.DONE
 
     async def attempts(self, run_id: uuid.UUID) -> int:
         async def read() -> int:
