@@ -7,12 +7,6 @@ table in the environment, in front of `upstream_app.py` instances, and tests tal
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,55 +18,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ampflux_testing.processes import ServiceProcess, free_port
 from ampflux_testing.tokens import TestSigner
 
 HERE = Path(__file__).parent
 GOOD_API_KEY = "ak_test_" + uuid.uuid4().hex
 KID = "test-key"
 # Variables a developer's shell may hold that must not leak into the processes under test.
-_SCRUB = ("REDIS_URL",)
+_SCRUB = ("REDIS_URL", "GATEWAY_")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
-    # A deadline, not a wait: a healthy process answers in a second or two, but on a loaded
-    # machine (several starting together, other work on the cores) importing alone can take 20 s.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
-@dataclass
-class Proc:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
+Proc = ServiceProcess
 
 
 class Processes:
@@ -82,30 +38,22 @@ class Processes:
         self.workdir = workdir
         self.started: list[Proc] = []
 
-    def _env(self, extra: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k not in _SCRUB}
-        env.update(extra)
-        return env
-
     def spawn(
-        self, name: str, args: list[str], port: int, env: dict[str, str], cwd: Path | None = None, *, wait: bool = True
+        self, name: str, module: str, args: list[str], port: int, env: dict[str, str], *, wait: bool = True
     ) -> Proc:
-        log = self.workdir / f"{name}-{port}.log"
-        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(
-                args, env=self._env(env), stdout=out, stderr=subprocess.STDOUT, cwd=cwd or self.workdir
-            )
-        p = Proc(f"http://127.0.0.1:{port}", proc, log)
-        self.started.append(p)
+        proc = Proc(
+            name, module, port, env, self.workdir / f"{name}-{port}.log", args=args, cwd=self.workdir, scrub=_SCRUB
+        )
+        self.started.append(proc.spawn())
         if wait:
-            wait_until_up(p.url, proc, log)
-        return p
+            proc.wait_ready()
+        return proc
 
     @staticmethod
     def wait(*started: Proc) -> None:
         """Until each process started with `wait=False` answers /health."""
         for p in started:
-            wait_until_up(p.url, p.process, p.log)
+            p.wait_ready()
 
     def upstreams(self, keys: Keys, *names: str) -> list[Proc]:
         """Several upstreams started together: each start is mostly the interpreter importing."""
@@ -116,9 +64,6 @@ class Processes:
     def upstream(self, name: str, keys: Keys, *uvicorn_args: str, wait: bool = True) -> Proc:
         port = free_port()
         args = [
-            sys.executable,
-            "-m",
-            "uvicorn",
             "upstream_app:app",
             "--app-dir",
             str(HERE),
@@ -136,7 +81,7 @@ class Processes:
             "SIGNING_KEY_FILE": str(keys.pem_file),
             "GOOD_API_KEY": GOOD_API_KEY,
         }
-        return self.spawn(f"upstream-{name}", args, port, env, wait=wait)
+        return self.spawn(f"upstream-{name}", "uvicorn", args, port, env, wait=wait)
 
     def gateway(self, routes: list[dict[str, Any]], jwks_url: str, *, wait: bool = True, **settings: Any) -> Proc:
         """A gateway fetches its key set at start-up: `jwks_url` must already answer."""
@@ -151,7 +96,7 @@ class Processes:
             "GATEWAY_PROBE_INTERVAL_S": "60",
         }
         env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
-        return self.spawn("gateway", [sys.executable, "-m", "ampflux_gateway"], port, env, wait=wait)
+        return self.spawn("gateway", "ampflux_gateway", [], port, env, wait=wait)
 
     def stop_all(self) -> None:
         for p in reversed(self.started):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -104,8 +103,8 @@ async def test_any_request_on_a_kept_alive_connection_closed_before_answering_is
     (it never reads the request). POST, PATCH and chunked bodies are sent again on a fresh
     connection and arrive once, whole; a body too large to keep is not sent again (502)."""
     port = unused_tcp_port
-    args = [sys.executable, str(Path(__file__).parent / "closing_upstream.py"), str(port)]
-    up = procs.spawn("closing-upstream", args, port, {}, wait=False)
+    here = str(Path(__file__).parent)
+    up = procs.spawn("closing-upstream", "closing_upstream", [str(port)], port, {"PYTHONPATH": here}, wait=False)
     closing = {"prefix": "/closing", "service": "closing", "upstreams": [up.url]}
     gw = procs.gateway(
         [*routes_for([u.url for u in upstreams]), closing],

@@ -7,8 +7,7 @@ import httpx
 from ampflux_gateway.metrics import GatewayMetrics
 from ampflux_gateway.upstreams import UpstreamRegistry
 from ampflux_shared.observability import ServiceMetrics
-
-from .conftest import free_port
+from ampflux_testing.processes import free_port
 
 
 async def test_one_failed_probe_does_not_take_an_instance_out_two_do():

@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from sqlalchemy import func, make_url, select
 
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyBusResult, event_tables
+from ampflux_testing.processes import ServiceProcess
 from ampflux_testing.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
@@ -39,8 +39,6 @@ class Stack:
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     def start_worker(self, popen_options: dict[str, Any] | None = None, **overrides: Any) -> subprocess.Popen:
-        popen_options = popen_options or {}
-        env = dict(os.environ)
         values = {
             "ENVIRONMENT": "test",
             "DATABASE_URL": self.settings.database_url,
@@ -55,16 +53,16 @@ class Stack:
             "LOG_LEVEL": "INFO",
         }
         values.update({k.upper(): v for k, v in overrides.items()})
-        env.update({f"SIMULATION_{k}": str(v) for k, v in values.items()})
-        # The child keeps its own copy of the log's descriptor; ours is closed at once.
-        with open(self.log_dir / f"worker-{len(self.workers)}.log", "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ampflux_simulation.worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                **popen_options,
-            )
+        worker = ServiceProcess(
+            f"worker-{len(self.workers)}",
+            "ampflux_simulation.worker",
+            0,
+            {f"SIMULATION_{k}": str(v) for k, v in values.items()},
+            self.log_dir / f"worker-{len(self.workers)}.log",
+            popen_options=popen_options or {},
+        ).spawn()
+        assert worker.proc is not None
+        process = worker.proc
         self.workers.append(process)
         return process
 

@@ -1,0 +1,144 @@
+"""The one way tests start real processes: spawn, wait until ready, stop or kill, read the log.
+
+Services, test upstreams and solver workers all run as child processes of the test session
+(never in-process stand-ins where the test is about a process). Start several with
+`start_together`: a start is mostly the interpreter importing, so the wall time is the
+slowest start, not the sum.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    """`python -m <module> <args>` with `env` on top of this process's environment.
+
+    Ready when `GET /health` answers 200, or — for processes without HTTP (solver workers) —
+    once the log shows `ready_log`, or at once when neither applies (`port` 0, no `ready_log`).
+    """
+
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    ready_log: str | None = None
+    args: list[str] = field(default_factory=list)
+    cwd: Path = REPO
+    # Variables of this process's environment the child must not inherit (a developer's shell).
+    scrub: Iterable[str] = ()
+    popen_options: dict[str, Any] = field(default_factory=dict)
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "spawn() first"
+        return self.proc.pid
+
+    def spawn(self) -> ServiceProcess:
+        """Start the process without waiting (several start together, then `wait_ready`)."""
+        scrub = tuple(self.scrub)
+        env = {k: v for k, v in os.environ.items() if not (scrub and k.startswith(scrub))}
+        env.update(self.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module, *self.args],
+                env=env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **self.popen_options,
+            )
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> ServiceProcess:
+        # A deadline, not a wait: a healthy process answers in a second or two, but on a loaded
+        # machine (several starting together, other work on the cores) importing alone can take 20 s.
+        assert self.proc is not None, "spawn() first"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.ready_log is not None:
+                if self.ready_log in self.log_tail(200):
+                    return self
+            elif not self.port:
+                return self
+            else:
+                try:
+                    if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready in {timeout_s}s:\n{self.log_tail()}")
+
+    def start(self, timeout_s: float = 60.0) -> ServiceProcess:
+        return self.spawn().wait_ready(timeout_s)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not ended within `timeout_s`."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def start_together(services: list[ServiceProcess], timeout_s: float = 180.0) -> None:
+    """Spawn every process at once and wait for all: start-up time is the slowest, not the sum.
+    If one fails, every one of them is stopped before the error propagates."""
+    try:
+        for svc in services:
+            svc.spawn()
+        for svc in services:
+            svc.wait_ready(timeout_s)
+    except Exception:
+        for svc in reversed(services):
+            svc.stop()
+        raise
