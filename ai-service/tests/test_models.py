@@ -92,7 +92,8 @@ async def test_admins_choose_models_and_users_pick_among_the_enabled_per_convers
         # A conversation on another enabled model.
         r = await client.post("/ai/conversations", json={"model": "house-model"}, headers=user.headers)
         assert r.status_code == 201 and r.json()["model"] == "house-model"
-        assert (await h.send(user, r.json(), "hi")).status_code == 200
+        on_house = r.json()
+        assert (await h.send(user, on_house, "hi")).status_code == 200
         assert fake.chat_requests[-1]["model"] == "house-model"
 
         # Disabled: no longer a choice (and the default cannot be disabled in the same breath).
@@ -104,6 +105,9 @@ async def test_admins_choose_models_and_users_pick_among_the_enabled_per_convers
         assert r.status_code == 422 and r.json()["errors"][0]["path"] == "model"
         r = await client.patch(f"/ai/conversations/{conv['id']}", json={"model": "fake-model"}, headers=user.headers)
         assert r.status_code == 200 and r.json()["model"] == "fake-model"
+        # A conversation whose model was disabled since is told so, not switched silently.
+        r = await h.send(user, on_house, "again")
+        assert r.status_code == 409 and r.json()["type"].endswith("ai-model-disabled")
 
         # Another company's choices are its own.
         theirs = (await client.get("/ai/models", headers=other_company.user().headers)).json()["items"]

@@ -31,6 +31,7 @@ _RESPONSES: dict[int | str, dict] = {
     200: {"content": {"application/json": {}, EVENT_STREAM: {}}},
     502: {"description": "the provider failed or broke off (the message is stored as failed)"},
     504: {"description": "the provider did not answer in time (the message is stored as failed)"},
+    409: {"description": "the conversation's model has been disabled by a company admin"},
 }
 
 

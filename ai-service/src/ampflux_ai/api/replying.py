@@ -52,7 +52,9 @@ async def start_reply(
         await enforce_budget(session, principal, settings, app.state.ai_metrics)
         config = await app.state.providers.for_company(session, principal.company_id)
         # The conversation's own model, else the company's default (the provider's model when none is chosen).
-        model = conversation.model or await app.state.model_catalog.default_model(session, config, principal.company_id)
+        model = await app.state.model_catalog.conversation_model(
+            session, config, principal.company_id, conversation.model
+        )
         config = dataclasses.replace(config, model=model)
         history = conversations.history_for_model(
             await conversations.messages_of(session, conversation), settings.system_prompt

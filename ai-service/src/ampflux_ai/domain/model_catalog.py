@@ -18,7 +18,7 @@ from openai import OpenAIError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import ProblemError, conflict, field_error, validation_failed
 
 from ..models import CompanyModel
 from .ollama import OllamaClient, OllamaError, context_length_of, native_url
@@ -135,6 +135,21 @@ class ModelCatalog:
             enabled = [v.id for v in views if v.enabled]
             raise validation_failed([field_error(field, f"not an enabled model; enabled: {enabled}", "unknown_model")])
         return wanted
+
+    async def conversation_model(
+        self, session: AsyncSession, config: ProviderConfig, company_id: uuid.UUID, chosen: str | None
+    ) -> str:
+        """The model a conversation's next reply uses: its own (409 if an admin disabled it since),
+        else the company's default."""
+        if chosen is None:
+            return await self.default_model(session, config, company_id)
+        row = await session.get(CompanyModel, (company_id, chosen))
+        if row is not None and not row.enabled:
+            raise conflict(
+                f"the conversation's model {chosen!r} has been disabled; choose another (PATCH its model)",
+                slug="ai-model-disabled",
+            )
+        return chosen
 
     async def default_model(self, session: AsyncSession, config: ProviderConfig, company_id: uuid.UUID) -> str:
         row = await session.scalar(
