@@ -20,12 +20,23 @@ from ampflux_simulation.models import StudyRun
 BUS_IDS = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rreturn", "\\N", "ümlaut ″", '"quoted"']
 
 
+# a trail with non-finite numbers (stored as "inf"/"nan"), and one with text COPY must escape
+NON_FINITE = {"c": 1.1, "z0_ohm": {"r": math.inf, "x": math.nan}, "note": "a\\b\tc"}
+AWKWARD_TEXT = {"c": 1.1, "note": "a\\b\tc\nd ″ null", "none": None}
+PLAIN_TEXT = {"c": 1.05, "note": "x\\y\tz ″"}
+
+
+def _values(i: int) -> dict[str, Any]:
+    return {"ikss_ka": 1.5 + i, "rk0_ohm": "inf"}
+
+
 def _result_sets() -> list[dict[str, Any]]:
-    buses = {b: {"ikss_ka": 1.5 + i, "rk0_ohm": "inf"} for i, b in enumerate(BUS_IDS)}
-    trail = {b: {"c": 1.1, "z0_ohm": {"r": math.inf, "x": math.nan}, "note": "a\\b\tc"} for b in BUS_IDS[:-1]}
+    buses = {b: _values(i) for i, b in enumerate(BUS_IDS)}
+    trail_3ph = {b: NON_FINITE for b in BUS_IDS[:-1]}
+    trail_1ph = {b: (AWKWARD_TEXT if i % 2 else PLAIN_TEXT) for i, b in enumerate(BUS_IDS)}
     return [
-        {"fault": "3ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": trail},
-        {"fault": "1ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": {}, "omitted": {"x": "y"}},
+        {"fault": "3ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": trail_3ph},
+        {"fault": "1ph", "case": "max", "quantities": ["ikss_ka"], "buses": buses, "trail": trail_1ph},
     ]
 
 
@@ -59,12 +70,9 @@ async def _store_and_read(url: str) -> list[tuple[str, str, str, dict[str, Any],
 
 
 def _expected() -> list[tuple[str, str, str, dict[str, Any], Any]]:
-    trail = {"c": 1.1, "z0_ohm": {"r": "inf", "x": "nan"}, "note": "a\\b\tc"}
-    rows = []
-    for fault in ("3ph", "1ph"):
-        for i, b in enumerate(BUS_IDS):
-            has_trail = fault == "3ph" and b != BUS_IDS[-1]
-            rows.append((fault, "max", b, {"ikss_ka": 1.5 + i, "rk0_ohm": "inf"}, trail if has_trail else None))
+    non_finite = {"c": 1.1, "z0_ohm": {"r": "inf", "x": "nan"}, "note": "a\\b\tc"}
+    rows = [("3ph", "max", b, _values(i), non_finite if b != BUS_IDS[-1] else None) for i, b in enumerate(BUS_IDS)]
+    rows += [("1ph", "max", b, _values(i), AWKWARD_TEXT if i % 2 else PLAIN_TEXT) for i, b in enumerate(BUS_IDS)]
     return rows
 
 
