@@ -28,7 +28,9 @@ from ampflux_ai.config import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
-SLOW_STEP_S = 3.0
+# A step the test kills its worker in: the provider holds the answer far longer than the test
+# takes to kill (the kill, not a race with the answer, ends it).
+HELD_S = 60.0
 
 
 class Workers:
@@ -44,12 +46,13 @@ class Workers:
             "DATABASE_URL": s.database_url,
             "AMQP_URL": s.amqp_url,
             "PIPELINE_QUEUE": s.pipeline_queue,
+            "PIPELINE_DELIVERY_LIMIT": s.pipeline_delivery_limit,
             "PIPELINE_CANCEL_POLL_S": "0.2",
             "MIGRATE_ON_START": "false",
             "PROVIDER_BASE_URL": s.provider_base_url,
             "PROVIDER_API_KEY": s.provider_api_key,
             "MODEL": s.model,
-            "PROVIDER_TIMEOUT_S": "30",
+            "PROVIDER_TIMEOUT_S": "120",
             "PROVIDER_RETRIES": "0",
             "KEY_ENCRYPTION_KEYS": s.key_encryption_keys,
             "LOG_LEVEL": "INFO",
@@ -109,9 +112,15 @@ async def _status(client: httpx.AsyncClient, user, execution_id: str) -> dict[st
 async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_finished_ones(
     worker_settings: Settings, fake: FakeProvider, company, app_client, tmp_path: Path
 ):
+    held: list[str] = []
+
     def answer(body: dict[str, Any]) -> Reply:
         prompt = _prompt(body)
-        return Reply(text=f"answer to {prompt}", delay_s=SLOW_STEP_S if prompt.startswith("slow") else 0.0)
+        # The first worker never gets the slow step's answer; the one that resumes gets it at once.
+        hold = prompt.startswith("slow") and not held
+        if hold:
+            held.append(prompt)
+        return Reply(text=f"answer to {prompt}", delay_s=HELD_S if hold else 0.0)
 
     fake.queue(*[answer] * 10)
     workers = Workers(worker_settings, tmp_path)
@@ -160,5 +169,41 @@ async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_f
             stream = await client.get(f"/ai/pipeline-executions/{execution_id}/events", headers=user.headers)
             kinds = [line.removeprefix("event: ") for line in stream.text.splitlines() if line.startswith("event: ")]
             assert kinds == ["step_started", "step_finished"] * 3 + ["execution_finished"]
+    finally:
+        await asyncio.to_thread(workers.stop)
+
+
+async def test_an_execution_whose_workers_keep_dying_is_dead_lettered_and_failed(
+    worker_settings: Settings, fake: FakeProvider, company, app_client, tmp_path: Path
+):
+    settings = worker_settings.model_copy(update={"pipeline_delivery_limit": 1})
+    fake.queue(*[Reply(text="never", delay_s=HELD_S)] * 5)
+    workers = Workers(settings, tmp_path)
+    try:
+        async for client in app_client(settings):
+            user = company.user()
+            steps = [{"name": "doomed", "kind": "prompt", "prompt": "slow"}]
+            pipeline = (
+                await client.post("/ai/pipelines", json={"name": "d", "steps": steps}, headers=user.headers)
+            ).json()
+            execution_id = (
+                await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=user.headers)
+            ).json()["id"]
+            # Two deliveries die mid-step; past the limit of one redelivery the broker gives up.
+            for attempt in (1, 2):
+                victim = await asyncio.to_thread(workers.start)
+                deadline = time.monotonic() + 30
+                while (await _status(client, user, execution_id))["steps"][0]["attempts"] < attempt:
+                    assert time.monotonic() < deadline, workers.logs()
+                    await asyncio.sleep(0.05)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(timeout=10)
+            await asyncio.to_thread(workers.start)
+            deadline = time.monotonic() + 30
+            while (body := await _status(client, user, execution_id))["status"] != "failed":
+                assert time.monotonic() < deadline, (body, workers.logs())
+                await asyncio.sleep(0.1)
+            assert "given up after 2 attempt(s)" in body["error"], body
+            assert body["steps"][0]["status"] == "failed" and body["steps"][0]["attempts"] == 2
     finally:
         await asyncio.to_thread(workers.stop)
