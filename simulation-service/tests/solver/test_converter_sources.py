@@ -37,7 +37,7 @@ def _m(kappa: float, tk: float = 1.0, f: float = 50.0) -> float:
     return (math.exp(2.0 * a) - 1.0) / a
 
 
-# --- full converters: current sources (IEC 60909-0:2016, power station units with full size converter) ---
+# --- full converters: current sources (IEC 60909-0:2016, 6.9 power station units with full size converter) ---
 
 # grid 100 MVA, R/X 0.1 (with Z0 = Z1) at A, a 20 kV cable A–B, a 2 MVA PV at B (k 1.2, k_min 0.5)
 # and a 1 MVA battery at A (k 1.5, no k_min)
@@ -95,7 +95,7 @@ def _pv_by_hand(c: float, i_pv: float, i_bess: float) -> dict[str, complex | flo
 
 
 def test_full_converters_add_their_currents_as_magnitudes_through_the_impedance_matrix() -> None:
-    """Three-phase, max case (IEC 60909-0:2016, eq. for I″k with current sources):
+    """Three-phase, max case (IEC 60909-0:2016, 7.2 with the current sources of 6.9):
     I″k,i = c·Un/(√3·|Z_ii|) + (1/|Z_ii|)·Σ_j |Z_ij|·I_skPF,j; ip = κ·√2·I″k,Q + √2·I″k,PF;
     Ib = Ik = I″k (no machines); Ith = I″k·√(m + n) with n = 1."""
     res = solve_study(_pv_network(["3ph"], ["max"], ik_steady=True)).get("3ph", "max")
@@ -126,7 +126,7 @@ def test_full_converters_add_their_currents_as_magnitudes_through_the_impedance_
 def test_full_converters_in_unbalanced_faults_feed_the_positive_sequence_only() -> None:
     """Line-to-line: I″k2 = c·Un/|Z(1) + Z(2)| + (√3/|Z(1)ii + Z(2)ii|)·Σ_j |Z(1)ij|·I_skPF,j;
     line-to-earth: I″k1 = √3·c·Un/|Z(1) + Z(2) + Z(0)| + (3/|Z(1)ii + Z(2)ii + Z(0)ii|)·Σ_j |Z(1)ij|·I_skPF,j
-    (IEC 60909-0:2016, converters without negative- and zero-sequence contribution)."""
+    (IEC 60909-0:2016, 7.3 and 7.5; converters without negative- and zero-sequence contribution, 6.9)."""
     result = solve_study(_pv_network(["2ph", "1ph"], ["max"]))
     i_pv = 1.2 * 2.0 / (SQRT3 * 20.0)
     i_bess = 1.5 * 1.0 / (SQRT3 * 20.0)
@@ -223,8 +223,8 @@ def _dfig(topology: str, with_grid: bool) -> Any:
 
 @pytest.mark.parametrize("topology", ["radial", "auto"])
 def test_doubly_fed_unit_alone_by_its_kappa_and_peak_current(topology: str) -> None:
-    """Z_WD = √2·κ_WD·U_rTHV/(√3·i_WD,max) (IEC 60909-0:2016, wind power station units with
-    doubly fed asynchronous generator): I″k = c·Un/(√3·Z_WD), ip = κ_WD·√2·I″k = c·i_WD,max
+    """Z_WD = √2·κ_WD·U_rTHV/(√3·i_WD,max) (IEC 60909-0:2016, 6.8.3 wind power station units
+    with doubly fed asynchronous generator): I″k = c·Un/(√3·Z_WD), ip = κ_WD·√2·I″k = c·i_WD,max
     (κ method C gives the same, since κ_WD enters as the unit's R/X for ip), Ib = Ik = I″k."""
     row = solve_study(_dfig(topology, with_grid=False)).get("3ph", "max").buses["A"]
     z_wd = SQRT2 * 1.7 * 20.0 / (SQRT3 * 0.388)
@@ -267,9 +267,10 @@ def test_wind_units_are_left_out_of_the_min_case() -> None:
 
 
 def test_asynchronous_generator_like_an_asynchronous_motor() -> None:
-    """Z_G = (1/(I_LR/I_rG))·U_rG²/S_rG with R/X given (IEC 60909-0:2016, wind power station
-    units with asynchronous generator). Fed by it alone: I″k = c·Un/(√3·Z_G), ip = κ·√2·I″k
-    with κ of R/X, Ib = μ·q·I″k (eq. 73, one pole pair: m = S_rG), Ik = 0."""
+    """Z_G = (1/(I_LR/I_rG))·U_rG²/S_rG with R/X given (IEC 60909-0:2016, 6.8.2 wind power
+    station units with asynchronous generator; 6.10 asynchronous motors). Fed by it alone:
+    I″k = c·Un/(√3·Z_G), ip = κ·√2·I″k with κ of R/X, Ib = μ·q·I″k (eq. 73, one pole pair:
+    m = S_rG), Ik = 0."""
     doc = _doc(
         {"frequency_hz": 50, "topology": "radial", "ik_steady": True, "tmin_s": 0.1},
         [{"id": "A", "vn_kv": 0.69}],
