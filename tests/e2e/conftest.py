@@ -77,7 +77,7 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "AUTH_TRUSTED_PROXY_COUNT": "1",
         },
         logs / "auth.log",
-    ).start()
+    ).start(timeout_s=180)  # a deadline like the rest of the stack's, not a wait
     jwks_url = f"{auth.url}/.well-known/jwks.json"
     ctx = StackContext(
         logs=logs, amqp_url=amqp_url, jwks_url=jwks_url, auth_url=auth.url, urls=urls, make_database=e2e_databases
