@@ -83,7 +83,8 @@ def broker_kill(stack: FaultStack, client: Client, *, runs: int = 16, outage_s: 
         submitting.join()
     writes.notes.append(f"broker down {outage_s:g} s")
     account_writes(stack, writes, written)
-    account_settled(stack, writes, services=("project",))
+    # The jobs are the solves' ledger: they may still be on the queue while runs finish.
+    account_settled(stack, writes, services=("project",), jobs=False)
     account_runs(stack, solves, subs.runs, client.rows_per_run)
     account_settled(stack, solves)
     stack.top_up_workers()
@@ -248,7 +249,7 @@ def worker_sigterm(stack: FaultStack, client: Client, *, group: bool, runs: int 
     return [ledger]
 
 
-def broker_blips(stack: FaultStack, client: Client, *, blips: int = 4, solve_s: float = 40.0) -> list[Ledger]:
+def broker_blips(stack: FaultStack, client: Client, *, blips: int = 5, solve_s: float = 40.0) -> list[Ledger]:
     """The broker killed and restarted `blips` times (more than the delivery limit) while
     long solves run. A blip says nothing about the job: it must not spend the delivery
     limit meant for poison jobs, so no healthy run may end dead-lettered, and none twice."""
@@ -266,6 +267,8 @@ def broker_blips(stack: FaultStack, client: Client, *, blips: int = 4, solve_s: 
             time.sleep(2.0)
         account_runs(stack, ledger, subs.runs, client.rows_per_run, timeout_s=solve_s * 3)
         account_settled(stack, ledger)
+        requeued = stack.worker_logs().count("spent by redeliveries, not solves")
+        ledger.notes.append(f"delivery limit reached and the job requeued {requeued}×")
     finally:
         stack.replace_workers()
     return [ledger]

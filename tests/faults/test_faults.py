@@ -18,7 +18,7 @@ def test_broker_kill_during_writes_and_solves(fault_stack, client, record):
 
 
 def test_broker_blips_do_not_spend_the_delivery_limit(fault_stack, client, record):
-    record(scenarios.broker_blips(fault_stack, client, blips=4))
+    record(scenarios.broker_blips(fault_stack, client, blips=5))
 
 
 def test_database_restart_during_load(fault_stack, client, record):

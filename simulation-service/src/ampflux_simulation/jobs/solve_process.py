@@ -191,6 +191,8 @@ def _child_main(conn: Connection, request: SolveRequest) -> None:
         os._exit(86)  # test-only: a poison job whose solve dies every time
     try:
         conn.send(("done", _solve(conn, request)))
+    except BrokenPipeError:
+        return  # the worker is gone (killed): nobody to report to, and no traceback to print
     except Exception as exc:  # the child's only job is to report; the parent decides
         conn.send(("error", _describe(exc)))
     finally:
