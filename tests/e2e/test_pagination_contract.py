@@ -116,6 +116,8 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         }
         _ok(gw.post(f"/travelers/{tid}/coating", json=coating, headers=m))
         _ok(gw.post("/ai/conversations", json={}, headers=h))
+        pipeline = {"name": "p", "steps": [{"name": "a", "kind": "prompt", "prompt": "hello"}]}
+        _ok(gw.post("/ai/pipelines", json=pipeline, headers=h))
     paths = {
         "/auth/users": ("/auth/users", {}),
         "/auth/api-keys": ("/auth/api-keys", {}),
@@ -137,6 +139,7 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         "/travelers/{traveler_id}/bom": (f"/travelers/{tid}/bom", {}),
         "/travelers/{traveler_id}/serials": (f"/travelers/{tid}/serials", {}),
         "/ai/conversations": ("/ai/conversations", {}),
+        "/ai/pipelines": ("/ai/pipelines", {}),
     }
     return paths, h
 
@@ -162,6 +165,7 @@ ROUTES = [
     "/travelers/{traveler_id}/bom",
     "/travelers/{traveler_id}/serials",
     "/ai/conversations",
+    "/ai/pipelines",
 ]
 
 
