@@ -175,6 +175,7 @@ def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str,
         {"prefix": "/ws", "service": "echo", "upstreams": up},
         {"prefix": "/_uploads", "service": "echo", "upstreams": up, "public": True},
         {"prefix": "/open", "service": "echo", "upstreams": up, "public": True},
+        {"prefix": "/open/big", "service": "echo", "upstreams": up, "public": True, "max_body_bytes": 32 * 1024 * 1024},
         {"prefix": "/mixed", "service": "echo", "upstreams": up, "public_paths": ["/mixed/public"]},
         {"prefix": "/slow", "service": "echo", "upstreams": up, "timeout_s": 1},
         {

@@ -287,6 +287,25 @@ async def test_chunked_body_over_limit_is_413(client):
     assert "16777216 bytes" in resp.json()["detail"]
 
 
+async def test_a_route_with_a_larger_body_limit_takes_more_and_still_has_one(client):
+    chunk = b"y" * (128 * 1024)
+
+    def body(chunks: int):
+        async def gen():
+            for _ in range(chunks):
+                yield chunk
+
+        return gen()
+
+    # Past the gateway's 16 MiB, within the route's 32 MiB: streamed through whole.
+    resp = await client.post("/open/big/upload", content=body(16 * 8 + 1))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["body_len"] == (16 * 8 + 1) * len(chunk)
+    resp = await client.post("/open/big/upload", content=body(32 * 8 + 1))
+    assert resp.status_code == 413
+    assert f"{32 * 1024 * 1024} bytes" in resp.json()["detail"]
+
+
 async def test_dot_segments_cannot_reach_a_protected_route(client, hits):
     before = await hits()
     resp = await client.get("/open/%2e%2e/echo/x")

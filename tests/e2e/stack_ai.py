@@ -65,5 +65,8 @@ def member(ctx: StackContext) -> StackMember:
         ctx.logs / "ai-pipeline-worker.log",
         ready_log="consuming",
     )
-    routes = [{"prefix": "/ai", "service": NAME, "upstreams": [url], "timeout_s": 120}]
+    routes = [
+        {"prefix": "/ai", "service": NAME, "upstreams": [url], "timeout_s": 120},
+        {"prefix": "/ai/files", "service": NAME, "upstreams": [url], "timeout_s": 120, "max_body_bytes": 2**30},
+    ]
     return StackMember(processes=[process, worker], routes=routes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware import Middleware
@@ -14,7 +16,7 @@ from .config import Settings, load_route_table
 from .dispatch import GatewayRoute
 from .gateway import Gateway
 from .middleware import BodySizeLimitMiddleware
-from .routes import path_matches
+from .routes import RouteTable, path_matches
 
 RATE_LIMIT_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After"]
 
@@ -50,7 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_routes(app, gateway)
 
     # Innermost, so a 413 still carries the request id and is counted in the metrics.
-    app.user_middleware.append(Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes))
+    app.user_middleware.append(
+        Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes, limit_for=_route_body_limit(table))
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -82,6 +86,14 @@ def _mount_routes(app: FastAPI, gateway: Gateway) -> None:
         (back if shadows else front).append(GatewayRoute(entry, gateway))
     app.router.routes[:0] = front
     app.router.routes.extend(back)
+
+
+def _route_body_limit(table: RouteTable) -> Callable[[str], int | None]:
+    def limit_for(path: str) -> int | None:
+        entry = table.match(path)
+        return entry.max_body_bytes if entry is not None else None
+
+    return limit_for
 
 
 def _put_first(app: FastAPI, router: APIRouter) -> None:

@@ -85,6 +85,9 @@ class RouteEntry(BaseModel):
     internal_paths: tuple[str, ...] = ()
     timeout_s: float = Field(default=30.0, gt=0)
     rate_limit: RateLimitSpec | None = None
+    # Request bodies on this route may be this large (default: GATEWAY_MAX_BODY_BYTES): file
+    # uploads, which the service streams to storage under limits of its own.
+    max_body_bytes: int | None = Field(default=None, gt=0)
 
     @field_validator("prefix")
     @classmethod
@@ -152,6 +155,9 @@ SIMULATION = "http://127.0.0.1:8003"
 TRAVELER = "http://127.0.0.1:8004"
 AI = "http://127.0.0.1:8005"
 
+# A request of several files, each up to the AI service's 256 MiB default.
+AI_FILES_MAX_BODY = 1024 * 1024 * 1024
+
 # Per identity: generous for people and scripts, a ceiling for runaway loops.
 _DEFAULT_LIMIT = {"policy": "api", "quota": 600, "window_s": 60}
 
@@ -202,4 +208,13 @@ DEFAULT_ROUTES: list[dict] = [
     {"prefix": "/reports", "service": "traveler", "upstreams": [TRAVELER], "rate_limit": _DEFAULT_LIMIT},
     # Replies stream for as long as the model writes: the read timeout is between chunks.
     {"prefix": "/ai", "service": "ai", "upstreams": [AI], "timeout_s": 300, "rate_limit": _DEFAULT_LIMIT},
+    # Uploads stream to the AI service's file store, which has its own per-file and per-company limits.
+    {
+        "prefix": "/ai/files",
+        "service": "ai",
+        "upstreams": [AI],
+        "timeout_s": 300,
+        "rate_limit": _DEFAULT_LIMIT,
+        "max_body_bytes": AI_FILES_MAX_BODY,
+    },
 ]

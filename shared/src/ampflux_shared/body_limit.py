@@ -7,11 +7,13 @@ stream is cut and, if no answer has started yet, the client gets the 413.
 Every service app has it with `max_document_bytes` (the one document limit); the gateway
 with its own `max_body_bytes`. A route that streams large bodies under limits of its own
 (the AI service's file upload) is named in `exempt` as (method, path) and passes through.
+The gateway gives some routes a limit of their own (`limit_for`: the route table's
+`max_body_bytes`, e.g. file uploads), falling back to `max_body_bytes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,16 +25,25 @@ class RequestBodyTooLarge(Exception):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, exempt: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        exempt: Iterable[tuple[str, str]] = (),
+        limit_for: Callable[[str], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.exempt = frozenset(exempt)
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
+        if self.limit_for is not None:
+            limit = self.limit_for(scope["path"]) or limit
         for k, v in scope["headers"]:
             if k == b"content-length":
                 try:
@@ -40,7 +51,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > limit:
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(scope, receive, send, limit)
                     return
                 break
 
@@ -66,19 +77,19 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except RequestBodyTooLarge:
             if not response_started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
         except Exception as exc:
             # Raised inside an HTTP client while it read the body: find our cause underneath.
             if _caused_by_limit(exc) and not response_started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
             else:
                 raise
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
             413,
             slug="payload-too-large",
-            detail=f"the request body exceeds the limit of {self.max_body_bytes} bytes",
+            detail=f"the request body exceeds the limit of {limit} bytes",
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
