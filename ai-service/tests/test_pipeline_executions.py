@@ -302,3 +302,26 @@ async def test_a_crash_outside_any_step_fails_the_execution_instead_of_leaving_i
     done = await wait_for(client, user, (await execute(client, user, pipeline))["id"], "failed")
     assert done["error"] == "internal error: RuntimeError: boom"
     assert [s["status"] for s in done["steps"]] == ["skipped"]
+
+
+async def test_the_embedded_default_on_sqlite_runs_a_pipeline_and_streams_it(settings, company, fake, app_client):
+    # `make run`: SQLite, no NOTIFY (the stream polls), the API process runs the steps.
+    embedded = settings.model_copy(update={"database_url": "", "pipeline_events_poll_s": 0.05})
+    fake.queue(Reply(text="one"), Reply(text="two"))
+    async for client in app_client(embedded):
+        assert client.app.state.execution_changes.listening is False  # type: ignore[attr-defined]
+        user = company.user()
+        pipeline = await save(
+            client,
+            user,
+            [
+                {"name": "a", "kind": "prompt", "prompt": "first"},
+                {"name": "b", "kind": "prompt", "prompt": "then {{steps.a.output}}"},
+            ],
+        )
+        started = await execute(client, user, pipeline)
+        stream = await client.get(f"/ai/pipeline-executions/{started['id']}/events", headers=user.headers)
+        events = suite(company).parse_sse(stream.text)
+        assert [e["event"] for e in events] == ["step_started", "step_finished"] * 2 + ["execution_finished"]
+        done = await wait_for(client, user, started["id"], "succeeded")
+        assert done["output"] == "two" and user_prompts(fake) == ["first", "then one"]
