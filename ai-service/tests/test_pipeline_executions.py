@@ -325,3 +325,23 @@ async def test_the_embedded_default_on_sqlite_runs_a_pipeline_and_streams_it(set
         assert [e["event"] for e in events] == ["step_started", "step_finished"] * 2 + ["execution_finished"]
         done = await wait_for(client, user, started["id"], "succeeded")
         assert done["output"] == "two" and user_prompts(fake) == ["first", "then one"]
+
+
+async def test_a_duplicate_delivery_waits_for_the_running_execution_and_redoes_nothing(client, company, fake, h):
+    from ampflux_ai.pipeline_jobs import ExecutionJob
+
+    fake.queue(h.Reply(text="slow", delay_s=1.0), h.Reply(text="next"))
+    user = company.user()
+    pipeline = await save(
+        client,
+        user,
+        [{"name": "a", "kind": "prompt", "prompt": "first"}, {"name": "b", "kind": "prompt", "prompt": "second"}],
+    )
+    started = await execute(client, user, pipeline)
+    await wait_for(client, user, started["id"], "running")
+    runner = client.app.state.pipeline_runner  # type: ignore[attr-defined]
+    await runner.handle(ExecutionJob(uuid.UUID(started["id"]), uuid.uuid4()))
+    # It returned only once the execution had ended here, without running anything itself.
+    body = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
+    assert body["status"] == "succeeded" and body["attempts"] == 1
+    assert user_prompts(fake) == ["first", "second"]

@@ -44,18 +44,23 @@ class ExecutionRunner:
         self.env = env
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.backoff = Backoff(base_s=0.2, max_s=15.0)
-        # Executions this process is running: a duplicate delivery of one waits for nothing.
-        self._active: set[uuid.UUID] = set()
+        # Executions this process is running, each with an event set when it ends here.
+        self._active: dict[uuid.UUID, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def _db(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
         return await retry_infrastructure(step, what=what, backoff=self.backoff)
 
     async def handle(self, job: ExecutionJob) -> None:
-        if job.execution_id in self._active:
-            log.info("execution %s is already running in this process; dropping the duplicate", job.execution_id)
+        running = self._active.get(job.execution_id)
+        if running is not None:
+            # A redelivery of an execution this process is running (its channel was replaced):
+            # settled only once the execution ends here, so no message of it is acked while its
+            # work is undone (if this process dies first, the broker has it still).
+            log.info("execution %s is already running in this process; holding the duplicate", job.execution_id)
+            await running.wait()
             return
-        self._active.add(job.execution_id)
+        ended = self._active[job.execution_id] = asyncio.Event()
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -84,7 +89,8 @@ class ExecutionRunner:
             self.env.metrics.pipeline_executions.labels(outcome).inc()
             log.info("execution %s: %s", job.execution_id, outcome)
         finally:
-            self._active.discard(job.execution_id)
+            del self._active[job.execution_id]
+            ended.set()
             if task is not None:
                 self._tasks.discard(task)
 
