@@ -100,6 +100,12 @@ async def test_three_prompts_run_in_order_with_outputs_feeding_the_next(client, 
         "Bus B2 first. / Because it is closest.",
     ]
     assert fake.chat_requests[1]["messages"][0] == {"role": "system", "content": "Be brief."}
+    # The pipeline lists its executions (its author only).
+    listed = (await client.get(f"/ai/pipelines/{pipeline['id']}/executions", headers=user.headers)).json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == started["id"]
+    assert listed["items"][0]["status"] == "succeeded" and "steps" not in listed["items"][0]
+    other = company.user()
+    assert (await client.get(f"/ai/pipelines/{pipeline['id']}/executions", headers=other.headers)).status_code == 404
     # A client that reconnects after event 4 gets the rest only.
     again = await client.get(
         f"/ai/pipeline-executions/{started['id']}/events", headers={**user.headers, "Last-Event-ID": "4"}

@@ -117,7 +117,8 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         _ok(gw.post(f"/travelers/{tid}/coating", json=coating, headers=m))
         _ok(gw.post("/ai/conversations", json={}, headers=h))
         pipeline = {"name": "p", "steps": [{"name": "a", "kind": "prompt", "prompt": "hello"}]}
-        _ok(gw.post("/ai/pipelines", json=pipeline, headers=h))
+        pipeline_id = _ok(gw.post("/ai/pipelines", json=pipeline, headers=h))["id"]
+        _ok(gw.post(f"/ai/pipelines/{pipeline_id}/execute", json={}, headers=h), 202)
     paths = {
         "/auth/users": ("/auth/users", {}),
         "/auth/api-keys": ("/auth/api-keys", {}),
@@ -140,6 +141,7 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         "/travelers/{traveler_id}/serials": (f"/travelers/{tid}/serials", {}),
         "/ai/conversations": ("/ai/conversations", {}),
         "/ai/pipelines": ("/ai/pipelines", {}),
+        "/ai/pipelines/{pipeline_id}/executions": (f"/ai/pipelines/{pipeline_id}/executions", {}),
     }
     return paths, h
 
@@ -166,6 +168,7 @@ ROUTES = [
     "/travelers/{traveler_id}/serials",
     "/ai/conversations",
     "/ai/pipelines",
+    "/ai/pipelines/{pipeline_id}/executions",
 ]
 
 

@@ -241,6 +241,23 @@ class StepRunRead(BaseModel):
     duration_ms: float | None
 
 
+class PipelineExecutionSummary(BaseModel):
+    """An execution in a list: its state without the steps (read one for those)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    pipeline_id: uuid.UUID | None
+    status: ExecutionStatus
+    error: str | None
+    tokens_in: int
+    tokens_out: int
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class PipelineExecutionRead(BaseModel):
     id: uuid.UUID
     pipeline_id: uuid.UUID | None

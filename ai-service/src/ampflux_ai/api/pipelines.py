@@ -12,7 +12,14 @@ from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import executions
 from ..domain import pipelines as service
-from ..schemas import PipelineCreate, PipelineExecute, PipelineExecutionRead, PipelineRead, PipelineUpdate
+from ..schemas import (
+    PipelineCreate,
+    PipelineExecute,
+    PipelineExecutionRead,
+    PipelineExecutionSummary,
+    PipelineRead,
+    PipelineUpdate,
+)
 from .deps import PageDep, SessionDep
 
 router = APIRouter(prefix="/ai/pipelines", tags=["pipelines"], dependencies=[scoped("ai")])
@@ -92,3 +99,12 @@ async def execute_pipeline(
     )
     response.headers["Location"] = f"/ai/pipeline-executions/{execution.id}"
     return executions.read(execution, steps)
+
+
+@router.get("/{pipeline_id}/executions", summary="A pipeline's executions, newest first")
+async def list_executions(
+    pipeline_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, paging: PageDep
+) -> Page[PipelineExecutionSummary]:
+    await service.get_owned(session, principal, pipeline_id)  # 404 for another user's pipeline
+    rows = await executions.list_for_pipeline(session, principal, pipeline_id, paging)
+    return Page(**rows.to_page([PipelineExecutionSummary.model_validate(e) for e in rows.items]))

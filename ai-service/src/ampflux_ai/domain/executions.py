@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import conflict, not_found, unavailable
+from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
 from .. import events
@@ -93,6 +94,21 @@ async def steps_of(session: AsyncSession, execution_id: uuid.UUID) -> list[Pipel
         select(PipelineStepRun).where(PipelineStepRun.execution_id == execution_id).order_by(PipelineStepRun.position)
     )
     return list(rows)
+
+
+async def list_for_pipeline(
+    session: AsyncSession, principal: Principal, pipeline_id: uuid.UUID, paging: PageParams
+) -> Rows[PipelineExecution]:
+    query = (
+        select(PipelineExecution)
+        .where(
+            PipelineExecution.pipeline_id == pipeline_id,
+            PipelineExecution.user_id == principal.user_id,
+            PipelineExecution.company_id == principal.company_id,
+        )
+        .order_by(PipelineExecution.created_at.desc(), PipelineExecution.id)
+    )
+    return await paginate(session, query, paging)
 
 
 def end(execution: PipelineExecution, status: str, error: str | None = None) -> None:
