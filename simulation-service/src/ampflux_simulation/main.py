@@ -11,10 +11,10 @@ import httpx
 from fastapi import FastAPI
 
 from ampflux_shared.app import ServiceSpec, create_service_app, serve
+from ampflux_shared.db_notify import ChangeListener
 from ampflux_shared.security import JWKSVerifier
 
 from .api import circuit_simulate, events_stream, results, simulations
-from .api.run_changes import RunChanges
 from .config import Settings
 from .domain import runs
 from .jobs import JobRunner, RabbitJobQueue, heartbeat, subscribe_in_process
@@ -24,6 +24,8 @@ from .project_client import ProjectClient
 
 log = logging.getLogger("ampflux.simulation")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Migration 0003's trigger NOTIFYs it with the run id whenever a run's status or progress changes.
+RUN_CHANGES_CHANNEL = "simulation_run_changed"
 
 
 def create_app(
@@ -44,7 +46,7 @@ def create_app(
             settings.project_url, timeout_s=settings.project_timeout_s, transport=project_transport
         )
         # The live status streams are woken by the database's run-change notifications.
-        app.state.run_changes = RunChanges(settings.resolved_database_url())
+        app.state.run_changes = ChangeListener(settings.resolved_database_url(), RUN_CHANGES_CHANNEL)
         await app.state.run_changes.start()
         runner = JobRunner(app.state.db, app.state.relay.outbox, settings, metrics)
         app.state.job_queue = None

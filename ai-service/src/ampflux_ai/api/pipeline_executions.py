@@ -13,13 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from ampflux_shared.db_notify import ChangeListener
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import executions
 from ..domain.execution_events import events_of
 from ..schemas import PipelineExecutionRead
 from .deps import DatabaseDep, SessionDep, SettingsDep
-from .execution_changes import ExecutionChanges
 
 router = APIRouter(prefix="/ai/pipeline-executions", tags=["pipelines"], dependencies=[scoped("ai")])
 
@@ -63,7 +63,7 @@ async def execution_events(
 ) -> EventSourceResponse:
     async with database.session() as session:
         await executions.get_owned(session, principal, execution_id)  # 404 before any stream starts
-    changes: ExecutionChanges | None = getattr(request.app.state, "execution_changes", None)
+    changes: ChangeListener | None = getattr(request.app.state, "execution_changes", None)
     sent = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
 
     async def stream() -> AsyncIterator[ServerSentEvent]:

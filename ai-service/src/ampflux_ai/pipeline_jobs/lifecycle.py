@@ -13,7 +13,8 @@ import contextlib
 
 from fastapi import FastAPI
 
-from ..api.execution_changes import ExecutionChanges
+from ampflux_shared.db_notify import ChangeListener
+
 from ..config import Settings
 from ..domain.credentials import credential_keyring
 from .embedded import run_in_process
@@ -24,12 +25,15 @@ from .steps import StepEnvironment
 # At shutdown, embedded executions get this long to finish their step; then they stop and
 # are taken up again at the next start.
 EMBEDDED_STOP_GRACE_S = 5.0
+# Migration 0003's triggers NOTIFY it with the execution id when a step row or the execution's
+# status changes, whoever wrote it (a worker, the API's cancel).
+EXECUTION_CHANGES_CHANNEL = "ai_pipeline_execution_changed"
 
 
 async def start_pipelines(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     app.state.credential_keyring = credential_keyring(settings)
-    app.state.execution_changes = ExecutionChanges(settings.resolved_database_url())
+    app.state.execution_changes = ChangeListener(settings.resolved_database_url(), EXECUTION_CHANGES_CHANNEL)
     await app.state.execution_changes.start()
     app.state.pipeline_queue = None
     app.state.pipeline_runner = None

@@ -2,7 +2,7 @@
 
 An event whenever the run's status or progress changed (event name = status, data = the run
 as JSON); the stream ends after a terminal state. Changes are pushed: the database NOTIFYs
-each run change (migration 0003) and the process's one listener (`run_changes.py`) wakes
+each run change (migration 0003) and the process's one listener (`ampflux_shared.db_notify`) wakes
 the streams of that run, which then read it once. Without the listener (SQLite, or while it
 reconnects) a stream polls every `events_poll_s`. Any number of API replicas and workers
 work the same way, with no queue per client.
@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from ampflux_shared.db_notify import ChangeListener
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import runs
 from .access import visible_run
 from .deps import DatabaseDep, SettingsDep
-from .run_changes import RunChanges
 from .views import run_read
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
@@ -39,7 +39,7 @@ async def run_events(
 ) -> EventSourceResponse:
     async with database.session() as session:
         await visible_run(request, session, principal, run_id)  # 404 before any stream starts
-    changes: RunChanges | None = getattr(request.app.state, "run_changes", None)
+    changes: ChangeListener | None = getattr(request.app.state, "run_changes", None)
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         last: tuple[str, float] | None = None

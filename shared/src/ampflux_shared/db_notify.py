@@ -1,9 +1,10 @@
-"""Run changes pushed to the live status streams: one PostgreSQL LISTEN per API process.
+"""Row changes pushed to waiting streams: one PostgreSQL LISTEN per process and channel.
 
-Migration 0003's trigger NOTIFYs `simulation_run_changed` with the run id whenever a run's
-status or progress changes, whoever wrote it. This process keeps one connection listening
-and wakes the streams that follow that run; each then reads the run once. Without it (SQLite,
-or while the listening connection is being re-established) the streams poll instead.
+A service's trigger NOTIFYs a channel with the id (a UUID) of what changed, whoever wrote
+it. `ChangeListener` keeps one connection listening and wakes the streams that follow that
+id; each then reads it once, so a thousand watchers cost one connection. Without it (SQLite,
+or while the connection is being re-established) `listening` is False and the streams poll.
+Every reconnect wakes every stream, since notifications sent meanwhile are lost.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,15 +20,19 @@ from collections.abc import Iterator
 import psycopg
 from sqlalchemy import make_url
 
-from ampflux_shared.backoff import Backoff
+from .backoff import Backoff
 
-log = logging.getLogger("ampflux.simulation.run_changes")
+log = logging.getLogger("ampflux.db_notify")
 
-CHANNEL = "simulation_run_changed"
+# The channel is written into the LISTEN statement (it cannot be a bound parameter).
+_CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class RunChanges:
-    def __init__(self, database_url: str) -> None:
+class ChangeListener:
+    def __init__(self, database_url: str, channel: str, *, backoff: Backoff | None = None) -> None:
+        if not _CHANNEL.fullmatch(channel):
+            raise ValueError(f"not a plain lower-case PostgreSQL identifier: {channel!r}")
+        self.channel = channel
         url = make_url(database_url)
         self._dsn = (
             url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -35,14 +41,14 @@ class RunChanges:
         )
         self._waiters: dict[uuid.UUID, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self._backoff = Backoff(base_s=0.5, max_s=10.0)
+        self._backoff = backoff or Backoff(base_s=0.5, max_s=10.0)
         # True while notifications arrive: streams then only re-read on a wake-up (or now
         # and then, as a safety net); False means they poll.
         self.listening = False
 
     async def start(self) -> None:
-        if self._dsn is not None:
-            self._task = asyncio.create_task(self._listen(self._dsn), name="simulation-run-changes")
+        if self._dsn is not None and self._task is None:
+            self._task = asyncio.create_task(self._listen(self._dsn), name=f"listen-{self.channel}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -53,21 +59,22 @@ class RunChanges:
         self.listening = False
 
     @contextlib.contextmanager
-    def watch(self, run_id: uuid.UUID) -> Iterator[asyncio.Event]:
-        """An event set whenever `run_id` changes (clear it before each read)."""
+    def watch(self, key: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set whenever `key` changes (clear it before each read)."""
         event = asyncio.Event()
-        self._waiters[run_id].add(event)
+        self._waiters[key].add(event)
         try:
             yield event
         finally:
-            waiters = self._waiters.get(run_id)
+            waiters = self._waiters.get(key)
             if waiters is not None:
                 waiters.discard(event)
                 if not waiters:
-                    del self._waiters[run_id]
+                    del self._waiters[key]
 
-    def changed(self, run_id: uuid.UUID) -> None:
-        for event in self._waiters.get(run_id, ()):
+    def changed(self, key: uuid.UUID) -> None:
+        """Wake the streams following `key` (also for a change this process knows of itself)."""
+        for event in self._waiters.get(key, ()):
             event.set()
 
     def _wake_all(self) -> None:
@@ -80,16 +87,16 @@ class RunChanges:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
+                    await connection.execute(f"LISTEN {self.channel}")
                     self.listening, attempt = True, 0
                     self._wake_all()  # anything missed while not listening is read now
                     async for notice in connection.notifies():
-                        with contextlib.suppress(ValueError):
+                        with contextlib.suppress(ValueError):  # a payload that is not an id: ignored
                             self.changed(uuid.UUID(notice.payload))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("run change listener lost its connection (%s); streams poll meanwhile", exc)
+                log.warning("listener on %s lost its connection (%s); streams poll meanwhile", self.channel, exc)
             self.listening = False
             self._wake_all()
             attempt += 1

@@ -1,0 +1,87 @@
+"""The one LISTEN/NOTIFY listener, on a real PostgreSQL: a notification wakes only the streams
+following its id, a lost connection is re-established (waking every stream, since
+notifications sent meanwhile are lost), and without PostgreSQL it does not listen."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from ampflux_shared.backoff import Backoff
+from ampflux_shared.db_notify import ChangeListener
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _notify(url: str, channel: str, payload: str) -> None:
+    async with await psycopg.AsyncConnection.connect(_dsn(url), autocommit=True) as connection:
+        await connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
+async def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not check():  # noqa: ASYNC110  (the listener's state has no event of its own)
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def listener(pg_admin_url):
+    channel = f"test_changes_{uuid.uuid4().hex[:12]}"
+    changes = ChangeListener(pg_admin_url, channel, backoff=Backoff(base_s=0.05, max_s=0.2))
+    await changes.start()
+    yield changes
+    await changes.stop()
+
+
+async def test_a_notification_wakes_only_the_streams_of_its_id(listener, pg_admin_url):
+    await _until(lambda: listener.listening)
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    with listener.watch(mine) as event, listener.watch(other) as unrelated:
+        event.clear()
+        unrelated.clear()
+        await _notify(pg_admin_url, listener.channel, "not a uuid")  # ignored, the listener goes on
+        await _notify(pg_admin_url, listener.channel, str(mine))
+        await asyncio.wait_for(event.wait(), timeout=10)
+        assert not unrelated.is_set()
+        assert listener.listening
+    assert not listener._waiters  # a stream that left is forgotten
+
+
+async def test_a_lost_connection_is_listened_again_and_wakes_every_stream(listener, pg_admin_url):
+    await _until(lambda: listener.listening)
+    key = uuid.uuid4()
+    with listener.watch(key) as event:
+        event.clear()
+        async with await psycopg.AsyncConnection.connect(_dsn(pg_admin_url), autocommit=True) as admin:
+            killed = await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                (f"LISTEN {listener.channel}",),
+            )
+            assert (await killed.fetchall()) == [(True,)]
+        await asyncio.wait_for(event.wait(), timeout=10)  # woken: the stream re-reads
+        await _until(lambda: listener.listening)
+        event.clear()
+        await _notify(pg_admin_url, listener.channel, str(key))
+        await asyncio.wait_for(event.wait(), timeout=10)  # and notifications arrive again
+
+
+async def test_without_postgresql_it_does_not_listen(tmp_path):
+    changes = ChangeListener(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "some_channel")
+    await changes.start()
+    assert changes._task is None and not changes.listening
+    key = uuid.uuid4()
+    with changes.watch(key) as event:
+        changes.changed(key)  # a change this process knows of itself still wakes its streams
+        assert event.is_set()
+    await changes.stop()
+
+
+def test_a_channel_that_is_not_a_plain_identifier_is_refused():
+    with pytest.raises(ValueError, match="identifier"):
+        ChangeListener("sqlite:///x.db", "changes; DROP TABLE x")
