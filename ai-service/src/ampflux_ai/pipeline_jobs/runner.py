@@ -24,9 +24,9 @@ from functools import partial
 from typing import TypeVar
 
 from ampflux_shared.backoff import Backoff
+from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
 
 from ..domain.templates import Context
-from .infrastructure import is_infrastructure_error, retry_infrastructure
 from .job import ExecutionJob
 from .steps import StepEnvironment, StepResult, run_step
 from .store import Claim, begin_step, claim, fail_dead_lettered, fail_open, still_ours, store_step, succeed

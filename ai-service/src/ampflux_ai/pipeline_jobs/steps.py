@@ -14,6 +14,7 @@ from openai import OpenAIError
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.db import Database
 from ampflux_shared.errors import ProblemError
+from ampflux_shared.infrastructure import retry_infrastructure
 
 from ..config import Settings
 from ..domain import usage
@@ -24,7 +25,6 @@ from ..domain.sealing import KeyRing
 from ..domain.templates import Context, TemplateError, render_text, render_value
 from ..domain.tools import Toolbox
 from ..metrics import AIMetrics
-from .infrastructure import retry_infrastructure
 
 
 @dataclass

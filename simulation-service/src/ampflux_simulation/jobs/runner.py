@@ -9,7 +9,7 @@ The job handler owns its transactions:
    message id in the inbox, all in one transaction. Only after that commit may the
    consumer ack; a crash anywhere before it leaves the message to be redelivered.
 
-Every database step waits out infrastructure errors in process (`infrastructure.py`): only
+Every database step waits out infrastructure errors in process (`ampflux_shared.infrastructure`): only
 a solver crash answers RETRY, so only it spends the queue's delivery limit. Progress and
 cancel checks during the solve are best effort: a database blip never stops a solve.
 """
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.db import Database, utcnow
 from ampflux_shared.events import Inbox, Outbox
+from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
 
 from ..config import Settings
 from ..domain import results, runs
@@ -35,7 +36,6 @@ from ..metrics import SimulationMetrics
 from ..models import RunStatus, StudyRun, event_tables
 from . import heartbeat
 from .heartbeat import HEARTBEAT_S
-from .infrastructure import is_infrastructure_error, retry_infrastructure
 from .job import Job, JobOutcome
 from .solve_process import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
 

@@ -1,6 +1,11 @@
-"""Infrastructure faults (database, broker) are waited out in process, never charged to the
-execution: a restarting PostgreSQL says nothing about the pipeline, so it must neither fail a
-step nor spend the queue's delivery limit. The shape of the simulation worker's rule."""
+"""Infrastructure faults: waited out in process, never charged to the job.
+
+A database that is restarting or a broker channel that closed says nothing about the job a
+worker is doing (a simulation run, a pipeline execution), so it must neither fail that job
+nor spend the queue's delivery limit, which exists to stop poison jobs. The step is retried
+with a `Backoff` (full jitter, so a fleet of workers does not come back in step) until it
+succeeds or the worker stops.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,22 @@ from typing import TypeVar
 import aiormq.exceptions
 from sqlalchemy import exc as sa_exc
 
-from ampflux_shared.backoff import Backoff
+from .backoff import Backoff
 
-log = logging.getLogger("ampflux.ai.pipelines")
+log = logging.getLogger("ampflux.infrastructure")
 
 T = TypeVar("T")
 
+# What an unreachable or restarting PostgreSQL or RabbitMQ raises (psycopg's errors come
+# wrapped in SQLAlchemy's OperationalError/InterfaceError). OSError covers the socket errors
+# a driver lets through unwrapped (ConnectionError and TimeoutError are kinds of it).
 _TRANSIENT = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
+    sa_exc.TimeoutError,  # the connection pool's wait
     aiormq.exceptions.AMQPConnectionError,
     aiormq.exceptions.ChannelInvalidStateError,
-    ConnectionError,
-    TimeoutError,
+    OSError,
 )
 
 
@@ -46,5 +53,7 @@ async def retry_infrastructure(step: Callable[[], Awaitable[T]], *, what: str, b
                 raise
             attempt += 1
             delay = backoff.delay(attempt)
-            log.warning("%s: %s: %s; retry %d in %.2f s", what, type(exc).__name__, exc, attempt, delay)
+            log.warning(
+                "%s: infrastructure error (%s: %s); retry %d in %.2f s", what, type(exc).__name__, exc, attempt, delay
+            )
             await asyncio.sleep(delay)
