@@ -60,3 +60,17 @@ def test_singular_matrix_is_a_solver_error() -> None:
     )
     with pytest.raises(SolverError, match=r"singular|ill-conditioned"):
         nw.Factorized(y, "test network")
+
+
+@pytest.mark.parametrize("dense_column", [0, 3, 10_000])
+def test_selected_inversion_short_and_long_columns_agree(monkeypatch: pytest.MonkeyPatch, dense_column: int) -> None:
+    """Short columns of L are done in plain Python, long ones in numpy: each path alone (and
+    a mix) gives the dense inverse's diagonal."""
+    monkeypatch.setattr(nw, "DENSE_COLUMN", dense_column)
+    y = _admittance_like(400, 5)
+    lu = splu(y, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True, "DiagPivotThresh": 0.0})
+    lengths = np.diff(lu.L.tocsc().indptr) - 1
+    assert lengths.max() > 3  # so 3 mixes the two paths
+    got = nw.selected_inverse_diagonal(lu)
+    assert got is not None
+    np.testing.assert_allclose(got, np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)

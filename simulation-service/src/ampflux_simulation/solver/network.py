@@ -156,37 +156,60 @@ def selected_inverse_diagonal(lu: Any) -> NDArray[np.complex128] | None:
     d = lu.U.diagonal()
     if np.any(d == 0):
         return None
-    indptr, indices, data = lower.indptr, lower.indices, lower.data
-    # below-diagonal rows and values of each column of L (the first stored entry is the unit diagonal)
-    z_cols: list[NDArray[np.complex128]] = [np.empty(0, np.complex128)] * n
-    rows_of: list[NDArray[np.int32]] = [np.empty(0, np.int32)] * n
-    z_diag = np.empty(n, dtype=np.complex128)
+    # Plain Python lists and dicts: the columns of a power network's L are short (a few
+    # entries), where numpy's per-call overhead was half of the whole solve; a long column
+    # (a dense separator) does its product in numpy.
+    indptr, indices, data = lower.indptr.tolist(), lower.indices.tolist(), lower.data.tolist()
+    inv_d = (1.0 / d).tolist()
+    # Z's entries on the pattern of L, by column: {row: Z[row, j]} below the diagonal
+    z_col: list[dict[int, complex]] = [{}] * n
+    z_diag: list[complex] = [0j] * n
     for j in range(n - 1, -1, -1):
         lo, hi = indptr[j], indptr[j + 1]
-        if hi - lo == 0 or indices[lo] != j:
+        if hi == lo or indices[lo] != j:
             return None
         rows = indices[lo + 1 : hi]
-        s = len(rows)
-        if s == 0:
-            z_diag[j] = 1.0 / d[j]
+        if not rows:
+            z_diag[j] = inv_d[j]
             continue
         l_col = data[lo + 1 : hi]
-        m = np.empty((s, s), dtype=np.complex128)
-        for a in range(s):
-            k = rows[a]
-            m[a, a] = z_diag[k]
-            if a + 1 < s:
-                rk = rows_of[k]
-                want = rows[a + 1 :]
-                pos = np.searchsorted(rk, want)
-                if pos[-1] >= len(rk) or not np.array_equal(rk[pos], want):
-                    return None  # pattern not closed under elimination: use solves
-                v = z_cols[k][pos]
-                m[a + 1 :, a] = v
-                m[a, a + 1 :] = v
-        z = -(m @ l_col)
-        z_cols[j] = z
-        rows_of[j] = rows
-        z_diag[j] = 1.0 / d[j] - l_col @ z
+        try:
+            z = _column_product(rows, l_col, z_col, z_diag)
+        except KeyError:
+            return None  # pattern not closed under elimination: use solves
+        z_col[j] = dict(zip(rows, z, strict=True))
+        z_diag[j] = inv_d[j] - sum(lv * zv for lv, zv in zip(l_col, z, strict=True))
     # column i of Y sits at position perm_c[i] of the factorized matrix
-    return z_diag[perm_c]
+    return np.array(z_diag, dtype=np.complex128)[perm_c]
+
+
+# Above this many entries in a column of L its product runs in numpy.
+DENSE_COLUMN = 48
+
+
+def _column_product(
+    rows: list[int], l_col: list[complex], z_col: list[dict[int, complex]], z_diag: list[complex]
+) -> list[complex]:
+    """−Z[S,S]·L[S,j] (S = `rows`), Z[S,S] symmetric from the columns already done (a
+    KeyError when one of its entries is off the pattern)."""
+    s = len(rows)
+    if s > DENSE_COLUMN:
+        m = np.empty((s, s), dtype=np.complex128)
+        for a, k in enumerate(rows):
+            m[a, a] = z_diag[k]
+            zk = z_col[k]
+            v = [zk[b] for b in rows[a + 1 :]]
+            m[a + 1 :, a] = v
+            m[a, a + 1 :] = v
+        return (-(m @ np.array(l_col, dtype=np.complex128))).tolist()
+    z = [0j] * s
+    for a, k in enumerate(rows):
+        la = l_col[a]
+        acc = z[a] + z_diag[k] * la
+        zk = z_col[k]
+        for b in range(a + 1, s):
+            v = zk[rows[b]]
+            acc += v * l_col[b]
+            z[b] += v * la
+        z[a] = acc
+    return [-x for x in z]
