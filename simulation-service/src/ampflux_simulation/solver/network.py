@@ -208,8 +208,8 @@ def _column_product(
         acc = z[a] + z_diag[k] * la
         zk = z_col[k]
         for b in range(a + 1, s):
-            v = zk[rows[b]]
-            acc += v * l_col[b]
-            z[b] += v * la
+            zab = zk[rows[b]]
+            acc += zab * l_col[b]
+            z[b] += zab * la
         z[a] = acc
     return [-x for x in z]
