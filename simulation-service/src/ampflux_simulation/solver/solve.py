@@ -411,19 +411,23 @@ def _solve_case(
                 )
         z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
 
+        # Per-bus rows from Python lists: indexing numpy arrays one element at a time cost
+        # more than the arithmetic on thousands of buses.
+        columns: dict[str, list[float] | list[float | str]] = {
+            q: values[q].tolist() for q in quantities if q not in ("rk0_ohm", "xk0_ohm")
+        }
+        if z0_ohm is not None:
+            finite0 = np.isfinite(z0_ohm).tolist()
+            for q, part in (("rk0_ohm", z0_ohm.real), ("xk0_ohm", z0_ohm.imag)):
+                if q in quantities:
+                    columns[q] = [v if ok else NO_ZERO_PATH for v, ok in zip(part.tolist(), finite0, strict=True)]
+        ordered = [columns[q] for q in quantities]
+        trail_columns = _TrailColumns.of(c_factor, z1_ohm, z0_ohm, kap, rx, m_fac, n)
         bus_values: dict[str, dict[str, float | str]] = {}
         trail: dict[str, dict[str, Any]] = {}
         for j, bus_id in enumerate(fault_ids):
-            row: dict[str, float | str] = {}
-            for q in quantities:
-                if q in ("rk0_ohm", "xk0_ohm"):
-                    assert z0_ohm is not None
-                    zz = z0_ohm[j]
-                    row[q] = NO_ZERO_PATH if not np.isfinite(zz) else float(zz.real if q == "rk0_ohm" else zz.imag)
-                else:
-                    row[q] = float(values[q][j])
-            bus_values[bus_id] = row
-            trail[bus_id] = _trail(fault, j, c_factor, z1_ohm, z0_ohm, kap, rx, methods, m_fac, n, mach)
+            bus_values[bus_id] = {q: col[j] for q, col in zip(quantities, ordered, strict=True)}
+            trail[bus_id] = _trail(fault, j, trail_columns, methods, mach)
             if cs.voltage_pu[j] > 0:
                 trail[bus_id]["current_sources"] = {
                     "voltage_pu": float(cs.voltage_pu[j]),
@@ -457,34 +461,67 @@ def _earthed(net: Network) -> NDArray[np.bool_]:
     return earthed(net.n_bus, net.f, net.t, net.y0[:, 1] != 0, earth_nodes.astype(np.int64))
 
 
-def _trail(
-    fault: str,
-    j: int,
-    c: NDArray[np.float64],
-    z1_ohm: NDArray[np.complex128],
-    z0_ohm: NDArray[np.complex128] | None,
-    kap: NDArray[np.float64] | None,
-    rx: NDArray[np.float64] | None,
-    methods: list[str],
-    m_fac: NDArray[np.float64] | None,
-    n: NDArray[np.float64],
-    mach: _Machines | None,
-) -> dict[str, Any]:
+@dataclass
+class _TrailColumns:
+    """The per-bus arrays a trail reads, as Python lists (see the row loop in _solve_case)."""
+
+    c: list[float]
+    r1: list[float]
+    x1: list[float]
+    z0: list[tuple[float, float] | None] | None
+    kappa: list[float] | None
+    rx: list[float] | None
+    m: list[float] | None
+    n: list[float]
+
+    @classmethod
+    def of(
+        cls,
+        c: NDArray[np.float64],
+        z1_ohm: NDArray[np.complex128],
+        z0_ohm: NDArray[np.complex128] | None,
+        kap: NDArray[np.float64] | None,
+        rx: NDArray[np.float64] | None,
+        m_fac: NDArray[np.float64] | None,
+        n: NDArray[np.float64],
+    ) -> _TrailColumns:
+        z0: list[tuple[float, float] | None] | None = None
+        if z0_ohm is not None:
+            z0 = [
+                (r, x) if ok else None
+                for r, x, ok in zip(
+                    z0_ohm.real.tolist(), z0_ohm.imag.tolist(), np.isfinite(z0_ohm).tolist(), strict=True
+                )
+            ]
+        with_kappa = kap is not None and rx is not None and m_fac is not None
+        return cls(
+            c=c.tolist(),
+            r1=z1_ohm.real.tolist(),
+            x1=z1_ohm.imag.tolist(),
+            z0=z0,
+            kappa=kap.tolist() if with_kappa and kap is not None else None,
+            rx=rx.tolist() if with_kappa and rx is not None else None,
+            m=m_fac.tolist() if with_kappa and m_fac is not None else None,
+            n=n.tolist(),
+        )
+
+
+def _trail(fault: str, j: int, cols: _TrailColumns, methods: list[str], mach: _Machines | None) -> dict[str, Any]:
     """The intermediate values behind one bus's numbers."""
     t: dict[str, Any] = {
         "method": "IEC 60909-0 equivalent voltage source at the fault",
-        "c": float(c[j]),
-        "z1_ohm": {"r": float(z1_ohm[j].real), "x": float(z1_ohm[j].imag)},
+        "c": cols.c[j],
+        "z1_ohm": {"r": cols.r1[j], "x": cols.x1[j]},
     }
-    if z0_ohm is not None and fault in ("1ph", "2phg"):
-        z = z0_ohm[j]
-        t["z0_ohm"] = {"r": float(z.real), "x": float(z.imag)} if np.isfinite(z) else NO_ZERO_PATH
-    if kap is not None and rx is not None and m_fac is not None:
-        t["kappa"] = float(kap[j])
+    if cols.z0 is not None and fault in ("1ph", "2phg"):
+        z = cols.z0[j]
+        t["z0_ohm"] = {"r": z[0], "x": z[1]} if z is not None else NO_ZERO_PATH
+    if cols.kappa is not None and cols.rx is not None and cols.m is not None:
+        t["kappa"] = cols.kappa[j]
         t["kappa_method"] = methods[j]
-        t["r_over_x_for_kappa"] = float(rx[j])
-        t["m"] = float(m_fac[j])
-    t["n"] = float(n[j])
+        t["r_over_x_for_kappa"] = cols.rx[j]
+        t["m"] = cols.m[j]
+    t["n"] = cols.n[j]
     if fault == "3ph" and mach is not None and mach.trail[j]:
         # μ (and q for motors) of every machine that carries a noticeable share of the fault
         t["machines"] = mach.trail[j]
