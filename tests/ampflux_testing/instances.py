@@ -20,14 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ampflux_testing.processes import free_port
+
 PG_BIN_DIRS = (Path("/usr/local/bin"), Path("/usr/lib/postgresql/16/bin"), Path("/usr/lib/postgresql/15/bin"))
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _accepts(port: int) -> bool:

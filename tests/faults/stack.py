@@ -1,7 +1,7 @@
 """The stack the fault scenarios break: its own PostgreSQL and RabbitMQ, and every process.
 
 Auth, project, the simulation API, two solver workers and the gateway run as separate
-processes (the e2e harness's `ServiceProcess`) on a PostgreSQL and a RabbitMQ node of the
+processes (`ampflux_testing.processes`) on a PostgreSQL and a RabbitMQ node of the
 stack's own (`ampflux_testing.instances`), so a scenario may kill the broker or crash the
 database without touching anything it did not start. Workers run in sessions of their own,
 as under systemd or a shell, so a signal can reach a worker's whole process group.
@@ -13,17 +13,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e.stack import REPO, ServiceProcess, free_port, start_together
 from sqlalchemy import Engine, create_engine, pool
 
 from ampflux_testing.instances import OwnPostgres, OwnRabbitMQ
+from ampflux_testing.processes import ServiceProcess, free_port, start_together
 
 # Long enough to catch a job mid-solve, short enough for a scenario to solve dozens.
 SOLVE_DELAY_S = 1.5
@@ -33,19 +32,8 @@ DELIVERY_LIMIT = 3
 class WorkerProcess(ServiceProcess):
     """A solver worker in a session (and process group) of its own."""
 
-    def spawn(self) -> WorkerProcess:
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (the process's lifetime; closed in stop())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+    def __post_init__(self) -> None:
+        self.popen_options = {**self.popen_options, "start_new_session": True}
 
     def signal(self, sig: signal.Signals, *, group: bool = False) -> None:
         assert self.proc is not None
