@@ -4,6 +4,7 @@
 as the bus does, dead-letters a message into `<queue>.dlq` the way the broker does it (a
 consumer rejects it: the broker adds `x-death`), runs `python -m ampflux_<service>.dlq` as a
 real process pointed at it, and deletes everything it declared afterwards.
+`check_list_then_replay` is the scenario each service's test runs with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from ampflux_shared.events import UserDeactivated, make_event
 from ampflux_shared.events.rabbitmq import declare_consumer_queue
 
 
@@ -94,3 +96,28 @@ class EventQueues:
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
         assert process.returncode == 0, err.decode()
         return [json.loads(line) for line in out.decode().splitlines()]
+
+
+async def check_list_then_replay(url: str, service: str, cwd: Path) -> None:
+    """A rejected event in the service's DLQ is listed (reason and headers) without being
+    taken, a replay of an unknown id does nothing, and its replay by id puts it back on the
+    queue afresh (no `x-death`). `cwd` should hold no `.env` of a developer's."""
+    event = make_event(
+        "auth.user.deactivated", UserDeactivated(user_id=uuid.uuid4(), company_id=uuid.uuid4()), producer="auth"
+    )
+    async with EventQueues(url, service) as queues:
+        message_id = await queues.dead_letter(event.to_json(), headers={"x-origin": "test"})
+
+        listed = await queues.command("list", cwd=cwd)
+        assert [(d["message_id"], d["reason"], d["headers"]["x-origin"]) for d in listed] == [
+            (message_id, "rejected", "test")
+        ]
+        assert str(event.id) in listed[0]["body"]
+        assert await queues.depth(queues.dlq) == 1  # listing takes nothing
+
+        assert await queues.command("replay", "--id", "not-there", cwd=cwd) == [{"replayed": 0, "queue": queues.queue}]
+        assert await queues.command("replay", "--id", message_id, cwd=cwd) == [{"replayed": 1, "queue": queues.queue}]
+        assert await queues.depth(queues.dlq) == 0
+        back = await queues.take(queues.queue)
+        assert back is not None and back.message_id == message_id and back.body == event.to_json()
+        assert "x-death" not in (back.headers or {})  # a replay starts afresh
