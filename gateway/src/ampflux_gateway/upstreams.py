@@ -52,8 +52,14 @@ class UpstreamPool:
             self._publish(inst)
 
     def pick(self, exclude: set[Instance] | None = None) -> Instance | None:
-        """The next healthy instance in turn, skipping those already tried."""
+        """The next healthy instance in turn, skipping those already tried.
+
+        When every instance left is marked down, one of them is tried anyway (Envoy calls this
+        panic routing): a mark can be stale — a gateway that starts before its services probes
+        them before they listen — and a refused connection (a 502 naming it) costs less than a
+        503 for a service that is in fact up. None only when every instance was tried."""
         count = len(self.instances)
+        fallback: Instance | None = None
         for _ in range(count):
             inst = self.instances[self._next % count]
             self._next = (self._next + 1) % count
@@ -64,7 +70,8 @@ class UpstreamPool:
             if time.monotonic() - inst.down_since >= self._readmit_after:
                 inst.down_since = time.monotonic()  # one trial per period, not a stampede
                 return inst
-        return None
+            fallback = fallback or inst
+        return fallback
 
     def mark(self, inst: Instance, healthy: bool, reason: str = "") -> None:
         if inst.healthy != healthy:
