@@ -4,7 +4,8 @@
     result = solve_study(doc)              # doc: ampflux_shared.circuit.CircuitDocument
     result.to_result_sets()                # FORMAT.md `expected.result_sets` shape
 
-Modules by job: `elements` (per-sequence element models), `network` (sparse Y, LU,
+Modules by job: `elements` (per-sequence element models), `superlu` (sparse matrices and
+SuperLU without importing scipy.sparse), `network` (sparse Y, LU,
 diagonal / columns of Z), `sequences` (the factorized networks of a case), `factors`
 (c, K_T, K_G, K_S, K_SO), `faults` (fault formulas), `peak` (κ, ip), `thermal` (m, n,
 Ith), `breaking` (μ, q, Ib), `contributions` (branch currents, post-fault voltages),

@@ -12,16 +12,13 @@ values at a time). A dense inverse is never formed.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import MatrixRankWarning, splu
 
 from .errors import SolverError
+from .superlu import Csc, Lu, csc_from_triplets, factor
 
 # Relative residual above which a factorization is called ill-conditioned.
 RESIDUAL_LIMIT = 1e-8
@@ -40,12 +37,12 @@ def assemble(
     stamps: NDArray[np.complex128],
     shunt_bus: NDArray[np.int64],
     shunt_y: NDArray[np.complex128],
-) -> sp.csc_matrix:
+) -> Csc:
     """Y from two-port stamps (rows × [yff, yft, ytf, ytt]) and shunt admittances."""
     rows = np.concatenate([f, f, t, t, shunt_bus])
     cols = np.concatenate([f, t, f, t, shunt_bus])
     vals = np.concatenate([stamps[:, 0], stamps[:, 1], stamps[:, 2], stamps[:, 3], shunt_y])
-    return sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
+    return csc_from_triplets(n, rows, cols, vals)
 
 
 def series_stamps(z: NDArray[np.complex128], ratio: NDArray[np.float64]) -> NDArray[np.complex128]:
@@ -55,16 +52,36 @@ def series_stamps(z: NDArray[np.complex128], ratio: NDArray[np.float64]) -> NDAr
 
 
 def islands(n: int, f: NDArray[np.int64], t: NDArray[np.int64], coupled: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Connected-component label per bus, counting only the rows flagged `coupled`."""
-    g = sp.coo_matrix((np.ones(int(coupled.sum())), (f[coupled], t[coupled])), shape=(n, n))
-    return connected_components(g, directed=False)[1]
+    """Connected-component label per bus (0, 1, …), counting only the rows flagged `coupled`."""
+    a, b = f[coupled], t[coupled]
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    neighbours = np.concatenate([b, a])[order].tolist()
+    start = np.zeros(n + 1, dtype=np.int64)
+    start[1:] = np.cumsum(np.bincount(ends, minlength=n))
+    first = start.tolist()
+    label = [-1] * n
+    count = 0
+    for root in range(n):
+        if label[root] >= 0:
+            continue
+        label[root] = count
+        stack = [root]
+        while stack:
+            u = stack.pop()
+            for v in neighbours[first[u] : first[u + 1]]:
+                if label[v] < 0:
+                    label[v] = count
+                    stack.append(v)
+        count += 1
+    return np.array(label, dtype=np.int64)
 
 
 class Factorized:
     """One sparse LU of an admittance matrix and the impedance entries taken from it."""
 
-    def __init__(self, y: sp.csc_matrix, what: str) -> None:
-        self.n = y.shape[0]
+    def __init__(self, y: Csc, what: str) -> None:
+        self.n = y.n
         self.what = what
         self._diag: NDArray[np.complex128] | None = None
         if self.n == 0:
@@ -79,26 +96,24 @@ class Factorized:
             self.lu = self._factor(y, {"SymmetricMode": True})
             self._check_conditioning(y)
 
-    def _factor(self, y: sp.csc_matrix, options: dict[str, Any]) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", MatrixRankWarning)
-            try:
-                # The matrix is structurally symmetric: ordering on A+Aᵀ keeps fill low.
-                return splu(y, permc_spec="MMD_AT_PLUS_A", options=options)
-            except (RuntimeError, MatrixRankWarning) as exc:
-                raise SolverError(
-                    f"{self.what}: the admittance matrix is singular ({exc}); check for elements with zero impedance "
-                    "or parts of the network without a source"
-                ) from exc
+    def _factor(self, y: Csc, options: dict[str, Any]) -> Lu:
+        try:
+            # The matrix is structurally symmetric: ordering on A+Aᵀ keeps fill low.
+            return factor(y, options)
+        except RuntimeError as exc:
+            raise SolverError(
+                f"{self.what}: the admittance matrix is singular ({exc}); check for elements with zero impedance "
+                "or parts of the network without a source"
+            ) from exc
 
-    def _check_conditioning(self, y: sp.csc_matrix) -> None:
+    def _check_conditioning(self, y: Csc) -> None:
         # One solve with a known right-hand side: a large residual means the LU cannot be trusted.
         rng = np.random.default_rng(0)
         b = rng.standard_normal(self.n) + 1j * rng.standard_normal(self.n)
         x = self.lu.solve(b)
         if not np.all(np.isfinite(x)):
             raise SolverError(f"{self.what}: the admittance matrix is singular (non-finite solution)")
-        res = np.linalg.norm(y @ x - b) / np.linalg.norm(b)
+        res = np.linalg.norm(y.matvec(x) - b) / np.linalg.norm(b)
         if not res < RESIDUAL_LIMIT:
             raise SolverError(
                 f"{self.what}: the admittance matrix is ill-conditioned (relative residual {res:.1e}); "
@@ -106,7 +121,7 @@ class Factorized:
             )
         # ‖Y‖₁·‖x‖₁/‖b‖₁ is a cheap lower bound of the condition number (a random b has a
         # component along the worst direction, so it is rarely far below it)
-        cond = abs(y).sum(axis=0).max() * np.abs(x).sum() / np.abs(b).sum()
+        cond = y.max_abs_column_sum() * np.abs(x).sum() / np.abs(b).sum()
         if not cond < CONDITION_LIMIT:
             raise SolverError(
                 f"{self.what}: the admittance matrix is ill-conditioned (condition number ≳ {cond:.1e}); "
@@ -144,16 +159,15 @@ class Factorized:
         return self.lu.solve(rhs)
 
 
-def selected_inverse_diagonal(lu: Any) -> NDArray[np.complex128] | None:
+def selected_inverse_diagonal(lu: Lu) -> NDArray[np.complex128] | None:
     """diag(Y⁻¹) from an LU of a complex symmetric Y; None when the LU is not symmetric
     (row and column permutations differ), so the caller falls back to solves."""
-    n = lu.shape[0]
     perm_r, perm_c = lu.perm_r, lu.perm_c
     if not np.array_equal(perm_r, perm_c):
         return None
-    lower = lu.L.tocsc()
-    lower.sort_indices()
-    d = lu.U.diagonal()
+    lower = lu.lower()
+    n = lower.n
+    d = lu.u_diagonal()
     if np.any(d == 0):
         return None
     # Plain Python lists and dicts: the columns of a power network's L are short (a few

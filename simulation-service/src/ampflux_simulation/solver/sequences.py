@@ -15,11 +15,10 @@ from . import network as nw
 from .elements import Network
 from .errors import SolverError
 from .peak import EQUIVALENT_FREQUENCY_HZ
+from .superlu import Csc
 
 
-def positive_matrix(
-    net: Network, *, x_scale: float = 1.0, peak: bool = False, negative: bool = False
-) -> nw.sp.csc_matrix:
+def positive_matrix(net: Network, *, x_scale: float = 1.0, peak: bool = False, negative: bool = False) -> Csc:
     """Y1 at the system frequency, or with every reactance scaled (method C); `peak`
     uses the generators' fictitious resistance R_Gf; `negative` gives Y2 (generators' X(2))."""
     z = net.r1 + 1j * net.x1 * x_scale
@@ -90,19 +89,13 @@ def zero_sequence(net: Network) -> ZeroSequence:
     rows = keep[net.f] & keep[net.t]
     # rows touching an unearthed island carry no zero-sequence current into it: drop them
     sh = keep[net.sh0_bus]
-    y = nw.assemble(
-        int(keep.sum()), local[net.f[rows]], local[net.t[rows]], y0[rows], local[net.sh0_bus[sh]], net.sh0_y[sh]
-    )
     # a row half inside an earthed island still earths its inside end through its own stamp
     half_f = keep[net.f] & ~keep[net.t]
     half_t = keep[net.t] & ~keep[net.f]
-    if half_f.any() or half_t.any():
-        extra_bus = np.concatenate([local[net.f[half_f]], local[net.t[half_t]]])
-        extra_y = np.concatenate([y0[half_f, 0], y0[half_t, 3]])
-        y = y + nw.assemble(
-            int(keep.sum()), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), complex), extra_bus, extra_y
-        )
-    return ZeroSequence(nw.Factorized(y.tocsc(), "zero-sequence network"), local)
+    shunt_bus = np.concatenate([local[net.sh0_bus[sh]], local[net.f[half_f]], local[net.t[half_t]]])
+    shunt_y = np.concatenate([net.sh0_y[sh], y0[half_f, 0], y0[half_t, 3]])
+    y = nw.assemble(int(keep.sum()), local[net.f[rows]], local[net.t[rows]], y0[rows], shunt_bus, shunt_y)
+    return ZeroSequence(nw.Factorized(y, "zero-sequence network"), local)
 
 
 class CaseNetworks:

@@ -84,12 +84,9 @@ def earthed(
     capacitance: its part of the network (rows that couple both sides) holds an earthed
     star point or a source's zero-sequence impedance. Elsewhere the network is unearthed
     (isolated or compensated) and an earth fault drives only the capacitive current."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from .network import islands
 
-    ones = np.ones(int(coupled.sum()), dtype=np.int8)
-    graph = coo_matrix((ones, (f[coupled], t[coupled])), shape=(n_bus, n_bus))
-    _, label = connected_components(graph, directed=False)
+    label = islands(n_bus, f, t, coupled)
     grounded = np.zeros(int(label.max()) + 1 if n_bus else 0, dtype=bool)
     grounded[label[earth_nodes]] = True
     return grounded[label]
