@@ -33,11 +33,28 @@ from .deps import PROVIDER_RESPONSES, MetricsDep, ProvidersDep, SessionDep, Sett
 router = APIRouter(prefix="/ai/v1", tags=["openai-compatible"], dependencies=[scoped("ai")])
 
 
+class ToolCallFunction(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    # The arguments as the model wrote them: a JSON text (not parsed here).
+    arguments: str = Field(default="", max_length=1_000_000)
+
+
+class ToolCall(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
+    # An assistant turn that asked for tools, and the tool results that answer it (by id):
+    # passed on to the model as they came, so a client's own tool loop keeps its history.
+    tool_calls: list[ToolCall] | None = Field(default=None, max_length=128)
+    tool_call_id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
 
 
 class ChatRequest(BaseModel):
@@ -65,6 +82,39 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
     return content or ""
 
 
+def _for_model(history: list[ChatMessage]) -> list[dict[str, Any]]:
+    """The request's messages as the provider gets them, tool calls and results included. A tool
+    result must answer a tool call an earlier assistant message made (providers refuse the
+    request otherwise, which would come back as a 502): a 422 naming the message instead."""
+    out: list[dict[str, Any]] = []
+    asked: set[str] = set()
+    errors = []
+    for index, m in enumerate(history):
+        message: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": _text(m.content)}
+        if m.role == "assistant" and m.tool_calls:
+            message["tool_calls"] = [call.model_dump() for call in m.tool_calls]
+            message["content"] = message["content"] or None
+            asked.update(call.id for call in m.tool_calls)
+        if m.role == "tool":
+            if not m.tool_call_id:
+                errors.append(field_error(f"messages[{index}].tool_call_id", "a tool result needs the call's id"))
+            elif m.tool_call_id not in asked:
+                errors.append(
+                    field_error(
+                        f"messages[{index}].tool_call_id",
+                        "answers no tool call of an earlier assistant message",
+                        "unknown_tool_call",
+                    )
+                )
+            message["tool_call_id"] = m.tool_call_id
+        if m.name:
+            message["name"] = m.name
+        out.append(message)
+    if errors:
+        raise validation_failed(errors)
+    return out
+
+
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion (stream or not), with the platform's tools",
@@ -85,15 +135,11 @@ async def chat_completions(
 ):
     await enforce_budget(session, principal, settings, metrics)
     config = await providers.for_company(session, principal.company_id)
-    messages: list[dict[str, Any]] = [
-        {"role": "system" if m.role == "developer" else m.role, "content": _text(m.content)}
-        for m in body.messages
-        if m.role != "tool"
-    ]
-    if not messages:  # only tool results: there is nothing to answer
+    if all(m.role == "tool" for m in body.messages):  # only tool results: there is nothing to answer
         raise validation_failed(
             [field_error("messages", "needs at least one message that is not a tool result", "no_prompt")]
         )
+    messages = _for_model(body.messages)
     if messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": settings.system_prompt})
     tools = Toolbox(
