@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
 import math
 import os
 import resource
@@ -29,6 +30,9 @@ from ampflux_simulation.solver import solve_study
 SIZES = [int(s) for s in os.environ.get("AMPFLUX_BENCH_SIZES", "1000,5000,10000,20000").split(",")]
 PP_MAX_BUSES = int(os.environ.get("AMPFLUX_BENCH_PP_MAX", "10000"))
 OUT = Path(__file__).resolve().parents[2] / "var" / "bench" / "solver.md"
+# The whole-process comparison (issue 13): one document of about this many buses.
+PROCESS_BUSES = int(os.environ.get("AMPFLUX_BENCH_PROCESS_BUSES", "8700"))
+OUT_PROCESS = OUT.parent / "solver_process.md"
 
 # Per substation: one 110 kV bus, one 20 kV busbar, FEEDERS rings of SECTIONS cable
 # sections (closed back to the busbar, with ties between neighbouring rings) and LV_PER_SS
@@ -578,6 +582,38 @@ def test_solver_bench() -> None:
     if len(per_bus) > 1 and rows[0]["buses"] >= 1000:
         assert max(per_bus) < 10 * min(per_bus) + 1e-4, per_bus
     assert not math.isnan(rows[-1]["ours_s"])
+
+
+def test_whole_process_bench(tmp_path: Path) -> None:
+    """`ampflux-solve` as a process (import, read, solve 3ph + 1ph max at every bus, write the
+    JSON) against pandapower's whole process on the same document, in the same run."""
+    from bench.solver_process import ours, pandapower, write_document
+
+    doc = meshed_document(PROCESS_BUSES)
+    path = write_document(doc, tmp_path / "network.json")
+    mine = ours(path, tmp_path / "ours.json")
+    lines = [
+        "| process | buses | wall (s, best of 3) | CPU user+sys (s) | max RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
+        f"| ampflux-solve | {len(doc['buses'])} | {mine['wall_s']:.2f} | {mine['cpu_s']:.2f} | {mine['rss_mb']:.0f} |",
+    ]
+    if importlib.util.find_spec("pandapower") is not None and len(doc["buses"]) <= PP_MAX_BUSES:
+        theirs = pandapower(path, tmp_path / "pandapower.json")
+        lines.append(
+            f"| pandapower script | {len(doc['buses'])} | {theirs['wall_s']:.2f} | {theirs['cpu_s']:.2f} "
+            f"| {theirs['rss_mb']:.0f} |"
+        )
+        lines.append(
+            f"\nWhole process: x{theirs['wall_s'] / mine['wall_s']:.0f} (wall), "
+            f"x{theirs['cpu_s'] / mine['cpu_s']:.0f} (CPU)."
+        )
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    OUT_PROCESS.parent.mkdir(parents=True, exist_ok=True)
+    OUT_PROCESS.write_text(text)
+    result = json.loads((tmp_path / "ours.json").read_text())
+    assert {(rs["fault"], rs["case"]) for rs in result["result_sets"]} == {("3ph", "max"), ("1ph", "max")}
+    assert all(len(rs["buses"]) == len(doc["buses"]) for rs in result["result_sets"])
 
 
 if __name__ == "__main__":  # pragma: no cover - manual run
