@@ -119,6 +119,7 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         pipeline = {"name": "p", "steps": [{"name": "a", "kind": "prompt", "prompt": "hello"}]}
         pipeline_id = _ok(gw.post("/ai/pipelines", json=pipeline, headers=h))["id"]
         _ok(gw.post(f"/ai/pipelines/{pipeline_id}/execute", json={}, headers=h), 202)
+        _ok(gw.post("/ai/files", files={"file": ("notes.txt", b"a note", "text/plain")}, headers=h))
     paths = {
         "/auth/users": ("/auth/users", {}),
         "/auth/api-keys": ("/auth/api-keys", {}),
@@ -142,6 +143,7 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         "/ai/conversations": ("/ai/conversations", {}),
         "/ai/pipelines": ("/ai/pipelines", {}),
         "/ai/pipelines/{pipeline_id}/executions": (f"/ai/pipelines/{pipeline_id}/executions", {}),
+        "/ai/files": ("/ai/files", {}),
     }
     return paths, h
 
@@ -169,6 +171,7 @@ ROUTES = [
     "/ai/conversations",
     "/ai/pipelines",
     "/ai/pipelines/{pipeline_id}/executions",
+    "/ai/files",
 ]
 
 

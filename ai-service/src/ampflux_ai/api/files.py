@@ -134,7 +134,8 @@ async def read_file(file_id: uuid.UUID, principal: CurrentPrincipal, session: Se
     "/{file_id}/content",
     summary="The file's bytes (streamed), with its sniffed media type",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    # Any media type: the answer carries the type sniffed from the content at upload.
+    responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def read_content(
     file_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: SessionDep
