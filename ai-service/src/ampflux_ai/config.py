@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     provider_timeout_s: float = Field(default=60.0, gt=0)
     # Retries of a failed provider call before any token arrived (connection errors, 429, 5xx).
     provider_retries: int = Field(default=2, ge=0, le=10)
+    # Connections to one provider (kept alive between replies): about the replies one replica
+    # streams at once; more wait for a free connection.
+    provider_max_connections: int = Field(default=500, ge=1, le=10000)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     # At most this many model calls per message (tool-calling rounds included).
     max_tool_rounds: int = Field(default=6, ge=1, le=20)

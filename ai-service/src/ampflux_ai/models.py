@@ -80,6 +80,18 @@ class UsageDay(Base):
     calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CompanyBudget(Base):
+    """A company admin's daily token budget for the company (else `AI_COMPANY_DAILY_TOKEN_BUDGET`)."""
+
+    __tablename__ = "company_budgets"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # Tokens (in + out) per UTC day; 0 = no budget.
+    daily_tokens: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[uuid.UUID] = mapped_column(Uuid)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CompanyProvider(Base):
     """A company's own provider (bring-your-own-key); the key only ever encrypted."""
 

@@ -124,6 +124,25 @@ class UsageReport(BaseModel):
     rows: list[UsageRow]
 
 
+class BudgetWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Tokens (in + out) the company may spend per UTC day; 0 = no budget; null = the operator's
+    # default (AI_COMPANY_DAILY_TOKEN_BUDGET) again.
+    daily_tokens: int | None = Field(ge=0, le=10**15)
+
+
+class BudgetRead(BaseModel):
+    # What applies now (0 = no budget) and where it comes from: "company" (its admin's) or
+    # "default" (the operator's AI_COMPANY_DAILY_TOKEN_BUDGET).
+    daily_tokens: int
+    source: str
+    spent_today: int
+    # Seconds until today's spend resets (00:00 UTC).
+    resets_in_s: int
+    updated_at: datetime | None = None
+
+
 class ProviderSettingsWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

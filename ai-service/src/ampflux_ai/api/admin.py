@@ -15,8 +15,8 @@ from ampflux_shared.security import CurrentPrincipal, require_roles, scoped
 from ..domain import usage
 from ..domain.sealing import SealingError
 from ..domain.urls import address_problem
-from ..models import CompanyProvider
-from ..schemas import ProviderSettingsRead, ProviderSettingsWrite, UsageReport, UsageRow
+from ..models import CompanyBudget, CompanyProvider
+from ..schemas import BudgetRead, BudgetWrite, ProviderSettingsRead, ProviderSettingsWrite, UsageReport, UsageRow
 from .deps import ProvidersDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/ai", tags=["admin"], dependencies=[scoped("ai"), require_roles("admin")])
@@ -41,7 +41,7 @@ async def read_usage(
     if (end - start).days >= MAX_DAYS:
         raise validation_failed([field_error("from", f"at most {MAX_DAYS} days at once")])
     rows = await usage.report(session, principal.company_id, day_from=start, day_to=end)
-    budget = settings.company_daily_token_budget or None
+    budget = await usage.budget_of(session, principal.company_id, settings.company_daily_token_budget) or None
     return UsageReport(
         company_id=principal.company_id,
         day_from=start,
@@ -52,6 +52,44 @@ async def read_usage(
         spent_today=await usage.spent_today(session, principal.company_id),
         rows=[UsageRow.model_validate(r) for r in rows],
     )
+
+
+async def _budget(session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep) -> BudgetRead:
+    row = await session.get(CompanyBudget, principal.company_id)
+    return BudgetRead(
+        daily_tokens=settings.company_daily_token_budget if row is None else row.daily_tokens,
+        source="default" if row is None else "company",
+        spent_today=await usage.spent_today(session, principal.company_id),
+        resets_in_s=usage.seconds_to_reset(),
+        updated_at=None if row is None else row.updated_at,
+    )
+
+
+@router.get("/usage/budget", summary="The company's daily token budget and today's spend (company admins)")
+async def read_budget(principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep) -> BudgetRead:
+    return await _budget(session, principal, settings)
+
+
+@router.put(
+    "/usage/budget",
+    summary="Set the company's daily token budget (0: none; null: the operator's default)",
+    # 422 (the shared validation answer): daily_tokens negative or not an integer.
+)
+async def write_budget(
+    body: BudgetWrite, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> BudgetRead:
+    row = await session.get(CompanyBudget, principal.company_id, with_for_update=True)
+    if body.daily_tokens is None:
+        if row is not None:
+            await session.delete(row)
+    elif row is None:
+        session.add(
+            CompanyBudget(company_id=principal.company_id, daily_tokens=body.daily_tokens, updated_by=principal.user_id)
+        )
+    else:
+        row.daily_tokens, row.updated_by, row.updated_at = body.daily_tokens, principal.user_id, utcnow()
+    await session.flush()
+    return await _budget(session, principal, settings)
 
 
 def _read(row: CompanyProvider) -> ProviderSettingsRead:

@@ -57,6 +57,15 @@ async def enforce_budget(session: AsyncSession, principal: Principal, settings: 
         raise
 
 
+def refuse_if_spent(spent: int, budget: int, metrics: AIMetrics) -> None:
+    """`enforce_budget` for a caller that read today's spend and the budget itself."""
+    try:
+        usage.refuse_if_spent(spent, budget)
+    except ProblemError:
+        metrics.budget_refusals.inc()
+        raise
+
+
 # What routes that call the provider may answer besides their result (OpenAPI `responses`).
 PROVIDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"description": "the company's daily token budget is spent (Retry-After: seconds to 00:00 UTC)"},

@@ -1,12 +1,18 @@
 """Starting a conversation reply, shared by the HTTP, SSE and WebSocket ways of sending.
 
-The exchange (user message + empty assistant message) is committed before the generation
-starts, in its own unit of work: the background task must find the rows, and a client that
-re-attaches must find the message even if the request that started it is long gone.
+What the reply needs is read in one round trip (domain/reply_context.py) and the history in a
+second; then the provider call starts while the exchange (user message + empty assistant
+message) is written and committed, so the writes cost the first token nothing. The reply's
+events wait in memory until the commit, when the caller starts streaming them; its task
+writes nothing to the database before the commit (`ReplyJob.written`), and a failed commit
+cancels it. The exchange is committed before any client sees the reply: the background task
+must find the rows, and a client that re-attaches must find the message even if the request
+that started it is long gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -20,12 +26,12 @@ from ampflux_shared.errors import ProblemError, field_error, validation_failed
 from ampflux_shared.security import Principal
 
 from ..config import Settings
-from ..domain import conversations, files
+from ..domain import conversations, files, reply_context
 from ..domain.context_fit import FileText, budget_chars, fit
 from ..domain.generation import Generation, StreamEvent
 from ..domain.replies import ReplyJob, run_job
 from ..domain.tools import Toolbox
-from .deps import enforce_budget
+from .deps import refuse_if_spent
 
 
 @dataclass(frozen=True)
@@ -47,24 +53,6 @@ async def start_reply(
     settings: Settings = app.state.settings
     if len(file_ids) > settings.max_attachments:
         raise validation_failed([field_error("file_ids", f"at most {settings.max_attachments} files per message")])
-    async with app.state.db.session() as session:
-        conversation = await conversations.get_owned(session, principal, conversation_id, lock=True)
-        await enforce_budget(session, principal, settings, app.state.ai_metrics)
-        config = await app.state.providers.for_company(session, principal.company_id)
-        # The conversation's own model, else the company's default (the provider's model when none is chosen).
-        model = await app.state.model_catalog.conversation_model(
-            session, config, principal.company_id, conversation.model
-        )
-        config = dataclasses.replace(config, model=model)
-        history = conversations.history_for_model(
-            await conversations.messages_of(session, conversation), settings.system_prompt
-        )
-        content, attachments = text, list[dict[str, Any]]()
-        if file_ids:
-            content, attachments = await _with_attachments(app, session, principal, config, history, text, file_ids)
-        history.append({"role": "user", "content": content})
-        user, reply = await conversations.start_exchange(session, conversation, text, config.model)
-        user.attachments = attachments
     tools = Toolbox(
         bearer=bearer,
         project_url=settings.project_url,
@@ -73,12 +61,40 @@ async def start_reply(
         study_wait_s=settings.study_wait_s,
         transport=getattr(app.state, "tool_transport", None),
     )
-    job = ReplyJob(conversation_id, reply.id, history, config, tools, settings.max_tool_rounds)
+    written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    hub = app.state.generations
+    generation: Generation | None = None
+    try:
+        async with app.state.db.session() as session:
+            ctx = await reply_context.read(session, principal, conversation_id)
+            refuse_if_spent(ctx.spent_today, ctx.budget(settings.company_daily_token_budget), app.state.ai_metrics)
+            config = app.state.providers.config_of(ctx.provider, principal.company_id)
+            config = dataclasses.replace(config, model=ctx.model(config.model))
+            history = conversations.history_for_model(
+                await conversations.messages_of(session, ctx.conversation), settings.system_prompt
+            )
+            content, attachments = text, list[dict[str, Any]]()
+            if file_ids:
+                content, attachments = await _with_attachments(app, session, principal, config, history, text, file_ids)
+            history.append({"role": "user", "content": content})
+            user, reply = conversations.add_exchange(session, ctx.conversation, text, config.model)
+            user.attachments = attachments
+            job = ReplyJob(conversation_id, reply.id, history, config, tools, settings.max_tool_rounds, written)
 
-    async def work(generation: Generation) -> None:
-        await run_job(job, generation, db=app.state.db, providers=app.state.providers, metrics=app.state.ai_metrics)
+            async def work(generation: Generation) -> None:
+                await run_job(
+                    job, generation, db=app.state.db, providers=app.state.providers, metrics=app.state.ai_metrics
+                )
 
-    generation = app.state.generations.start(reply.id, work)
+            # The provider call starts now; the exchange is written while it connects and thinks.
+            generation = hub.start(reply.id, work)
+    except BaseException:
+        if not written.done():
+            written.set_result(False)
+        if generation is not None:
+            await hub.abandon(generation.message_id)
+        raise
+    written.set_result(True)
     return Started(conversation_id, user.id, reply.id, generation)
 
 

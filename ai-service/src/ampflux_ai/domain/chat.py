@@ -12,13 +12,13 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from openai import AsyncOpenAI, AsyncStream, OpenAIError
-from openai.types.chat import ChatCompletionChunk
+from openai import AsyncOpenAI, OpenAIError
 
 from ..metrics import AIMetrics
 from .provider import outcome_of
+from .provider_stream import chat_chunks
 
 
 class ToolRunner(Protocol):
@@ -130,36 +130,37 @@ async def _one_call(
         params: dict[str, Any] = {
             "model": draft.model,
             "messages": conversation,
-            "stream": True,
             # Servers that know it send the usage in a last chunk; others are estimated.
             "stream_options": {"include_usage": True},
         }
         if tools:
             params["tools"] = tools
-        stream = cast(AsyncStream[ChatCompletionChunk], await client.chat.completions.create(**params))
         finish: str | None = None
-        async for chunk in stream:
-            if chunk.usage is not None:
+        async for chunk in chat_chunks(client, params):
+            usage = chunk.get("usage")
+            if usage:
                 usage_seen = True
-                draft.tokens_in += chunk.usage.prompt_tokens or 0
-                draft.tokens_out += chunk.usage.completion_tokens or 0
-            for choice in chunk.choices:
-                delta = choice.delta
-                if delta.content:
+                draft.tokens_in += usage.get("prompt_tokens") or 0
+                draft.tokens_out += usage.get("completion_tokens") or 0
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                content = delta.get("content")
+                if content:
                     if draft.first_token_s is None:
                         draft.first_token_s = time.perf_counter() - draft.started
                         metrics.ttft.labels(draft.model).observe(draft.first_token_s)
-                    draft.text += delta.content
-                    await sink("token", {"text": delta.content})
-                for tc in delta.tool_calls or ():
-                    slot = pending.setdefault(tc.index, {"id": "", "name": "", "raw": ""})
-                    if tc.id:
-                        slot["id"] = tc.id
-                    if tc.function is not None:
-                        slot["name"] += tc.function.name or ""
-                        slot["raw"] += tc.function.arguments or ""
-                if choice.finish_reason:
-                    finish = choice.finish_reason
+                    draft.text += content
+                    await sink("token", {"text": content})
+                for tc in delta.get("tool_calls") or ():
+                    slot = pending.setdefault(tc.get("index", 0), {"id": "", "name": "", "raw": ""})
+                    if tc.get("id"):
+                        slot["id"] = tc["id"]
+                    function = tc.get("function")
+                    if function:
+                        slot["name"] += function.get("name") or ""
+                        slot["raw"] += function.get("arguments") or ""
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
         if finish is None:
             raise StreamBroken("the provider's stream ended before the answer was finished")
         draft.finish_reason = finish

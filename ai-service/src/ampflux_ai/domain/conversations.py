@@ -73,22 +73,32 @@ async def get_message(session: AsyncSession, conversation: Conversation, message
     return message
 
 
-async def start_exchange(
-    session: AsyncSession, conversation: Conversation, text: str, model: str
-) -> tuple[Message, Message]:
-    """The user's message and the (empty, streaming) assistant message that will answer it."""
+def add_exchange(session: AsyncSession, conversation: Conversation, text: str, model: str) -> tuple[Message, Message]:
+    """The user's message and the (empty, streaming) assistant message that will answer it.
+    Added, not flushed; their ids are set here: the reply's generation may start before the write."""
     now = utcnow()
     user = Message(
-        conversation_id=conversation.id, role="user", content=text, status="complete", created_at=now, completed_at=now
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        role="user",
+        content=text,
+        status="complete",
+        created_at=now,
+        completed_at=now,
     )
     reply = Message(
-        conversation_id=conversation.id, role="assistant", content="", status="streaming", model=model, created_at=now
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        role="assistant",
+        content="",
+        status="streaming",
+        model=model,
+        created_at=now,
     )
     session.add_all([user, reply])
     if not conversation.title:
         conversation.title = title_from(text)
     conversation.last_message_at = now
-    await session.flush()
     return user, reply
 
 

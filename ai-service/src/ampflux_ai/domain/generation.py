@@ -90,6 +90,17 @@ class GenerationHub:
         task.add_done_callback(self._tasks.discard)
         return generation
 
+    async def abandon(self, message_id: uuid.UUID) -> None:
+        """Stop a generation whose message was never stored (its start failed) and forget it."""
+        generation = self._live.pop(message_id, None)
+        for task in list(self._tasks):
+            if task.get_name() == f"ai-generation-{message_id}":
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if generation is not None and not generation.done:
+            await generation.emit("error", {"message": "the reply could not be started"})
+
     async def _run(self, generation: Generation, work: Callable[[Generation], Coroutine[Any, Any, None]]) -> None:
         try:
             await work(generation)

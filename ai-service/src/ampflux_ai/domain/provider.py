@@ -11,7 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from openai import APIConnectionError, APIStatusError, APITimeoutError, AsyncOpenAI, OpenAIError
+import httpx2
+from openai import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncOpenAI,
+    DefaultAsyncHttpxClient,
+    OpenAIError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import ProblemError
@@ -25,6 +33,11 @@ NOT_CONFIGURED = (
     "https://api.openai.com/v1 or http://127.0.0.1:11434/v1 for Ollama), AI_PROVIDER_API_KEY and "
     "AI_MODEL; or a company admin stores the company's own provider with PUT /ai/settings/provider."
 )
+# Idle provider connections are dropped after this long: shorter than the keep-alive of the
+# usual servers (uvicorn, behind vLLM and the test provider, closes after 5 s), so the client,
+# not the server, ends an idle connection; reusing one the server is closing at that moment
+# fails the call ("the AI provider is unreachable"), and with no retries configured it is lost.
+KEEPALIVE_EXPIRY_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,10 @@ class Providers:
         return ProviderConfig(s.provider_base_url, s.provider_api_key, s.model, "operator", s.provider_kind)
 
     async def for_company(self, session: AsyncSession, company_id: uuid.UUID) -> ProviderConfig:
-        row = await session.get(CompanyProvider, company_id)
+        return self.config_of(await session.get(CompanyProvider, company_id), company_id)
+
+    def config_of(self, row: CompanyProvider | None, company_id: uuid.UUID) -> ProviderConfig:
+        """The company's own provider (`row`, already read), else the operator's."""
         if row is not None:
             key = ""
             if row.key_ciphertext is not None and row.key_id is not None:
@@ -76,6 +92,17 @@ class Providers:
                 api_key=config.api_key or "none",
                 timeout=self.settings.provider_timeout_s,
                 max_retries=self.settings.provider_retries,
+                # The SDK's own client with the pool sized for the replies one replica streams at
+                # once (its default keeps only 100 idle connections: a burst of 200 streams would
+                # open 100 afresh every time) and the keep-alive above.
+                http_client=DefaultAsyncHttpxClient(
+                    timeout=self.settings.provider_timeout_s,
+                    limits=httpx2.Limits(
+                        max_connections=self.settings.provider_max_connections,
+                        max_keepalive_connections=self.settings.provider_max_connections,
+                        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+                    ),
+                ),
             )
             self._clients[key] = client
         return client

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openai import OpenAIError
+from sqlalchemy import select
 
 from ampflux_shared.db import Database, utcnow
 
@@ -31,6 +32,9 @@ class ReplyJob:
     config: ProviderConfig
     tools: ToolRunner | None
     max_rounds: int
+    # True once the exchange (this reply's row) is committed, False if it never will be: the
+    # reply starts before that commit and writes nothing until it is known.
+    written: asyncio.Future[bool]
 
 
 async def run_job(
@@ -82,11 +86,20 @@ async def run_job(
 async def _store(
     job: ReplyJob, draft: Draft, db: Database, metrics: AIMetrics, failure: str | None, failure_status: int | None
 ) -> Message:
+    if not await job.written:  # the exchange was never stored: nothing to finish
+        return Message(id=job.message_id, content=draft.text)
     async with db.session() as session:
-        message = await session.get(Message, job.message_id)
-        conversation = await session.get(Conversation, job.conversation_id)
-        if message is None or conversation is None:  # deleted while it was being written
+        # Both rows in one round trip (the store is on the way of every other reply's tokens).
+        row = (
+            await session.execute(
+                select(Message, Conversation)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.id == job.message_id)
+            )
+        ).first()
+        if row is None:  # deleted while it was being written
             return Message(id=job.message_id, content=draft.text)
+        message, conversation = row
         message.content = draft.text
         message.tool_calls = draft.tool_calls
         message.tokens_in = draft.tokens_in

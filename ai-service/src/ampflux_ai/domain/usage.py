@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.errors import ProblemError
 
-from ..models import UsageDay
+from ..models import CompanyBudget, UsageDay
 
 
 def today() -> date:
@@ -33,12 +33,24 @@ async def spent_today(session: AsyncSession, company_id: uuid.UUID) -> int:
     return int(total or 0)
 
 
-async def check_budget(session: AsyncSession, company_id: uuid.UUID, budget: int) -> None:
-    """429 with Retry-After (seconds to the next UTC midnight) once today's budget is spent."""
+async def budget_of(session: AsyncSession, company_id: uuid.UUID, default: int) -> int:
+    """The company's daily budget: its admin's (`PUT /ai/usage/budget`), else `default`; 0 = none."""
+    own = await session.scalar(select(CompanyBudget.daily_tokens).where(CompanyBudget.company_id == company_id))
+    return default if own is None else int(own)
+
+
+async def check_budget(session: AsyncSession, company_id: uuid.UUID, default_budget: int) -> None:
+    """429 with Retry-After (seconds to the next UTC midnight) once today's budget is spent
+    (the company's own budget, else `default_budget`)."""
+    budget = await budget_of(session, company_id, default_budget)
     if budget <= 0:
         return
-    spent = await spent_today(session, company_id)
-    if spent >= budget:
+    refuse_if_spent(await spent_today(session, company_id), budget)
+
+
+def refuse_if_spent(spent: int, budget: int) -> None:
+    """The 429 of `check_budget`, for callers that read `spent` and `budget` themselves."""
+    if budget > 0 and spent >= budget:
         wait = seconds_to_reset()
         raise ProblemError(
             429,
