@@ -451,3 +451,33 @@ def test_unwritable_duty_csv_exits_2(tmp_path: Path) -> None:
     result = run_cli(INDUSTRIAL, "--faults", "3ph", "--cases", "max", "--duty-csv", tmp_path / "no" / "duty.csv")
     assert result.returncode == 2
     assert "cannot write" in result.stderr
+
+
+def test_main_pauses_the_cyclic_collector_only_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI turns the garbage collector off for its one run (speed) and gives an
+    in-process caller back the state it had."""
+    import gc
+
+    case = tmp_path / "case.json"
+    data = reference_case("mv_meshed_20kv")
+    data.pop("expected", None)
+    case.write_text(json.dumps(data), encoding="utf-8")
+    during: list[bool] = []
+    real_run = cli._run
+
+    def spy(argv: Any) -> int:
+        during.append(gc.isenabled())
+        return real_run(argv)
+
+    monkeypatch.setattr(cli, "_run", spy)
+    try:
+        gc.enable()
+        assert cli.main([str(case), "-o", str(tmp_path / "out.json")]) == 0
+        assert gc.isenabled()
+        gc.disable()
+        assert cli.main([str(case), "-o", str(tmp_path / "out.json")]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert during == [False, False]
+    assert json.loads((tmp_path / "out.json").read_text())["result_sets"]
