@@ -30,10 +30,7 @@ DELIVERY_LIMIT = 3
 
 
 class WorkerProcess(ServiceProcess):
-    """A solver worker in a session (and process group) of its own."""
-
-    def __post_init__(self) -> None:
-        self.popen_options = {**self.popen_options, "start_new_session": True}
+    """A solver worker; `FaultStack.new_worker` starts it in a session (and process group) of its own."""
 
     def signal(self, sig: signal.Signals, *, group: bool = False) -> None:
         assert self.proc is not None
@@ -78,7 +75,7 @@ class FaultStack:
         n = len(self.workers) + 1
         worker = WorkerProcess(
             f"worker-{n}", "ampflux_simulation.worker", 0, {**self.worker_env(), **env},
-            self.root / f"worker-{n}.log", ready_log="consuming",
+            self.root / f"worker-{n}.log", ready_log="consuming", popen_options={"start_new_session": True},
         )  # fmt: skip
         self.workers.append(worker)
         return worker
