@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
-from pathlib import Path
 
-from prometheus_client import start_http_server
-
-from ampflux_shared.db import Database
-from ampflux_shared.events import OutboxRelay, create_bus
-from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head_async
-from ampflux_shared.observability import ServiceMetrics, configure_logging
+from ampflux_shared.observability import configure_logging
+from ampflux_shared.worker import broker_missing, serve_until_signalled, worker_base
 
 from .config import Settings
 from .domain.credentials import credential_keyring
@@ -35,63 +29,37 @@ from .pipeline_jobs.steps import StepEnvironment
 
 log = logging.getLogger("ampflux.ai.pipeline_worker")
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 STOP_GRACE_S = 30.0
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Consume pipeline jobs until `stop` is set."""
-    metrics = ServiceMetrics()
-    ai_metrics = AIMetrics(metrics)
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=metrics.registry)
-    url = settings.resolved_database_url()
-    if settings.migrate_on_start:
-        await asyncio.to_thread(ensure_postgres_database, url)
-        await upgrade_to_head_async(MIGRATIONS_DIR, url, f"alembic_version_{settings.service_name}")
-    database = Database(url)
-    bus = create_bus(settings.amqp_url, registry=metrics.registry)
-    await bus.start()
-    relay = OutboxRelay(database, bus, event_tables, registry=metrics.registry)
-    await relay.start()
-    providers = Providers(settings)
-    queue = PipelineQueue.from_settings(settings)
-    try:
-        env = StepEnvironment(database, settings, providers, ai_metrics, credential_keyring(settings))
-        runner = ExecutionRunner(env)
-        await queue.start()
-        await queue.consume(runner.handle)
-        await queue.consume_dead_letters(runner.dead_lettered)
-        log.info("pipeline worker %s consuming %s", runner.worker_id, settings.pipeline_queue)
-        await stop.wait()
-        log.info("pipeline worker %s stopping", runner.worker_id)
-    finally:
-        await queue.stop(grace_s=STOP_GRACE_S)
-        await providers.close()
-        await relay.stop()
-        await bus.stop()
-        await database.dispose()
+    async with worker_base(settings, metrics_port=settings.worker_metrics_port, event_tables=event_tables) as base:
+        providers = Providers(settings)
+        queue = PipelineQueue.from_settings(settings)
+        try:
+            env = StepEnvironment(
+                base.database, settings, providers, AIMetrics(base.metrics), credential_keyring(settings)
+            )
+            runner = ExecutionRunner(env)
+            await queue.start()
+            await queue.consume(runner.handle)
+            # A dead-lettered execution fails, whatever spent the delivery limit.
+            await queue.consume_dead_letters(lambda job, reason, _limit_reached: runner.dead_lettered(job, reason))
+            log.info("pipeline worker %s consuming %s", runner.worker_id, settings.pipeline_queue)
+            await stop.wait()
+            log.info("pipeline worker %s stopping", runner.worker_id)
+        finally:
+            await queue.stop(grace_s=STOP_GRACE_S)
+            await providers.close()
 
 
 def main() -> int:
     settings = Settings()
     configure_logging(f"{settings.service_name}-pipeline-worker", settings.log_level)
-    if not settings.amqp_url:
-        print(
-            "ampflux_ai.pipeline_worker needs AI_AMQP_URL; without a broker the API process runs its own pipelines",
-            file=sys.stderr,
-        )
+    if broker_missing(settings, "ampflux_ai.pipeline_worker", "the API process runs its own pipelines"):
         return 2
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
-
-    asyncio.run(serve())
+    serve_until_signalled(lambda stop: run_worker(settings, stop))
     return 0
 
 

@@ -3,15 +3,9 @@ start with SIMULATION_MIGRATE_ON_START=false); the same as `python -m ampflux_sh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ampflux_shared.migrate import migrate as migrate_service
 
 from .config import Settings
-
-# The worker migrates at its own start-up from these (the shared convention's values).
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-VERSION_TABLE = "alembic_version_simulation"
 
 
 def migrate(settings: Settings | None = None) -> None:

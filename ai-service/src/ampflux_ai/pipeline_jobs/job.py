@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from ampflux_shared.events import EventEnvelope
+from ampflux_shared.events.work_queue import queued_id
 
 from ..events import PIPELINE_EXECUTION_QUEUED
 
@@ -18,11 +18,5 @@ class ExecutionJob:
 
 def job_from_body(body: bytes) -> ExecutionJob | None:
     """The job a message carries, or None when it is not a queued-execution event."""
-    try:
-        envelope = EventEnvelope.from_json(body)
-        if envelope.type != PIPELINE_EXECUTION_QUEUED:
-            return None
-        execution_id = uuid.UUID(str(envelope.payload["execution_id"]))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return ExecutionJob(execution_id=execution_id, message_id=envelope.id)
+    found = queued_id(body, PIPELINE_EXECUTION_QUEUED, "execution_id")
+    return None if found is None else ExecutionJob(execution_id=found[0], message_id=found[1])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ampflux_shared.events import EventBus, EventEnvelope
+from ampflux_shared.events.work_queue import JobOutcome
 
 from ..events import RUN_QUEUED
-from .job import JobOutcome, job_from_body
+from .job import job_from_body
 from .runner import JobRunner
 
 

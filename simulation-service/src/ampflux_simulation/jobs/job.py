@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 
-from ampflux_shared.events import EventEnvelope
+from ampflux_shared.events.work_queue import queued_id
 
 from ..events import RUN_QUEUED
-
-
-class JobOutcome(StrEnum):
-    DONE = "done"  # ack: the job needs nothing more
-    RETRY = "retry"  # nack with requeue: counts towards the queue's delivery limit
 
 
 @dataclass(frozen=True)
@@ -25,11 +19,5 @@ class Job:
 
 def job_from_body(body: bytes, delivery_count: int = 0) -> Job | None:
     """The job a message carries, or None when it is not a queued-run event."""
-    try:
-        envelope = EventEnvelope.from_json(body)
-        if envelope.type != RUN_QUEUED:
-            return None
-        run_id = uuid.UUID(str(envelope.payload["run_id"]))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return Job(run_id=run_id, message_id=envelope.id, delivery_count=delivery_count)
+    found = queued_id(body, RUN_QUEUED, "run_id")
+    return None if found is None else Job(run_id=found[0], message_id=found[1], delivery_count=delivery_count)

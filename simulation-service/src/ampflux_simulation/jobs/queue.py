@@ -1,72 +1,25 @@
-"""The job queue: how a queued run reaches a worker, on the shared bus's RabbitMQ primitives.
+"""The job queue: how a queued run reaches a worker, on the shared work queue
+(`ampflux_shared.events.work_queue`, which says how jobs are declared, settled, retried and
+dead-lettered).
 
-There is no separate "enqueue": the work queue is bound to the events exchange with the
-`simulation.run.queued` routing key, so the outbox row written in the same transaction as
-the queued run becomes the job once the relay publishes it (and a broker outage only
-delays it, as for every other event).
-
-RabbitMQ topology (declared idempotently by the API and by every worker, with the shared
-`declare_consumer_queue`, so a job is routable even before the first worker starts):
-- work queue `<jobs_queue>` (default `simulation.jobs`): durable quorum queue with
-  `x-delivery-limit`, dead-lettering through `ampflux.events.dlx` into
-- `<jobs_queue>.dlq`: where a job lands after too many solver crashes (or at once, when
-  the message is not a job or the worker failed on it). Workers consume it to fail the run;
-- `<jobs_queue>.parking`: dead letters the worker cannot read or record, kept with their
-  headers for a person (`python -m ampflux_simulation.dlq list|replay --parking`).
-
-Every message is settled, whatever happens in the consumer: an exception there would
-otherwise leave it unacked, and with prefetch 1 the worker would take nothing else.
-
-Workers consume with manual acks, acking only after the outcome is committed. One job at a
-time is the worker's own limit (a semaphore), not only the prefetch: RabbitMQ can hand out
-more than the prefetch (credit leaked after dead-lettering, a redelivery after a reconnect).
-The job runs in a task the queue owns, not in the consumer callback, because the client
-library cancels callbacks when their channel closes: a broker blip must not kill a solve.
-It finishes and commits; the ack is lost with the channel, and the redelivery meets the inbox.
+The work queue `<jobs_queue>` (default `simulation.jobs`) is bound to the events exchange with
+`simulation.run.queued`, so the outbox row written with the queued run becomes the job. A job
+lands in `<jobs_queue>.dlq` after too many solver crashes (only a crash answers RETRY);
+workers consume it to fail the run, and what they cannot read or record is parked in
+`<jobs_queue>.parking` (`python -m ampflux_simulation.dlq list|replay --parking`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
-
-from ampflux_shared.backoff import Backoff
-from ampflux_shared.events.dead_letters import copy_message, declare_parking_queue, park
-from ampflux_shared.events.rabbitmq import (
-    DEFAULT_EXCHANGE,
-    InflightTracker,
-    declare_consumer_queue,
-    delivery_count,
-    settle,
-)
+from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, delivery_count
+from ampflux_shared.events.work_queue import WorkQueue
 
 from ..config import Settings
 from ..events import RUN_QUEUED
-from .job import Job, JobOutcome, job_from_body
-
-log = logging.getLogger("ampflux.simulation.jobs")
-
-MAX_RETRY_DELAY_S = 30.0
-
-JobHandler = Callable[[Job], Awaitable[JobOutcome]]
-# (job, why it died, whether the broker's delivery limit was reached) -> DONE: ack it;
-# RETRY: send it back to the work queue afresh (its delivery count starts again).
-DeadLetterHandler = Callable[[Job, str, bool], Awaitable[JobOutcome]]
+from .job import Job, job_from_body
 
 
-@dataclass(frozen=True)
-class QueueStats:
-    depth: int
-    consumers: int
-    dead_letters: int
-
-
-class RabbitJobQueue:
+class RabbitJobQueue(WorkQueue[Job]):
     def __init__(
         self,
         url: str,
@@ -78,20 +31,18 @@ class RabbitJobQueue:
         concurrency: int = 1,
         retry_delay_s: float = 1.0,
     ) -> None:
-        self.url = url
-        self.queue_name = queue
-        self.dead_letter_queue_name = f"{queue}.dlq"
-        self.exchange_name = exchange
-        self.delivery_limit = delivery_limit
-        self.prefetch = prefetch
-        self.retry_delay_s = retry_delay_s
-        self._connection: AbstractRobustConnection | None = None
-        self._consumers: list[tuple[AbstractQueue, str]] = []
-        self._inflight = InflightTracker()
-        self._slots = asyncio.Semaphore(concurrency)
-        self._jobs: set[asyncio.Task[JobOutcome]] = set()
-        self._publisher: AbstractChannel | None = None
-        self._dead_letter_backoff = Backoff(base_s=max(retry_delay_s, 0.05), max_s=MAX_RETRY_DELAY_S)
+        super().__init__(
+            url,
+            queue=queue,
+            routing_keys=[RUN_QUEUED],
+            delivery_limit=delivery_limit,
+            read_job=lambda message: job_from_body(message.body, delivery_count(message)),
+            describe=lambda job: f"run {job.run_id}",
+            exchange=exchange,
+            prefetch=prefetch,
+            concurrency=concurrency,
+            retry_delay_s=retry_delay_s,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, prefetch: int = 1) -> RabbitJobQueue:
@@ -102,194 +53,3 @@ class RabbitJobQueue:
             prefetch=prefetch,
             retry_delay_s=settings.job_retry_delay_s,
         )
-
-    async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.url)
-        channel = await self._connection.channel()
-        await self._declare(channel)
-        await channel.close()
-
-    async def _declare(self, channel: AbstractChannel) -> tuple[AbstractQueue, AbstractQueue]:
-        await declare_parking_queue(channel, self.queue_name)
-        return await declare_consumer_queue(
-            channel,
-            self.queue_name,
-            exchange=self.exchange_name,
-            routing_keys=[RUN_QUEUED],
-            delivery_limit=self.delivery_limit,
-        )
-
-    async def consume(self, handler: JobHandler) -> None:
-        channel = await self._require().channel()
-        await channel.set_qos(prefetch_count=self.prefetch)
-        work, _ = await self._declare(channel)
-        tag = await work.consume(self._inflight.track(lambda m: self._on_job(m, handler)), no_ack=False)
-        self._consumers.append((work, tag))
-
-    async def consume_dead_letters(self, handler: DeadLetterHandler) -> None:
-        # Parking must be confirmed before the dead letter is acked: a channel with confirms.
-        self._publisher = await self._require().channel(publisher_confirms=True)
-        channel = await self._require().channel()
-        await channel.set_qos(prefetch_count=10)
-        _, dlq = await self._declare(channel)
-        tag = await dlq.consume(self._inflight.track(lambda m: self._on_dead_letter(m, handler)), no_ack=False)
-        self._consumers.append((dlq, tag))
-
-    async def stats(self, timeout_s: float = 5.0) -> QueueStats:
-        # A passive declare answers with the counts; a channel of its own, since a failed
-        # passive declare closes the channel it ran on. Bounded: a broker that is
-        # reconnecting must not stall the caller (the metrics refresher).
-        async with asyncio.timeout(timeout_s):
-            return await self._stats()
-
-    async def _stats(self) -> QueueStats:
-        channel = await self._require().channel()
-        try:
-            work = await channel.declare_queue(self.queue_name, passive=True)
-            dlq = await channel.declare_queue(self.dead_letter_queue_name, passive=True)
-            return QueueStats(
-                depth=work.declaration_result.message_count or 0,
-                consumers=work.declaration_result.consumer_count or 0,
-                dead_letters=dlq.declaration_result.message_count or 0,
-            )
-        finally:
-            if not channel.is_closed:
-                await channel.close()
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        for queue, tag in self._consumers:
-            try:
-                await queue.cancel(tag)
-            except Exception:
-                log.debug("could not cancel consumer %s", tag, exc_info=True)
-        self._consumers.clear()
-        # Graceful drain: the jobs in progress finish (their solves are not killed) unless
-        # they outlast the grace; then they are cancelled and the broker redelivers them.
-        late: set[asyncio.Task[object]] = set()
-        if self._jobs:
-            _, pending = await asyncio.wait(set(self._jobs), timeout=grace_s)
-            late.update(pending)
-        late |= await self._inflight.drain(1.0 if late else max(grace_s, 1.0))
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        if self._connection is not None:
-            try:
-                # Bounded: closing a robust connection that is reconnecting can wait forever.
-                async with asyncio.timeout(10):
-                    await self._connection.close()
-            except TimeoutError:
-                log.warning("the job queue connection did not close in time; leaving it")
-            self._connection = None
-
-    def _require(self) -> AbstractRobustConnection:
-        if self._connection is None:
-            raise RuntimeError("the job queue is not started")
-        return self._connection
-
-    async def _on_job(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
-        try:
-            await self._handle_job(message, handler)
-        except Exception:
-            log.exception("dead-lettering message %s: the worker failed on it", message.message_id)
-            await settle(message.reject(requeue=False), message)
-
-    async def _handle_job(self, message: AbstractIncomingMessage, handler: JobHandler) -> None:
-        job = job_from_body(message.body, delivery_count(message))
-        if job is None:
-            log.error("dead-lettering a message that is not a job: %.200r", message.body)
-            await settle(message.reject(requeue=False), message)
-            return
-        task = asyncio.create_task(self._run(job, handler), name=f"job-{job.run_id}")
-        self._jobs.add(task)
-        task.add_done_callback(self._job_done)
-        try:
-            outcome = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if not task.done():
-                log.warning("the channel of run %s's job closed; its solve goes on", job.run_id)
-            raise
-        if outcome is JobOutcome.DONE:
-            await settle(message.ack(), message)
-            return
-        # A solver crash: hold the slot a moment, then requeue; each requeue counts towards
-        # x-delivery-limit, after which the broker dead-letters the job.
-        await asyncio.sleep(self._backoff(job.delivery_count))
-        await settle(message.nack(requeue=True), message)
-
-    async def _run(self, job: Job, handler: JobHandler) -> JobOutcome:
-        async with self._slots:
-            return await handler(job)
-
-    def _job_done(self, task: asyncio.Task[JobOutcome]) -> None:
-        self._jobs.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Also seen by the consumer when its channel is alive; logged here for the
-            # job whose consumer was cancelled with its channel.
-            log.error("job task %s failed: %r", task.get_name(), task.exception())
-
-    def _backoff(self, delivery_count: int) -> float:
-        return min(self.retry_delay_s * 2 ** min(delivery_count, 16), MAX_RETRY_DELAY_S)
-
-    async def _on_dead_letter(self, message: AbstractIncomingMessage, handler: DeadLetterHandler) -> None:
-        try:
-            job = job_from_body(message.body, delivery_count(message))
-            if job is None:
-                await self._park(message, "unreadable")
-                return
-            outcome = await handler(job, _death_reason(message), _delivery_limit_reached(message))
-            if outcome is JobOutcome.RETRY:
-                await self._requeue(message)
-                return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The handler waits out infrastructure errors itself: this is a bug or a message
-            # it cannot record. Keep it for a person rather than loop on it or drop it.
-            log.exception("could not record dead letter %s; parking it", message.message_id)
-            try:
-                await self._park(message, "unrecorded")
-            except Exception:
-                log.exception("could not park dead letter %s; it stays in the DLQ", message.message_id)
-                await asyncio.sleep(self._dead_letter_backoff.delay(1))
-                await settle(message.nack(requeue=True), message)
-            return
-        await settle(message.ack(), message)
-
-    async def _requeue(self, message: AbstractIncomingMessage) -> None:
-        """Back to the work queue without the broker's headers, confirmed before the ack: the
-        job is in one of the two queues at every moment (same message id: the inbox still
-        knows it)."""
-        if self._publisher is None:
-            raise RuntimeError("the dead-letter consumer is not started")
-        await self._publisher.default_exchange.publish(
-            copy_message(message, drop_broker_headers=True), routing_key=self.queue_name
-        )
-        await settle(message.ack(), message)
-
-    async def _park(self, message: AbstractIncomingMessage, why: str) -> None:
-        if self._publisher is None:
-            raise RuntimeError("the dead-letter consumer is not started")
-        await park(self._publisher, self.queue_name, message)
-        log.error("parked %s dead letter %s: %.200r", why, message.message_id, message.body)
-        await settle(message.ack(), message)
-
-
-def _first_death_reason(message: AbstractIncomingMessage) -> str | None:
-    deaths = (message.headers or {}).get("x-death")
-    first = deaths[0] if isinstance(deaths, list | tuple) and deaths else None
-    if not isinstance(first, dict):
-        return None
-    reason = first.get("reason")
-    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
-
-
-def _death_reason(message: AbstractIncomingMessage) -> str:
-    reason = _first_death_reason(message)
-    if reason is not None:
-        return f"broker reason {reason!r} (x-delivery-limit reached or rejected as poison)"
-    return "rejected by the broker"
-
-
-def _delivery_limit_reached(message: AbstractIncomingMessage) -> bool:
-    return _first_death_reason(message) == "delivery_limit"

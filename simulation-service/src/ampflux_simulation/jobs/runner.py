@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.db import Database, utcnow
 from ampflux_shared.events import Inbox, Outbox
+from ampflux_shared.events.work_queue import JobOutcome
 from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
 
 from ..config import Settings
@@ -36,7 +37,7 @@ from ..metrics import SimulationMetrics
 from ..models import RunStatus, StudyRun, event_tables
 from . import heartbeat
 from .heartbeat import HEARTBEAT_S
-from .job import Job, JobOutcome
+from .job import Job
 from .solve_process import SolveOutcome, SolveRequest, SolveStatus, solve_in_child
 
 log = logging.getLogger("ampflux.simulation.jobs")

@@ -18,18 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 
-from prometheus_client import start_http_server
-
-from ampflux_shared.db import Database
-from ampflux_shared.events import OutboxRelay, create_bus
-from ampflux_shared.migrations import ensure_postgres_database, upgrade_to_head_async
-from ampflux_shared.observability import ServiceMetrics, configure_logging
+from ampflux_shared.observability import configure_logging
+from ampflux_shared.worker import STOP_SIGNALS, broker_missing, serve_until_signalled, worker_base
 
 from ..config import Settings
 from ..metrics import SimulationMetrics
-from ..migrate import MIGRATIONS_DIR, VERSION_TABLE
 from ..models import event_tables
 from .queue import RabbitJobQueue
 from .runner import JobRunner
@@ -39,51 +33,31 @@ log = logging.getLogger("ampflux.simulation.worker")
 
 # Beyond the job time limit: the finish step's commit and the ack.
 DRAIN_MARGIN_S = 10.0
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Consume jobs until `stop` is set."""
-    metrics = ServiceMetrics()
-    simulation_metrics = SimulationMetrics.of(metrics)
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=metrics.registry)
-    url = settings.resolved_database_url()
-    if settings.migrate_on_start:
-        ensure_postgres_database(url)
-        await upgrade_to_head_async(MIGRATIONS_DIR, url, VERSION_TABLE)
-    database = Database(url)
-    bus = create_bus(settings.amqp_url, registry=metrics.registry)
-    await bus.start()
-    relay = OutboxRelay(database, bus, event_tables, registry=metrics.registry)
-    await relay.start()
-    queue = RabbitJobQueue.from_settings(settings, prefetch=1)
-    try:
-        # Ready to solve before taking the first job, so that job does not wait on imports
-        # (already running when started from `main`, with the stop signals ignored).
-        await asyncio.to_thread(start_forkserver)
-        await queue.start()
-        runner = JobRunner(database, relay.outbox, settings, simulation_metrics)
-        await queue.consume(runner.handle)
-        await queue.consume_dead_letters(runner.dead_lettered)
-        log.info("worker %s consuming %s", runner.worker_id, settings.jobs_queue)
-        await stop.wait()
-        log.info("worker %s stopping", runner.worker_id)
-    finally:
-        await queue.stop(grace_s=settings.job_time_limit_s + DRAIN_MARGIN_S)
-        await relay.stop()
-        await bus.stop()
-        await database.dispose()
+    async with worker_base(settings, metrics_port=settings.worker_metrics_port, event_tables=event_tables) as base:
+        queue = RabbitJobQueue.from_settings(settings, prefetch=1)
+        try:
+            # Ready to solve before taking the first job, so that job does not wait on imports
+            # (already running when started from `main`, with the stop signals ignored).
+            await asyncio.to_thread(start_forkserver)
+            await queue.start()
+            runner = JobRunner(base.database, base.relay.outbox, settings, SimulationMetrics.of(base.metrics))
+            await queue.consume(runner.handle)
+            await queue.consume_dead_letters(runner.dead_lettered)
+            log.info("worker %s consuming %s", runner.worker_id, settings.jobs_queue)
+            await stop.wait()
+            log.info("worker %s stopping", runner.worker_id)
+        finally:
+            await queue.stop(grace_s=settings.job_time_limit_s + DRAIN_MARGIN_S)
 
 
 def main() -> int:
     settings = Settings()
     configure_logging(f"{settings.service_name}-worker", settings.log_level)
-    if not settings.amqp_url:
-        print(
-            "ampflux_simulation.worker needs SIMULATION_AMQP_URL; without a broker the API process solves its own jobs",
-            file=sys.stderr,
-        )
+    if broker_missing(settings, "ampflux_simulation.worker", "the API process solves its own jobs"):
         return 2
 
     # The forkserver (and every solving child it forks) inherits these dispositions across
@@ -95,12 +69,5 @@ def main() -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
-
-    asyncio.run(serve())
+    serve_until_signalled(lambda stop: run_worker(settings, stop))
     return 0
