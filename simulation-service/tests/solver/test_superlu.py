@@ -90,3 +90,17 @@ def test_islands_match_scipy_components() -> None:
 def test_scipy_helper_round_trips() -> None:
     y = _admittance_like(30, 0)
     np.testing.assert_array_equal(_scipy(y).toarray(), y.toarray())
+
+
+def test_scipy_imported_afterwards_reuses_the_loaded_module() -> None:
+    code = (
+        "import numpy as np; from ampflux_simulation.solver import superlu; "
+        "lu = superlu.factor(superlu.csc_from_triplets(2, np.array([0, 1, 0, 1]), np.array([0, 1, 1, 0]), "
+        "np.array([2, 3, 1, 1], dtype=complex)), {}); "
+        "import sys, scipy.sparse as sp, scipy.sparse.linalg as sl; "
+        "m = sl.splu(sp.csc_matrix(np.array([[2, 1], [1, 3]], dtype=complex))); b = np.ones(2, dtype=complex); "
+        "print(np.allclose(m.solve(b), lu.solve(b)), "
+        "sys.modules['scipy.sparse.linalg._dsolve._superlu'] is sl._dsolve.linsolve._superlu)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
