@@ -56,6 +56,12 @@ class Settings(ServiceSettings):
     study_wait_s: float = Field(default=60.0, gt=0)
     # A finished generation stays re-attachable from memory this long (then from the database).
     stream_keep_s: float = Field(default=300.0, gt=0)
+    # A reply's text so far is stored this often while it streams (seconds), so a client that
+    # re-attaches on another replica gets what was written, and a crash leaves it.
+    stream_flush_s: float = Field(default=0.25, gt=0)
+    # A streaming reply whose writer has not stored anything this long (its process died) is
+    # marked failed with the text it had stored; the writer beats every third of it (seconds).
+    stream_stale_s: float = Field(default=15.0, gt=0)
 
     # --- Models (issue 12) ---
     # "openai": any OpenAI-style server (models are listed, not loaded or unloaded);

@@ -19,6 +19,7 @@ from .domain.generation import GenerationHub
 from .domain.model_catalog import ModelCatalog
 from .domain.model_ops import ModelOperations
 from .domain.provider import Providers
+from .domain.reply_progress import start_sweeper, stop_sweeper
 from .domain.storage import store_from_settings
 from .metrics import AIMetrics
 from .models import event_tables, metadata
@@ -60,9 +61,9 @@ def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | Non
             migrations_dir=MIGRATIONS_DIR,
             event_tables=event_tables,
             verifier=verifier,
-            on_startup=[start_pipelines, _clear_spool],
+            on_startup=[start_pipelines, _clear_spool, start_sweeper],
             # Pipelines stop before the provider clients they use close.
-            on_shutdown=[stop_pipelines, _close],
+            on_shutdown=[stop_pipelines, stop_sweeper, _close],
             # Uploads stream to disk under the file limits of their own (AI_FILE_MAX_BYTES...).
             body_limit_exempt=[("POST", UPLOAD_PATH)],
         )

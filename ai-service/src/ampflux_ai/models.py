@@ -60,6 +60,8 @@ class Message(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # While streaming: when its writer last stored the text so far (or said it is alive).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     first_token_ms: Mapped[float | None] = mapped_column(nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(nullable=True)
     # Files attached to a user message: [{file_id, name, chars, chars_used}] (what went into the context).

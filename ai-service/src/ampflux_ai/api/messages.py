@@ -114,38 +114,52 @@ async def follow_message(
     if generation is not None:
         return StreamingResponse(sse_stream(generation, after), media_type=EVENT_STREAM, headers=SSE_HEADERS)
     deadline = settings.provider_timeout_s * settings.max_tool_rounds
-    return StreamingResponse(_from_store(db, message_id, deadline), media_type=EVENT_STREAM, headers=SSE_HEADERS)
+    stream = _from_store(db, message_id, deadline, settings.stream_flush_s)
+    return StreamingResponse(stream, media_type=EVENT_STREAM, headers=SSE_HEADERS)
 
 
-async def _from_store(db, message_id: uuid.UUID, deadline_s: float) -> AsyncIterator[str]:
-    """Not in this process's memory (finished long ago, or written by another replica): wait
-    for the stored message to finish, then send its whole text once."""
+async def _from_store(db, message_id: uuid.UUID, deadline_s: float, poll_s: float) -> AsyncIterator[str]:
+    """Not in this process's memory (finished long ago, or written by another replica): the
+    stored text so far as one `token` event, then what is stored after it as it arrives, then
+    the end. Stored replies carry no event ids (the writer's ids live in its own process), so
+    each re-attach here starts from the beginning of the text."""
     from ..domain.generation import StreamEvent
 
     yield ": stored\n\n"
     give_up = time.monotonic() + deadline_s
+    sent = 0
+    followed = False  # it was still streaming when this stream began
     while True:
         async with db.session() as session:
             message = await session.get(Message, message_id)
-        if message is None or message.status != "streaming" or time.monotonic() > give_up:
+        if message is None:
             break
-        await asyncio.sleep(0.5)
+        followed = followed or message.status == "streaming"
+        if message.status == "streaming" and len(message.content) > sent:
+            yield _unnumbered(StreamEvent(0, "token", {"text": message.content[sent:]}))
+            sent = len(message.content)
+        if message.status != "streaming" or time.monotonic() > give_up:
+            break
+        await asyncio.sleep(poll_s)
     if message is None or message.status == "streaming":
-        yield sse(
-            StreamEvent(1, "error", {"message_id": str(message_id), "message": "the reply is no longer being written"})
-        )
+        gone = "the reply is no longer being written"
+        end = StreamEvent(0, "error", {"message_id": str(message_id), "message": gone})
     elif message.status == "failed":
-        yield sse(
-            StreamEvent(
-                1, "error", {"message_id": str(message_id), "message": message.error, "partial_text": message.content}
-            )
+        end = StreamEvent(
+            0, "error", {"message_id": str(message_id), "message": message.error, "partial_text": message.content}
         )
     else:
+        if followed and len(message.content) > sent:  # the rest of a reply followed while it streamed
+            yield _unnumbered(StreamEvent(0, "token", {"text": message.content[sent:]}))
         usage = {
             "prompt_tokens": message.tokens_in,
             "completion_tokens": message.tokens_out,
             "total_tokens": message.tokens_in + message.tokens_out,
         }
-        yield sse(
-            StreamEvent(1, "complete", {"message_id": str(message_id), "full_text": message.content, "usage": usage})
-        )
+        end = StreamEvent(0, "complete", {"message_id": str(message_id), "full_text": message.content, "usage": usage})
+    yield _unnumbered(end)
+
+
+def _unnumbered(event) -> str:
+    # sse() without the `id:` line: see _from_store.
+    return sse(event).split("\n", 1)[1]

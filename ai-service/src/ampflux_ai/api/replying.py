@@ -79,7 +79,17 @@ async def start_reply(
             history.append({"role": "user", "content": content})
             user, reply = conversations.add_exchange(session, ctx.conversation, text, config.model)
             user.attachments = attachments
-            job = ReplyJob(conversation_id, reply.id, history, config, tools, settings.max_tool_rounds, written)
+            job = ReplyJob(
+                conversation_id,
+                reply.id,
+                history,
+                config,
+                tools,
+                settings.max_tool_rounds,
+                written,
+                flush_s=settings.stream_flush_s,
+                beat_s=settings.stream_stale_s / 3,
+            )
 
             async def work(generation: Generation) -> None:
                 await run_job(

@@ -94,6 +94,7 @@ def add_exchange(session: AsyncSession, conversation: Conversation, text: str, m
         status="streaming",
         model=model,
         created_at=now,
+        heartbeat_at=now,
     )
     session.add_all([user, reply])
     if not conversation.title:

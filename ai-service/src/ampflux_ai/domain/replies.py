@@ -5,6 +5,8 @@ written and why (never a truncated answer marked complete)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from . import usage
 from .chat import Draft, StreamBroken, ToolRunner, run_reply
 from .generation import Generation
 from .provider import ProviderConfig, Providers, provider_problem
+from .reply_progress import store_progress
+
+log = logging.getLogger("ampflux.ai.replies")
 
 
 @dataclass
@@ -33,8 +38,12 @@ class ReplyJob:
     tools: ToolRunner | None
     max_rounds: int
     # True once the exchange (this reply's row) is committed, False if it never will be: the
-    # reply starts before that commit and writes nothing until it is known.
+    # reply starts before that commit and writes nothing until it is known. Awaited shielded:
+    # a cancelled waiter must not cancel it for the others.
     written: asyncio.Future[bool]
+    # The text so far is stored this often, a heartbeat at least every `beat_s` (seconds).
+    flush_s: float = 0.25
+    beat_s: float = 5.0
 
 
 async def run_job(
@@ -44,6 +53,7 @@ async def run_job(
     client = providers.client(job.config)
     failure: str | None = None
     failure_status: int | None = None
+    progress = asyncio.create_task(_keep_progress(job, draft, db), name=f"ai-progress-{job.message_id}")
     try:
         await run_reply(
             client, draft, job.history, generation.emit, metrics, tools=job.tools, max_rounds=job.max_rounds
@@ -56,10 +66,13 @@ async def run_job(
             failure, failure_status = f"the AI provider's stream broke midway: {exc}", 502
     except asyncio.CancelledError:
         # Shutting down mid-reply: store what was written as failed, then stop.
+        await _stop(progress)
         await asyncio.shield(
             _store(job, draft, db, metrics, "the service stopped while the reply was being written", None)
         )
         raise
+    # No progress write may land after the final one.
+    await _stop(progress)
     message = await _store(job, draft, db, metrics, failure, failure_status)
     if failure is None:
         await generation.emit(
@@ -83,10 +96,34 @@ async def run_job(
         )
 
 
+async def _keep_progress(job: ReplyJob, draft: Draft, db: Database) -> None:
+    """Store the text so far while it grows, and a heartbeat while it does not (until cancelled)."""
+    if not await asyncio.shield(job.written):
+        return
+    stored = (0, 0)
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(job.flush_s)
+        now = (len(draft.text), len(draft.tool_calls))
+        if now == stored and time.monotonic() - last < job.beat_s:
+            continue
+        try:
+            await store_progress(db, job.message_id, draft.text, draft.tool_calls)
+            stored, last = now, time.monotonic()
+        except Exception as exc:  # a missed flush is not the reply's failure; the next one tries again
+            log.warning("storing reply %s so far failed: %s", job.message_id, exc)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _store(
     job: ReplyJob, draft: Draft, db: Database, metrics: AIMetrics, failure: str | None, failure_status: int | None
 ) -> Message:
-    if not await job.written:  # the exchange was never stored: nothing to finish
+    if not await asyncio.shield(job.written):  # the exchange was never stored: nothing to finish
         return Message(id=job.message_id, content=draft.text)
     async with db.session() as session:
         # Both rows in one round trip (the store is on the way of every other reply's tokens).
