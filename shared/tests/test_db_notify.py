@@ -5,6 +5,8 @@ notifications sent meanwhile are lost), and without PostgreSQL it does not liste
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 
 import psycopg
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import make_url
 
 from ampflux_shared.backoff import Backoff
-from ampflux_shared.db_notify import ChangeListener
+from ampflux_shared.db_notify import ChangeListener, follow
 
 
 def _dsn(url: str) -> str:
@@ -85,3 +87,28 @@ async def test_without_postgresql_it_does_not_listen(tmp_path):
 def test_a_channel_that_is_not_a_plain_identifier_is_refused():
     with pytest.raises(ValueError, match="identifier"):
         ChangeListener("sqlite:///x.db", "changes; DROP TABLE x")
+
+
+async def test_a_follower_reads_at_once_then_on_each_notification(listener, pg_admin_url):
+    await _until(lambda: listener.listening)
+    key = uuid.uuid4()
+    reads = follow(listener, key, poll_s=0.05, keepalive_s=60.0)
+    async with contextlib.aclosing(reads):
+        await asyncio.wait_for(anext(reads), timeout=1)  # the first read is now
+        began = time.monotonic()
+        woken = asyncio.ensure_future(anext(reads))
+        await asyncio.sleep(0.3)
+        assert not woken.done()  # pushed: no polling while listening
+        await _notify(pg_admin_url, listener.channel, str(key))
+        await asyncio.wait_for(woken, timeout=10)
+        assert time.monotonic() - began < 30  # the notification, not the keep-alive
+    assert not listener._waiters  # closing the stream ends its watch
+
+
+async def test_without_a_listener_a_follower_polls():
+    reads = follow(None, uuid.uuid4(), poll_s=0.05, keepalive_s=60.0)
+    async with contextlib.aclosing(reads):
+        began = time.monotonic()
+        for _ in range(4):
+            await asyncio.wait_for(anext(reads), timeout=5)
+        assert time.monotonic() - began < 5  # every poll_s, not every keep-alive

@@ -4,7 +4,8 @@ A service's trigger NOTIFYs a channel with the id (a UUID) of what changed, whoe
 it. `ChangeListener` keeps one connection listening and wakes the streams that follow that
 id; each then reads it once, so a thousand watchers cost one connection. Without it (SQLite,
 or while the connection is being re-established) `listening` is False and the streams poll.
-Every reconnect wakes every stream, since notifications sent meanwhile are lost.
+Every reconnect wakes every stream, since notifications sent meanwhile are lost. `follow` is
+the loop of such a stream: when to read again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 from sqlalchemy import make_url
@@ -101,3 +102,22 @@ class ChangeListener:
             self._wake_all()
             attempt += 1
             await asyncio.sleep(self._backoff.delay(attempt))
+
+
+async def follow(
+    changes: ChangeListener | None, key: uuid.UUID, *, poll_s: float, keepalive_s: float
+) -> AsyncIterator[None]:
+    """Yields now and after each change of `key`: each time, the stream reads it once.
+
+    While `changes` is listening the wake-ups are pushed, and a read every `keepalive_s` is only
+    a safety net; otherwise (no listener, SQLite, reconnecting) it polls every `poll_s`. Wrap it
+    in `contextlib.aclosing` so the watch ends with the stream.
+    """
+    watching = changes.watch(key) if changes is not None else contextlib.nullcontext(asyncio.Event())
+    with watching as changed:
+        while True:
+            changed.clear()  # before the read: a change during it wakes the next wait
+            yield
+            pushed = changes is not None and changes.listening
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), keepalive_s if pushed else poll_s)

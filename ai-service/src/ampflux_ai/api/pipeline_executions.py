@@ -3,7 +3,6 @@ as Server-Sent Events, cancel it."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -13,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from ampflux_shared.db_notify import ChangeListener
+from ampflux_shared.db_notify import ChangeListener, follow
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import executions
@@ -68,10 +67,14 @@ async def execution_events(
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         nonlocal sent
-        with contextlib.ExitStack() as stack:
-            changed = stack.enter_context(changes.watch(execution_id)) if changes is not None else asyncio.Event()
-            while True:
-                changed.clear()  # before the read: a change during it wakes the next wait
+        reads = follow(
+            changes,
+            execution_id,
+            poll_s=settings.pipeline_events_poll_s,
+            keepalive_s=settings.pipeline_events_keepalive_s,
+        )
+        async with contextlib.aclosing(reads):
+            async for _ in reads:
                 async with database.session() as session:
                     execution = await executions.get_owned(session, principal, execution_id)
                     steps = await executions.steps_of(session, execution_id)
@@ -84,10 +87,6 @@ async def execution_events(
                         )
                 if execution.status in executions.TERMINAL:
                     return
-                pushed = changes is not None and changes.listening
-                timeout = settings.pipeline_events_keepalive_s if pushed else settings.pipeline_events_poll_s
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout)
 
     return EventSourceResponse(
         stream(),

@@ -10,7 +10,6 @@ work the same way, with no queue per client.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from ampflux_shared.db_notify import ChangeListener
+from ampflux_shared.db_notify import ChangeListener, follow
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import runs
@@ -44,10 +43,9 @@ async def run_events(
     async def stream() -> AsyncIterator[ServerSentEvent]:
         last: tuple[str, float] | None = None
         sequence = 0
-        with contextlib.ExitStack() as stack:
-            changed = stack.enter_context(changes.watch(run_id)) if changes is not None else asyncio.Event()
-            while True:
-                changed.clear()  # before the read: a change during it wakes the next wait
+        reads = follow(changes, run_id, poll_s=settings.events_poll_s, keepalive_s=settings.events_keepalive_s)
+        async with contextlib.aclosing(reads):
+            async for _ in reads:
                 async with database.session() as session:
                     run = await runs.get_run(session, principal.company_id, run_id)
                 snapshot = (run.status, round(run.progress, 3))
@@ -58,11 +56,6 @@ async def run_events(
                     )
                 if run.run_status.is_terminal:
                     return
-                pushed = changes is not None and changes.listening
-                # Pushed: wait for the wake-up, re-reading now and then only as a safety net.
-                timeout = settings.events_keepalive_s if pushed else settings.events_poll_s
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout)
 
     return EventSourceResponse(
         stream(),
