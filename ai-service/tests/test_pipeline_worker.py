@@ -9,10 +9,8 @@ steps that had finished are not run again.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import pytest
 from fake_provider import FakeProvider, Reply
 
 from ampflux_ai.config import Settings
+from ampflux_testing.processes import ServiceProcess, stop_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -57,33 +56,24 @@ class Workers:
             "KEY_ENCRYPTION_KEYS": s.key_encryption_keys,
             "LOG_LEVEL": "INFO",
         }
-        env = dict(os.environ) | {f"AI_{k}": str(v) for k, v in values.items()}
-        log = self.log_dir / f"pipeline-worker-{len(self.processes)}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ampflux_ai.pipeline_worker"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.processes.append(process)
-        deadline = time.monotonic() + 60
-        while b"consuming" not in log.read_bytes():
-            assert process.poll() is None, f"the worker exited: {self.logs()}"
-            assert time.monotonic() < deadline, f"the worker did not start: {self.logs()}"
-            time.sleep(0.1)
-        return process
+        name = f"pipeline-worker-{len(self.processes)}"
+        worker = ServiceProcess(
+            name,
+            "ampflux_ai.pipeline_worker",
+            0,
+            {f"AI_{k}": str(v) for k, v in values.items()},
+            self.log_dir / f"{name}.log",
+            ready_log="consuming",
+        ).start()
+        assert worker.proc is not None
+        self.processes.append(worker.proc)
+        return worker.proc
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("pipeline-*.log")))
 
     def stop(self) -> None:
-        for p in self.processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.processes:
-            try:
-                p.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_together(self.processes, timeout_s=40)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from sqlalchemy import func, make_url, select
 
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyBusResult, event_tables
-from ampflux_testing.processes import ServiceProcess
+from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
@@ -78,15 +78,7 @@ class Stack:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
 
     def stop_workers(self) -> None:
-        for w in self.workers:
-            if w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-        for w in self.workers:
-            try:
-                w.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
+        stop_together(self.workers, timeout_s=15)
 
 
 @asynccontextmanager

@@ -142,3 +142,19 @@ def start_together(services: list[ServiceProcess], timeout_s: float = 180.0) -> 
         for svc in reversed(services):
             svc.stop()
         raise
+
+
+def stop_together(processes: Iterable[subprocess.Popen[bytes]], timeout_s: float = 15.0) -> None:
+    """SIGTERM every live process at once (they drain in parallel, so stopping takes the
+    slowest drain, not the sum), then SIGKILL any still running at the deadline."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
