@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, update
+from sqlalchemy import text as sql
 
 from ampflux_shared.db import Database, utcnow
 
@@ -31,6 +32,11 @@ ABANDONED = "the service writing this reply stopped before it finished; the text
 async def store_progress(db: Database, message_id: uuid.UUID, text: str, tool_calls: list[dict[str, Any]]) -> None:
     """The text so far of a reply still streaming (a finished or failed one is left alone)."""
     async with db.session() as session:
+        if not db.is_sqlite:
+            # Not waiting for the WAL flush: a progress write lost with a database crash costs
+            # nothing (the next one, or the final store, writes the whole text again), and
+            # waiting for the disk on every flush of every stream held back other replies' tokens.
+            await session.execute(sql("SET LOCAL synchronous_commit = off"))
         await session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status == "streaming")
