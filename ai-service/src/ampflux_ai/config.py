@@ -22,6 +22,11 @@ class Settings(ServiceSettings):
 
     service_name: str = "ai"
     port: int = 8005
+    # Replies start in bursts (the bench: 50-200 at once): connections the pool closes after each
+    # burst and opens again for the next cost more than waiting a moment for a pooled one, so the
+    # AI service keeps 30 (the most it could open before) and opens no more.
+    database_pool_size: int = Field(default=30, ge=1, le=500)
+    database_max_overflow: int = Field(default=0, ge=0, le=1000)
     # The operator's provider: any OpenAI-compatible server (https://api.openai.com/v1,
     # http://127.0.0.1:11434/v1 for Ollama, a vLLM or LM Studio URL). Empty: no provider, and
     # the AI routes answer 503 (unless a company stored its own).

@@ -70,7 +70,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -84,13 +84,13 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_listeners: list[Callable[[], None]] = []
 

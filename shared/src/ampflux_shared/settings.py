@@ -26,6 +26,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Empty means the embedded default: a SQLite file under data_dir.
     database_url: str = ""
+    # PostgreSQL connections each process keeps open, and how many more a burst may open (closed
+    # again as soon as they are returned: a connection costs the server a process to start).
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=20, ge=0, le=1000)
     # Empty means the in-process bus (embedded default); else amqp://user:pass@host:port/vhost
     amqp_url: str = ""
     data_dir: Path = Path("var")
