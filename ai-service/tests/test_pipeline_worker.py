@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from fake_provider import FakeProvider, Reply
 
 from ampflux_ai.config import Settings
+from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.processes import ServiceProcess, stop_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
@@ -80,15 +80,7 @@ class Workers:
 def worker_settings(settings: Settings, amqp_url: str) -> Iterator[Settings]:
     queue = f"ai.pipelines.test-{uuid.uuid4().hex[:8]}"
     yield settings.model_copy(update={"amqp_url": amqp_url, "pipeline_queue": queue})
-    asyncio.run(_delete_queues(amqp_url, queue))
-
-
-async def _delete_queues(amqp_url: str, queue: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dlq", f"{queue}.parking"):
-            await channel.queue_delete(name)
+    asyncio.run(delete_queue_topology(amqp_url, queue))
 
 
 def _prompt(body: dict[str, Any]) -> str:

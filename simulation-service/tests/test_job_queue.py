@@ -24,6 +24,7 @@ from ampflux_shared.events import SimulationRunQueued, make_event
 from ampflux_shared.events.dead_letters import list_dead_letters, replay_dead_letters
 from ampflux_simulation.events import RUN_QUEUED
 from ampflux_simulation.jobs import Job, JobOutcome, RabbitJobQueue
+from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.rabbitmq
@@ -84,13 +85,7 @@ class Broker:
     async def cleanup(self) -> None:
         for queue in self.queues:
             await queue.stop(grace_s=2.0)
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel()
-            for name in (self.queue, f"{self.queue}.dlq", f"{self.queue}.parking"):
-                await channel.queue_delete(name)
-            for name in (self.exchange, f"{self.exchange}.dlx"):
-                await channel.exchange_delete(name)
+        await delete_queue_topology(self.url, self.queue, exchange=self.exchange)
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import pytest
 from sqlalchemy import func, make_url, select
 
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyBusResult, event_tables
+from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tcp_proxy import TcpProxy
 
@@ -102,7 +102,7 @@ async def real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, **override
                 await asyncio.to_thread(stack.stop_workers)
     finally:
         async with asyncio.timeout(30):
-            await _delete_queues(amqp_url, settings.jobs_queue)
+            await delete_queue_topology(amqp_url, settings.jobs_queue)
 
 
 @asynccontextmanager
@@ -121,14 +121,6 @@ async def _bounded(what: str, context, timeout: float = 60.0):
                 await context.__aexit__(None, None, None)
         except TimeoutError:
             raise AssertionError(f"{what} took more than {timeout} s") from None
-
-
-async def _delete_queues(amqp_url: str, queue: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dlq", f"{queue}.parking"):
-            await channel.queue_delete(name)
 
 
 async def result_rows(api, run_id: str) -> int:

@@ -4,7 +4,8 @@
 as the bus does, dead-letters a message into `<queue>.dlq` the way the broker does it (a
 consumer rejects it: the broker adds `x-death`), runs `python -m ampflux_<service>.dlq` as a
 real process pointed at it, and deletes everything it declared afterwards.
-`check_list_then_replay` is the scenario each service's test runs with it.
+`check_list_then_replay` is the scenario each service's test runs with it;
+`delete_queue_topology` removes what a test declared for a consuming queue.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from ampflux_shared.events import UserDeactivated, make_event
 from ampflux_shared.events.rabbitmq import declare_consumer_queue
+
+
+async def delete_queue_topology(url: str, queue: str, *, exchange: str | None = None) -> None:
+    """Delete `queue`, its `.dlq` and `.parking` queues and, when the test declared an exchange
+    of its own, that exchange and its `.dlx`."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (queue, f"{queue}.dlq", f"{queue}.parking"):
+            await channel.queue_delete(name)
+        for name in (exchange, f"{exchange}.dlx") if exchange else ():
+            await channel.exchange_delete(name)
 
 
 class EventQueues:
@@ -44,13 +57,7 @@ class EventQueues:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel()
-            for name in (self.queue, self.dlq, f"{self.queue}.parking"):
-                await channel.queue_delete(name)
-            for name in (self.exchange, f"{self.exchange}.dlx"):
-                await channel.exchange_delete(name)
+        await delete_queue_topology(self.url, self.queue, exchange=self.exchange)
 
     async def dead_letter(self, body: bytes, *, headers: dict[str, Any] | None = None) -> str:
         """Publish to the work queue, then reject it as a failing consumer would: the broker

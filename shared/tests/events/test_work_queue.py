@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from ampflux_shared.events import SimulationRunQueued, make_event
 from ampflux_shared.events.dead_letters import list_dead_letters
 from ampflux_shared.events.work_queue import JobOutcome, WorkQueue, queued_id
+from ampflux_testing.dead_letters import delete_queue_topology
 
 
 def _read(message: AbstractIncomingMessage) -> str | None:
@@ -62,13 +63,7 @@ class Queues:
     async def cleanup(self) -> None:
         for queue in self.made:
             await queue.stop(grace_s=2.0)
-        connection = await aio_pika.connect(self.url)
-        async with connection:
-            channel = await connection.channel()
-            for name in (self.queue, f"{self.queue}.dlq", f"{self.queue}.parking"):
-                await channel.queue_delete(name)
-            for name in (self.exchange, f"{self.exchange}.dlx"):
-                await channel.exchange_delete(name)
+        await delete_queue_topology(self.url, self.queue, exchange=self.exchange)
 
 
 @pytest.fixture
