@@ -351,3 +351,26 @@ async def test_a_duplicate_delivery_waits_for_the_running_execution_and_redoes_n
     body = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
     assert body["status"] == "succeeded" and body["attempts"] == 1
     assert user_prompts(fake) == ["first", "second"]
+
+
+async def test_a_dead_letter_whose_limit_redeliveries_spent_is_requeued_not_failed(client, company, fake, h):
+    # RabbitMQ counts a broker restart's redeliveries towards x-delivery-limit: an execution
+    # claimed no more often than the limit allows was not given up on by its workers.
+    from ampflux_ai.pipeline_jobs.store import fail_dead_lettered
+
+    fake.queue(h.Reply(text="slow", delay_s=3))
+    user = company.user()
+    pipeline = await save(client, user, [{"name": "slow", "kind": "prompt", "prompt": "a"}])
+    started = await execute(client, user, pipeline)
+    running = await wait_for(client, user, started["id"], "running")
+    execution_id = uuid.UUID(started["id"])
+    database = client.app.state.db  # type: ignore[attr-defined]
+    assert await fail_dead_lettered(database, execution_id, "delivery limit", requeue_within=5) == "requeue"
+    assert (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()[
+        "status"
+    ] == running["status"]
+    # Claimed more often than the limit: a job that kills its workers, failed as before.
+    assert await fail_dead_lettered(database, execution_id, "delivery limit", requeue_within=0) == "failed"
+    failed = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
+    assert failed["status"] == "failed" and "given up after 1 attempt(s)" in failed["error"]
+    assert await fail_dead_lettered(database, execution_id, "again") == "done"

@@ -44,8 +44,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             runner = ExecutionRunner(env)
             await queue.start()
             await queue.consume(runner.handle)
-            # A dead-lettered execution fails, whatever spent the delivery limit.
-            await queue.consume_dead_letters(lambda job, reason, _limit_reached: runner.dead_lettered(job, reason))
+            await queue.consume_dead_letters(runner.dead_lettered)
             log.info("pipeline worker %s consuming %s", runner.worker_id, settings.pipeline_queue)
             await stop.wait()
             log.info("pipeline worker %s stopping", runner.worker_id)

@@ -24,6 +24,7 @@ from functools import partial
 from typing import TypeVar
 
 from ampflux_shared.backoff import Backoff
+from ampflux_shared.events.work_queue import JobOutcome
 from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
 
 from ..domain.templates import Context
@@ -105,14 +106,21 @@ class ExecutionRunner:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
 
-    async def dead_lettered(self, job: ExecutionJob, reason: str) -> None:
-        failed = await self._db(
+    async def dead_lettered(self, job: ExecutionJob, reason: str, delivery_limit_reached: bool) -> JobOutcome:
+        """Fail a dead-lettered execution — unless only redeliveries spent the delivery limit
+        (the simulation workers' rule): a healthy pipeline must not fail for a broker restart."""
+        limit = self.env.settings.pipeline_delivery_limit if delivery_limit_reached else None
+        decision = await self._db(
             f"failing dead-lettered execution {job.execution_id}",
-            lambda: fail_dead_lettered(self.env.database, job.execution_id, reason),
+            lambda: fail_dead_lettered(self.env.database, job.execution_id, reason, requeue_within=limit),
         )
-        if failed:
+        if decision == "requeue":
+            log.warning("execution %s: the delivery limit was spent by redeliveries; requeueing", job.execution_id)
+            return JobOutcome.RETRY
+        if decision == "failed":
             self.env.metrics.pipeline_executions.labels("dead_lettered").inc()
             log.error("execution %s failed: dead-lettered (%s)", job.execution_id, reason)
+        return JobOutcome.DONE
 
     async def _run(self, mine: Claim) -> str:
         outputs = {s.name: s.output for s in mine.steps if s.status == "succeeded"}

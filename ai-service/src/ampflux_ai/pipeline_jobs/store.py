@@ -180,16 +180,23 @@ async def _fail(session: AsyncSession, execution: PipelineExecution, detail: str
         )
 
 
-async def fail_dead_lettered(database: Database, execution_id: uuid.UUID, reason: str) -> bool:
-    """The broker gave up on the execution's job: fail it (and its open steps) if still open."""
+async def fail_dead_lettered(
+    database: Database, execution_id: uuid.UUID, reason: str, *, requeue_within: int | None = None
+) -> str:
+    """The broker gave up on the execution's job: fail it (and its open steps) if still open
+    ("failed"), or, with `requeue_within`, send it back ("requeue") when it was claimed no more
+    often than that: the delivery limit was then spent by redeliveries (a broker restart returns
+    every unacked message and RabbitMQ counts it), not by workers dying on it. "done": nothing open."""
     async with database.session() as session:
         execution = await session.scalar(
             select(PipelineExecution).where(PipelineExecution.id == execution_id).with_for_update()
         )
         if execution is None or execution.status in executions.TERMINAL:
-            return False
+            return "done"
+        if requeue_within is not None and execution.attempts <= requeue_within:
+            return "requeue"
         await _fail(session, execution, f"the execution was given up after {execution.attempts} attempt(s): {reason}")
-        return True
+        return "failed"
 
 
 async def fail_open(database: Database, claim: Claim, reason: str) -> bool:
