@@ -17,16 +17,6 @@ from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, StackContext, fre
 from sqlalchemy import create_engine, text
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`--dist loadgroup`), every e2e test runs on one worker: the stack
-    is a session fixture, and one stack of eight processes is what a 2-core machine affords."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-
-
 @pytest.fixture(scope="session")
 def e2e_databases(pg_admin_url):
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
