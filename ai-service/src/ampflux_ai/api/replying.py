@@ -1,13 +1,13 @@
 """Starting a conversation reply, shared by the HTTP, SSE and WebSocket ways of sending.
 
 What the reply needs is read in one round trip (domain/reply_context.py) and the history in a
-second; then the provider call starts while the exchange (user message + empty assistant
-message) is written and committed, so the writes cost the first token nothing. The reply's
-events wait in memory until the commit, when the caller starts streaming them; its task
-writes nothing to the database before the commit (`ReplyJob.written`), and a failed commit
-cancels it. The exchange is committed before any client sees the reply: the background task
-must find the rows, and a client that re-attaches must find the message even if the request
-that started it is long gone.
+second; then the provider call starts, and the caller may stream the reply's events at once,
+while the exchange (user message + empty assistant message) is written and committed in a task
+of its own: with a fast provider that commit (a disk flush) was the longest step before the
+first token. The reply's task writes nothing before the commit (`ReplyJob.written`), so the rows
+it updates exist; if the commit fails, the reply is stopped and ends in an `error` event (503),
+and the message does not exist. A re-attach on another replica may meet a 404 for the few ms
+before the commit. A refusal before the reply starts (404, 409, 429, 503) is the request's answer.
 """
 
 from __future__ import annotations
@@ -61,51 +61,73 @@ async def start_reply(
         study_wait_s=settings.study_wait_s,
         transport=getattr(app.state, "tool_transport", None),
     )
-    written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[bool] = loop.create_future()
+    ready: asyncio.Future[Started] = loop.create_future()
     hub = app.state.generations
-    generation: Generation | None = None
-    try:
-        async with app.state.db.session() as session:
-            ctx = await reply_context.read(session, principal, conversation_id)
-            refuse_if_spent(ctx.spent_today, ctx.budget(settings.company_daily_token_budget), app.state.ai_metrics)
-            config = app.state.providers.config_of(ctx.provider, principal.company_id)
-            config = dataclasses.replace(config, model=ctx.model(config.model))
-            history = conversations.history_for_model(
-                await conversations.messages_of(session, ctx.conversation), settings.system_prompt
-            )
-            content, attachments = text, list[dict[str, Any]]()
-            if file_ids:
-                content, attachments = await _with_attachments(app, session, principal, config, history, text, file_ids)
-            history.append({"role": "user", "content": content})
-            user, reply = conversations.add_exchange(session, ctx.conversation, text, config.model)
-            user.attachments = attachments
-            job = ReplyJob(
-                conversation_id,
-                reply.id,
-                history,
-                config,
-                tools,
-                settings.max_tool_rounds,
-                written,
-                flush_s=settings.stream_flush_s,
-                beat_s=settings.stream_stale_s / 3,
-            )
 
-            async def work(generation: Generation) -> None:
-                await run_job(
-                    job, generation, db=app.state.db, providers=app.state.providers, metrics=app.state.ai_metrics
+    async def open_reply() -> None:
+        generation: Generation | None = None
+        try:
+            async with app.state.db.session() as session:
+                ctx = await reply_context.read(session, principal, conversation_id)
+                budget = ctx.budget(settings.company_daily_token_budget)
+                refuse_if_spent(ctx.spent_today, budget, app.state.ai_metrics)
+                config = app.state.providers.config_of(ctx.provider, principal.company_id)
+                config = dataclasses.replace(config, model=ctx.model(config.model))
+                history = conversations.history_for_model(
+                    await conversations.messages_of(session, ctx.conversation), settings.system_prompt
+                )
+                content, attachments = text, list[dict[str, Any]]()
+                if file_ids:
+                    content, attachments = await _with_attachments(
+                        app, session, principal, config, history, text, file_ids
+                    )
+                history.append({"role": "user", "content": content})
+                user, reply = conversations.add_exchange(session, ctx.conversation, text, config.model)
+                user.attachments = attachments
+                job = ReplyJob(
+                    conversation_id,
+                    reply.id,
+                    history,
+                    config,
+                    tools,
+                    settings.max_tool_rounds,
+                    written,
+                    flush_s=settings.stream_flush_s,
+                    beat_s=settings.stream_stale_s / 3,
                 )
 
-            # The provider call starts now; the exchange is written while it connects and thinks.
-            generation = hub.start(reply.id, work)
-    except BaseException:
-        if not written.done():
-            written.set_result(False)
-        if generation is not None:
-            await hub.abandon(generation.message_id)
-        raise
-    written.set_result(True)
-    return Started(conversation_id, user.id, reply.id, generation)
+                async def work(generation: Generation) -> None:
+                    await run_job(
+                        job, generation, db=app.state.db, providers=app.state.providers, metrics=app.state.ai_metrics
+                    )
+
+                # The provider call starts now, and the caller may stream its events at once;
+                # the exchange is written while the provider connects and thinks.
+                generation = hub.start(reply.id, work)
+                ready.set_result(Started(conversation_id, user.id, reply.id, generation))
+        except BaseException as exc:
+            if not written.done():
+                written.set_result(False)
+            if not ready.done():  # refused before the reply started: the request's own answer
+                ready.set_exception(exc)
+            elif generation is not None:  # not stored: the reply ends in an error event
+                await hub.abandon(generation.message_id, "the reply could not be stored; send it again", status=503)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        written.set_result(True)
+
+    # Not the request's task: a client that goes away does not interrupt the write.
+    task = asyncio.create_task(open_reply(), name=f"ai-open-reply-{conversation_id}")
+    _opening.add(task)
+    task.add_done_callback(_opening.discard)
+    return await ready
+
+
+# Exchanges being written (a reference keeps the task alive until it ends).
+_opening: set[asyncio.Task[None]] = set()
 
 
 async def _with_attachments(

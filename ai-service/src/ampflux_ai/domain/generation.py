@@ -90,7 +90,9 @@ class GenerationHub:
         task.add_done_callback(self._tasks.discard)
         return generation
 
-    async def abandon(self, message_id: uuid.UUID) -> None:
+    async def abandon(
+        self, message_id: uuid.UUID, why: str = "the reply could not be started", *, status: int = 503
+    ) -> None:
         """Stop a generation whose message was never stored (its start failed) and forget it."""
         generation = self._live.pop(message_id, None)
         for task in list(self._tasks):
@@ -99,7 +101,7 @@ class GenerationHub:
                 with contextlib.suppress(BaseException):
                     await task
         if generation is not None and not generation.done:
-            await generation.emit("error", {"message": "the reply could not be started"})
+            await generation.emit("error", {"message_id": str(message_id), "message": why, "status": status})
 
     async def _run(self, generation: Generation, work: Callable[[Generation], Coroutine[Any, Any, None]]) -> None:
         try:

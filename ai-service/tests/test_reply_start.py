@@ -1,0 +1,35 @@
+"""The reply streams while its exchange is written; a write that fails ends it in an error."""
+
+from __future__ import annotations
+
+import uuid
+
+from ampflux_ai.domain import conversations
+from ampflux_ai.models import Message
+
+
+async def test_an_exchange_that_cannot_be_stored_ends_the_reply_in_a_503_error(h, company, fake, monkeypatch):
+    user = company.user()
+    conv = await h.conversation(user)
+    add = conversations.add_exchange
+
+    def add_and_break(session, conversation, text, model):
+        # A row whose conversation does not exist: the commit fails (foreign key), after the
+        # provider call started.
+        session.add(Message(id=uuid.uuid4(), conversation_id=uuid.uuid4(), role="user", content="x"))
+        return add(session, conversation, text, model)
+
+    monkeypatch.setattr(conversations, "add_exchange", add_and_break)
+    fake.queue(h.Reply(text="never stored", chunk_delay_s=0.05))
+    r = await h.send(user, conv, "hello", stream=True)
+    assert r.status_code == 200
+    end = h.parse_sse(r.text)[-1]
+    assert end["event"] == "error" and end["data"]["status"] == 503, end
+    r = await h.send(user, conv, "hello again")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    monkeypatch.setattr(conversations, "add_exchange", add)
+    fake._script.clear()  # the first reply may have been stopped before the provider was asked
+    # Nothing of either exchange was stored, and the conversation still answers.
+    assert (await h.client.get(f"/ai/conversations/{conv['id']}", headers=user.headers)).json()["messages"] == []
+    r = await h.send(user, conv, "and now")
+    assert r.status_code == 200 and r.json()["content"] == "Echo: and now"
