@@ -123,7 +123,8 @@ async def start_reply(
     task = asyncio.create_task(open_reply(), name=f"ai-open-reply-{conversation_id}")
     _opening.add(task)
     task.add_done_callback(_opening.discard)
-    return await ready
+    # Shielded: a client gone before the reply started does not stop it (the server owns it).
+    return await asyncio.shield(ready)
 
 
 # Exchanges being written (a reference keeps the task alive until it ends).
