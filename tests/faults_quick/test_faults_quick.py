@@ -8,9 +8,7 @@ from __future__ import annotations
 import pytest
 from faults import scenarios
 
-# Under pytest-xdist (`--dist loadgroup`) these share one worker, so one stack of their own
-# (a PostgreSQL, a RabbitMQ node, six processes) starts, not one per worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
+pytestmark = [pytest.mark.slow]
 
 
 def test_poison_delivery_count_headers_are_settled_and_solving_goes_on(fault_stack, client, record):
