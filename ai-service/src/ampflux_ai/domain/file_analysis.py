@@ -19,7 +19,6 @@ import httpx
 from openai import OpenAIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.backoff import Backoff
 from ampflux_shared.circuit import MAX_DOCUMENT_BYTES
 from ampflux_shared.circuit.io import CircuitFileError, load_circuit_bytes
 from ampflux_shared.errors import field_error, unprocessable, validation_failed
@@ -31,7 +30,7 @@ from . import usage
 from .circuit_csv import csv_tables_to_document, looks_like_circuit_tables
 from .context_fit import FileText, budget_chars, fit
 from .provider import outcome_of, provider_problem
-from .tools import TERMINAL, Toolbox, ToolError, summarise_document
+from .tools import Toolbox, ToolError, summarise_document
 
 SUMMARY_PROMPT = (
     "Summarise the file below for an electrical engineer: what it is, its main content and "
@@ -78,21 +77,9 @@ class DocumentStudy(Toolbox):
             f"{self._simulation}/simulations",
             json={"project_id": project_id, "document": document, "options": options},
         )
-        run_id = run["id"]
-        deadline = time.monotonic() + self._study_wait_s
-        backoff = Backoff(base_s=0.1, max_s=2.0, jitter=False)
-        attempt = 0
-        while run.get("status") not in TERMINAL:
-            if time.monotonic() >= deadline:
-                return {"run_id": run_id, "status": run.get("status"), "note": "still running; read its results later"}
-            attempt += 1
-            await asyncio.sleep(min(backoff.delay(attempt), max(0.0, deadline - time.monotonic())))
-            run = await self._request("GET", f"{self._simulation}/simulations/{run_id}")
-        out: dict[str, Any] = {"run_id": run_id, "status": run["status"]}
-        if run["status"] == "succeeded":
-            out.update(await self.read_results({"run_id": run_id}))
-        else:
-            out["error"] = run.get("error") or run.get("error_detail")
+        out = await self.wait_for_run(run)
+        if out["status"] == "succeeded":
+            out.update(await self.read_results({"run_id": out["run_id"]}))
         return out
 
 

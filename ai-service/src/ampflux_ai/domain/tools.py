@@ -235,6 +235,14 @@ class Toolbox:
         if args.get("version") is not None:
             body["version"] = int(args["version"])
         run = await self._request("POST", f"{self._simulation}/circuits/{args['project_id']}/simulate", json=body)
+        out = await self.wait_for_run(run)
+        if out["status"] == "succeeded":
+            out["results"] = await self.read_results({"run_id": out["run_id"]})
+        return out
+
+    async def wait_for_run(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Poll a submitted run until it ends or the study wait runs out: `{run_id, status}`,
+        with `error` if it failed or a `note` if it is still running."""
         run_id = run["id"]
         deadline = time.monotonic() + self._study_wait_s
         backoff = Backoff(base_s=0.1, max_s=2.0, jitter=False)
@@ -246,9 +254,7 @@ class Toolbox:
             await asyncio.sleep(min(backoff.delay(attempt), max(0.0, deadline - time.monotonic())))
             run = await self._request("GET", f"{self._simulation}/simulations/{run_id}")
         out: dict[str, Any] = {"run_id": run_id, "status": run["status"]}
-        if run["status"] == "succeeded":
-            out["results"] = await self.read_results({"run_id": run_id})
-        else:
+        if run["status"] != "succeeded":
             out["error"] = run.get("error") or run.get("error_detail")
         return out
 
