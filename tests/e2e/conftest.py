@@ -13,6 +13,7 @@ from types import ModuleType
 import aio_pika
 import httpx
 import pytest
+from e2e.flows import bearer, register_and_login
 from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, StackContext, free_port, start_together
 from sqlalchemy import create_engine, text
 
@@ -191,3 +192,22 @@ async def _delete_queues(amqp_url: str, names: list[str]) -> None:
 def gw(stack):
     with httpx.Client(base_url=stack["gateway"].url, timeout=15) as client:
         yield client
+
+
+@pytest.fixture
+def engineer(gw) -> dict:
+    """A freshly registered company's first user (an admin and engineer), as bearer headers."""
+    _, tokens = register_and_login(gw)
+    return bearer(tokens)
+
+
+@pytest.fixture
+def provider(stack):
+    """The AI stack's local OpenAI-compatible provider, its script and records cleared."""
+    from e2e import stack_ai
+
+    fake = stack_ai.PROVIDER
+    assert fake is not None
+    fake._script.clear()
+    fake.requests.clear()
+    return fake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -57,3 +58,20 @@ def all_items(gw: httpx.Client, path: str, headers: dict, **params: object) -> l
         if not body["items"] or len(items) >= body["total"]:
             return items
         page += 1
+
+
+def sse_events(text: str) -> list[dict]:
+    """The named events of a Server-Sent Events body: `{event, id?, data}` (data parsed as
+    JSON); comments and keep-alive pings are left out."""
+    out = []
+    for block in text.split("\n\n"):
+        event: dict = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(": ")
+            if key == "data":
+                event["data"] = json.loads(value)
+            elif key in ("id", "event"):
+                event[key] = value
+        if "event" in event:
+            out.append(event)
+    return out

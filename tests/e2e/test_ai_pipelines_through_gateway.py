@@ -10,43 +10,12 @@ import uuid
 
 import httpx
 import pytest
-from e2e import stack_ai
-from e2e.flows import bearer, register_and_login
-from fake_provider import FakeProvider, Reply
+from e2e.flows import bearer, register_and_login, sse_events
+from fake_provider import Reply
 
 from ampflux_testing.circuits import CASES_DIR
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def provider(stack) -> FakeProvider:
-    fake = stack_ai.PROVIDER
-    assert fake is not None
-    fake._script.clear()
-    fake.requests.clear()
-    return fake
-
-
-@pytest.fixture
-def engineer(gw) -> dict:
-    _, tokens = register_and_login(gw)
-    return bearer(tokens)
-
-
-def sse_events(text: str) -> list[dict]:
-    out = []
-    for block in text.split("\n\n"):
-        event: dict = {}
-        for line in block.splitlines():
-            key, _, value = line.partition(": ")
-            if key == "data":
-                event["data"] = json.loads(value)
-            elif key in ("id", "event"):
-                event[key] = value
-        if "event" in event:
-            out.append(event)
-    return out
 
 
 def user_prompt(body: dict) -> str:

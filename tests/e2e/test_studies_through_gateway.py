@@ -26,12 +26,6 @@ def case_files() -> list[Path]:
     return files
 
 
-@pytest.fixture
-def engineer(gw):
-    _, tokens = register_and_login(gw)
-    return bearer(tokens)
-
-
 def save_circuit(gw: httpx.Client, h: dict, doc: dict) -> tuple[str, str]:
     pid = gw.post("/projects/", json={"name": f"Study {uuid.uuid4().hex[:6]}"}, headers=h).json()["id"]
     r = gw.post(f"/projects/{pid}/circuits/", json={"name": doc["id"], "document": doc}, headers=h)
