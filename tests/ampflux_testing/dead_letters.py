@@ -39,9 +39,12 @@ async def delete_queue_topology(url: str, queue: str, *, exchange: str | None = 
 
 
 class EventQueues:
-    def __init__(self, url: str, service: str) -> None:
+    def __init__(self, url: str, service: str, queue_setting: str = "EVENTS_QUEUE") -> None:
         self.url = url
         self.service = service
+        # The service setting naming the queue its `dlq` command reads (the AI's pipeline work
+        # queue is AI_PIPELINE_QUEUE).
+        self.queue_setting = queue_setting
         tag = uuid.uuid4().hex[:8]
         self.queue = f"test.{service}-service.{tag}"
         self.dlq = f"{self.queue}.dlq"
@@ -96,7 +99,7 @@ class EventQueues:
         """`python -m ampflux_<service>.dlq ARGS` with the service's settings pointed here;
         its JSON output lines. `cwd` should hold no `.env` of a developer's."""
         prefix = self.service.upper()
-        env = dict(os.environ, **{f"{prefix}_AMQP_URL": self.url, f"{prefix}_EVENTS_QUEUE": self.queue})
+        env = dict(os.environ, **{f"{prefix}_AMQP_URL": self.url, f"{prefix}_{self.queue_setting}": self.queue})
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", f"ampflux_{self.service}.dlq", *args, env=env, cwd=cwd, stdout=PIPE, stderr=PIPE
         )
@@ -105,14 +108,14 @@ class EventQueues:
         return [json.loads(line) for line in out.decode().splitlines()]
 
 
-async def check_list_then_replay(url: str, service: str, cwd: Path) -> None:
+async def check_list_then_replay(url: str, service: str, cwd: Path, queue_setting: str = "EVENTS_QUEUE") -> None:
     """A rejected event in the service's DLQ is listed (reason and headers) without being
     taken, a replay of an unknown id does nothing, and its replay by id puts it back on the
     queue afresh (no `x-death`). `cwd` should hold no `.env` of a developer's."""
     event = make_event(
         "auth.user.deactivated", UserDeactivated(user_id=uuid.uuid4(), company_id=uuid.uuid4()), producer="auth"
     )
-    async with EventQueues(url, service) as queues:
+    async with EventQueues(url, service, queue_setting) as queues:
         message_id = await queues.dead_letter(event.to_json(), headers={"x-origin": "test"})
 
         listed = await queues.command("list", cwd=cwd)
