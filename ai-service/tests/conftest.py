@@ -8,12 +8,10 @@ any user of any company without an auth service.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ import pytest
 from ampflux_ai.config import Settings
 from ampflux_ai.main import create_app
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.identities import Company, User
+from ampflux_testing.sse import parse_sse
 from ampflux_testing.tokens import TestSigner
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -43,37 +43,14 @@ def make_verifier() -> JWKSVerifier:
     return SIGNER.verifier()
 
 
-@dataclass
-class User:
-    company_id: uuid.UUID
-    roles: list[str]
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def token(self) -> str:
-        return sign_token(self.id, self.company_id, self.roles)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@dataclass
-class Company:
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    def user(self, *roles: str) -> User:
-        return User(company_id=self.id, roles=list(roles or ("engineer",)))
-
-
 @pytest.fixture
 def company() -> Company:
-    return Company()
+    return Company(SIGNER, ("engineer",))
 
 
 @pytest.fixture
 def other_company() -> Company:
-    return Company()
+    return Company(SIGNER, ("engineer",))
 
 
 @pytest.fixture(scope="session")
@@ -123,24 +100,6 @@ async def running_client(settings: Settings, **state: Any) -> AsyncIterator[http
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async for c in running_client(settings):
         yield c
-
-
-def parse_sse(text: str) -> list[dict[str, Any]]:
-    """Events of an SSE body: [{id, event, data}] (comments skipped)."""
-    out = []
-    for block in text.split("\n\n"):
-        event: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line.startswith(":"):
-                continue
-            key, _, value = line.partition(": ")
-            if key == "data":
-                event["data"] = json.loads(value)
-            elif key in ("id", "event"):
-                event[key] = value
-        if event:
-            out.append(event)
-    return out
 
 
 class Helpers:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -20,12 +18,7 @@ from fake_provider import Reply
 
 from ampflux_ai.config import Settings
 from ampflux_ai.domain.credentials import credential_keyring
-
-
-def suite(company) -> ModuleType:
-    """The conftest module pytest loaded (importing it here would give another copy, with
-    another signing key): its token signer and SSE parser."""
-    return sys.modules[type(company).__module__]
+from ampflux_testing.sse import parse_sse
 
 
 async def save(client: httpx.AsyncClient, user, steps: list[dict[str, Any]], inputs=None) -> dict[str, Any]:
@@ -191,7 +184,7 @@ async def test_a_failed_step_fails_the_execution_and_skips_the_rest(settings, co
         assert [s["status"] for s in done["steps"]] == ["failed", "skipped"]
         assert fake.chat_requests == []
         stream = await client.get(f"/ai/pipeline-executions/{started['id']}/events", headers=user.headers)
-        events = suite(company).parse_sse(stream.text)
+        events = parse_sse(stream.text)
         assert [e["event"] for e in events] == ["step_started", "step_finished", "step_finished", "execution_finished"]
         assert events[2]["data"]["status"] == "skipped" and events[3]["data"]["status"] == "failed"
 
@@ -236,7 +229,7 @@ async def test_an_expired_caller_token_fails_the_tool_step_clearly(client, compa
         [{"name": "first", "kind": "prompt", "prompt": "a"}, {"name": "tool", "kind": "tool", "tool": "list_projects"}],
     )
     # A token with six seconds left: by the time the tool step starts, less than the margin is left.
-    short = {"Authorization": f"Bearer {suite(company).sign_token(user.id, user.company_id, user.roles, ttl_s=6)}"}
+    short = {"Authorization": f"Bearer {user.signer.sign(user.id, user.company_id, user.roles, ttl_s=6)}"}
     r = await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=short)
     assert r.status_code == 202
     done = await wait_for(client, user, r.json()["id"], "failed", "succeeded")
@@ -327,7 +320,7 @@ async def test_the_embedded_default_on_sqlite_runs_a_pipeline_and_streams_it(set
         )
         started = await execute(client, user, pipeline)
         stream = await client.get(f"/ai/pipeline-executions/{started['id']}/events", headers=user.headers)
-        events = suite(company).parse_sse(stream.text)
+        events = parse_sse(stream.text)
         assert [e["event"] for e in events] == ["step_started", "step_finished"] * 2 + ["execution_finished"]
         done = await wait_for(client, user, started["id"], "succeeded")
         assert done["output"] == "two" and user_prompts(fake) == ["first", "then one"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ampflux_project.config import Settings
 from ampflux_project.main import create_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.identities import Company, User
 from ampflux_testing.tokens import TestSigner
 
 SIGNER = TestSigner(kid="project-tests")
@@ -37,37 +37,14 @@ def make_verifier() -> JWKSVerifier:
     return SIGNER.verifier()
 
 
-@dataclass
-class User:
-    company_id: uuid.UUID
-    roles: list[str]
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles)}"}
-
-    def key_headers(self, *scopes: str) -> dict[str, str]:
-        """Headers of an API key of this user with `scopes`."""
-        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles, scopes=list(scopes))}"}
-
-
-@dataclass
-class Company:
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    def user(self, *roles: str) -> User:
-        return User(company_id=self.id, roles=list(roles or ("engineer",)))
-
-
 @pytest.fixture
 def company() -> Company:
-    return Company()
+    return Company(SIGNER, ("engineer",))
 
 
 @pytest.fixture
 def other_company() -> Company:
-    return Company()
+    return Company(SIGNER, ("engineer",))
 
 
 @pytest.fixture

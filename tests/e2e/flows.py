@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
+
+from ampflux_testing.sse import parse_sse
 
 PASSWORD = "correct horse battery staple"
 
@@ -61,17 +62,5 @@ def all_items(gw: httpx.Client, path: str, headers: dict, **params: object) -> l
 
 
 def sse_events(text: str) -> list[dict]:
-    """The named events of a Server-Sent Events body: `{event, id?, data}` (data parsed as
-    JSON); comments and keep-alive pings are left out."""
-    out = []
-    for block in text.split("\n\n"):
-        event: dict = {}
-        for line in block.splitlines():
-            key, _, value = line.partition(": ")
-            if key == "data":
-                event["data"] = json.loads(value)
-            elif key in ("id", "event"):
-                event[key] = value
-        if "event" in event:
-            out.append(event)
-    return out
+    """The named events of a Server-Sent Events body: `{event, id?, data}`."""
+    return parse_sse(text, named_only=True)

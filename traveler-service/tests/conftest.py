@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.identities import Company, User
 from ampflux_testing.tokens import TestSigner
 from ampflux_traveler.config import Settings
 from ampflux_traveler.main import create_app
@@ -35,37 +36,14 @@ def make_verifier() -> JWKSVerifier:
     return SIGNER.verifier()
 
 
-@dataclass
-class User:
-    company_id: uuid.UUID
-    roles: list[str]
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles)}"}
-
-    def key_headers(self, *scopes: str) -> dict[str, str]:
-        """Headers of an API key of this user with `scopes`."""
-        return {"Authorization": f"Bearer {sign_token(self.id, self.company_id, self.roles, scopes=list(scopes))}"}
-
-
-@dataclass
-class Company:
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    def user(self, *roles: str) -> User:
-        return User(company_id=self.id, roles=list(roles or ("viewer",)))
-
-
 @pytest.fixture
 def company() -> Company:
-    return Company()
+    return Company(SIGNER, ("viewer",))
 
 
 @pytest.fixture
 def other_company() -> Company:
-    return Company()
+    return Company(SIGNER, ("viewer",))
 
 
 @pytest.fixture
