@@ -33,11 +33,11 @@ lint: install
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-## Benchmarks (installs the benchmark-only extras, e.g. pandapower)
+## Benchmarks (installs the benchmark-only extras, e.g. pandapower; the reference solves at 8.7k buses take minutes, so no 300 s test timeout)
 bench: $(UV)
 	$(UV) sync --all-packages --frozen --group bench --python $(PYTHON)
 	rm -f .venv/.synced-*
-	$(VENV_PY) -m pytest tests/bench -s -p no:cacheprovider -o testpaths=tests/bench $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest tests/bench -s -p no:cacheprovider -o testpaths=tests/bench --timeout=3600 $(PYTEST_ARGS)
 
 ## Fault suite: its own PostgreSQL and RabbitMQ, the services as processes; kills, crashes and
 ## poison under load, each scenario's sent/acknowledged/completed/lost/duplicated/stuck printed
