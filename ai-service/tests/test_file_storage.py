@@ -30,8 +30,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def s3_url():
     moto = Path(sys.executable).parent / "moto_server"
-    if not moto.exists():
-        pytest.skip("moto_server is not installed (dev dependency moto[server])")
+    # A dev dependency (moto[server]): `make test` installs it, so its absence is a failure, not a skip.
+    assert moto.exists(), "moto_server is not installed (dev dependency moto[server]); run make install"
     port = _free_port()
     proc = subprocess.Popen(
         [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
