@@ -8,7 +8,14 @@ import math
 
 import pytest
 
-from ampflux_shared.circuit import BreakerRatings, CableRatings, TransformerRatings, parse_circuit, validate_circuit
+from ampflux_shared.circuit import (
+    BreakerRatings,
+    CableRatings,
+    Transformer3WRatings,
+    TransformerRatings,
+    parse_circuit,
+    validate_circuit,
+)
 from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
 from ampflux_testing.circuits import CASES_DIR
 
@@ -100,3 +107,58 @@ def test_bad_ratings_are_named_problems() -> None:
 def test_a_transformer_limit_is_a_current_or_a_multiple_not_both() -> None:
     with pytest.raises(ValueError, match="exactly one of through_fault_ka or through_fault_multiple"):
         TransformerRatings(through_fault_ka=10.0, through_fault_multiple=25.0)
+
+
+def _three_winding(ratings: dict | None) -> dict:
+    """A 110/20/10 kV three-winding transformer on FORMAT.md's minimal example's grid."""
+    data = {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "three-winding",
+        "study": {"frequency_hz": 50},
+        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 10.0}],
+        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1}],
+        "transformers3w": [
+            {
+                "id": "T3",
+                "hv_bus": "HV",
+                "mv_bus": "MV",
+                "lv_bus": "LV",
+                "vn_hv_kv": 110.0,
+                "vn_mv_kv": 20.0,
+                "vn_lv_kv": 10.0,
+                "sn_hv_mva": 40.0,
+                "sn_mv_mva": 40.0,
+                "sn_lv_mva": 20.0,
+                "vk_hv_percent": 12.0,
+                "vk_mv_percent": 8.0,
+                "vk_lv_percent": 20.0,
+                "vkr_hv_percent": 0.4,
+                "vkr_mv_percent": 0.3,
+                "vkr_lv_percent": 0.5,
+            }
+        ],
+    }
+    if ratings is not None:
+        data["transformers3w"][0]["ratings"] = ratings
+    return data
+
+
+def test_three_winding_limits_per_winding_on_its_own_side() -> None:
+    doc = parse_circuit(_three_winding({"mv": {"through_fault_multiple": 20.0}, "lv": {"through_fault_ka": 25.0}}))
+    ratings = doc.transformers3w[0].ratings
+    assert isinstance(ratings, Transformer3WRatings)
+    assert [name for name, _ in ratings.windings()] == ["mv", "lv"]
+    assert ratings.hv is None
+    assert ratings.mv is not None and ratings.mv.through_fault_s == 2.0
+    # 20 × the MV winding's rated current 40 MVA/(√3·20 kV) = 23.09 kA
+    assert ratings.mv.limit_ka(40.0, 20.0) == pytest.approx(20.0 * 40.0 / (math.sqrt(3) * 20.0), rel=1e-12)
+    assert parse_circuit(_three_winding(None)).transformers3w[0].ratings is None  # version 1 unchanged
+
+
+def test_bad_three_winding_ratings_are_named_problems() -> None:
+    both = {"through_fault_ka": 10.0, "through_fault_multiple": 20.0}
+    data = _three_winding({"hv": both, "lv": {"through_fault_s": 0}})
+    paths = {problem.path for problem in validate_circuit(data)}
+    assert "transformers3w[0].ratings.hv" in paths
+    assert any(path.startswith("transformers3w[0].ratings.lv") for path in paths)

@@ -1,7 +1,14 @@
 """The circuit document (FORMAT.md v1): one model for the whole platform, its validation and file loading."""
 
 from .canonical import canonical_json, document_sha256, json_safe
-from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, TransformerRatings
+from .duty_ratings import (
+    BreakerRatings,
+    BusbarRatings,
+    CableRatings,
+    Transformer3WRatings,
+    TransformerRatings,
+    WindingThroughFault,
+)
 from .io import CircuitFileError, CircuitTooLargeError, load_circuit_bytes, load_circuit_file
 from .limits import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH, DocumentObject, check_document_depth
 from .model import (
@@ -55,8 +62,10 @@ __all__ = [
     "Switch",
     "Transformer",
     "Transformer3W",
+    "Transformer3WRatings",
     "TransformerRatings",
     "WindDfig",
+    "WindingThroughFault",
     "canonical_json",
     "check_document_depth",
     "document_sha256",

@@ -135,24 +135,48 @@ class CableRatings(_Ratings):
         return self.k() * self.cross_section_mm2 / math.sqrt(tk_s) / 1000.0
 
 
-class TransformerRatings(_Ratings):
-    """A transformer's through-fault withstand (IEC 60076-5 §4.1.5): a current, or a multiple
-    of the rated current of `through_fault_side`, for `through_fault_s`."""
+class _ThroughFault(_Ratings):
+    """A through-fault withstand (IEC 60076-5 §4.1.5): a current, or a multiple of a winding's
+    rated current, for `through_fault_s`."""
 
     through_fault_ka: KiloAmperes | None = None
     through_fault_multiple: Annotated[float, Field(strict=True, gt=0, le=1000)] | None = None
-    through_fault_side: Literal["hv", "lv"] = "lv"
     through_fault_s: Seconds = STANDARD_THROUGH_FAULT_S
 
     @model_validator(mode="after")
-    def _one_limit(self) -> TransformerRatings:
+    def _one_limit(self) -> _ThroughFault:
         if (self.through_fault_ka is None) == (self.through_fault_multiple is None):
             raise PydanticCustomError("one_of", "give exactly one of through_fault_ka or through_fault_multiple")
         return self
 
     def limit_ka(self, sn_mva: float, vn_kv: float) -> float:
-        """The through-fault current in kA on `through_fault_side` (rated current Sn/(√3·Un) × multiple)."""
+        """The through-fault current in kA on the rated side (rated current Sn/(√3·Un) × multiple)."""
         if self.through_fault_ka is not None:
             return self.through_fault_ka
         assert self.through_fault_multiple is not None
         return self.through_fault_multiple * sn_mva / (math.sqrt(3.0) * vn_kv)
+
+
+class TransformerRatings(_ThroughFault):
+    """A two-winding transformer's through-fault withstand (IEC 60076-5 §4.1.5): a current, or a
+    multiple of the rated current of `through_fault_side`, for `through_fault_s`."""
+
+    through_fault_side: Literal["hv", "lv"] = "lv"
+
+
+class WindingThroughFault(_ThroughFault):
+    """One winding of a three-winding transformer: its through-fault current, in kA or as a
+    multiple of that winding's rated current sn_<w>_mva/(√3·vn_<w>_kv), for `through_fault_s`."""
+
+
+class Transformer3WRatings(_Ratings):
+    """A three-winding transformer's through-fault withstand per winding (`hv`, `mv`, `lv`); a
+    winding without one is not checked. Each winding is rated on its own side."""
+
+    hv: WindingThroughFault | None = None
+    mv: WindingThroughFault | None = None
+    lv: WindingThroughFault | None = None
+
+    def windings(self) -> list[tuple[str, WindingThroughFault]]:
+        """(winding, its limit) for the rated windings, in hv, mv, lv order."""
+        return [(name, limit) for name in ("hv", "mv", "lv") if (limit := getattr(self, name)) is not None]

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, TransformerRatings
+from .duty_ratings import BreakerRatings, BusbarRatings, CableRatings, Transformer3WRatings, TransformerRatings
 
 
 def _json_integer(value: object) -> object:
@@ -290,6 +290,8 @@ class Transformer3W(_TapChanger):
     tap_side: Literal["hv", "mv", "lv"] | None = None
     # out of service: the element is left out of every study (FORMAT.md, switching states)
     in_service: Flag = True
+    # through-fault withstand per winding (duty check)
+    ratings: Transformer3WRatings | None = None
 
     @field_validator("mv_bus", "lv_bus")
     @classmethod
