@@ -54,8 +54,18 @@ def test_duty_table_as_csv_has_every_column_and_neutralises_ids() -> None:
         "margin_percent": -59.375,
         "pass": False,
         "time_s": 0.05,
+        "kappa": None,
+        "kappa_method": None,
     }
-    other = {**row, "id": "CB-2", "location": "SUB", "pass": True, "time_s": None}
+    other = {
+        **row,
+        "id": "CB-2",
+        "location": "SUB",
+        "pass": True,
+        "time_s": None,
+        "kappa": 1.8,
+        "kappa_method": "branch",
+    }
     sets = [{"fault": "3ph", "case": "max", "duty": [row, other]}, {"fault": "3ph", "case": "min"}]
 
     rows = list(csv.reader(io.StringIO(duty_csv(duty_rows(sets)), newline="")))
@@ -74,6 +84,8 @@ def test_duty_table_as_csv_has_every_column_and_neutralises_ids() -> None:
         "-59.375",
         "false",
         "0.05",
+        "",
+        "",
     ]
-    assert rows[2][2] == "CB-2" and rows[2][-2:] == ["true", ""]
+    assert rows[2][2] == "CB-2" and rows[2][-4:] == ["true", "", "1.8", "branch"]
     assert [r["id"] for r in duty_rows(sets, buses=["SUB"])] == ["CB-2"]

@@ -2,8 +2,9 @@
 
 The partial currents are the equivalent voltage source's superposition (IEC 60909-0 §4.3,
 eq. for I″k: I″k = c·Un/(√3·|Z_k|)): with E = c·Un/√3 behind the fault, a grid Q and a
-branch to a motor M feed E/Z_Q and E/(Z_L + Z_M); the device's peak, breaking and thermal
-currents take the fault bus's κ, μ and √(m + n) (solver README "Equipment duty").
+branch to a motor M feed E/Z_Q and E/(Z_L + Z_M). A partial current from non-meshed branches
+takes their own κ = 1.02 + 0.98·e^(−3R/X) (eq. 55, §8.1.2) and m from it (§8.8), n from its
+own I″k/Ik; elsewhere the fault bus's κ and √(m + n) (solver README "Equipment duty").
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ C_MAX = 1.1
 UN = 20.0
 E = C_MAX * UN / math.sqrt(3.0)  # kV: the equivalent voltage source, IEC 60909-0 Table 1 c_max
 K_CU_XLPE = 226.0 * math.sqrt(math.log((250 + 234.5) / (90 + 234.5)))  # IEC 60949 eq. 1, 90 → 250 °C
+
+
+def kappa(r_over_x: float) -> float:
+    """IEC 60909-0 eq. 55."""
+    return 1.02 + 0.98 * math.exp(-3.0 * r_over_x)
+
+
+def m_factor(k: float, tk_s: float, f_hz: float = 50.0) -> float:
+    """IEC 60909-0 §8.8 (eq. 101): m = (e^(4·f·Tk·ln(κ−1)) − 1)/(2·f·Tk·ln(κ−1))."""
+    a = 2.0 * f_hz * tk_s * math.log(k - 1.0)
+    return (math.exp(2.0 * a) - 1.0) / a
+
+
+def rx(z: complex) -> float:
+    return z.real / z.imag
 
 
 def motor_feeder(**study: Any) -> dict[str, Any]:
@@ -100,18 +116,20 @@ def test_breaker_carries_the_larger_of_its_two_positions() -> None:
     ikss_a = rs.buses["A"]["ikss_ka"]
     assert ikss_a == pytest.approx(abs(grid + motor), rel=1e-9)
     # fault at A: CB carries the motor's current; fault on L just past CB: the grid's, which is larger
-    share = abs(grid) / ikss_a
+    # the grid is a non-meshed branch of its own: its κ (R/X 0.1), not the bus's (§8.1.2)
     making = rows[("CB", "making")]
     assert making["fault_position"] == "element" and making["location"] == "A"
-    assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * share, rel=1e-9)
+    assert making["required_ka"] == pytest.approx(kappa(0.1) * math.sqrt(2) * abs(grid), rel=1e-9)
+    assert (making["kappa"], making["kappa_method"]) == (pytest.approx(kappa(0.1), rel=1e-12), "branch")
     assert making["rated_ka"] == 40.0
     # past the breaker it carries the grid's current alone, which does not decay: Ib,d = |E/Z_Q|
     breaking = rows[("CB", "breaking")]
     assert breaking["fault_position"] == "element"
     assert breaking["required_ka"] == pytest.approx(abs(grid), rel=1e-9)
-    assert breaking["required_ka"] > rs.buses["A"]["ib_ka"] * share  # the bus's decay is the motor's
+    assert breaking["required_ka"] > rs.buses["A"]["ib_ka"] * abs(grid) / ikss_a  # the bus's decay is the motor's
+    # a grid does not decay: n = 1 (I″k = Ik), m of the grid's κ
     thermal = rows[("CB", "thermal")]
-    assert thermal["required_ka"] == pytest.approx(rs.buses["A"]["ith_ka"] * share, rel=1e-9)
+    assert thermal["required_ka"] == pytest.approx(abs(grid) * math.sqrt(m_factor(kappa(0.1), 0.5) + 1), rel=1e-9)
     assert thermal["rated_ka"] == 16.0  # Icw for 1 s is not raised for a 0.5 s fault
     for row in rows.values():
         assert row["margin_percent"] == pytest.approx((row["rated_ka"] - row["required_ka"]) / row["rated_ka"] * 100)
@@ -120,11 +138,12 @@ def test_breaker_carries_the_larger_of_its_two_positions() -> None:
 
 
 def test_cable_withstand_against_its_worst_end() -> None:
-    rows, rs = duty_rows(motor_feeder())
+    rows, _ = duty_rows(motor_feeder())
     z_q, z_l, _ = impedances()
-    # at A: the grid's E/Z_Q past the cable's end; at B: the grid's E/(Z_Q + Z_L) through it
-    at_a = rs.buses["A"]["ith_ka"] * abs(E / z_q) / rs.buses["A"]["ikss_ka"]
-    at_b = rs.buses["B"]["ith_ka"] * abs(E / (z_q + z_l)) / rs.buses["B"]["ikss_ka"]
+    # at A: the grid's E/Z_Q past the cable's end; at B: the grid's E/(Z_Q + Z_L) through it,
+    # each with its own branch's κ for m (§8.8) and n = 1 (a grid does not decay)
+    at_a = abs(E / z_q) * math.sqrt(m_factor(kappa(rx(z_q)), 0.5) + 1)
+    at_b = abs(E / (z_q + z_l)) * math.sqrt(m_factor(kappa(rx(z_q + z_l)), 0.5) + 1)
     cable = rows[("L", "thermal")]
     assert cable["kind"] == "cable"
     assert cable["required_ka"] == pytest.approx(max(at_a, at_b), rel=1e-9)
@@ -316,7 +335,10 @@ def test_line_to_line_fault_shares_the_current_as_the_three_phase_one() -> None:
     share = abs(E / z_q) / abs(E / z_q + E / (z_l + z_m))
     making = rows[("CB", "making")]
     assert making["fault"] == "2ph"
-    assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * share, rel=1e-9)
+    # κ of the grid's own branch, as for the 3ph fault (the positive-sequence R/X)
+    assert making["required_ka"] == pytest.approx(
+        kappa(0.1) * math.sqrt(2) * rs.buses["A"]["ikss_ka"] * share, rel=1e-9
+    )
 
 
 def test_through_fault_of_a_dyn_transformer_for_an_earth_fault_on_its_lv_side() -> None:
@@ -342,3 +364,102 @@ def test_devices_of_buses_cut_off_from_every_source_are_not_checked() -> None:
     rs = result.get("3ph", "max")
     assert "LV" in rs.unsupplied
     assert rs.duty == []
+
+
+def grid_and_transformer_feeder() -> dict[str, Any]:
+    """Bus A (20 kV) fed by a weak grid Q (100 MVA, R/X 0.3: low X/R) and, through a breaker
+    CB-T, by a 40 MVA 110/20 kV transformer T (u_k 12 %, u_kR 0.3 %) from a 3 GVA 110 kV grid
+    Q2 (R/X 0.05): a high-X/R feeder. Both are non-meshed branches of A."""
+    return {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "two-branches",
+        "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 0.5, "duty": True},
+        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "A", "vn_kv": UN}],
+        "ext_grids": [
+            {"id": "Q", "bus": "A", "s_sc_max_mva": 100.0, "rx_max": 0.3},
+            {"id": "Q2", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.05},
+        ],
+        "transformers": [
+            {
+                "id": "T",
+                "hv_bus": "HV",
+                "lv_bus": "A",
+                "sn_mva": 40.0,
+                "vn_hv_kv": 110.0,
+                "vn_lv_kv": UN,
+                "vk_percent": 12.0,
+                "vkr_percent": 0.3,
+            }
+        ],
+        "switches": [
+            {"id": "CB-T", "bus": "A", "element": "T", "ratings": {"making_ka": 63.0, "short_time_ka": 25.0}},
+        ],
+    }
+
+
+def transformer_impedance(vkr_percent: float = 0.3) -> complex:
+    """K_T·Z_T of a 40 MVA, u_k 12 % transformer on its 20 kV side (IEC 60909-0 eq. 12a:
+    K_T = 0.95·c_max/(1 + 0.6·x_T))."""
+    z_t = 0.12 * UN**2 / 40.0
+    r_t = vkr_percent / 100 * UN**2 / 40.0
+    x_t = math.sqrt(z_t**2 - r_t**2)
+    k_t = 0.95 * C_MAX / (1 + 0.6 * x_t / (UN**2 / 40.0))
+    return k_t * complex(r_t, x_t)
+
+
+def grid_q2() -> complex:
+    """Z_Q2 referred to the 20 kV side: c·Un²/S″kQ with the rated ratio 110/20 (eq. 7)."""
+    z_q2 = C_MAX * UN**2 / 3000.0
+    x_q2 = z_q2 / math.sqrt(1 + 0.05**2)
+    return complex(0.05 * x_q2, x_q2)
+
+
+def transformer_branch() -> complex:
+    """Z_E = Z_Q2,t + K_T·Z_T: T's non-meshed branch seen from A."""
+    return grid_q2() + transformer_impedance()
+
+
+def test_a_high_x_over_r_feeder_breaker_takes_its_own_kappa() -> None:
+    rows, rs = duty_rows(grid_and_transformer_feeder())
+    z_e = transformer_branch()
+    z_q = C_MAX * UN**2 / 100.0
+    x_q = z_q / math.sqrt(1 + 0.3**2)
+    i_t, i_q = E / z_e, E / complex(0.3 * x_q, x_q)
+    assert rs.buses["A"]["ikss_ka"] == pytest.approx(abs(i_t + i_q), rel=1e-9)
+    # a fault at A: CB-T carries T's partial current with κ of T's own branch (§8.1.2, eq. 55)
+    k_t = kappa(rx(z_e))
+    assert k_t > rs.trail["A"]["kappa"] > kappa(0.3)  # the bus's κ (method C) lies between the branches'
+    making = rows[("CB-T", "making")]
+    assert (making["fault_position"], making["kappa_method"]) == ("bus", "branch")
+    assert making["kappa"] == pytest.approx(k_t, rel=1e-9)
+    assert making["required_ka"] == pytest.approx(k_t * math.sqrt(2) * abs(i_t), rel=1e-9)
+    # more than the bus's factor gives it: ip·I″k,T/I″k
+    assert making["required_ka"] > rs.buses["A"]["ip_ka"] * abs(i_t) / rs.buses["A"]["ikss_ka"]
+    # Ith,d: m from that κ (§8.8 eq. 101), n = 1 (grids do not decay)
+    thermal = rows[("CB-T", "thermal")]
+    assert thermal["kappa_method"] == "branch"
+    assert thermal["required_ka"] == pytest.approx(abs(i_t) * math.sqrt(m_factor(k_t, 0.5) + 1.0), rel=1e-9)
+
+
+def test_a_meshed_feeder_keeps_the_buses_kappa() -> None:
+    # a second, different transformer between the same buses: T's part of the network meets A
+    # over two paths (a mesh), for which the standard has no per-branch κ: the bus's κ (method C)
+    data = grid_and_transformer_feeder()
+    twin = {**data["transformers"][0], "id": "T2", "vkr_percent": 0.6}
+    data["transformers"].append(twin)
+    rows, rs = duty_rows(data)
+    # the current through T: the two transformers share E/(Z_Q2 + Z_T ∥ Z_T2) (a current divider)
+    z_t, z_t2 = transformer_impedance(0.3), transformer_impedance(0.6)
+    both = E / (grid_q2() + z_t * z_t2 / (z_t + z_t2))
+    i_t = both * z_t2 / (z_t + z_t2)
+    z_q = C_MAX * UN**2 / 100.0
+    x_q = z_q / math.sqrt(1 + 0.3**2)
+    ikss = rs.buses["A"]["ikss_ka"]
+    assert ikss == pytest.approx(abs(both + E / complex(0.3 * x_q, x_q)), rel=1e-9)
+    making = rows[("CB-T", "making")]
+    assert making["kappa_method"] == "C"
+    assert making["kappa"] == rs.trail["A"]["kappa"]
+    # the worse position (fault at A: T's current; just past CB-T: the rest) with the bus's ip in proportion
+    carried = max(abs(i_t), abs(both - i_t + E / complex(0.3 * x_q, x_q)))
+    assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * carried / ikss, rel=1e-9)

@@ -26,6 +26,8 @@ DUTY_COLUMNS = (
     "margin_percent",
     "pass",
     "time_s",
+    "kappa",
+    "kappa_method",
 )
 
 

@@ -10,10 +10,13 @@ The current a device carries (README "Equipment duty" gives the rules and their 
 * a transformer: its partial current on the rated side for faults at either terminal bus
   (a through fault; a fault inside it is not).
 
-The peak and thermal currents of a device take the fault bus's factors: a device carrying
-I″k,d of a bus whose fault current is I″k sees ip·I″k,d/I″k (κ) and Ith·I″k,d/I″k
-(√(m + n)). A breaker's Ib is I″k,d less its share of the bus's decay I″k − Ib, split by
-machine (duty_decay.py), at the breaker's own tmin; Ib,asym adds i_DC·I″k,d/I″k.
+The peak and thermal currents of a device: where its partial current comes through
+non-meshed branches (IEC 60909-0 §8.1.2), those branches' own κ, and m from it, n from their
+own I″k/Ik (duty_factors.py; `kappa_method` "branch"); elsewhere the fault bus's factors: a
+device carrying I″k,d of a bus whose fault current is I″k sees ip·I″k,d/I″k (the bus's κ,
+method B or C) and Ith·I″k,d/I″k (√(m + n)). A breaker's Ib is I″k,d less its share of the
+bus's decay I″k − Ib, split by machine (duty_decay.py), at the breaker's own tmin; Ib,asym
+adds i_DC·I″k,d/I″k.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
 
 from .contributions import EndCurrents, phases
+from .duty_factors import BranchFactors
 from .elements import Network
 from .faults import FaultCurrents
 
@@ -53,6 +57,8 @@ class FaultPartials:
     past: dict[tuple[str, str, str], float]
     at_end: dict[tuple[str, str, str], float]
     decay: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
+    # (fed, past) κ and I″k/Ik of ends at the fault bus whose current is from non-meshed branches
+    factors: dict[tuple[str, str, str], tuple[BranchFactors | None, BranchFactors | None]] = field(default_factory=dict)
 
 
 def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents) -> FaultPartials:
@@ -94,6 +100,17 @@ class DutyInputs:
     node_of: Mapping[str, str]
     partials: Callable[[str], FaultPartials]
     at_tmin: Callable[[float, list[str]], BusValues]
+    trail: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PeakHeat:
+    """A device's ip and Ith, and the κ and method they came from."""
+
+    ip_ka: float | None
+    ith_ka: float | None
+    kappa: float | None
+    kappa_method: str | None
 
 
 class _Table:
@@ -123,6 +140,7 @@ class _Table:
         required: float,
         rated: float,
         time_s: float | None,
+        factors: PeakHeat | None = None,
     ) -> None:
         """One check; `where` is (the fault bus, "bus" or "element": which side of the device
         the governing fault is on). Margin is the unused share of the rating. The keys are the
@@ -141,11 +159,38 @@ class _Table:
                 "margin_percent": (rated - required) / rated * 100.0,
                 "pass": bool(required <= rated),
                 "time_s": time_s,
+                "kappa": factors.kappa if factors is not None else None,
+                "kappa_method": factors.kappa_method if factors is not None else None,
             }
         )
 
     def withstand(self, rated_ka: float, rated_s: float) -> float:
         return rescaled_withstand_ka(rated_ka, rated_s, self.tk)
+
+    def peak_heat(self, bus_id: str, key: tuple[str, str, str] | None, position: str, current: float) -> PeakHeat:
+        """ip and Ith of a partial current `current` (kA) for a fault at `bus_id`, the device at
+        `position` ("bus": it carries the element's partial current; "element": the rest) of
+        the row end `key`: the non-meshed branches' own κ, m and n where known, otherwise the
+        bus's ip and Ith in proportion (its κ and method)."""
+        values = self.inputs.buses[bus_id]
+        found = self.partials(bus_id).factors.get(key) if key is not None else None
+        own = found[0 if position == "bus" else 1] if found is not None else None
+        want_ip, want_ith = "ip_ka" in values, "ith_ka" in values
+        if own is not None:
+            f_hz = float(self.doc.study.frequency_hz)
+            ip = float(own.kappa * math.sqrt(2.0) * current) if want_ip else None
+            ith = float(current * math.sqrt(own.m(f_hz, self.tk) + own.n(self.tk))) if want_ith else None
+            return PeakHeat(ip, ith, own.kappa, "branch")
+        ikss = _num(values["ikss_ka"])
+        share = current / ikss if ikss > 0 else 0.0
+        trail = self.inputs.trail.get(bus_id, {})
+        kappa = trail.get("kappa")
+        return PeakHeat(
+            _num(values["ip_ka"]) * share if want_ip else None,
+            _num(values["ith_ka"]) * share if want_ith else None,
+            float(kappa) if kappa is not None else None,
+            trail.get("kappa_method"),
+        )
 
 
 def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]]:
@@ -166,11 +211,13 @@ def _busbars(table: _Table) -> None:
         if ratings is None or values is None:
             continue
         where = (bus.id, "bus")
+        own = table.peak_heat(bus.id, None, "bus", _num(values["ikss_ka"]))  # the bus's own factors
         if ratings.peak_withstand_ka is not None and "ip_ka" in values:
-            table.add(bus.id, "busbar", "peak", where, _num(values["ip_ka"]), ratings.peak_withstand_ka, None)
+            peak = _num(values["ip_ka"])
+            table.add(bus.id, "busbar", "peak", where, peak, ratings.peak_withstand_ka, None, own)
         if ratings.short_time_ka is not None and "ith_ka" in values:
             rated = table.withstand(ratings.short_time_ka, ratings.short_time_s)
-            table.add(bus.id, "busbar", "thermal", where, _num(values["ith_ka"]), rated, table.tk)
+            table.add(bus.id, "busbar", "thermal", where, _num(values["ith_ka"]), rated, table.tk, own)
 
 
 def _switches(table: _Table) -> None:
@@ -183,6 +230,7 @@ def _switches(table: _Table) -> None:
         ikss = _num(values["ikss_ka"])
         # (position, current, its share of the bus's decay)
         positions: list[tuple[str, float, float]]
+        key: tuple[str, str, str] | None = None
         if switch.element is not None:
             # open (or its element out of service): the element is not energised, no current
             key = _switch_row_key(table.present, inputs.node_of[switch.bus], switch.element)
@@ -197,14 +245,18 @@ def _switches(table: _Table) -> None:
         else:
             continue  # an open coupler keeps its buses apart and carries nothing
         name, kind = switch.id, switch.kind
-        position, current, _ = max(positions, key=lambda p: p[1])
-        where = (switch.bus, position)
-        share = current / ikss if ikss > 0 else 0.0
+        # making and thermal: the worse position for each (their κ may differ)
+        options = [
+            (table.peak_heat(switch.bus, key, position, current), position) for position, current, _ in positions
+        ]
         if ratings.making_ka is not None and "ip_ka" in values:
-            table.add(name, kind, "making", where, _num(values["ip_ka"]) * share, ratings.making_ka, None)
+            own, position = max(options, key=lambda option: option[0].ip_ka or 0.0)
+            required = own.ip_ka or 0.0
+            table.add(name, kind, "making", (switch.bus, position), required, ratings.making_ka, None, own)
         if ratings.short_time_ka is not None and "ith_ka" in values:
             rated = table.withstand(ratings.short_time_ka, ratings.short_time_s)
-            table.add(name, kind, "thermal", where, _num(values["ith_ka"]) * share, rated, table.tk)
+            own, position = max(options, key=lambda option: option[0].ith_ka or 0.0)
+            table.add(name, kind, "thermal", (switch.bus, position), own.ith_ka or 0.0, rated, table.tk, own)
         tmin = ratings.tmin_s if ratings.tmin_s is not None else study.tmin_s
         _breaking(table, switch, ratings, positions, at_delays.get((tmin, switch.bus), values), tmin)
 
@@ -242,22 +294,23 @@ def _cables(table: _Table) -> None:
         cable = line.ratings
         if cable is None or line.id not in table.present["lines"]:
             continue
-        worst: tuple[float, str, str] | None = None
+        worst: tuple[float, str, str, PeakHeat] | None = None
         for bus_id, end in ((line.from_bus, "from"), (line.to_bus, "to")):
             values = table.inputs.buses.get(bus_id)
             if values is None or "ith_ka" not in values:
                 continue
             at = table.partials(bus_id)
             key = ("line", line.id, end)
-            fed, past = at.fed.get(key, 0.0), at.past.get(key, 0.0)
-            ikss = _num(values["ikss_ka"])
-            # identical parallel circuits share the current equally
-            share = max(fed, past) / ikss / line.parallel if ikss > 0 else 0.0
-            required = _num(values["ith_ka"]) * share
-            if worst is None or required > worst[0]:
-                worst = (required, bus_id, "bus" if fed >= past else "element")
+            for position, current in (("bus", at.fed.get(key, 0.0)), ("element", at.past.get(key, 0.0))):
+                own = table.peak_heat(bus_id, key, position, current)
+                # identical parallel circuits share the current equally
+                required = (own.ith_ka or 0.0) / line.parallel
+                if worst is None or required > worst[0]:
+                    worst = (required, bus_id, position, own)
         if worst is not None:
-            table.add(line.id, "cable", "thermal", worst[1:], worst[0], cable.withstand_ka(table.tk), table.tk)
+            required, bus_id, position, own = worst
+            rated = cable.withstand_ka(table.tk)
+            table.add(line.id, "cable", "thermal", (bus_id, position), required, rated, table.tk, own)
 
 
 def _transformers(table: _Table) -> None:
@@ -268,19 +321,20 @@ def _transformers(table: _Table) -> None:
         side = limits.through_fault_side
         rated_kv = trafo.vn_hv_kv if side == "hv" else trafo.vn_lv_kv
         limit = table.withstand(limits.limit_ka(trafo.sn_mva * trafo.parallel, rated_kv), limits.through_fault_s)
-        worst: tuple[float, str, str] | None = None
-        for bus_id in (trafo.hv_bus, trafo.lv_bus):
+        worst: tuple[float, str, PeakHeat] | None = None
+        for bus_id, end in ((trafo.hv_bus, "hv"), (trafo.lv_bus, "lv")):
             values = table.inputs.buses.get(bus_id)
             if values is None or "ith_ka" not in values:
                 continue
-            ikss = _num(values["ikss_ka"])
-            # a through fault: the transformer's own partial current on the rated side
+            # a through fault: the transformer's own partial current on the rated side, with
+            # the factors of its partial current into the fault
             through = table.partials(bus_id).at_end.get(("trafo", trafo.id, side), 0.0)
-            required = _num(values["ith_ka"]) * through / ikss if ikss > 0 else 0.0
-            if worst is None or required > worst[0]:
-                worst = (required, bus_id, "bus")
+            own = table.peak_heat(bus_id, ("trafo", trafo.id, end), "bus", through)
+            if worst is None or (own.ith_ka or 0.0) > worst[0]:
+                worst = (own.ith_ka or 0.0, bus_id, own)
         if worst is not None:
-            table.add(trafo.id, "transformer", "thermal", worst[1:], worst[0], limit, table.tk)
+            required, bus_id, own = worst
+            table.add(trafo.id, "transformer", "thermal", (bus_id, "bus"), required, limit, table.tk, own)
 
 
 def _breaker_tmin_values(doc: CircuitDocument, inputs: DutyInputs) -> dict[tuple[float, str], Mapping[str, Any]]:

@@ -16,6 +16,7 @@ from . import sources
 from .contributions import end_currents
 from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials
 from .duty_decay import MachineColumns, decay_shares
+from .duty_factors import branch_factors
 from .elements import build_network
 from .faults import sequence_currents
 from .result import ResultSet
@@ -71,8 +72,10 @@ class _CaseNetworks:
         # full converters: their injections, with the fault's source voltage c + Σ|Z_kj|·I_skPF
         s_cs, dv_cs = sources.fault_injection(use.pos, use.net.current_sources, z1_col)
         seq = sequence_currents(fault, np.array([c + s_cs]), np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
-        ends, _ = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
+        ends, (_, dv1, _, _) = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
         partials = fault_partials(use.net, bus, seq, ends)
+        # κ, m and n of the partial currents that come through non-meshed branches (§8.1.2)
+        partials.factors = branch_factors(use, bus, dv1, fault, self.case)
         if fault == "3ph" and use.net.machines:
             # which machines' decay each breaker position carries (Ib of the device)
             if id(use) not in self._machine_columns:
@@ -121,4 +124,5 @@ def attach_duty(
             values: dict[str, Any] = again.get(rs.fault, rs.case).buses
             return values
 
-        rs.duty = device_duty(doc, DutyInputs(rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin))
+        inputs = DutyInputs(rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin, rs.trail)
+        rs.duty = device_duty(doc, inputs)

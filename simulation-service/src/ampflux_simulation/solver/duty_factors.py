@@ -1,0 +1,225 @@
+"""κ and m, n of a device's own partial current where it comes through a non-meshed path.
+
+IEC 60909-0 §8.1.2: where a fault is fed from non-meshed branches, the peak current is the
+sum of the branches' partial peaks, ip = Σ_i κ_i·√2·I″k,i, each κ_i from its own R/X
+(eq. 55); §8.8 (eq. 101): Ith = I″k·√(m + n), m from κ, n from I″k/Ik. So a device whose
+partial current comes from such branches carries those branches' peak and heat, not the
+fault bus's (the standard gives no per-branch rule in meshed networks: there the duty keeps
+the bus's κ by method B or C, duty.py).
+
+For a fault at bus B, a row E at B is a non-meshed source branch when everything behind it
+(the part of the network E reaches once B is taken out) meets B through E alone (identical
+parallel circuits are one path, as for κ method B) and, with every source tied to earth,
+forms a tree: its sources sit at one bus and are reached over one path. Such a branch is
+independent of the others while B is faulted, so its own impedance Z_E (the peak network,
+R_Gf for generators) gives κ_E = κ(R_E/X_E): with a unit current drawn from B, Z_E is the
+voltage change at B over the current into E. A source connected at B itself is a branch
+with its own impedance.
+
+For a device position: `fed` (a fault at B, the device carries E's partial current) takes
+κ_E; `past` (a fault on E just past the device: everything but E) takes, when every other
+branch at B is non-meshed, Σ κ_j·|I_j| / Σ |I_j| over those branches (positive-sequence
+magnitudes), which for branches in phase is the standard's Σ ip,j. n takes the device's own
+I″k/Ik: a grid branch does not decay (Ik = I″k), a generator's Ik = λ·I_rG (its steady
+state alone, IEC 60909-0:2016), a motor's Ik = 0; unbalanced faults use n = 1, as at the bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import network as nw
+from . import peak, thermal
+from .elements import ASYNCHRONOUS, Network
+from .sequences import CaseNetworks
+
+# I″k/Ik is capped here where only motors feed a branch (Ik = 0), as at the bus (solve.py).
+MAX_IK_RATIO = 100.0
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class BranchFactors:
+    """The peak and thermal factors of a device's partial current: κ and x = I″k/Ik for n."""
+
+    kappa: float
+    ik_ratio: float
+
+    def m(self, f_hz: float, tk_s: float) -> float:
+        return float(thermal.m_factor(np.array([self.kappa]), f_hz, tk_s)[0])
+
+    def n(self, tk_s: float) -> float:
+        return float(thermal.n_factor(np.array([min(self.ik_ratio, MAX_IK_RATIO)]), tk_s)[0])
+
+
+@dataclass
+class _Branch:
+    kappa: float | None  # None: not a non-meshed source branch
+    current: float  # |I| of its positive-sequence partial current into B (per unit)
+    steady: float  # its Ik (per unit at B, same base); = current where it does not decay
+    passive: bool = False  # no source behind it: no positive-sequence current, no κ of its own
+
+
+def distinct_rows(net: Network) -> NDArray[np.bool_]:
+    """Rows that are separate paths: of identical parallel circuits (same buses, same R/X) only
+    the first counts (as solve._distinct_paths for κ method B)."""
+    lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
+    keys = np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    mask = np.zeros(len(net.f), dtype=bool)
+    mask[first] = True
+    return mask
+
+
+def branch_factors(
+    nets: CaseNetworks,
+    bus: int,
+    dv1: NDArray[np.complex128],
+    fault: str,
+    case: str,
+) -> dict[Key, tuple[BranchFactors | None, BranchFactors | None]]:
+    """{(row kind, element, end): (factors at the `fed` position, at the `past` position)} for
+    the row ends at `bus`; None where a position's current is not (all) from non-meshed
+    branches. `dv1` is the fault's positive-sequence voltage change (contributions.end_currents)."""
+    net = nets.net
+    at_bus = [
+        (r, 0 if net.f[r] == bus else 1)
+        for r in range(len(net.f))
+        if (net.f[r] == bus and net.row_ends[r][0] is not None) or (net.t[r] == bus and net.row_ends[r][1] is not None)
+    ]
+    if not at_bus:
+        return {}
+    if net.current_sources.bus.size:
+        # converters feed as current sources with no R/X of their own: the bus's factors
+        return {_key(net, r, side): (None, None) for r, side in at_bus}
+    branches = _branches(nets, bus, dv1, fault, case)
+    out: dict[Key, tuple[BranchFactors | None, BranchFactors | None]] = {}
+    for r, side in at_bus:
+        own = branches[("row", r)]
+        fed = _combine([own]) if own.kappa is not None else None
+        others = [b for key, b in branches.items() if key != ("row", r)]
+        past = _combine(others) if all(b.kappa is not None or b.passive for b in others) else None
+        out[_key(net, r, side)] = (fed, past)
+    return out
+
+
+def _key(net: Network, r: int, side: int) -> Key:
+    return (net.row_kind[r], net.row_element[r], str(net.row_ends[r][side]))
+
+
+def _combine(branches: list[_Branch]) -> BranchFactors | None:
+    """κ weighted by the branches' currents (Σ κ_j·|I_j| / Σ |I_j|) and their I″k/Ik; passive
+    branches carry nothing and are left out."""
+    branches = [b for b in branches if not b.passive]
+    current = sum(b.current for b in branches)
+    if current <= 0.0:
+        return None
+    kappa = sum(float(b.kappa or 0.0) * b.current for b in branches) / current
+    steady = sum(b.steady for b in branches)
+    return BranchFactors(kappa, current / steady if steady > 0 else MAX_IK_RATIO)
+
+
+def _branches(
+    nets: CaseNetworks, bus: int, dv1: NDArray[np.complex128], fault: str, case: str
+) -> dict[tuple[str, int], _Branch]:
+    """Every branch meeting at `bus`: each row at it (key ("row", r)) and each source connected
+    at it (key ("shunt", s))."""
+    net = nets.net
+    touches = (net.f == bus) | (net.t == bus)
+    rows = np.flatnonzero(touches)
+    distinct = distinct_rows(net)
+    label = nw.islands(net.n_bus, net.f, net.t, ~touches)
+    size = np.bincount(label)
+    inside = ~touches & distinct
+    edges = np.bincount(label[net.f[inside]], minlength=size.size)
+    source_buses = np.unique(net.sh_bus)
+    sources = np.bincount(label[source_buses], minlength=size.size)
+    # rows from B into each part (identical parallel circuits once)
+    entries = np.bincount(
+        label[np.where(net.f[rows] == bus, net.t[rows], net.f[rows])[distinct[rows]]], minlength=size.size
+    )
+
+    # Z_E of each row from a unit current drawn at B in the peak network (R_Gf for generators)
+    dv_peak = -nets.peak.columns(np.array([bus]))[:, 0]
+    stamps = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
+    ibase = net.sn_mva / (np.sqrt(3.0) * net.base_kv)
+    out: dict[tuple[str, int], _Branch] = {}
+    for r in rows.tolist():
+        from_side = bool(net.f[r] == bus)
+        far = int(net.t[r] if from_side else net.f[r])
+        part = int(label[far])
+        current = abs(_into_row(stamps[r], dv1, net, r, from_side))
+        steady = current
+        kappa: float | None = None
+        if sources[part] == 0:
+            # nothing behind it feeds a fault (no positive-sequence current): it weighs nothing
+            out[("row", r)] = _Branch(None, current, current, passive=True)
+            continue
+        # a tree with the earth node: sources at one bus (edges + 1 source bus = buses), one entry
+        if entries[part] == 1 and sources[part] == 1 and edges[part] + 1 == size[part]:
+            into = _into_row(stamps[r], dv_peak, net, r, from_side)
+            if abs(into) > 0:
+                z = dv_peak[bus] / into
+                kappa = float(peak.kappa(np.array([z.real / z.imag]))[0])
+            source_bus = int(source_buses[label[source_buses] == part][0])
+            steady = current / _ik_ratio(net, source_bus, dv1, fault, case, ibase)
+        out[("row", r)] = _Branch(kappa, current, steady)
+    for s in np.flatnonzero(net.sh_bus == bus).tolist():
+        z_peak = complex(net.sh_z_peak[s])
+        current = abs(dv1[bus] / net.sh_z[s])
+        ratio = _ik_ratio(net, bus, dv1, fault, case, ibase, only=s)
+        out[("shunt", s)] = _Branch(
+            float(peak.kappa(np.array([z_peak.real / z_peak.imag]))[0]), current, current / ratio
+        )
+    return out
+
+
+def _into_row(
+    stamp: NDArray[np.complex128], dv: NDArray[np.complex128], net: Network, r: int, from_side: bool
+) -> complex:
+    vf, vt = dv[net.f[r]], dv[net.t[r]]
+    return complex(stamp[0] * vf + stamp[1] * vt if from_side else stamp[2] * vf + stamp[3] * vt)
+
+
+def _ik_ratio(
+    net: Network,
+    source_bus: int,
+    dv1: NDArray[np.complex128],
+    fault: str,
+    case: str,
+    ibase: NDArray[np.float64],
+    only: int | None = None,
+) -> float:
+    """I″k/Ik of the sources at `source_bus` (or of the one shunt `only`): their initial
+    currents' phasor sum over the sum of their steady-state currents. 1 for unbalanced faults."""
+    if fault != "3ph":
+        return 1.0
+    shunts = [only] if only is not None else np.flatnonzero(net.sh_bus == source_bus).tolist()
+    machines = {m.shunt: m for m in net.machines}
+    initial = 0j
+    steady = 0.0
+    for s in shunts:
+        i_s = -dv1[source_bus] / net.sh_z[s]
+        initial += i_s
+        m = machines.get(s)
+        if m is None:
+            steady += abs(i_s)  # a grid (or doubly fed unit): no decay
+        elif m.kind in ASYNCHRONOUS:
+            continue  # a motor alone: Ik = 0
+        else:
+            ratio = abs(i_s) * ibase[source_bus] / m.ir_ka
+            lam = thermal.steady_state_lambda(
+                np.array([ratio]),
+                xdss_pu=m.xdss_pu,
+                xdsat_pu=m.xdsat_pu,
+                sin_phi=m.sin_phi,
+                e_f_pu=m.e_fmax_pu if case == "max" else 1.0,
+            )
+            steady += float(lam[0]) * m.ir_ka / ibase[source_bus]
+    return abs(initial) / steady if steady > 0 else MAX_IK_RATIO
