@@ -463,3 +463,46 @@ def test_a_meshed_feeder_keeps_the_buses_kappa() -> None:
     # the worse position (fault at A: T's current; just past CB-T: the rest) with the bus's ip in proportion
     carried = max(abs(i_t), abs(both - i_t + E / complex(0.3 * x_q, x_q)))
     assert making["required_ka"] == pytest.approx(rs.buses["A"]["ip_ka"] * carried / ikss, rel=1e-9)
+
+
+def generator_feeder(with_grid: bool, **study: Any) -> dict[str, Any]:
+    """Bus A (20 kV) fed by a weak grid Q (30 MVA) and, through a breaker CB-G and a 2 km cable, by a 20 kV
+    10 MVA generator G at bus B (x″d 0.14, cos φ 0.8)."""
+    data: dict[str, Any] = {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "generator-feeder",
+        "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 0.5, "duty": True, **study},
+        "buses": [{"id": "A", "vn_kv": UN}, {"id": "B", "vn_kv": UN}],
+        "ext_grids": [{"id": "Q", "bus": "A", "s_sc_max_mva": 30.0, "rx_max": 0.1}] if with_grid else [],
+        "lines": [
+            {"id": "L", "from_bus": "A", "to_bus": "B", "length_km": 2.0, "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.12}
+        ],
+        "generators": [
+            {"id": "G", "bus": "B", "sn_mva": 10.0, "vn_kv": UN, "xdss_pu": 0.14, "rdss_pu": 0.005, "cos_phi": 0.8}
+        ],
+        "switches": [{"id": "CB-G", "bus": "A", "element": "L", "ratings": {"making_ka": 40.0, "short_time_ka": 16.0}}],
+    }
+    return data
+
+
+def test_a_generator_feeder_breaker_takes_the_generators_kappa_and_decay() -> None:
+    # with A faulted, G's branch is independent of the grid: its partial current, κ and Ik are
+    # those of a fault at A fed by G alone (§8.1.2), where the standard's single-fed rules
+    # apply: κ of the branch's R/X with R_Gf (eq. 55, topology radial), Ik = λ·I_rG and n of
+    # I″kG/Ik (§8.8), so the breaker's duty with the grid equals G's own fault at A
+    rows, rs = duty_rows(generator_feeder(True))
+    alone = solve_study(parse_circuit(generator_feeder(False, topology="radial", duty=False))).get("3ph", "max")
+    i_g, trail = alone.buses["A"]["ikss_ka"], alone.trail["A"]
+    assert trail["n"] < 1.0  # G decays: I″kG/Ik > 1, so n < 1 (Fig. 22)
+    making = rows[("CB-G", "making")]
+    assert (making["fault_position"], making["kappa_method"]) == ("bus", "branch")
+    assert making["kappa"] == pytest.approx(trail["kappa"], rel=1e-9)
+    assert making["required_ka"] == pytest.approx(alone.buses["A"]["ip_ka"], rel=1e-9)
+    thermal = rows[("CB-G", "thermal")]
+    assert thermal["fault_position"] == "bus"
+    expected = i_g * math.sqrt(m_factor(trail["kappa"], 0.5) + trail["n"])  # Ith = I″k·√(m + n)
+    assert thermal["required_ka"] == pytest.approx(expected, rel=1e-9)
+    # not the bus's factors (there the grid's undecaying current sets Ik = I″k,M, n = 1)
+    assert rs.trail["A"]["n"] == 1.0
+    assert thermal["required_ka"] != pytest.approx(rs.buses["A"]["ith_ka"] * i_g / rs.buses["A"]["ikss_ka"], rel=1e-3)
