@@ -32,7 +32,9 @@ async def test_sse_streams_tokens_then_complete_and_stores_the_whole_text(h, com
     tokens = [e for e in events if e["event"] == "token"]
     assert len(tokens) == -(-len(text) // 5)
     assert "".join(e["data"]["text"] for e in tokens) == text
-    assert [int(e["id"]) for e in events] == list(range(1, len(events) + 1))
+    # Ids are text offsets: a token's is the characters delivered up to its end, complete's two more.
+    offsets = [sum(len(t["data"]["text"]) for t in tokens[: i + 1]) for i in range(len(tokens))]
+    assert [int(e["id"]) for e in events] == [*offsets, len(text) + 2]
     complete = events[-1]
     assert complete["event"] == "complete" and complete["data"]["full_text"] == text
     assert complete["data"]["message_id"] == r.headers["x-message-id"]
@@ -65,7 +67,7 @@ async def test_a_client_that_goes_away_loses_nothing_and_reattaches_for_the_rest
         headers={**user.headers, "Last-Event-ID": last_id},
     )
     rest = h.parse_sse(r.text)
-    assert int(rest[0]["id"]) == int(last_id) + 1
+    assert int(rest[0]["id"]) > int(last_id)
     got = "".join(e["data"]["text"] for e in seen) + "".join(e["data"]["text"] for e in rest if e["event"] == "token")
     assert got == text
     assert rest[-1]["event"] == "complete"
@@ -81,7 +83,9 @@ async def test_a_finished_reply_forgotten_by_memory_is_served_from_the_store(h, 
     h.client.app.state.generations._live.clear()  # as after stream_keep_s, or on another replica
     r = await h.client.get(f"/ai/conversations/{conv['id']}/messages/{message_id}/stream", headers=user.headers)
     events = h.parse_sse(r.text)
-    assert [e["event"] for e in events] == ["complete"] and events[0]["data"]["full_text"] == "Echo: hi"
+    # No Last-Event-ID: the whole text, then complete, with the ids the live stream gave them.
+    assert [(e["event"], e["id"]) for e in events] == [("token", "8"), ("complete", "10")]
+    assert events[0]["data"]["text"] == "Echo: hi" and events[1]["data"]["full_text"] == "Echo: hi"
 
 
 async def test_provider_500_is_a_502_problem_and_a_failed_message(h, company, fake):

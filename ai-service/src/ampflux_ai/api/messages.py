@@ -15,6 +15,7 @@ from ampflux_shared.errors import ProblemError, field_error, not_found, validati
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import conversations
+from ..domain.generation import StreamEvent, event_id, stored_events
 from ..models import Message
 from ..schemas import MessageCreate, MessageRead
 from .deps import PROVIDER_RESPONSES, DatabaseDep, HubDep, SessionDep, SettingsDep
@@ -114,52 +115,53 @@ async def follow_message(
     if generation is not None:
         return StreamingResponse(sse_stream(generation, after), media_type=EVENT_STREAM, headers=SSE_HEADERS)
     deadline = settings.provider_timeout_s * settings.max_tool_rounds
-    stream = _from_store(db, message_id, deadline, settings.stream_flush_s)
+    stream = _from_store(db, message_id, after, deadline, settings.stream_flush_s)
     return StreamingResponse(stream, media_type=EVENT_STREAM, headers=SSE_HEADERS)
 
 
-async def _from_store(db, message_id: uuid.UUID, deadline_s: float, poll_s: float) -> AsyncIterator[str]:
+async def _from_store(db, message_id: uuid.UUID, after: int, deadline_s: float, poll_s: float) -> AsyncIterator[str]:
     """Not in this process's memory (finished long ago, or written by another replica): the
-    stored text so far as one `token` event, then what is stored after it as it arrives, then
-    the end. Stored replies carry no event ids (the writer's ids live in its own process), so
-    each re-attach here starts from the beginning of the text."""
-    from ..domain.generation import StreamEvent
-
+    events after `after` that the stored text and tool calls give (the text so far as one
+    `token` event, with the id of its last character), then what is stored after it as it
+    arrives, then the end. The ids are the writer's own (domain/generation.py), so a client
+    that re-attaches here with its Last-Event-ID gets exactly the rest."""
     yield ": stored\n\n"
     give_up = time.monotonic() + deadline_s
-    sent = 0
-    followed = False  # it was still streaming when this stream began
+    sent = after
     while True:
         async with db.session() as session:
             message = await session.get(Message, message_id)
         if message is None:
             break
-        followed = followed or message.status == "streaming"
-        if message.status == "streaming" and len(message.content) > sent:
-            yield _unnumbered(StreamEvent(0, "token", {"text": message.content[sent:]}))
-            sent = len(message.content)
+        fresh = stored_events(message.content, message.tool_calls, sent)
+        if fresh:
+            yield "".join(sse(event) for event in fresh)
+            sent = fresh[-1].id
         if message.status != "streaming" or time.monotonic() > give_up:
             break
         await asyncio.sleep(poll_s)
+    mid = str(message_id)
     if message is None or message.status == "streaming":
-        gone = "the reply is no longer being written"
-        end = StreamEvent(0, "error", {"message_id": str(message_id), "message": gone})
-    elif message.status == "failed":
+        # No id: nothing of the reply has ended (a later re-attach may still get the rest).
+        yield sse_unnumbered(
+            StreamEvent(0, "error", {"message_id": mid, "message": "the reply is no longer being written"})
+        )
+        return
+    end_id = event_id("complete", len(message.content), len(message.tool_calls))
+    if message.status == "failed":
         end = StreamEvent(
-            0, "error", {"message_id": str(message_id), "message": message.error, "partial_text": message.content}
+            end_id, "error", {"message_id": mid, "message": message.error, "partial_text": message.content}
         )
     else:
-        if followed and len(message.content) > sent:  # the rest of a reply followed while it streamed
-            yield _unnumbered(StreamEvent(0, "token", {"text": message.content[sent:]}))
         usage = {
             "prompt_tokens": message.tokens_in,
             "completion_tokens": message.tokens_out,
             "total_tokens": message.tokens_in + message.tokens_out,
         }
-        end = StreamEvent(0, "complete", {"message_id": str(message_id), "full_text": message.content, "usage": usage})
-    yield _unnumbered(end)
+        end = StreamEvent(end_id, "complete", {"message_id": mid, "full_text": message.content, "usage": usage})
+    yield sse(end)
 
 
-def _unnumbered(event) -> str:
-    # sse() without the `id:` line: see _from_store.
+def sse_unnumbered(event: StreamEvent) -> str:
+    # sse() without the `id:` line: an end that is not the reply's own.
     return sse(event).split("\n", 1)[1]

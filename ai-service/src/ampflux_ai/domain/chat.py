@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from openai import AsyncOpenAI, OpenAIError
 
 from ..metrics import AIMetrics
+from .generation import TOOL_OFFSET
 from .provider import outcome_of
 from .provider_stream import chat_chunks
 
@@ -103,6 +104,8 @@ async def run_reply(
                 "arguments": call["arguments"] or {},
                 "ok": ok,
                 "result": result,
+                # Where it came in the text: a stored reply's events in their order, with their ids.
+                TOOL_OFFSET: len(draft.text),
             }
             draft.tool_calls.append(record)
             await sink("tool_result", {"id": call["id"], "name": call["name"], "ok": ok, "result": result})

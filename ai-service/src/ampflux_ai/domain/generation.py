@@ -5,11 +5,25 @@ The task writes each event (token, tool_call, tool_result, complete, error) into
 WebSockets and JSON answers only follow it from an event id, so a client that disconnects
 loses nothing and one that re-attaches (`Last-Event-ID`) gets the rest. A finished generation
 stays in memory `keep_s`; after that (or on another replica) the stored message answers.
+
+Event ids are derived from the reply itself, not counted per process, so the memory of the
+replica writing a reply and the stored message (another replica, or later) give every event the
+same id and a client re-attaching anywhere gets exactly the rest. With `c` characters of text
+delivered and `k` tool calls finished (their results written):
+
+- a `token` event ending at character `c`: `c + 2k` (each character of text adds one);
+- the `tool_call` of call `k + 1`: `c + 2k + 1`; its `tool_result`: `c + 2(k + 1)`;
+- `complete` or `error` (always the last): `c + 2k + 2`.
+
+Each tool call's record (stored on the message) keeps `text_offset`, the characters of text
+written before it, so the stored text and tool calls give back the order of the events
+(`stored_events`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -28,17 +42,70 @@ class StreamEvent:
     data: dict[str, Any]
 
 
+TOOL_OFFSET = "text_offset"  # a stored tool call's key: the characters of text written before it
+
+
+def event_id(type: str, chars: int, tools_done: int) -> int:
+    """The id of an event of `type` with `chars` characters of text delivered (a token: up to
+    its end) and `tools_done` tool calls finished (a tool_result: its own included)."""
+    base = chars + 2 * tools_done
+    if type == "tool_call":
+        return base + 1
+    if type in ("complete", "error"):
+        return base + 2
+    return base  # token, tool_result
+
+
+def stored_events(text: str, tool_calls: list[dict[str, Any]], after: int = 0) -> list[StreamEvent]:
+    """The token, tool_call and tool_result events of a stored reply (its text and tool calls
+    as stored so far) whose ids are above `after`, with the ids the writer gave them; the text
+    between two tool calls comes as one token event (or the part of it after `after`)."""
+    out: list[StreamEvent] = []
+    cursor = 0
+
+    def text_up_to(end: int, done: int) -> None:
+        nonlocal cursor
+        # Character i (0-based) has the id i + 1 + 2 * done: start at the first one above `after`.
+        start = max(cursor, after - 2 * done)
+        if end > start:
+            out.append(StreamEvent(event_id("token", end, done), "token", {"text": text[start:end]}))
+        cursor = max(cursor, end)
+
+    previous = 0
+    for done, call in enumerate(tool_calls):
+        # A record stored before offsets were kept: taken as written where the one before it was.
+        offset = min(max(int(call.get(TOOL_OFFSET, previous) or 0), previous), len(text))
+        previous = offset
+        text_up_to(offset, done)
+        events = (
+            ("tool_call", {"id": call.get("id"), "name": call.get("name"), "arguments": call.get("arguments")}),
+            ("tool_result", {k: call.get(k) for k in ("id", "name", "ok", "result")}),
+        )
+        for type, data in events:
+            number = event_id(type, offset, done + (type == "tool_result"))
+            if number > after:
+                out.append(StreamEvent(number, type, data))
+    text_up_to(len(text), len(tool_calls))
+    return out
+
+
 @dataclass
 class Generation:
     message_id: uuid.UUID
     events: list[StreamEvent] = field(default_factory=list)
     done: bool = False
     finished_at: float | None = None
+    chars: int = 0  # characters of text emitted
+    tools_done: int = 0  # tool results emitted
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
         async with self._changed:
-            self.events.append(StreamEvent(len(self.events) + 1, type, data))
+            if type == "token":
+                self.chars += len(data.get("text") or "")
+            elif type == "tool_result":
+                self.tools_done += 1
+            self.events.append(StreamEvent(event_id(type, self.chars, self.tools_done), type, data))
             if type in ("complete", "error"):
                 self.done = True
                 self.finished_at = time.monotonic()
@@ -53,7 +120,8 @@ class Generation:
     async def batches(self, after: int = 0) -> AsyncIterator[list[StreamEvent]]:
         """Like `follow`, but everything that arrived since the last wake-up at once: a slow
         reader (or a busy server) writes one chunk per batch instead of one per token."""
-        seen = after
+        # Ids grow by more than one: start after the last event with an id up to `after`.
+        seen = bisect.bisect_right(self.events, after, key=lambda e: e.id)
         while True:
 
             def ready(n: int = seen) -> bool:
@@ -63,9 +131,14 @@ class Generation:
                 await self._changed.wait_for(ready)
                 fresh = self.events[seen:]
                 finished = self.done
+            seen += len(fresh)
+            if fresh and fresh[0].type == "token" and fresh[0].id - len(fresh[0].data["text"]) < after:
+                # `after` falls inside this token (ids count characters, so any id means a point
+                # in the text, not only the writer's event ends): only its characters above it.
+                first, text = fresh[0], fresh[0].data["text"]
+                fresh = [StreamEvent(first.id, "token", {**first.data, "text": text[after - first.id :]}), *fresh[1:]]
             if fresh:
                 yield fresh
-            seen += len(fresh)
             if finished and seen >= len(self.events):
                 return
 
