@@ -1,5 +1,6 @@
-"""A run's bus rows go into the database and come back as they were solved: on PostgreSQL
-(COPY text) and SQLite (batched INSERTs), with awkward bus ids and non-finite numbers."""
+"""A run's result sets go into the database as one compressed document each and their buses
+come back as they were solved, in document order, on PostgreSQL and SQLite, with awkward bus
+ids, non-finite numbers and nulls; pages and bus filters read the same rows."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 
 from ampflux_shared.db import Database
+from ampflux_shared.pagination import PageParams
 from ampflux_simulation.config import Settings
 from ampflux_simulation.domain import results
+from ampflux_simulation.domain.packed import pack_result_sets
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyRun
 
@@ -56,15 +59,37 @@ async def _store_and_read(url: str) -> list[tuple[str, str, str, dict[str, Any],
                     bus_count=len(BUS_IDS),
                 )
             )
+        # stored in document order whatever order the solver reported the buses in
         order = {b: i for i, b in enumerate(BUS_IDS)}
+        reported = _result_sets()
+        for rs in reported:
+            rs["buses"] = dict(reversed(rs["buses"].items()))
         async with database.session() as session:
-            written = await results.store_results(session, run_id, _result_sets(), order)
+            written = await results.store_results(session, run_id, pack_result_sets(reported, order))
         assert written == 2 * len(BUS_IDS)
+        decoded = results.DecodedSets(max_buses=100)
         async with database.session() as session:
-            return [
+            sets = await results.result_sets(session, run_id)
+            assert [rs.bus_count for rs in sets] == [len(BUS_IDS)] * 2
+            rows = [
                 (row.fault, row.case, row.bus_id, row.values, row.trail)
-                async for row in results.iter_bus_results(session, run_id)
+                async for row in results.iter_bus_results(session, decoded, sets)
             ]
+            # a page across the two sets, and a bus filter, read the same rows
+            page = await results.bus_results_page(session, decoded, sets, paging=PageParams(page=2, page_size=5))
+            assert page.total == len(rows)
+            assert [(r.fault, r.bus_id, r.bus_index) for r in page.items] == [
+                (fault, bus_id, order[bus_id]) for fault, _, bus_id, _, _ in rows[5:10]
+            ]
+            wanted = [BUS_IDS[3], BUS_IDS[0], "missing", BUS_IDS[0]]
+            filtered = await results.bus_results_page(
+                session, decoded, sets, buses=wanted, paging=PageParams(page=1, page_size=100)
+            )
+            assert [(r.fault, r.bus_id) for r in filtered.items] == [
+                (f, b) for f in ("3ph", "1ph") for b in (BUS_IDS[0], BUS_IDS[3])
+            ]
+            assert filtered.total == 4
+            return rows
     finally:
         await database.engine.dispose()
 
@@ -77,9 +102,9 @@ def _expected() -> list[tuple[str, str, str, dict[str, Any], Any]]:
 
 
 @pytest.mark.postgres
-async def test_bus_rows_round_trip_on_postgresql(postgres_url: str) -> None:
+async def test_result_sets_round_trip_on_postgresql(postgres_url: str) -> None:
     assert await _store_and_read(postgres_url) == _expected()
 
 
-async def test_bus_rows_round_trip_on_sqlite(tmp_path: Path) -> None:
+async def test_result_sets_round_trip_on_sqlite(tmp_path: Path) -> None:
     assert await _store_and_read(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}") == _expected()

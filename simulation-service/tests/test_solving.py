@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ampflux_simulation.config import Settings
+from ampflux_simulation.domain.packed import unpack_buses
 from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child
 from ampflux_simulation.solver import SolverError
 
@@ -26,11 +27,15 @@ async def test_a_solve_reports_result_sets_in_fault_then_case_order_with_progres
 
     outcome = await solve_in_child(request_for(document), time_limit_s=60, on_progress=on_progress)
     assert outcome.status is SolveStatus.OK
-    assert [(s["fault"], s["case"]) for s in outcome.result_sets] == [
+    assert [(s.fault, s.case) for s in outcome.result_sets] == [
         (f, c) for f in document["study"]["faults"] for c in document["study"]["cases"]
     ]
     assert progress == [0.5, 1.0]
-    assert outcome.bus_order[document["buses"][0]["id"]] == 0
+    # each set's buses come packed, in the document's order
+    buses = unpack_buses(outcome.result_sets[0].buses_z)
+    assert buses.ids == [bus["id"] for bus in document["buses"]]
+    assert buses.index == list(range(len(document["buses"])))
+    assert outcome.result_sets[0].bus_count == len(document["buses"])
 
 
 async def test_a_document_the_child_cannot_read_fails_with_every_problem(helpers):

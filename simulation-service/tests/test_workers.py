@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from ampflux_simulation.migrate import migrate
-from ampflux_simulation.models import StudyBusResult, event_tables
+from ampflux_simulation.models import StudyResultSet, event_tables
 from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tcp_proxy import TcpProxy
@@ -124,10 +124,13 @@ async def _bounded(what: str, context, timeout: float = 60.0):
 
 
 async def result_rows(api, run_id: str) -> int:
+    """Bus results stored for the run, over all its result sets."""
     async with api.app.state.db.session() as session:
         return int(
             await session.scalar(
-                select(func.count()).select_from(StudyBusResult).where(StudyBusResult.run_id == uuid.UUID(run_id))
+                select(func.coalesce(func.sum(StudyResultSet.bus_count), 0)).where(
+                    StudyResultSet.run_id == uuid.UUID(run_id)
+                )
             )
         )
 

@@ -263,9 +263,9 @@ def account_runs(
         )
         rows = dict(
             conn.execute(
-                text("SELECT run_id, count(*) FROM study_bus_results WHERE run_id IN :ids GROUP BY run_id").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
+                text(
+                    "SELECT run_id, sum(bus_count) FROM study_result_sets WHERE run_id IN :ids GROUP BY run_id"
+                ).bindparams(bindparam("ids", expanding=True)),
                 {"ids": ids},
             ).all()
         )

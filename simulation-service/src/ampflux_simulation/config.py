@@ -38,6 +38,9 @@ class Settings(ServiceSettings):
     # Server-Sent Events: how often the stream looks at the run, and a keep-alive comment.
     events_poll_s: float = Field(default=0.5, gt=0)
     events_keepalive_s: float = Field(default=15.0, gt=0)
+    # API: bus rows of decoded result sets kept in memory per process (a 3,000-bus set with
+    # trails is ~4 MB decoded), so paging through a set decodes it once; 0: decode every read.
+    results_cache_buses: int = Field(default=50_000, ge=0)
     # Refresh of the queue-depth, worker-count and runs-by-state gauges.
     metrics_refresh_s: float = Field(default=5.0, gt=0)
 

@@ -16,6 +16,7 @@ from ampflux_shared.security import JWKSVerifier
 
 from .api import circuit_simulate, events_stream, results, simulations
 from .config import Settings
+from .domain import results as results_domain
 from .domain import runs
 from .jobs import JobRunner, RabbitJobQueue, heartbeat, subscribe_in_process
 from .metrics import SimulationMetrics
@@ -42,6 +43,7 @@ def create_app(
     async def on_startup(app: FastAPI) -> None:
         metrics = SimulationMetrics.of(app.state.metrics)
         app.state.simulation_metrics = metrics
+        app.state.decoded_sets = results_domain.DecodedSets(settings.results_cache_buses)
         app.state.project_client = ProjectClient(
             settings.project_url, timeout_s=settings.project_timeout_s, transport=project_transport
         )

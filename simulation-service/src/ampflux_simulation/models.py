@@ -1,9 +1,11 @@
 """Tables of the simulation service: study runs, their inputs and their results.
 
-Results are stored one row per (run, fault, case, bus): a 20k-bus study with four faults
-and two cases is 160k small rows, which PostgreSQL pages, filters by bus and fault, joins
-for comparisons and streams for downloads with plain indexed queries. What is per result
-set rather than per bus (quantities, omitted, branch contributions) sits in its own table.
+Results are stored one row per (run, fault, case): what is per result set (quantities,
+omitted, branch contributions, duty) as JSON, and the set's buses with their trails as one
+compressed document (`domain/packed.py`), written in one INSERT. The API decodes a set to
+page, filter, download and compare it, and keeps recently decoded sets in memory. Until
+migration 0005 the buses were one row each (`study_bus_results`): 6,000 rows per 3,000-bus
+run, whose ingestion cost PostgreSQL more CPU than the rest of storing the run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Float,
     ForeignKey,
     Index,
@@ -120,7 +121,7 @@ class StudyInput(Base):
 
 
 class StudyResultSet(Base):
-    """One (fault, case) of a finished run: what it reports, and what is per set."""
+    """One (fault, case) of a finished run: what it reports, what is per set, and its buses."""
 
     __tablename__ = "study_result_sets"
 
@@ -131,19 +132,9 @@ class StudyResultSet(Base):
     quantities: Mapped[list[str]] = mapped_column(JSONValue)
     # omitted, branches, voltages: whatever the set carries besides buses and trail.
     extra: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
-
-
-class StudyBusResult(Base):
-    __tablename__ = "study_bus_results"
-    __table_args__ = (Index("ix_study_bus_results_run_bus", "run_id", "bus_id"),)
-
-    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("study_runs.id", ondelete="CASCADE"), primary_key=True)
-    fault: Mapped[str] = mapped_column(String(8), primary_key=True)
-    case: Mapped[str] = mapped_column(String(8), primary_key=True)
-    # The bus's position in the document: a stable page order that is not alphabetical.
-    bus_index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bus_id: Mapped[str] = mapped_column(String(200))
-    # json, not jsonb, on PostgreSQL: written 6,000 rows per run and only ever read whole, so
-    # the text is kept as sent instead of being parsed into jsonb (migration 0004)
-    values: Mapped[dict[str, Any]] = mapped_column(JSON)
-    trail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # How many buses `buses_z` holds: pages are counted and placed without decoding it.
+    bus_count: Mapped[int] = mapped_column(Integer)
+    # The set's buses, values and trails, zlib-compressed JSON (domain/packed.py). Deferred:
+    # listing a run's sets never loads them; storage EXTERNAL on PostgreSQL (migration 0005),
+    # so the database does not try to compress them again.
+    buses_z: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -16,7 +16,7 @@ from ..domain import export, results
 from ..models import RunStatus, StudyResultSet, StudyRun
 from ..schemas import BusResultRead, ResultSetRead, ResultsPage
 from .access import visible_run
-from .deps import DatabaseDep, PageDep, SessionDep
+from .deps import DatabaseDep, DecodedSetsDep, PageDep, SessionDep
 
 router = APIRouter(prefix="/simulations", tags=["results"], dependencies=[scoped("simulations")])
 
@@ -39,6 +39,7 @@ async def get_results(
     run_id: uuid.UUID,
     request: Request,
     session: SessionDep,
+    decoded: DecodedSetsDep,
     principal: CurrentPrincipal,
     paging: PageDep,
     bus: BusFilter = None,
@@ -49,15 +50,11 @@ async def get_results(
     """One page of per-bus results, in result-set then document bus order."""
     run = await visible_run(request, session, principal, run_id)
     _require_results(run)
-    rows = await results.bus_results_page(session, run.id, buses=bus, faults=fault, cases=case, paging=paging)
-    sets = await results.result_sets(session, run.id)
+    sets = await results.result_sets(session, run.id, faults=fault, cases=case)
+    rows = await results.bus_results_page(session, decoded, sets, buses=bus, paging=paging)
     return ResultsPage(
         run_id=run.id,
-        result_sets=[
-            ResultSetRead(**results.set_read(rs))
-            for rs in sets
-            if (not fault or rs.fault in fault) and (not case or rs.case in case)
-        ],
+        result_sets=[ResultSetRead(**results.set_read(rs)) for rs in sets],
         items=[
             BusResultRead(
                 fault=r.fault,
@@ -84,6 +81,7 @@ async def download_results(
     run_id: uuid.UUID,
     request: Request,
     database: DatabaseDep,
+    decoded: DecodedSetsDep,
     principal: CurrentPrincipal,
     format: Literal["csv", "json"] = "csv",
     bus: BusFilter = None,
@@ -96,24 +94,20 @@ async def download_results(
     ] = "buses",
 ) -> Response:
     """Every matching result as CSV (one row per fault, case and bus) or as FORMAT.md
-    `result_sets` JSON, streamed so that a 20k-bus run never sits in memory at once; with
+    `result_sets` JSON, streamed a result set at a time; with
     `table=duty` the equipment duty rows instead (per device, check, fault and case; `bus`
     filters by the device's location)."""
     async with database.session() as session:
         run = await visible_run(request, session, principal, run_id)
         _require_results(run)
-        sets = [
-            rs
-            for rs in await results.result_sets(session, run.id)
-            if (not fault or rs.fault in fault) and (not case or rs.case in case)
-        ]
+        sets = await results.result_sets(session, run.id, faults=fault, cases=case)
     if table == "duty":
         return _duty_download(run, sets, format, bus)
 
     async def body():
         # A session of its own: the response outlives the route function.
         async with database.session() as session:
-            rows = results.iter_bus_results(session, run.id, buses=bus, faults=fault, cases=case)
+            rows = results.iter_bus_results(session, decoded, sets, buses=bus)
             if format == "csv":
                 chunks = export.csv_chunks(export.csv_columns(sets), rows)
             else:

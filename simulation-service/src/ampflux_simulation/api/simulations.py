@@ -27,7 +27,7 @@ from ..schemas import (
     SimulationRead,
 )
 from .access import bearer_token, require_project, require_project_role, visible_run
-from .deps import RUN_ROLES, PageDep, RunnerPrincipal, SessionDep
+from .deps import RUN_ROLES, DecodedSetsDep, PageDep, RunnerPrincipal, SessionDep
 from .views import run_read
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], dependencies=[scoped("simulations")])
@@ -138,6 +138,7 @@ async def list_simulations(
 async def compare_simulations(
     request: Request,
     session: SessionDep,
+    decoded: DecodedSetsDep,
     principal: CurrentPrincipal,
     paging: PageDep,
     a: uuid.UUID,
@@ -151,7 +152,9 @@ async def compare_simulations(
         run = await visible_run(request, session, principal, run_id)
         if run.run_status is not RunStatus.SUCCEEDED:
             raise conflict(f"run {run_id} is {run.status}; only succeeded runs have results")
-    items, total = await compare_domain.compare_runs(session, a, b, faults=fault, cases=case, buses=bus, paging=paging)
+    items, total = await compare_domain.compare_runs(
+        session, decoded, a, b, faults=fault, cases=case, buses=bus, paging=paging
+    )
     largest: dict[str, float] = {}
     for item in items:
         for q, d in item.quantities.items():

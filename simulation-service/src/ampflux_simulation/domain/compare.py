@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.pagination import PageParams
 
-from ..models import StudyBusResult
+from . import results
+from .results import DecodedSets
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def compare_values(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[s
 
 async def compare_runs(
     session: AsyncSession,
+    decoded: DecodedSets,
     run_a: uuid.UUID,
     run_b: uuid.UUID,
     *,
@@ -58,51 +59,23 @@ async def compare_runs(
     buses: Sequence[str] | None = None,
     paging: PageParams,
 ) -> tuple[list[BusComparison], int]:
-    """One page of the union of both runs' (fault, case, bus) keys, ordered by them."""
+    """One page of the union of both runs' (fault, case, bus) keys, ordered by them
+    (code point order, as PostgreSQL's C collation and SQLite order text)."""
 
-    def keys_of(run_id: uuid.UUID):
-        q = select(StudyBusResult.fault, StudyBusResult.case, StudyBusResult.bus_id).where(
-            StudyBusResult.run_id == run_id
-        )
-        if faults:
-            q = q.where(StudyBusResult.fault.in_(list(faults)))
-        if cases:
-            q = q.where(StudyBusResult.case.in_(list(cases)))
-        if buses:
-            q = q.where(StudyBusResult.bus_id.in_(list(buses)))
-        return q
+    async def values_of(run_id: uuid.UUID) -> dict[tuple[str, str, str], dict[str, Any]]:
+        found: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for rs in await results.result_sets(session, run_id, faults=faults, cases=cases):
+            table = await decoded.table(session, rs)
+            positions = table.positions_of(buses) if buses else range(len(table))
+            for i in positions:
+                found[(rs.fault, rs.case, table.ids[i])] = table.values[i]
+        return found
 
-    keys = union(keys_of(run_a), keys_of(run_b)).subquery()
-    total = int(await session.scalar(select(func.count()).select_from(keys)) or 0)
-    page_keys = (
-        await session.execute(
-            select(keys.c.fault, keys.c.case, keys.c.bus_id)
-            .order_by(keys.c.fault, keys.c.case, keys.c.bus_id)
-            .offset(paging.offset)
-            .limit(paging.page_size)
-        )
-    ).all()
-    if not page_keys:
-        return [], total
-    wanted = {(k.fault, k.case, k.bus_id) for k in page_keys}
-    bus_ids = sorted({k.bus_id for k in page_keys})
-    rows = await session.execute(
-        select(
-            StudyBusResult.run_id,
-            StudyBusResult.fault,
-            StudyBusResult.case,
-            StudyBusResult.bus_id,
-            StudyBusResult.values,
-        ).where(StudyBusResult.run_id.in_([run_a, run_b]), StudyBusResult.bus_id.in_(bus_ids))
-    )
-    found: dict[tuple[uuid.UUID, str, str, str], dict[str, Any]] = {}
-    for row in rows.all():
-        key = (row.fault, row.case, row.bus_id)
-        if key in wanted:
-            found[(row.run_id, *key)] = row.values
+    a_values, b_values = await values_of(run_a), await values_of(run_b)
+    keys = sorted(a_values.keys() | b_values.keys())
+    page_keys = keys[paging.offset : paging.offset + paging.page_size]
     out = []
-    for k in page_keys:
-        a = found.get((run_a, k.fault, k.case, k.bus_id))
-        b = found.get((run_b, k.fault, k.case, k.bus_id))
-        out.append(BusComparison(k.fault, k.case, k.bus_id, a is not None, b is not None, compare_values(a, b)))
-    return out, total
+    for key in page_keys:
+        a, b = a_values.get(key), b_values.get(key)
+        out.append(BusComparison(*key, a is not None, b is not None, compare_values(a, b)))
+    return out, len(keys)

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..models import StudyBusResult, StudyResultSet
+    from ..models import StudyResultSet
+    from .results import BusRow
 
 # The duty table's columns: one row per rated device, check, fault and case (solver/duty.py).
 DUTY_COLUMNS = (
@@ -38,7 +39,7 @@ def csv_columns(sets: Sequence[StudyResultSet]) -> list[str]:
 
 
 async def csv_chunks(
-    columns: list[str], rows: AsyncIterator[StudyBusResult], *, rows_per_chunk: int = 1000
+    columns: list[str], rows: AsyncIterator[BusRow], *, rows_per_chunk: int = 1000
 ) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -76,7 +77,7 @@ def _text(value: str) -> str:
 
 
 async def json_chunks(
-    header: dict[str, Any], sets: Sequence[StudyResultSet], rows: AsyncIterator[StudyBusResult], *, with_trail: bool
+    header: dict[str, Any], sets: Sequence[StudyResultSet], rows: AsyncIterator[BusRow], *, with_trail: bool
 ) -> AsyncIterator[bytes]:
     """`{...header, "result_sets": [{fault, case, quantities, ..., "buses": {id: {q: v}}}]}`.
 

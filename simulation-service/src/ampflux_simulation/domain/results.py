@@ -1,193 +1,167 @@
-"""Storing a run's result sets and reading them back: pages, filters, full result sets."""
+"""Storing a run's result sets and reading them back: pages, filters, full result sets.
+
+A result set is one row whose buses are one compressed document (`packed.py`). Reads decode
+the sets they need, in memory, through `DecodedSets`, which keeps recently decoded sets per
+process so that paging through a big set does not decode it for every page.
+"""
 
 from __future__ import annotations
 
-import json
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-from sqlalchemy import delete, func, insert, select
+from cachetools import TTLCache
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.circuit import json_safe
 from ampflux_shared.pagination import PageParams, Rows
 
-from ..models import StudyBusResult, StudyResultSet
+from ..models import StudyResultSet
+from .packed import BusTable, PackedSet, unpack_buses
 
-# Rows per INSERT statement: big enough to be quick, small enough for any driver's limits.
-INSERT_BATCH = 2000
-SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
+# How long a decoded set stays in memory without being read.
+DECODED_TTL_S = 600.0
 
 
-async def store_results(
-    session: AsyncSession, run_id: uuid.UUID, result_sets: Sequence[Mapping[str, Any]], bus_order: Mapping[str, int]
-) -> int:
-    """Write every result set of a run; the number of bus rows written.
+@dataclass(frozen=True, slots=True)
+class BusRow:
+    """One bus of one result set: a page item, a download row."""
 
-    Any rows a previous attempt left are replaced, so the rows always belong to exactly
-    one solve (the caller holds the run's row lock and commits with the status change).
+    fault: str
+    case: str
+    bus_id: str
+    bus_index: int
+    values: dict[str, Any]
+    trail: Any
+
+
+async def store_results(session: AsyncSession, run_id: uuid.UUID, packed_sets: Sequence[PackedSet]) -> int:
+    """Write every result set of a run, one row per set in one INSERT; the number of buses
+    over all sets.
+
+    Sets a previous attempt left are replaced, so the rows always belong to exactly one
+    solve (the caller holds the run's row lock and commits with the status change).
     """
-    await session.execute(delete(StudyBusResult).where(StudyBusResult.run_id == run_id))
     await session.execute(delete(StudyResultSet).where(StudyResultSet.run_id == run_id))
-    set_rows = [
+    rows = [
         {
             "run_id": run_id,
-            "fault": rs["fault"],
-            "case": rs["case"],
+            "fault": ps.fault,
+            "case": ps.case,
             "position": position,
-            "quantities": list(rs["quantities"]),
-            "extra": json_safe({k: v for k, v in rs.items() if k not in SET_KEYS}),
+            "quantities": ps.quantities,
+            "extra": ps.extra,
+            "bus_count": ps.bus_count,
+            "buses_z": ps.buses_z,
         }
-        for position, rs in enumerate(result_sets)
+        for position, ps in enumerate(packed_sets)
     ]
-    if set_rows:
-        await session.execute(insert(StudyResultSet), set_rows)
-    if session.get_bind().dialect.name == "postgresql":
-        return await _copy_bus_rows(session, run_id, result_sets, bus_order)
-    bus_rows = [
-        {
-            "run_id": run_id,
-            "fault": fault,
-            "case": case,
-            "bus_index": bus_order[bus_id],
-            "bus_id": bus_id,
-            "values": json_safe(values),
-            "trail": json_safe(trail) if trail is not None else None,
-        }
-        for fault, case, bus_id, values, trail in _bus_rows(result_sets)
-    ]
-    for start in range(0, len(bus_rows), INSERT_BATCH):
-        await session.execute(insert(StudyBusResult), bus_rows[start : start + INSERT_BATCH])
-    return len(bus_rows)
+    if rows:
+        await session.execute(insert(StudyResultSet), rows)
+    return sum(ps.bus_count for ps in packed_sets)
 
 
-def _bus_rows(result_sets: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, str, Any, Any]]:
-    """(fault, case, bus id, values, trail or None) of every bus of every result set."""
-    for rs in result_sets:
-        trail = rs.get("trail") or {}
-        for bus_id, values in rs["buses"].items():
-            yield rs["fault"], rs["case"], bus_id, values, trail.get(bus_id)
-
-
-_COPY_COLUMNS = ("run_id", "fault", "case", "bus_index", "bus_id", "values", "trail")
-# COPY's text format: a backslash escapes, tab separates columns, newline ends a row (bus ids).
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# COPY text sent per write: bounds the memory of a 20k-bus run (160k rows).
-COPY_CHUNK_ROWS = 5000
-
-
-_encode_json = msgspec.json.Encoder().encode
-
-
-def _json_text(value: Any) -> str:
-    """JSON text for a jsonb column, escaped for COPY's text format.
-
-    msgspec's encoder takes a tenth of the json module's time on these many small objects
-    (they were the largest share of storing a run). It writes NaN and infinities as null, so a
-    text with a null in it (rare: solver rows hold neither None nor non-finite numbers) is
-    made again the old way, with `json_safe`'s spelling; so is anything msgspec cannot encode.
-    JSON text has no raw tab or newline, so only its backslashes need escaping for COPY."""
-    try:
-        text = _encode_json(value).decode()
-    except (TypeError, msgspec.EncodeError):
-        text = "null"
-    if "null" in text:
-        text = json.dumps(json_safe(value))
-    return text.replace("\\", "\\\\")
-
-
-async def _copy_bus_rows(
-    session: AsyncSession, run_id: uuid.UUID, result_sets: Sequence[Mapping[str, Any]], bus_order: Mapping[str, int]
-) -> int:
-    """COPY on the session's own connection (so in its transaction), as text written a chunk
-    at a time: a 20k-bus run is 160k rows, which COPY takes several times faster than batched
-    INSERTs, and one write per chunk instead of one per row keeps the client's share small."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection  # psycopg.AsyncConnection
-    # None only once the connection is invalidated, which a live session's connection is not.
-    assert driver is not None
-    columns = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-    copy_sql = f"COPY {StudyBusResult.__tablename__} ({columns}) FROM STDIN"
-    run = str(run_id)
-    count = 0
-    lines: list[str] = []
-    async with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for fault, case, bus_id, values, trail in _bus_rows(result_sets):
-            trail_text = _json_text(trail) if trail is not None else "\\N"
-            fields = (run, fault, case, str(bus_order[bus_id]), bus_id.translate(_COPY_ESCAPES))
-            lines.append("\t".join((*fields, _json_text(values), trail_text)) + "\n")
-            count += 1
-            if len(lines) >= COPY_CHUNK_ROWS:
-                await copy.write("".join(lines))
-                lines.clear()
-        if lines:
-            await copy.write("".join(lines))
-    return count
-
-
-async def result_sets(session: AsyncSession, run_id: uuid.UUID) -> list[StudyResultSet]:
-    rows = await session.scalars(
-        select(StudyResultSet).where(StudyResultSet.run_id == run_id).order_by(StudyResultSet.position)
-    )
-    return list(rows)
-
-
-def _filtered(
-    run_id: uuid.UUID, *, buses: Sequence[str] | None, faults: Sequence[str] | None, cases: Sequence[str] | None
-):
-    query = select(StudyBusResult).where(StudyBusResult.run_id == run_id)
-    if buses:
-        query = query.where(StudyBusResult.bus_id.in_(list(buses)))
+async def result_sets(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    faults: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+) -> list[StudyResultSet]:
+    """The run's result sets in solve order (without their buses), only these faults and cases
+    when given."""
+    query = select(StudyResultSet).where(StudyResultSet.run_id == run_id)
     if faults:
-        query = query.where(StudyBusResult.fault.in_(list(faults)))
+        query = query.where(StudyResultSet.fault.in_(list(faults)))
     if cases:
-        query = query.where(StudyBusResult.case.in_(list(cases)))
-    return query
+        query = query.where(StudyResultSet.case.in_(list(cases)))
+    return list(await session.scalars(query.order_by(StudyResultSet.position)))
 
 
-# Pages follow the result sets' order (fault, case as solved) then the document's bus order.
-def _ordered(query):
-    return query.join(
-        StudyResultSet,
-        (StudyResultSet.run_id == StudyBusResult.run_id)
-        & (StudyResultSet.fault == StudyBusResult.fault)
-        & (StudyResultSet.case == StudyBusResult.case),
-    ).order_by(StudyResultSet.position, StudyBusResult.bus_index)
+class DecodedSets:
+    """Decoded result sets of this process, by (run, fault, case), weighted by their buses.
+
+    A set is only read once its run has succeeded, and never changes after that, so an
+    entry is never stale; it leaves when `max_buses` is reached (least recently used first)
+    or after DECODED_TTL_S unread. A set larger than `max_buses` is decoded for each read.
+    A 3,000-bus set with trails is ~4 MB decoded.
+    """
+
+    def __init__(self, max_buses: int, ttl_s: float = DECODED_TTL_S) -> None:
+        self._cache: TTLCache[tuple[uuid.UUID, str, str], BusTable] | None = (
+            TTLCache(maxsize=max_buses, ttl=ttl_s, timer=time.monotonic, getsizeof=len) if max_buses > 0 else None
+        )
+
+    async def table(self, session: AsyncSession, rs: StudyResultSet) -> BusTable:
+        key = (rs.run_id, rs.fault, rs.case)
+        if self._cache is not None and (found := self._cache.get(key)) is not None:
+            return found
+        blob = await session.scalar(
+            select(StudyResultSet.buses_z).where(
+                StudyResultSet.run_id == rs.run_id, StudyResultSet.fault == rs.fault, StudyResultSet.case == rs.case
+            )
+        )
+        if blob is None:
+            raise LookupError(f"result set {rs.fault}/{rs.case} of run {rs.run_id} is gone")
+        table = unpack_buses(blob)
+        if self._cache is not None and len(table) <= self._cache.maxsize:
+            self._cache[key] = table
+        return table
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)
+
+
+def _rows(rs: StudyResultSet, table: BusTable, positions: Sequence[int]) -> Iterator[BusRow]:
+    for i in positions:
+        yield BusRow(rs.fault, rs.case, table.ids[i], table.index[i], table.values[i], table.trail_at(i))
 
 
 async def bus_results_page(
     session: AsyncSession,
-    run_id: uuid.UUID,
+    decoded: DecodedSets,
+    sets: Sequence[StudyResultSet],
     *,
     buses: Sequence[str] | None = None,
-    faults: Sequence[str] | None = None,
-    cases: Sequence[str] | None = None,
     paging: PageParams,
-) -> Rows[StudyBusResult]:
-    query = _filtered(run_id, buses=buses, faults=faults, cases=cases)
-    # Counted without the ordering join: the result-set join adds nothing to the count of 160k rows.
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(_ordered(query).offset(paging.offset).limit(paging.page_size))
-    return Rows(items=list(rows), total=int(total or 0), page=paging.page, page_size=paging.page_size)
+) -> Rows[BusRow]:
+    """One page of the sets' buses in set order, then document order (the sets already
+    filtered by fault and case). Without a bus filter only the sets the page falls in are
+    decoded: the total is the sum of the sets' bus counts."""
+    items: list[BusRow] = []
+    skip, wanted, total = paging.offset, paging.page_size, 0
+    for rs in sets:
+        if buses:
+            table = await decoded.table(session, rs)
+            positions: Sequence[int] = table.positions_of(buses)
+            count = len(positions)
+        else:
+            table, count = None, rs.bus_count
+            positions = range(count)
+        total += count
+        if skip >= count or len(items) >= wanted:
+            skip = max(skip - count, 0)
+            continue
+        if table is None:
+            table = await decoded.table(session, rs)
+        take = positions[skip : skip + wanted - len(items)]
+        items.extend(_rows(rs, table, take))
+        skip = 0
+    return Rows(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
 async def iter_bus_results(
-    session: AsyncSession,
-    run_id: uuid.UUID,
-    *,
-    buses: Sequence[str] | None = None,
-    faults: Sequence[str] | None = None,
-    cases: Sequence[str] | None = None,
-    chunk: int = 2000,
-) -> AsyncIterator[StudyBusResult]:
-    """Every matching row in page order, fetched in chunks (downloads of 20k-bus runs)."""
-    query = _ordered(_filtered(run_id, buses=buses, faults=faults, cases=cases))
-    result = await session.stream_scalars(query.execution_options(yield_per=chunk))
-    async for row in result:
-        yield row
+    session: AsyncSession, decoded: DecodedSets, sets: Sequence[StudyResultSet], *, buses: Sequence[str] | None = None
+) -> AsyncIterator[BusRow]:
+    """Every matching bus in page order, a set at a time (downloads)."""
+    for rs in sets:
+        table = await decoded.table(session, rs)
+        positions = table.positions_of(buses) if buses else range(len(table))
+        for row in _rows(rs, table, positions):
+            yield row
 
 
 def set_read(rs: StudyResultSet) -> dict[str, Any]:

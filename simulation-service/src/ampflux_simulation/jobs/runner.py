@@ -172,7 +172,7 @@ class JobRunner:
                 log.info("run %s is %s; discarding this solve", job.run_id, status)
                 return JobOutcome.DONE
             if outcome.status is SolveStatus.OK:
-                rows = await results.store_results(session, run.id, outcome.result_sets, outcome.bus_order)
+                rows = await results.store_results(session, run.id, outcome.result_sets)
                 await runs.mark_succeeded(session, self.outbox, run, solve_seconds=outcome.solve_seconds)
             else:
                 await runs.mark_failed(session, self.outbox, run, code=outcome.error_code, detail=outcome.detail)
@@ -181,7 +181,7 @@ class JobRunner:
             self.metrics.solve_duration.observe(outcome.solve_seconds)
             self.metrics.buses_solved.inc(run.bus_count)
             self.metrics.jobs.labels(outcome="succeeded").inc()
-            log.info("run %s succeeded: %d result rows in %.3f s", run.id, rows, outcome.solve_seconds)
+            log.info("run %s succeeded: %d bus results in %.3f s", run.id, rows, outcome.solve_seconds)
         else:
             self.metrics.jobs.labels(outcome="failed").inc()
             log.info("run %s failed (%s): %s", run.id, outcome.error_code, outcome.detail)

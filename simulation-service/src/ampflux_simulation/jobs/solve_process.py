@@ -29,6 +29,8 @@ from enum import StrEnum
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..domain.packed import PackedSet, pack_result_sets
+
 log = logging.getLogger("ampflux.simulation.solving")
 
 _context = multiprocessing.get_context("forkserver")
@@ -93,8 +95,9 @@ class SolveStatus(StrEnum):
 @dataclass
 class SolveOutcome:
     status: SolveStatus
-    result_sets: list[dict[str, Any]] = field(default_factory=list)
-    bus_order: dict[str, int] = field(default_factory=dict)
+    # Packed in the child (each set's buses one compressed blob): what the parent receives
+    # is a few bytes objects, not 6,000 dicts to unpickle and encode again.
+    result_sets: list[PackedSet] = field(default_factory=list)
     solve_seconds: float = 0.0
     error_code: str = ""
     detail: str = ""
@@ -149,7 +152,6 @@ async def solve_in_child(
                     return SolveOutcome(
                         SolveStatus.OK,
                         result_sets=payload["result_sets"],
-                        bus_order=payload["bus_order"],
                         solve_seconds=payload["solve_seconds"],
                     )
                 return SolveOutcome(
@@ -219,11 +221,8 @@ def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
         sets.extend(result.to_result_sets())
         conn.send(("progress", done / len(cases)))
     sets.sort(key=lambda rs: (faults.index(rs["fault"]), cases.index(rs["case"])))
-    return {
-        "result_sets": sets,
-        "bus_order": _bus_order(doc),
-        "solve_seconds": time.perf_counter() - started,
-    }
+    solve_seconds = time.perf_counter() - started
+    return {"result_sets": pack_result_sets(sets, _bus_order(doc)), "solve_seconds": solve_seconds}
 
 
 def _bus_order(doc: Any) -> dict[str, int]:

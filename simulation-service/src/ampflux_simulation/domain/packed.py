@@ -1,0 +1,117 @@
+"""A result set's buses as one compressed document: what a solve stores per (run, fault, case)
+and what the API decodes to page, filter, download and compare.
+
+The document is `{"ids": [...], "index": [...], "values": [...], "trail": [...] | null}`, the
+buses in document order (`index`: each bus's position in the document, line fault points
+after the buses), as msgspec-encoded JSON compressed with zlib level 1. One value per set
+instead of one row per bus: a 3,000-bus set is ~1.3 MB of JSON, ~0.36 MB stored, encoded and
+compressed in ~10 ms, where PostgreSQL took ~0.02 s of CPU to ingest its 3,000 rows. Pure
+code, no database: the solving child process packs its result sets before sending them.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ampflux_shared.circuit import json_safe
+
+# Level 1: a third of the size at ~175 MB/s; level 6 saves another 10 % for four times the CPU.
+COMPRESS_LEVEL = 1
+# What a result set carries besides its buses and trail goes to the set's `extra`.
+SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True)
+class PackedSet:
+    """One result set ready to store: its per-set fields and its buses as one blob."""
+
+    fault: str
+    case: str
+    quantities: list[str]
+    extra: dict[str, Any]
+    bus_count: int
+    buses_z: bytes
+
+
+@dataclass
+class BusTable:
+    """A result set's buses, decoded: parallel lists in document order."""
+
+    ids: list[str]
+    index: list[int]
+    values: list[dict[str, Any]]
+    trail: list[Any] | None
+    _positions: dict[str, int] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def trail_at(self, position: int) -> Any:
+        return None if self.trail is None else self.trail[position]
+
+    def positions_of(self, bus_ids: Iterable[str]) -> list[int]:
+        """Positions of those buses that the set has, in document order, each once."""
+        if self._positions is None:
+            self._positions = {bus_id: i for i, bus_id in enumerate(self.ids)}
+        positions = self._positions
+        return sorted({positions[b] for b in bus_ids if b in positions})
+
+
+def pack_result_sets(result_sets: Sequence[Mapping[str, Any]], bus_order: Mapping[str, int]) -> list[PackedSet]:
+    """Every result set (FORMAT.md shape) packed for storage, in the given order."""
+    packed = []
+    for rs in result_sets:
+        count, blob = pack_buses(rs["buses"], rs.get("trail"), bus_order)
+        packed.append(
+            PackedSet(
+                fault=rs["fault"],
+                case=rs["case"],
+                quantities=list(rs["quantities"]),
+                extra=json_safe({k: v for k, v in rs.items() if k not in SET_KEYS}),
+                bus_count=count,
+                buses_z=blob,
+            )
+        )
+    return packed
+
+
+def pack_buses(
+    buses: Mapping[str, Any], trail: Mapping[str, Any] | None, bus_order: Mapping[str, int]
+) -> tuple[int, bytes]:
+    """(number of buses, the compressed document) of one set's buses and trail."""
+    ids = sorted(buses, key=bus_order.__getitem__)
+    document = {
+        "ids": ids,
+        "index": [bus_order[b] for b in ids],
+        "values": [buses[b] for b in ids],
+        "trail": None if trail is None else [trail.get(b) for b in ids],
+    }
+    return len(ids), zlib.compress(_json(document), COMPRESS_LEVEL)
+
+
+def _json(document: Any) -> bytes:
+    """msgspec's JSON, a tenth of the json module's time. It writes NaN and infinities as
+    null, so a text with a null in it (rare: solver rows hold neither None nor non-finite
+    numbers) is made again the slow way, with `json_safe`'s "nan"/"inf" spelling; so is
+    anything msgspec cannot encode."""
+    try:
+        text = _encode(document)
+    except (TypeError, msgspec.EncodeError):
+        text = b"null"
+    if b"null" in text:
+        text = json.dumps(json_safe(document), allow_nan=False).encode()
+    return text
+
+
+def unpack_buses(blob: bytes) -> BusTable:
+    document = _decode(zlib.decompress(blob))
+    return BusTable(ids=document["ids"], index=document["index"], values=document["values"], trail=document["trail"])
