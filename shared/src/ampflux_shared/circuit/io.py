@@ -9,6 +9,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .limits import MAX_DOCUMENT_DEPTH, document_depth
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -57,8 +59,33 @@ def load_circuit_bytes(raw: bytes, *, max_bytes: int | None = None, name: str | 
     except UnicodeDecodeError as error:
         raise CircuitFileError(f"{where}not UTF-8 text ({error.reason} at byte {error.start})") from error
 
+    data = _fast_decode(text)
+    if data is None:
+        data = _decode(text, where)
+    if not isinstance(data, dict):
+        raise CircuitFileError(f"{where}a circuit document must be a JSON object, found {type(data).__name__}")
+    if document_depth(data) > MAX_DOCUMENT_DEPTH:
+        raise CircuitFileError(f"{where}nested more than {MAX_DOCUMENT_DEPTH} levels deep")
+    return data
+
+
+def _fast_decode(text: str) -> Any:
+    """The JSON value of `text` parsed by msgspec (about 3x faster than `json` on a large
+    document), or None when msgspec refuses it: then `_decode` reads it again and says why.
+
+    What msgspec accepts, `json` reads to the same value. msgspec refuses a little more
+    (NaN and Infinity, numbers that overflow a float, lone surrogate escapes), all of which
+    `_decode` reports or, for a 1e400 that `json` reads as inf, leaves to validation, as before.
+    """
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def _decode(text: str, where: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise CircuitFileError(
             f"{where}invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
@@ -67,12 +94,6 @@ def load_circuit_bytes(raw: bytes, *, max_bytes: int | None = None, name: str | 
         raise CircuitFileError(f"{where}invalid JSON: {error}") from error
     except RecursionError:  # the parser's own stack ran out: thousands of levels deep
         raise CircuitFileError(f"{where}nested more than {MAX_DOCUMENT_DEPTH} levels deep") from None
-
-    if not isinstance(data, dict):
-        raise CircuitFileError(f"{where}a circuit document must be a JSON object, found {type(data).__name__}")
-    if document_depth(data) > MAX_DOCUMENT_DEPTH:
-        raise CircuitFileError(f"{where}nested more than {MAX_DOCUMENT_DEPTH} levels deep")
-    return data
 
 
 def _gunzip(raw: bytes, max_bytes: int | None, where: str) -> bytes:
