@@ -54,7 +54,7 @@ class Draft:
         }
 
 
-def _estimate_tokens(text: str) -> int:
+def estimate_tokens(text: str) -> int:
     # Servers that send no usage still spend tokens: about four characters each.
     return max(1, len(text) // 4) if text else 0
 
@@ -180,8 +180,8 @@ async def _one_call(
         metrics.provider_calls.labels(draft.model, outcome).inc()
         metrics.provider_latency.labels(draft.model, outcome).observe(elapsed)
         if not usage_seen:
-            draft.tokens_in += sum(_estimate_tokens(str(m.get("content") or "")) for m in conversation)
-            draft.tokens_out += _estimate_tokens(draft.text[text_before:])
+            draft.tokens_in += sum(estimate_tokens(str(m.get("content") or "")) for m in conversation)
+            draft.tokens_out += estimate_tokens(draft.text[text_before:])
     calls = []
     for index in sorted(pending):
         slot = pending[index]

@@ -4,7 +4,8 @@ The writer stores the text so far every `AI_STREAM_FLUSH_S` while it changes, an
 every third of `AI_STREAM_STALE_S` while it does not (a long tool call, a slow model). Every
 replica sweeps, every half of `AI_STREAM_STALE_S`, the replies nobody has stored anything for in
 `AI_STREAM_STALE_S` — their process was killed or lost — and marks them failed with the text
-they had stored: never complete, never streaming for ever.
+they had stored: never complete, never streaming for ever; published and counted in the usage
+like any failed reply.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import Database, utcnow
 
-from ..models import Message
+from .. import events
+from ..models import Conversation, Message
+from . import conversations, usage
+from .chat import estimate_tokens
 
 log = logging.getLogger("ampflux.ai.replies")
 
@@ -44,27 +49,66 @@ async def store_progress(db: Database, message_id: uuid.UUID, text: str, tool_ca
         )
 
 
-async def fail_abandoned(db: Database, stale_s: float) -> int:
-    """Mark failed the streaming replies whose writer has been silent `stale_s`; how many."""
+async def fail_abandoned(db: Database, stale_s: float, system_prompt: str = "") -> int:
+    """Mark failed the streaming replies whose writer has been silent `stale_s`; how many.
+
+    Each one as a reply that failed in its writer is: its `ai.message.completed` event (status
+    `failed`) in the outbox and its usage recorded, in the transaction that changes its status
+    (rows locked, others' skipped: two replicas sweeping at once fail each reply once). The
+    writer's token counts died with it, so both are estimated the way a provider that sends no
+    usage is (about four characters a token): in, from what the model was sent (the system
+    prompt, the conversation before the reply, the attached files' text used); out, from the
+    text stored. A lower bound: text written after the last stored flush and the requests of
+    further tool rounds are not known."""
     now = utcnow()
     async with db.session() as session:
-        result = await session.execute(
-            update(Message)
-            .where(
-                Message.status == "streaming",
-                func.coalesce(Message.heartbeat_at, Message.created_at) < now - timedelta(seconds=stale_s),
+        rows = (
+            await session.execute(
+                select(Message, Conversation)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Message.status == "streaming",
+                    func.coalesce(Message.heartbeat_at, Message.created_at) < now - timedelta(seconds=stale_s),
+                )
+                .with_for_update(of=Message, skip_locked=True)
             )
-            .values(status="failed", finish_reason="error", error=ABANDONED, completed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return int(getattr(result, "rowcount", 0) or 0)
+        ).all()
+        for message, conversation in rows:
+            message.tokens_in = await _estimated_prompt_tokens(session, conversation, message, system_prompt)
+            message.tokens_out = estimate_tokens(message.content)
+            message.status, message.finish_reason, message.error = "failed", "error", ABANDONED
+            message.completed_at = now
+            conversation.last_message_at = now
+            await usage.record(
+                session,
+                company_id=conversation.company_id,
+                user_id=conversation.user_id,
+                model=message.model or "",
+                tokens_in=message.tokens_in,
+                tokens_out=message.tokens_out,
+            )
+            await events.message_completed(session, conversation, message)
+    return len(rows)
+
+
+async def _estimated_prompt_tokens(
+    session: AsyncSession, conversation: Conversation, reply: Message, system_prompt: str
+) -> int:
+    before: list[Message] = []
+    for m in await conversations.messages_of(session, conversation):
+        if m.id == reply.id:
+            break
+        before.append(m)
+    history = conversations.history_for_model(before, system_prompt)
+    attached = sum(int(a.get("chars_used") or 0) for m in before[-1:] for a in (m.attachments or []))
+    return sum(estimate_tokens(str(m.get("content") or "")) for m in history) + attached // 4
 
 
 async def _sweep(app: FastAPI) -> None:
     stale_s = app.state.settings.stream_stale_s
     while True:
         try:
-            failed = await fail_abandoned(app.state.db, stale_s)
+            failed = await fail_abandoned(app.state.db, stale_s, app.state.settings.system_prompt)
             if failed:
                 log.warning("marked %d abandoned streaming replies as failed", failed)
         except Exception as exc:  # the database is away: the next sweep tries again
