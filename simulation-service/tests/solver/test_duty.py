@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ampflux_shared.circuit import parse_circuit
+from ampflux_shared.circuit import LineFault, parse_circuit
 from ampflux_simulation.domain.export import DUTY_COLUMNS
 from ampflux_simulation.solver import solve_study
 
@@ -101,6 +101,10 @@ def impedances() -> tuple[complex, complex, complex]:
     z_m = UN**2 / (5.0 * s_rm)
     x_m = z_m / math.sqrt(1 + 0.1**2)
     return complex(0.1 * x_q, x_q), complex(0.4, 0.24), complex(0.1 * x_m, x_m)
+
+
+def parse_line_fault(line: str, fraction: float) -> LineFault:
+    return LineFault.model_validate({"line": line, "fraction": fraction})
 
 
 def duty_rows(data: dict[str, Any], **kwargs: Any) -> tuple[dict[tuple[str, str], dict[str, Any]], Any]:
@@ -506,3 +510,51 @@ def test_a_generator_feeder_breaker_takes_the_generators_kappa_and_decay() -> No
     # not the bus's factors (there the grid's undecaying current sets Ik = I″k,M, n = 1)
     assert rs.trail["A"]["n"] == 1.0
     assert thermal["required_ka"] != pytest.approx(rs.buses["A"]["ith_ka"] * i_g / rs.buses["A"]["ikss_ka"], rel=1e-3)
+
+
+def test_devices_of_a_line_split_by_a_line_fault_are_checked() -> None:
+    # a fault along L at 25 % splits it into segments A–P and P–B; its breaker and cable are
+    # still L's: for faults at A and B the segments in series carry what L carried
+    plain, _ = duty_rows(motor_feeder())
+    data = motor_feeder()
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.25}]
+    split, rs = duty_rows(data)
+    assert "L@0.25" in rs.buses
+    for device in (("CB", "making"), ("CB", "breaking"), ("CB", "thermal"), ("L", "thermal")):
+        assert split[device]["required_ka"] == pytest.approx(plain[device]["required_ka"], rel=1e-9), device
+        assert split[device]["location"] == plain[device]["location"]
+
+
+def test_a_cable_carries_its_worse_segment_end_for_a_fault_along_it() -> None:
+    # only the point P (25 % from A) is solved: the cable's segment A–P carries the grid's
+    # E/(Z_Q + 0.25·Z_L) into P, a non-meshed branch (its own κ, m; n = 1), more than the
+    # motor's E/(0.75·Z_L + Z_M) from the other side
+    data = motor_feeder()
+    result = solve_study(parse_circuit(data), buses=[], line_faults=[parse_line_fault("L", 0.25)])
+    rs = result.get("3ph", "max")
+    assert set(rs.buses) == {"L@0.25"}
+    rows = {(row["id"], row["check"]): row for row in rs.duty or []}
+    z_q, z_l, z_m = impedances()
+    grid, motor = E / (z_q + 0.25 * z_l), E / (0.75 * z_l + z_m)
+    assert rs.buses["L@0.25"]["ikss_ka"] == pytest.approx(abs(grid + motor), rel=1e-9)
+    cable = rows[("L", "thermal")]
+    assert (cable["location"], cable["fault_position"], cable["kappa_method"]) == ("L@0.25", "bus", "branch")
+    k = kappa(rx(z_q + 0.25 * z_l))
+    assert cable["required_ka"] == pytest.approx(abs(grid) * math.sqrt(m_factor(k, 0.5) + 1.0), rel=1e-9)
+    assert ("CB", "making") not in rows  # its bus A is not solved
+
+
+def test_a_breaker_on_parallel_circuits_carries_the_faulted_segment_and_the_healthy_circuit() -> None:
+    # of two parallel circuits one is faulted along its length: at A the breaker carries both
+    # (its segment and the healthy circuit, added as phasors): the motor's E/(Z_L + Z_M) for a
+    # fault at A, the grid's E/Z_Q just past it, as without the line fault
+    data = motor_feeder()
+    data["lines"][0].update(parallel=2, length_km=4.0)
+    plain, _ = duty_rows(copy.deepcopy(data))
+    data["study"]["line_faults"] = [{"line": "L", "fraction": 0.5}]
+    split, _ = duty_rows(data)
+    z_q, _, _ = impedances()
+    breaking = split[("CB", "breaking")]
+    assert breaking["fault_position"] == "element"
+    assert breaking["required_ka"] == pytest.approx(abs(E / z_q), rel=1e-9)
+    assert split[("CB", "making")]["required_ka"] == pytest.approx(plain[("CB", "making")]["required_ka"], rel=1e-9)

@@ -31,7 +31,8 @@ import numpy as np
 from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
 
 from .contributions import EndCurrents, phases
-from .duty_factors import BranchFactors
+from .duty_decay import DecayTerms
+from .duty_factors import BranchTable
 from .elements import Network
 from .faults import FaultCurrents
 
@@ -56,9 +57,28 @@ class FaultPartials:
     fed: dict[tuple[str, str, str], float]
     past: dict[tuple[str, str, str], float]
     at_end: dict[tuple[str, str, str], float]
-    decay: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
-    # (fed, past) κ and I″k/Ik of ends at the fault bus whose current is from non-meshed branches
-    factors: dict[tuple[str, str, str], tuple[BranchFactors | None, BranchFactors | None]] = field(default_factory=dict)
+    # sequence currents (I0, I1, I2) into each row at the fault bus and the fault's own, per
+    # unit, and the fault bus's kA per unit: to combine several rows (`combined`)
+    seq: dict[tuple[str, str, str], tuple[complex, complex, complex]] = field(default_factory=dict)
+    fault_seq: tuple[complex, complex, complex] = (0j, 0j, 0j)
+    ibase_ka: float = 0.0
+    decay: DecayTerms | None = None
+    # κ and I″k/Ik of the branches at the fault bus (non-meshed ones: their own, duty_factors.py)
+    factors: BranchTable | None = None
+
+    def combined(self, keys: list[tuple[str, str, str]]) -> tuple[float, float]:
+        """(fed, past) of several rows at the fault bus taken together (a faulted circuit's
+        segment and the healthy parallel circuits of the same line), as phasors."""
+        if len(keys) == 1:
+            return self.fed.get(keys[0], 0.0), self.past.get(keys[0], 0.0)
+        s0 = sum((self.seq[k][0] for k in keys if k in self.seq), 0j)
+        s1 = sum((self.seq[k][1] for k in keys if k in self.seq), 0j)
+        s2 = sum((self.seq[k][2] for k in keys if k in self.seq), 0j)
+        f0, f1, f2 = self.fault_seq
+        fed = max(abs(complex(p[0])) for p in phases(np.array([s0]), np.array([s1]), np.array([s2])))
+        beyond = phases(np.array([f0 + s0]), np.array([f1 + s1]), np.array([f2 + s2]))
+        past = max(abs(complex(p[0])) for p in beyond)
+        return float(fed * self.ibase_ka), float(past * self.ibase_ka)
 
 
 def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents) -> FaultPartials:
@@ -69,6 +89,7 @@ def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCu
     fed: dict[tuple[str, str, str], float] = {}
     past: dict[tuple[str, str, str], float] = {}
     at_end: dict[tuple[str, str, str], float] = {}
+    end_seq: dict[tuple[str, str, str], tuple[complex, complex, complex]] = {}
     sides = (("f", net.f, ends.f1, ends.f2, ends.f0), ("t", net.t, ends.t1, ends.t2, ends.t0))
     for position, (_, buses, s1, s2, s0) in enumerate(sides):
         magnitude = np.abs(np.vstack(phases(s0, s1, s2))).max(axis=0) * ibase[buses]
@@ -81,9 +102,12 @@ def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCu
             if buses[r] != fault_bus:
                 continue
             fed[key] = float(magnitude[r])
+            end_seq[key] = (complex(s0[r]), complex(s1[r]), complex(s2[r]))
             beyond = phases(np.array([fault[2] + s0[r]]), np.array([fault[0] + s1[r]]), np.array([fault[1] + s2[r]]))
             past[key] = float(max(abs(complex(p[0])) for p in beyond) * ibase[fault_bus])
-    return FaultPartials(fed, past, at_end)
+    return FaultPartials(
+        fed, past, at_end, seq=end_seq, fault_seq=(fault[2], fault[0], fault[1]), ibase_ka=float(ibase[fault_bus])
+    )
 
 
 @dataclass
@@ -101,6 +125,8 @@ class DutyInputs:
     partials: Callable[[str], FaultPartials]
     at_tmin: Callable[[float, list[str]], BusValues]
     trail: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # line segment id -> the line it is part of (faults along lines split a line into segments)
+    segments: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,6 +149,11 @@ class _Table:
         self.rows: list[dict[str, Any]] = []
         self._partials: dict[str, FaultPartials] = {}
         self.present = {name: {item.id: item for item in getattr(inputs.energised, name)} for name, _ in _ROW_KINDS}
+        # each line's energised circuits: itself, or the segments a fault along it made of it
+        # (and its healthy parallel circuits, still under its id)
+        self.circuits: dict[str, list[Any]] = {}
+        for line in inputs.energised.lines:
+            self.circuits.setdefault(inputs.segments.get(line.id, line.id), []).append(line)
 
     def partials(self, bus_id: str) -> FaultPartials:
         """The partial currents of a fault at the node `bus_id` is solved at (computed once)."""
@@ -167,14 +198,14 @@ class _Table:
     def withstand(self, rated_ka: float, rated_s: float) -> float:
         return rescaled_withstand_ka(rated_ka, rated_s, self.tk)
 
-    def peak_heat(self, bus_id: str, key: tuple[str, str, str] | None, position: str, current: float) -> PeakHeat:
+    def peak_heat(self, bus_id: str, keys: list[tuple[str, str, str]], position: str, current: float) -> PeakHeat:
         """ip and Ith of a partial current `current` (kA) for a fault at `bus_id`, the device at
-        `position` ("bus": it carries the element's partial current; "element": the rest) of
-        the row end `key`: the non-meshed branches' own κ, m and n where known, otherwise the
+        `position` ("bus": it carries the element's partial current; "element": the rest) on
+        the row ends `keys`: the non-meshed branches' own κ, m and n where known, otherwise the
         bus's ip and Ith in proportion (its κ and method)."""
         values = self.inputs.buses[bus_id]
-        found = self.partials(bus_id).factors.get(key) if key is not None else None
-        own = found[0 if position == "bus" else 1] if found is not None else None
+        table = self.partials(bus_id).factors if keys else None
+        own = table.factors(keys)[0 if position == "bus" else 1] if table is not None else None
         want_ip, want_ith = "ip_ka" in values, "ith_ka" in values
         if own is not None:
             f_hz = float(self.doc.study.frequency_hz)
@@ -211,7 +242,7 @@ def _busbars(table: _Table) -> None:
         if ratings is None or values is None:
             continue
         where = (bus.id, "bus")
-        own = table.peak_heat(bus.id, None, "bus", _num(values["ikss_ka"]))  # the bus's own factors
+        own = table.peak_heat(bus.id, [], "bus", _num(values["ikss_ka"]))  # the bus's own factors
         if ratings.peak_withstand_ka is not None and "ip_ka" in values:
             peak = _num(values["ip_ka"])
             table.add(bus.id, "busbar", "peak", where, peak, ratings.peak_withstand_ka, None, own)
@@ -230,15 +261,16 @@ def _switches(table: _Table) -> None:
         ikss = _num(values["ikss_ka"])
         # (position, current, its share of the bus's decay)
         positions: list[tuple[str, float, float]]
-        key: tuple[str, str, str] | None = None
+        keys: list[tuple[str, str, str]] = []
         if switch.element is not None:
             # open (or its element out of service): the element is not energised, no current
-            key = _switch_row_key(table.present, inputs.node_of[switch.bus], switch.element)
-            if key is None:
+            keys = _switch_row_keys(table, inputs.node_of[switch.bus], switch.element)
+            if not keys:
                 continue
             at = table.partials(switch.bus)
-            fed, past = at.fed.get(key, 0.0), at.past.get(key, 0.0)
-            share_fed, share_past = at.decay.get(key, (fed / ikss, past / ikss) if ikss > 0 else (0.0, 0.0))
+            fed, past = at.combined(keys)
+            shares = at.decay.shares(keys) if at.decay is not None else None
+            share_fed, share_past = shares or ((fed / ikss, past / ikss) if ikss > 0 else (0.0, 0.0))
             positions = [("bus", fed, share_fed), ("element", past, share_past)]
         elif switch.to_bus is not None and inputs.node_of.get(switch.to_bus) == inputs.node_of[switch.bus]:
             positions = [("bus", ikss, 1.0)]  # a closed coupler: at most the whole fault current at its bus
@@ -247,7 +279,7 @@ def _switches(table: _Table) -> None:
         name, kind = switch.id, switch.kind
         # making and thermal: the worse position for each (their κ may differ)
         options = [
-            (table.peak_heat(switch.bus, key, position, current), position) for position, current, _ in positions
+            (table.peak_heat(switch.bus, keys, position, current), position) for position, current, _ in positions
         ]
         if ratings.making_ka is not None and "ip_ka" in values:
             own, position = max(options, key=lambda option: option[0].ip_ka or 0.0)
@@ -292,21 +324,25 @@ def _breaking(
 def _cables(table: _Table) -> None:
     for line in table.doc.lines:
         cable = line.ratings
-        if cable is None or line.id not in table.present["lines"]:
+        if cable is None or not table.circuits.get(line.id):
             continue
+        node_of = table.inputs.node_of
         worst: tuple[float, str, str, PeakHeat] | None = None
-        for bus_id, end in ((line.from_bus, "from"), (line.to_bus, "to")):
-            values = table.inputs.buses.get(bus_id)
-            if values is None or "ith_ka" not in values:
-                continue
-            at = table.partials(bus_id)
-            key = ("line", line.id, end)
-            for position, current in (("bus", at.fed.get(key, 0.0)), ("element", at.past.get(key, 0.0))):
-                own = table.peak_heat(bus_id, key, position, current)
-                # identical parallel circuits share the current equally
-                required = (own.ith_ka or 0.0) / line.parallel
-                if worst is None or required > worst[0]:
-                    worst = (required, bus_id, position, own)
+        for circuit in table.circuits[line.id]:
+            # each end of each circuit (a segment ends at a line end or at a fault point along it)
+            for at_bus, end in ((circuit.from_bus, "from"), (circuit.to_bus, "to")):
+                bus_id = next((b for b in (line.from_bus, line.to_bus) if node_of.get(b) == at_bus), at_bus)
+                values = table.inputs.buses.get(bus_id)
+                if values is None or "ith_ka" not in values:
+                    continue
+                at = table.partials(bus_id)
+                key = ("line", circuit.id, end)
+                for position, current in (("bus", at.fed.get(key, 0.0)), ("element", at.past.get(key, 0.0))):
+                    own = table.peak_heat(bus_id, [key], position, current)
+                    # identical parallel circuits share the current equally
+                    required = (own.ith_ka or 0.0) / circuit.parallel
+                    if worst is None or required > worst[0]:
+                        worst = (required, bus_id, position, own)
         if worst is not None:
             required, bus_id, position, own = worst
             rated = cable.withstand_ka(table.tk)
@@ -329,7 +365,7 @@ def _transformers(table: _Table) -> None:
             # a through fault: the transformer's own partial current on the rated side, with
             # the factors of its partial current into the fault
             through = table.partials(bus_id).at_end.get(("trafo", trafo.id, side), 0.0)
-            own = table.peak_heat(bus_id, ("trafo", trafo.id, end), "bus", through)
+            own = table.peak_heat(bus_id, [("trafo", trafo.id, end)], "bus", through)
             if worst is None or (own.ith_ka or 0.0) > worst[0]:
                 worst = (own.ith_ka or 0.0, bus_id, own)
         if worst is not None:
@@ -355,17 +391,25 @@ def _breaker_tmin_values(doc: CircuitDocument, inputs: DutyInputs) -> dict[tuple
     return out
 
 
-def _switch_row_key(present: Mapping[str, Mapping[str, Any]], node: str, element: str) -> tuple[str, str, str] | None:
-    """(row kind, element, end name) of the energised element's end at `node`; None when the
-    element is not energised."""
+def _switch_row_keys(table: _Table, node: str, element: str) -> list[tuple[str, str, str]]:
+    """(row kind, row element, end name) of the energised element's rows with an end at
+    `node`: one, or for a line a fault along it split, its segment at `node` and its healthy
+    parallel circuits; empty when the element is not energised."""
+    present = table.present
     for list_name, kind in _ROW_KINDS:
-        item = present[list_name].get(element)
-        if item is None:
+        if list_name == "lines" and element in table.circuits:
+            items = table.circuits[element]
+        elif element in present[list_name]:
+            items = [present[list_name][element]]
+        else:
             continue
-        for attribute, end in _END_FIELDS[list_name]:
-            if getattr(item, attribute) == node:
-                return (kind, element, end)
-    return None
+        keys = []
+        for item in items:
+            for attribute, end in _END_FIELDS[list_name]:
+                if getattr(item, attribute) == node:
+                    keys.append((kind, item.id, end))
+        return keys
+    return []
 
 
 _END_FIELDS = {

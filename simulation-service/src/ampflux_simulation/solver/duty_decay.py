@@ -20,6 +20,7 @@ tmin) split by where the decaying machines are.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +39,22 @@ class MachineColumns:
         self.z = pos.columns(self.buses) if self.buses.size else np.zeros((net.n_bus, 0), dtype=np.complex128)
 
 
+@dataclass
+class DecayTerms:
+    """Per machine i: its weight w_i and, per branch end at the fault bus, r_i = (its current
+    into that row) / (its current into the fault), complex: the shares of several rows taken
+    together are w·|Σ r| (fed) and w·|1 + Σ r| (past)."""
+
+    weights: NDArray[np.float64]
+    ratios: dict[tuple[str, str, str], NDArray[np.complex128]]
+
+    def shares(self, keys: list[tuple[str, str, str]]) -> tuple[float, float] | None:
+        if not keys or any(k not in self.ratios for k in keys):
+            return None
+        r = sum((self.ratios[k] for k in keys), np.zeros(len(self.weights), dtype=np.complex128))
+        return float(self.weights @ np.abs(r)), float(self.weights @ np.abs(1.0 + r))
+
+
 def decay_shares(
     net: Network,
     columns: MachineColumns,
@@ -45,23 +62,22 @@ def decay_shares(
     z1_col: NDArray[np.complex128],
     c: float,
     tmin_s: float,
-) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """{(row kind, element, end): (fed share, past share)} of the machines' decay, for the
-    branch ends at `bus` (a 3ph fault there); empty without machines."""
+) -> DecayTerms | None:
+    """The machines' decay shares (DecayTerms) of the branch ends at `bus` (a 3ph fault
+    there); None without machines."""
     rows = [
         (r, 0 if net.f[r] == bus else 1)
         for r in range(len(net.row_element))
         if (net.f[r] == bus and net.row_ends[r][0] is not None) or (net.t[r] == bus and net.row_ends[r][1] is not None)
     ]
     if not net.machines or not rows:
-        return {}
+        return None
     z_kk = z1_col[bus]
     stamps = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
     ibase = net.sn_mva / (math.sqrt(3.0) * net.base_kv)
     i_k = c / z_kk
     weights: list[float] = []
-    fed: list[NDArray[np.float64]] = []
-    past: list[NDArray[np.float64]] = []
+    ratios: list[NDArray[np.complex128]] = []
     index = np.array([r for r, _ in rows], dtype=np.int64)
     at_from = np.array([side == 0 for _, side in rows])
     for m in net.machines:
@@ -82,13 +98,15 @@ def decay_shares(
         s = stamps[index]
         into_row = np.where(at_from, s[:, 0] * vf + s[:, 1] * vt, s[:, 2] * vf + s[:, 3] * vt)
         weights.append(reduction)
-        fed.append(np.abs(into_row) / abs(i_fault))
-        past.append(np.abs(i_fault + into_row) / abs(i_fault))
+        ratios.append(into_row / i_fault)
     if not weights:
-        return {}
+        return None
     w = np.array(weights) / sum(weights)
-    fed_share, past_share = w @ np.vstack(fed), w @ np.vstack(past)
-    return {
-        (net.row_kind[r], net.row_element[r], str(net.row_ends[r][side])): (float(fed_share[n]), float(past_share[n]))
-        for n, (r, side) in enumerate(rows)
-    }
+    by_row = np.vstack(ratios)  # machines × rows
+    return DecayTerms(
+        w,
+        {
+            (net.row_kind[r], net.row_element[r], str(net.row_ends[r][side])): by_row[:, n]
+            for n, (r, side) in enumerate(rows)
+        },
+    )

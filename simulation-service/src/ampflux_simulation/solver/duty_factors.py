@@ -77,36 +77,50 @@ def distinct_rows(net: Network) -> NDArray[np.bool_]:
     return mask
 
 
+@dataclass
+class BranchTable:
+    """Every branch meeting at the fault bus (each row at it, each source connected at it) and
+    which row end at the fault bus is which branch."""
+
+    branches: dict[tuple[str, int], _Branch]
+    rows: dict[Key, tuple[str, int]]
+
+    def factors(self, keys: list[Key]) -> tuple[BranchFactors | None, BranchFactors | None]:
+        """(factors at the `fed` position, at the `past` position) of a device on the rows
+        `keys` at the fault bus; None where that position's current is not all from
+        non-meshed branches."""
+        mine = {self.rows[k] for k in keys if k in self.rows}
+        if not mine or len(mine) != len(keys):
+            return None, None
+        own = [self.branches[b] for b in mine]
+        others = [b for key, b in self.branches.items() if key not in mine]
+        fed = _combine(own) if all(b.kappa is not None for b in own) else None
+        past = _combine(others) if all(b.kappa is not None or b.passive for b in others) else None
+        return fed, past
+
+
 def branch_factors(
     nets: CaseNetworks,
     bus: int,
     dv1: NDArray[np.complex128],
     fault: str,
     case: str,
-) -> dict[Key, tuple[BranchFactors | None, BranchFactors | None]]:
-    """{(row kind, element, end): (factors at the `fed` position, at the `past` position)} for
-    the row ends at `bus`; None where a position's current is not (all) from non-meshed
-    branches. `dv1` is the fault's positive-sequence voltage change (contributions.end_currents)."""
+) -> BranchTable | None:
+    """The branches at `bus` for the device factors, None where the bus's factors apply to
+    every device (converters in the network: a current source has no R/X of its own).
+    `dv1` is the fault's positive-sequence voltage change (contributions.end_currents)."""
     net = nets.net
-    at_bus = [
-        (r, 0 if net.f[r] == bus else 1)
-        for r in range(len(net.f))
-        if (net.f[r] == bus and net.row_ends[r][0] is not None) or (net.t[r] == bus and net.row_ends[r][1] is not None)
-    ]
-    if not at_bus:
-        return {}
     if net.current_sources.bus.size:
-        # converters feed as current sources with no R/X of their own: the bus's factors
-        return {_key(net, r, side): (None, None) for r, side in at_bus}
-    branches = _branches(nets, bus, dv1, fault, case)
-    out: dict[Key, tuple[BranchFactors | None, BranchFactors | None]] = {}
-    for r, side in at_bus:
-        own = branches[("row", r)]
-        fed = _combine([own]) if own.kappa is not None else None
-        others = [b for key, b in branches.items() if key != ("row", r)]
-        past = _combine(others) if all(b.kappa is not None or b.passive for b in others) else None
-        out[_key(net, r, side)] = (fed, past)
-    return out
+        return None
+    at_bus = {
+        _key(net, r, side): ("row", r)
+        for r in range(len(net.f))
+        for side, end_bus in enumerate((net.f[r], net.t[r]))
+        if end_bus == bus and net.row_ends[r][side] is not None
+    }
+    if not at_bus:
+        return None
+    return BranchTable(_branches(nets, bus, dv1, fault, case), at_bus)
 
 
 def _key(net: Network, r: int, side: int) -> Key:

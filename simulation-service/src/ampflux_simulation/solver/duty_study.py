@@ -93,6 +93,7 @@ def attach_duty(
     *,
     scenario: str | None = None,
     line_faults: Sequence[LineFault] | None = None,
+    segments: Mapping[str, str] | None = None,
 ) -> None:
     """Fill `duty` on every result set: `doc` has the ratings, `energised` is what was solved."""
     # built on the first device that needs partial currents: a study without rated switches,
@@ -124,5 +125,7 @@ def attach_duty(
             values: dict[str, Any] = again.get(rs.fault, rs.case).buses
             return values
 
-        inputs = DutyInputs(rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin, rs.trail)
+        inputs = DutyInputs(
+            rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin, rs.trail, dict(segments or {})
+        )
         rs.duty = device_duty(doc, inputs)

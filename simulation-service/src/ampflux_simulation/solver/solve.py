@@ -102,7 +102,15 @@ def solve_study(
     if study.duty if duty is None else duty:
         from .duty_study import attach_duty  # it calls solve_study back (a breaker's own tmin)
 
-        attach_duty(rated, config.doc, config.node_of, sets, scenario=scenario, line_faults=line_faults)
+        attach_duty(
+            rated,
+            config.doc,
+            config.node_of,
+            sets,
+            scenario=scenario,
+            line_faults=line_faults,
+            segments=config.segments,
+        )
     return StudyResult(sets)
 
 
