@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from .model import Study
 from .problems import CircuitProblem
-from .topology import BRANCH_LISTS, BUS_FIELDS, Entries, text_field
+from .topology import BRANCH_LISTS, BUS_FIELDS, Entries, text_values
 
 # Lists whose entries a scenario may take out of service (everything but buses and the
 # switching data itself; element lists added later join automatically).
@@ -27,20 +27,29 @@ def check_switching(entries: Entries, bus_kv: Mapping[str, float], study: Study 
 
 
 def _ids(items: Sequence[object]) -> set[str]:
-    return {element_id for entry in items if (element_id := text_field(entry, "id")) is not None}
+    return {element_id for element_id in text_values(items, "id") if element_id is not None}
+
+
+def _branch_buses(entries: Entries) -> dict[str, set[str | None]]:
+    """Branch id -> the buses it connects (a line and a transformer may share an id: both count)."""
+    branch_buses: dict[str, set[str | None]] = {}
+    for list_name in BRANCH_LISTS:
+        items = entries.get(list_name, ())
+        columns = [text_values(items, field) for field in ("id", *BUS_FIELDS[list_name])] if items else []
+        for element_id, *ends in zip(*columns, strict=True):
+            if element_id is not None:
+                branch_buses.setdefault(element_id, set()).update(ends)
+    return branch_buses
 
 
 def _switch_targets(entries: Entries, bus_kv: Mapping[str, float]) -> list[CircuitProblem]:
-    # branch id -> the buses it connects (a line and a transformer may share an id: both count)
-    branch_buses: dict[str, set[str | None]] = {}
-    for list_name in BRANCH_LISTS:
-        for entry in entries.get(list_name, ()):
-            if (element_id := text_field(entry, "id")) is not None:
-                ends = {text_field(entry, field) for field in BUS_FIELDS[list_name]}
-                branch_buses.setdefault(element_id, set()).update(ends)
+    switches = entries.get("switches", ())
+    if not switches:
+        return []
     problems = []
-    for index, entry in enumerate(entries.get("switches", ())):
-        bus, element, to_bus = text_field(entry, "bus"), text_field(entry, "element"), text_field(entry, "to_bus")
+    columns = zip(*(text_values(switches, field) for field in ("bus", "element", "to_bus")), strict=True)
+    branch_buses = _branch_buses(entries)
+    for index, (bus, element, to_bus) in enumerate(columns):
         path = f"switches[{index}]"
         if element is not None:
             if element not in branch_buses:
@@ -75,6 +84,8 @@ def _switch_targets(entries: Entries, bus_kv: Mapping[str, float]) -> list[Circu
 
 
 def _scenario_references(entries: Entries) -> list[CircuitProblem]:
+    if not entries.get("scenarios"):
+        return []
     switch_ids = _ids(entries.get("switches", ()))
     equipment = {
         element_id
