@@ -558,3 +558,80 @@ def test_a_breaker_on_parallel_circuits_carries_the_faulted_segment_and_the_heal
     assert breaking["fault_position"] == "element"
     assert breaking["required_ka"] == pytest.approx(abs(E / z_q), rel=1e-9)
     assert split[("CB", "making")]["required_ka"] == pytest.approx(plain[("CB", "making")]["required_ka"], rel=1e-9)
+
+
+def three_winding(**ratings: Any) -> dict[str, Any]:
+    """A 110/20/10 kV, 40/40/20 MVA three-winding transformer T3 fed from a 3 GVA 110 kV grid,
+    nothing on its MV and LV sides; through-fault limits per winding."""
+    return {
+        "format": "circuit-document",
+        "version": 1,
+        "id": "three-winding-duty",
+        "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "duty": True},
+        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 10.0}],
+        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1}],
+        "transformers3w": [
+            {
+                "id": "T3",
+                "hv_bus": "HV",
+                "mv_bus": "MV",
+                "lv_bus": "LV",
+                "vn_hv_kv": 110.0,
+                "vn_mv_kv": 20.0,
+                "vn_lv_kv": 10.0,
+                "sn_hv_mva": 40.0,
+                "sn_mv_mva": 40.0,
+                "sn_lv_mva": 20.0,
+                "vk_hv_percent": 12.0,
+                "vk_mv_percent": 8.0,
+                "vk_lv_percent": 20.0,
+                "vkr_hv_percent": 0.4,
+                "vkr_mv_percent": 0.3,
+                "vkr_lv_percent": 0.5,
+                "ratings": ratings,
+            }
+        ],
+    }
+
+
+def test_three_winding_transformer_windings_against_their_through_fault_limits() -> None:
+    data = three_winding(
+        hv={"through_fault_multiple": 10.0}, mv={"through_fault_ka": 20.0}, lv={"through_fault_multiple": 25.0}
+    )
+    rows, rs = duty_rows(data)
+
+    def heat(bus: str) -> float:
+        # fed from the grid alone, radially: the winding at the fault carries all of I″k, with
+        # κ of the branch's R/X = R_k/X_k (eq. 55), m from it (§8.8), n = 1 (a grid does not decay)
+        values = rs.buses[bus]
+        return values["ikss_ka"] * math.sqrt(m_factor(kappa(values["rk_ohm"] / values["xk_ohm"]), 1.0) + 1.0)
+
+    lv, mv, hv = rows[("T3:lv", "thermal")], rows[("T3:mv", "thermal")], rows[("T3:hv", "thermal")]
+    assert all(row["kind"] == "transformer" and row["kappa_method"] == "branch" for row in (lv, mv, hv))
+    # each winding carries the current of a fault at its own bus (nothing feeds from MV or LV)
+    assert (lv["location"], mv["location"]) == ("LV", "MV")
+    assert lv["required_ka"] == pytest.approx(heat("LV"), rel=1e-9)
+    assert mv["required_ka"] == pytest.approx(heat("MV"), rel=1e-9)
+    # the HV winding: the MV or LV fault's current referred by the rated ratios 20/110 and 10/110
+    referred = {"MV": heat("MV") * 20.0 / 110.0, "LV": heat("LV") * 10.0 / 110.0}
+    assert hv["location"] == max(referred, key=referred.__getitem__)
+    assert hv["required_ka"] == pytest.approx(max(referred.values()), rel=1e-9)
+    # limits on each winding's own side: 10·40 MVA/(√3·110 kV), 20 kA, 25·20 MVA/(√3·10 kV); 2 s ≥ Tk 1 s
+    assert hv["rated_ka"] == pytest.approx(10.0 * 40.0 / (math.sqrt(3) * 110.0), rel=1e-12)
+    assert mv["rated_ka"] == 20.0
+    assert lv["rated_ka"] == pytest.approx(25.0 * 20.0 / (math.sqrt(3) * 10.0), rel=1e-12)
+    for row in (lv, mv, hv):
+        assert row["pass"] is (row["required_ka"] <= row["rated_ka"])
+
+
+def test_a_three_winding_transformer_with_a_winding_open_checks_the_other_two() -> None:
+    data = three_winding(mv={"through_fault_ka": 20.0}, lv={"through_fault_ka": 20.0})
+    whole, _ = duty_rows(copy.deepcopy(data))
+    data["switches"] = [{"id": "S-LV", "bus": "LV", "element": "T3", "closed": False}]
+    rows, rs = duty_rows(data)
+    assert "LV" in rs.unsupplied
+    assert ("T3:lv", "thermal") not in rows  # an open winding carries nothing
+    # the MV winding, now of the two-winding remainder HV–MV, carries the MV fault as before
+    assert rows[("T3:mv", "thermal")]["required_ka"] == pytest.approx(
+        whole[("T3:mv", "thermal")]["required_ka"], rel=1e-9
+    )

@@ -233,6 +233,7 @@ def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]
     _switches(table)
     _cables(table)
     _transformers(table)
+    _transformers3w(table)
     return table.rows
 
 
@@ -371,6 +372,47 @@ def _transformers(table: _Table) -> None:
         if worst is not None:
             required, bus_id, own = worst
             table.add(trafo.id, "transformer", "thermal", (bus_id, "bus"), required, limit, table.tk, own)
+
+
+def _transformers3w(table: _Table) -> None:
+    """Each rated winding of a three-winding transformer against its own current, rated on its
+    own side, for faults at any of the transformer's buses (rows `<id>:<winding>`)."""
+    for t3 in table.doc.transformers3w:
+        limits = t3.ratings
+        if limits is None:
+            continue
+        # energised whole, or one winding open: the two-winding remainder (hv = its higher winding)
+        whole = table.present["transformers3w"].get(t3.id)
+        remainder = table.present["transformers"].get(t3.id) if whole is None else None
+        if whole is not None:
+            ends = {w: ("trafo3w", w) for w in ("hv", "mv", "lv")}
+        elif remainder is not None:
+            node_of = table.inputs.node_of
+            by_bus = {node_of.get(getattr(t3, f"{w}_bus")): w for w in ("hv", "mv", "lv")}
+            ends = {by_bus[remainder.hv_bus]: ("trafo", "hv"), by_bus[remainder.lv_bus]: ("trafo", "lv")}
+        else:
+            continue
+        buses = [(getattr(t3, f"{w}_bus"), w) for w in ("hv", "mv", "lv") if w in ends]
+        for winding, limit in limits.windings():
+            if winding not in ends:
+                continue  # its winding is open: it carries nothing
+            sn, vn = getattr(t3, f"sn_{winding}_mva"), getattr(t3, f"vn_{winding}_kv")
+            rated = table.withstand(limit.limit_ka(sn, vn), limit.through_fault_s)
+            kind, end = ends[winding]
+            worst: tuple[float, str, PeakHeat] | None = None
+            for bus_id, at_winding in buses:
+                values = table.inputs.buses.get(bus_id)
+                if values is None or "ith_ka" not in values:
+                    continue
+                # the winding's own current; κ, m, n of the transformer's partial current into the fault
+                through = table.partials(bus_id).at_end.get((kind, t3.id, end), 0.0)
+                own = table.peak_heat(bus_id, [(kind, t3.id, ends[at_winding][1])], "bus", through)
+                if worst is None or (own.ith_ka or 0.0) > worst[0]:
+                    worst = (own.ith_ka or 0.0, bus_id, own)
+            if worst is not None:
+                required, bus_id, own = worst
+                name = f"{t3.id}:{winding}"
+                table.add(name, "transformer", "thermal", (bus_id, "bus"), required, rated, table.tk, own)
 
 
 def _breaker_tmin_values(doc: CircuitDocument, inputs: DutyInputs) -> dict[tuple[float, str], Mapping[str, Any]]:
