@@ -83,3 +83,17 @@ async def test_the_duty_option_checks_a_document_that_does_not_ask(api):
     bad = await api.submit(document, options={"duty": "sometimes"})
     assert bad.status_code == 422
     assert any(error["path"] == "options.duty" for error in bad.json()["errors"])
+
+
+async def test_a_restricted_duty_study_names_the_devices_it_did_not_check(api):
+    document = json.loads(INDUSTRIAL.read_text(encoding="utf-8"))
+    response = await api.submit(document, options={"buses": ["LV-1"], "faults": ["3ph"], "cases": ["max"]})
+    assert response.status_code == 202, response.text
+    run = await api.wait(response.json()["id"])
+    assert run["status"] == "succeeded", run["error"]
+    page = await api.client.get(f"/simulations/{run['id']}/results", headers=api.headers)
+    (result_set,) = page.json()["result_sets"]
+    assert {row["id"] for row in result_set["duty"]} == {"LV-1", "ACB-LV", "T3"}
+    not_checked = {entry["id"]: entry for entry in result_set["duty_not_checked"]}
+    assert "CB-M1" in not_checked and "C-M1" in not_checked
+    assert not_checked["CB-M1"]["reason"].startswith("not solved: the study is restricted to other buses")

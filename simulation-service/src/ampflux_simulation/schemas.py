@@ -146,6 +146,10 @@ class ResultSetRead(BaseModel):
         description="equipment duty (study.duty): per rated device and check, required_ka against rated_ka "
         "with margin_percent and pass (columns as the duty CSV)",
     )
+    duty_not_checked: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="rated devices none of whose buses were solved (a study restricted with buses): id, kind, reason",
+    )
 
 
 class ResultsPage(Page[BusResultRead]):

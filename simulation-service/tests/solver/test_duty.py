@@ -368,6 +368,7 @@ def test_devices_of_buses_cut_off_from_every_source_are_not_checked() -> None:
     rs = result.get("3ph", "max")
     assert "LV" in rs.unsupplied
     assert rs.duty == []
+    assert rs.duty_not_checked == []  # cut off, not left out: `unsupplied` says why
 
 
 def grid_and_transformer_feeder() -> dict[str, Any]:
@@ -635,3 +636,18 @@ def test_a_three_winding_transformer_with_a_winding_open_checks_the_other_two() 
     assert rows[("T3:mv", "thermal")]["required_ka"] == pytest.approx(
         whole[("T3:mv", "thermal")]["required_ka"], rel=1e-9
     )
+
+
+def test_devices_at_buses_left_out_of_a_restricted_study_are_reported_not_checked() -> None:
+    result = solve_study(parse_circuit(motor_feeder()), buses=["B"])
+    rs = result.get("3ph", "max")
+    assert {row["id"] for row in rs.duty or []} == {"L"}  # the cable has its end B solved
+    reason = "not solved: the study is restricted to other buses (A left out)"
+    assert rs.duty_not_checked == [
+        {"id": "A", "kind": "busbar", "reason": reason},
+        {"id": "CB", "kind": "breaker", "reason": reason},
+    ]
+    assert rs.to_dict()["duty_not_checked"] == rs.duty_not_checked
+    # an unrestricted study checks everything and reports nothing left out
+    whole = solve_study(parse_circuit(motor_feeder())).get("3ph", "max")
+    assert whole.duty_not_checked == [] and "duty_not_checked" not in whole.to_dict()

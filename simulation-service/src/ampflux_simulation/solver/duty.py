@@ -237,6 +237,46 @@ def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]
     return table.rows
 
 
+def unchecked_devices(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, str]]:
+    """Rated, energised devices none of whose buses were solved (a study restricted with
+    `buses`): `{id, kind, reason}` each, so they are reported, not silently left out. Devices
+    of buses cut off from every source are not listed (the result set's `unsupplied` says why)."""
+    table = _Table(doc, inputs)
+    energised = {b.id for b in inputs.energised.buses}
+    out: list[dict[str, str]] = []
+
+    def check(device: str, kind: str, buses: list[str], live: bool) -> None:
+        if not live or any(b in inputs.buses for b in buses):
+            return
+        left_out = [b for b in dict.fromkeys(buses) if inputs.node_of.get(b) in energised]
+        if left_out:
+            reason = f"not solved: the study is restricted to other buses ({', '.join(left_out)} left out)"
+            out.append({"id": device, "kind": kind, "reason": reason})
+
+    for bus in doc.buses:
+        check(bus.id, "busbar", [bus.id], bus.ratings is not None)
+    for switch in doc.switches:
+        if switch.ratings is None:
+            continue
+        node = inputs.node_of.get(switch.bus)
+        if switch.element is not None:
+            live = node is not None and bool(_switch_row_keys(table, node, switch.element))
+        else:  # a coupler: closed, its buses one node
+            live = switch.to_bus is not None and node is not None and inputs.node_of.get(switch.to_bus) == node
+        check(switch.id, switch.kind, [switch.bus], live)
+    for line in doc.lines:
+        check(line.id, "cable", [line.from_bus, line.to_bus], line.ratings is not None and line.id in table.circuits)
+    for trafo in doc.transformers:
+        live = trafo.ratings is not None and trafo.id in table.present["transformers"]
+        check(trafo.id, "transformer", [trafo.hv_bus, trafo.lv_bus], live)
+    for t3 in doc.transformers3w:
+        live = t3.ratings is not None and (
+            t3.id in table.present["transformers3w"] or t3.id in table.present["transformers"]
+        )
+        check(t3.id, "transformer", [t3.hv_bus, t3.mv_bus, t3.lv_bus], live)
+    return out
+
+
 def _busbars(table: _Table) -> None:
     for bus in table.doc.buses:
         ratings, values = bus.ratings, table.inputs.buses.get(bus.id)

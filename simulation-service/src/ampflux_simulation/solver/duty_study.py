@@ -14,7 +14,7 @@ import numpy as np
 
 from . import sources
 from .contributions import end_currents
-from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials
+from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials, unchecked_devices
 from .duty_decay import MachineColumns, decay_shares
 from .duty_factors import branch_factors
 from .elements import build_network
@@ -129,3 +129,4 @@ def attach_duty(
             rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin, rs.trail, dict(segments or {})
         )
         rs.duty = device_duty(doc, inputs)
+        rs.duty_not_checked = unchecked_devices(doc, inputs)

@@ -33,6 +33,8 @@ class ResultSet:
     line_faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     # equipment duty (duty.py): one row per rated device and check, when the study asks
     duty: list[dict[str, Any]] | None = None
+    # rated devices none of whose buses were solved (a study restricted with `buses`): id, kind, reason
+    duty_not_checked: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,6 +58,8 @@ class ResultSet:
             out["line_faults"] = dict(self.line_faults)
         if self.duty is not None:
             out["duty"] = self.duty
+        if self.duty_not_checked:
+            out["duty_not_checked"] = self.duty_not_checked
         return out
 
 
