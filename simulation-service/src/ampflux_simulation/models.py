@@ -134,7 +134,7 @@ class StudyResultSet(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
     # How many buses `buses_z` holds: pages are counted and placed without decoding it.
     bus_count: Mapped[int] = mapped_column(Integer)
-    # The set's buses, values and trails, zlib-compressed JSON (domain/packed.py). Deferred:
+    # The set's buses, values and trails, zstd-compressed JSON (domain/packed.py). Deferred:
     # listing a run's sets never loads them; storage EXTERNAL on PostgreSQL (migration 0005),
     # so the database does not try to compress them again.
     buses_z: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

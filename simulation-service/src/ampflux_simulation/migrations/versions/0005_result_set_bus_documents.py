@@ -2,7 +2,7 @@
 
 A 3,000-bus study with two faults stored 6,000 rows in `study_bus_results`, and PostgreSQL
 ingesting them was the largest cost of a worker's run after the solve. Each result set now
-holds its buses (ids, document positions, values, trails) as one zlib-compressed JSON
+holds its buses (ids, document positions, values, trails) as one zstd-compressed JSON
 document, `study_result_sets.buses_z`, with `bus_count`; the API pages, filters, downloads
 and compares decoded sets (`ampflux_simulation.domain.packed`). Existing rows move into that
 form and the old table goes; the downgrade rebuilds it from the documents.
@@ -19,10 +19,10 @@ Create Date: 2026-12-04 18:00:00
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any
 
 import sqlalchemy as sa
+import zstandard
 from alembic import op
 
 revision = "0005"
@@ -77,7 +77,9 @@ def upgrade() -> None:
             # The old rows cannot tell "no trail" from "no trail for any bus": both read as null.
             "trail": trails if any(t is not None for t in trails) else None,
         }
-        blob = zlib.compress(json.dumps(document, separators=(",", ":")).encode(), COMPRESS_LEVEL)
+        blob = zstandard.ZstdCompressor(level=COMPRESS_LEVEL).compress(
+            json.dumps(document, separators=(",", ":")).encode()
+        )
         bind.execute(
             result_sets.update()
             .where(_of_set(result_sets, run_id, fault, case))
@@ -117,7 +119,7 @@ def downgrade() -> None:
         blob: bytes = bind.execute(
             sa.select(result_sets.c.buses_z).where(_of_set(result_sets, run_id, fault, case))
         ).scalar_one()
-        document = json.loads(zlib.decompress(blob))
+        document = json.loads(zstandard.ZstdDecompressor().decompress(blob))
         trails = document["trail"] or [None] * len(document["ids"])
         rows = [
             {
