@@ -651,3 +651,52 @@ def test_devices_at_buses_left_out_of_a_restricted_study_are_reported_not_checke
     # an unrestricted study checks everything and reports nothing left out
     whole = solve_study(parse_circuit(motor_feeder())).get("3ph", "max")
     assert whole.duty_not_checked == [] and "duty_not_checked" not in whole.to_dict()
+
+
+def test_branch_classification_matches_its_definition_on_random_networks() -> None:
+    # BridgeTopology (one DFS per network) against the definition, taken literally per bus: the
+    # part a row at B leads into once B is removed — no source: passive; one entry from B, its
+    # sources at one bus and a tree with the earth node (edges + 1 = buses): a non-meshed branch
+    import random
+    import types
+
+    import numpy as np
+
+    from ampflux_simulation.solver import network as nw
+    from ampflux_simulation.solver.duty_factors import BridgeTopology, distinct_rows
+
+    rng = random.Random(13)
+    for _ in range(300):
+        n = rng.randint(2, 8)
+        edges = [(rng.randrange(v), v) for v in range(1, n) if rng.random() < 0.9]
+        edges += [tuple(rng.sample(range(n), 2)) for _ in range(rng.randint(0, 3))]
+        if not edges:
+            continue
+        f, t = np.array([a for a, _ in edges]), np.array([b for _, b in edges])
+        sources = np.array(sorted(rng.sample(range(n), rng.randint(1, min(3, n)))))
+        net: Any = types.SimpleNamespace(
+            n_bus=n,
+            f=f,
+            t=t,
+            r1=np.array([rng.choice([0.1, 0.2]) for _ in edges]),
+            x1=np.ones(len(edges)),
+            sh_bus=sources,
+        )
+        topology, distinct = BridgeTopology(net), distinct_rows(net)
+        for bus in range(n):
+            touches = (f == bus) | (t == bus)
+            rows = np.flatnonzero(touches)
+            label = nw.islands(n, f, t, ~touches)
+            size = np.bincount(label)
+            inner = np.bincount(label[f[~touches & distinct]], minlength=size.size)
+            fed = np.bincount(label[sources], minlength=size.size)
+            far_ends = np.where(f[rows] == bus, t[rows], f[rows])
+            entries = np.bincount(label[far_ends[distinct[rows]]], minlength=size.size)
+            for r, far in zip(rows.tolist(), far_ends.tolist(), strict=True):
+                part = label[far]
+                expected: tuple[str, int] = ("mesh", -1)
+                if fed[part] == 0:
+                    expected = ("passive", -1)
+                elif entries[part] == 1 and fed[part] == 1 and inner[part] + 1 == size[part]:
+                    expected = ("tree", int(sources[label[sources] == part][0]))
+                assert topology.behind(r, bus) == expected, (edges, list(sources), bus, r)

@@ -101,6 +101,7 @@ class BranchTable:
 
 def branch_factors(
     nets: CaseNetworks,
+    topology: BridgeTopology,
     bus: int,
     dv1: NDArray[np.complex128],
     fault: str,
@@ -114,13 +115,13 @@ def branch_factors(
         return None
     at_bus = {
         _key(net, r, side): ("row", r)
-        for r in range(len(net.f))
-        for side, end_bus in enumerate((net.f[r], net.t[r]))
-        if end_bus == bus and net.row_ends[r][side] is not None
+        for side, ends in enumerate((net.f, net.t))
+        for r in np.flatnonzero(ends == bus).tolist()
+        if net.row_ends[r][side] is not None
     }
     if not at_bus:
         return None
-    return BranchTable(_branches(nets, bus, dv1, fault, case), at_bus)
+    return BranchTable(_branches(nets, topology, bus, dv1, fault, case), at_bus)
 
 
 def _key(net: Network, r: int, side: int) -> Key:
@@ -139,51 +140,168 @@ def _combine(branches: list[_Branch]) -> BranchFactors | None:
     return BranchFactors(kappa, current / steady if steady > 0 else MAX_IK_RATIO)
 
 
+class BridgeTopology:
+    """Which rows are bridges of the network (identical parallel circuits as one edge, the
+    sources not tied together), and what lies behind each: built once per network, so a fault
+    bus's branches are classified without walking the network again.
+
+    A row E at B is a non-meshed path exactly when its edge is a bridge (what is behind it meets
+    B through E alone). The part behind a bridge is the DFS subtree of its lower end, or the
+    rest of its component; only the bridge leaves it, so its inner edges are (Σ degree − 1)/2."""
+
+    def __init__(self, net: Network) -> None:
+        n = net.n_bus
+        distinct = distinct_rows(net)
+        lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
+        keys = np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
+        _, self.edge_of_row = np.unique(keys, axis=0, return_inverse=True)
+        self.edge_of_row = self.edge_of_row.reshape(-1)
+        first = np.flatnonzero(distinct)
+        order_rows = first[np.argsort(self.edge_of_row[first])]
+        ea, eb = net.f[order_rows].tolist(), net.t[order_rows].tolist()
+        m = len(ea)
+        adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for e in range(m):
+            adj[ea[e]].append((eb[e], e))
+            adj[eb[e]].append((ea[e], e))
+        degree = np.array([len(a) for a in adj], dtype=np.int64)
+        has_source = np.zeros(n, dtype=np.int64)
+        has_source[np.unique(net.sh_bus)] = 1
+        tin = [-1] * n
+        low = [0] * n
+        parent_edge = [-1] * n
+        comp = [-1] * n
+        post: list[int] = []
+        self.bridge_child = np.full(m, -1, dtype=np.int64)  # the lower end of each bridge
+        counter = 0
+        for root in range(n):
+            if tin[root] >= 0:
+                continue
+            tin[root] = low[root] = counter
+            comp[root] = root
+            counter += 1
+            stack = [(root, 0)]
+            while stack:
+                v, i = stack[-1]
+                if i < len(adj[v]):
+                    stack[-1] = (v, i + 1)
+                    w, e = adj[v][i]
+                    if e == parent_edge[v]:
+                        continue
+                    if tin[w] < 0:
+                        parent_edge[w] = e
+                        tin[w] = low[w] = counter
+                        comp[w] = root
+                        counter += 1
+                        stack.append((w, 0))
+                    else:
+                        low[v] = min(low[v], tin[w])
+                else:
+                    stack.pop()
+                    post.append(v)
+                    if stack:
+                        u = stack[-1][0]
+                        low[u] = min(low[u], low[v])
+                        if low[v] > tin[u]:
+                            self.bridge_child[parent_edge[v]] = v
+        # subtree sums in post-order: buses, degrees, source buses
+        self.tin = np.array(tin, dtype=np.int64)
+        self.comp = np.array(comp, dtype=np.int64)
+        sub_nodes = np.ones(n, dtype=np.int64)
+        sub_degree = degree.copy()
+        sub_sources = has_source.copy()
+        self.tout = self.tin.copy()  # the last preorder index in each subtree
+        for v in post:
+            e = parent_edge[v]
+            if e >= 0:
+                u = ea[e] if eb[e] == v else eb[e]
+                sub_nodes[u] += sub_nodes[v]
+                sub_degree[u] += sub_degree[v]
+                sub_sources[u] += sub_sources[v]
+                self.tout[u] = max(self.tout[u], self.tout[v])
+        self.sub_nodes, self.sub_degree, self.sub_sources = sub_nodes, sub_degree, sub_sources
+        roots = self.comp
+        self.comp_nodes, self.comp_degree, self.comp_sources = sub_nodes[roots], sub_degree[roots], sub_sources[roots]
+        self.source_buses = np.unique(net.sh_bus)
+        self.has_source = has_source
+        self.low = low
+        self.f, self.t = net.f, net.t
+        self.children: list[list[int]] = [[] for _ in range(n)]
+        for v in range(n):
+            e = parent_edge[v]
+            if e >= 0:
+                self.children[ea[e] if eb[e] == v else eb[e]].append(v)
+
+    def _part_sources(self, r: int, bus: int) -> int:
+        """Source buses in the part of the network row `r` leads into once `bus` is taken out:
+        a DFS child subtree of `bus` that only `bus` joins to the rest (low ≥ tin[bus]), or the
+        rest of the component."""
+        far = int(self.t[r] if self.f[r] == bus else self.f[r])
+        separated = [c for c in self.children[bus] if self.low[c] >= self.tin[bus]]
+        for c in separated:
+            if self.tin[c] <= self.tin[far] <= self.tout[c]:
+                return int(self.sub_sources[c])
+        rest = self.comp_sources[bus] - self.has_source[bus] - sum(int(self.sub_sources[c]) for c in separated)
+        return int(rest)
+
+    def behind(self, r: int, bus: int) -> tuple[str, int]:
+        """What lies behind row `r` seen from `bus`: ("tree", its source bus) for a non-meshed
+        source branch (a tree with its sources at one bus), ("passive", −1) for a part with no
+        source, ("mesh", −1) otherwise."""
+        child = int(self.bridge_child[self.edge_of_row[r]])
+        if child < 0:
+            # not a bridge: a mesh behind it, passive when the part it leads into has no source
+            return ("passive" if self._part_sources(r, bus) == 0 else "mesh"), -1
+        inside = (self.tin >= self.tin[child]) & (self.tin <= self.tout[child])
+        if child != bus:  # the subtree below the bridge
+            nodes, degree, sources = self.sub_nodes[child], self.sub_degree[child], self.sub_sources[child]
+            region = inside
+        else:  # the rest of the component above it
+            nodes = self.comp_nodes[bus] - self.sub_nodes[child]
+            degree = self.comp_degree[bus] - self.sub_degree[child]
+            sources = self.comp_sources[bus] - self.sub_sources[child]
+            region = ~inside & (self.comp == self.comp[bus])
+        if sources == 0:
+            return "passive", -1
+        if sources == 1 and (degree - 1) // 2 + 1 == nodes:
+            return "tree", int(self.source_buses[region[self.source_buses]][0])
+        return "mesh", -1
+
+
 def _branches(
-    nets: CaseNetworks, bus: int, dv1: NDArray[np.complex128], fault: str, case: str
+    nets: CaseNetworks,
+    topology: BridgeTopology,
+    bus: int,
+    dv1: NDArray[np.complex128],
+    fault: str,
+    case: str,
 ) -> dict[tuple[str, int], _Branch]:
     """Every branch meeting at `bus`: each row at it (key ("row", r)) and each source connected
     at it (key ("shunt", s))."""
     net = nets.net
-    touches = (net.f == bus) | (net.t == bus)
-    rows = np.flatnonzero(touches)
-    distinct = distinct_rows(net)
-    label = nw.islands(net.n_bus, net.f, net.t, ~touches)
-    size = np.bincount(label)
-    inside = ~touches & distinct
-    edges = np.bincount(label[net.f[inside]], minlength=size.size)
-    source_buses = np.unique(net.sh_bus)
-    sources = np.bincount(label[source_buses], minlength=size.size)
-    # rows from B into each part (identical parallel circuits once)
-    entries = np.bincount(
-        label[np.where(net.f[rows] == bus, net.t[rows], net.f[rows])[distinct[rows]]], minlength=size.size
-    )
-
+    rows = np.flatnonzero((net.f == bus) | (net.t == bus))
     # Z_E of each row from a unit current drawn at B in the peak network (R_Gf for generators)
     dv_peak = -nets.peak.columns(np.array([bus]))[:, 0]
-    stamps = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
+    stamps = nw.series_stamps(net.r1[rows] + 1j * net.x1[rows], net.ratio[rows])
     ibase = net.sn_mva / (np.sqrt(3.0) * net.base_kv)
     out: dict[tuple[str, int], _Branch] = {}
-    for r in rows.tolist():
+    for j, r in enumerate(rows.tolist()):
         from_side = bool(net.f[r] == bus)
-        far = int(net.t[r] if from_side else net.f[r])
-        part = int(label[far])
-        current = abs(_into_row(stamps[r], dv1, net, r, from_side))
-        steady = current
-        kappa: float | None = None
-        if sources[part] == 0:
+        current = abs(_into_row(stamps[j], dv1, net, r, from_side))
+        what, source_bus = topology.behind(r, bus)
+        if what == "passive":
             # nothing behind it feeds a fault (no positive-sequence current): it weighs nothing
             out[("row", r)] = _Branch(None, current, current, passive=True)
-            continue
-        # a tree with the earth node: sources at one bus (edges + 1 source bus = buses), one entry
-        if entries[part] == 1 and sources[part] == 1 and edges[part] + 1 == size[part]:
-            into = _into_row(stamps[r], dv_peak, net, r, from_side)
-            if abs(into) > 0:
-                z = dv_peak[bus] / into
-                kappa = float(peak.kappa(np.array([z.real / z.imag]))[0])
-            source_bus = int(source_buses[label[source_buses] == part][0])
+        elif what == "mesh":
+            out[("row", r)] = _Branch(None, current, current)
+        else:
+            into = _into_row(stamps[j], dv_peak, net, r, from_side)
+            z = dv_peak[bus] / into if abs(into) > 0 else 0j
+            kappa = float(peak.kappa(np.array([z.real / z.imag]))[0]) if z.imag else None
             steady = current / _ik_ratio(net, source_bus, dv1, fault, case, ibase)
-        out[("row", r)] = _Branch(kappa, current, steady)
+            out[("row", r)] = _Branch(kappa, current, steady)
     for s in np.flatnonzero(net.sh_bus == bus).tolist():
         z_peak = complex(net.sh_z_peak[s])
         current = abs(dv1[bus] / net.sh_z[s])

@@ -16,7 +16,7 @@ from . import sources
 from .contributions import end_currents
 from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials, unchecked_devices
 from .duty_decay import MachineColumns, decay_shares
-from .duty_factors import branch_factors
+from .duty_factors import BridgeTopology, branch_factors
 from .elements import build_network
 from .faults import sequence_currents
 from .result import ResultSet
@@ -43,6 +43,7 @@ class _CaseNetworks:
         self.units = {g.bus: g for g in doc.generators if g.power_station_trafo}
         self._inside: dict[str, CaseNetworks] = {}
         self._machine_columns: dict[int, MachineColumns] = {}
+        self._topology: dict[int, BridgeTopology] = {}
 
     def partials(self, node: str, fault: str) -> FaultPartials:
         """Branch-end currents for a fault at `node` (as solve.py's branch contributions)."""
@@ -75,7 +76,9 @@ class _CaseNetworks:
         ends, (_, dv1, _, _) = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
         partials = fault_partials(use.net, bus, seq, ends)
         # κ, m and n of the partial currents that come through non-meshed branches (§8.1.2)
-        partials.factors = branch_factors(use, bus, dv1, fault, self.case)
+        if id(use) not in self._topology:
+            self._topology[id(use)] = BridgeTopology(use.net)
+        partials.factors = branch_factors(use, self._topology[id(use)], bus, dv1, fault, self.case)
         if fault == "3ph" and use.net.machines:
             # which machines' decay each breaker position carries (Ib of the device)
             if id(use) not in self._machine_columns:
