@@ -6,9 +6,15 @@ The current a device carries (README "Equipment duty" gives the rules and their 
   current into B) and a fault on E just past it (it carries the fault current minus E's
   partial current, as sequence phasors); a bus coupler: the whole fault current at its bus;
 * a cable: the same two positions at both of its ends, shared by its `parallel` circuits;
+  a line split by faults along it: every end of its segments (and of its healthy parallel
+  circuits), and a breaker at its end carries the rows of that line there, as phasors;
 * a busbar: the fault current at the bus;
 * a transformer: its partial current on the rated side for faults at either terminal bus
-  (a through fault; a fault inside it is not).
+  (a through fault; a fault inside it is not); a three-winding one per rated winding, each
+  on its own side, for faults at its three buses.
+
+Rated devices none of whose buses were solved (a study restricted with `buses`) are listed
+by `unchecked_devices` with the reason.
 
 The peak and thermal currents of a device: where its partial current comes through
 non-meshed branches (IEC 60909-0 §8.1.2), those branches' own κ, and m from it, n from their
