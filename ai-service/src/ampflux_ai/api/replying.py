@@ -1,7 +1,7 @@
 """Starting a conversation reply, shared by the HTTP, SSE and WebSocket ways of sending.
 
-What the reply needs is read in one round trip (domain/reply_context.py) and the history in a
-second; then the provider call starts, and the caller may stream the reply's events at once,
+What the reply needs, the history included, is read in one round trip (domain/reply_context.py);
+then the provider call starts, and the caller may stream the reply's events at once,
 while the exchange (user message + empty assistant message) is written and committed in a task
 of its own: with a fast provider that commit (a disk flush) was the longest step before the
 first token. The reply's task writes nothing before the commit (`ReplyJob.written`), so the rows
@@ -75,9 +75,7 @@ async def start_reply(
                 refuse_if_spent(ctx.spent_today, budget, app.state.ai_metrics)
                 config = app.state.providers.config_of(ctx.provider, principal.company_id)
                 config = dataclasses.replace(config, model=ctx.model(config.model))
-                history = conversations.history_for_model(
-                    await conversations.messages_of(session, ctx.conversation), settings.system_prompt
-                )
+                history = conversations.history_for_model(ctx.messages, settings.system_prompt)
                 content, attachments = text, list[dict[str, Any]]()
                 if file_ids:
                     content, attachments = await _with_attachments(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,7 +105,18 @@ def add_exchange(session: AsyncSession, conversation: Conversation, text: str, m
     return user, reply
 
 
-def history_for_model(messages: list[Message], system_prompt: str) -> list[dict[str, str]]:
+class Said(Protocol):
+    """What the model's history needs of a message."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+
+
+def history_for_model(messages: Sequence[Said], system_prompt: str) -> list[dict[str, str]]:
     """What the model sees: the system prompt and the finished exchanges (failed replies keep
     what they said; streaming ones are left out)."""
     out = [{"role": "system", "content": system_prompt}]

@@ -2,8 +2,9 @@
 
 The conversation (locked: one reply at a time per conversation), the company's own provider,
 its default model, whether the conversation's chosen model is still enabled, its own budget and
-today's spend. Each was a query of its own before the provider call, and on a busy database
-every round trip adds to the time to the first token.
+today's spend, and the conversation's messages (one row each, the rest repeated: the history
+was a second round trip). Each was a query of its own before the provider call, and on a busy
+database every round trip adds to the time to the first token.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ampflux_shared.errors import conflict, not_found
 from ampflux_shared.security import Principal
 
-from ..models import CompanyBudget, CompanyModel, CompanyProvider, Conversation, UsageDay
+from ..models import CompanyBudget, CompanyModel, CompanyProvider, Conversation, Message, UsageDay
 from .usage import today
+
+
+@dataclass(frozen=True)
+class Said:
+    role: str
+    status: str
+    content: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class ReplyContext:
     # The company's own daily budget (None: the operator's default).
     own_budget: int | None
     spent_today: int
+    # The conversation's messages so far, oldest first (what conversations.history_for_model reads).
+    messages: list[Said]
 
     def model(self, provider_model: str) -> str:
         """The conversation's own model (409 if an admin disabled it since), else the company's
@@ -71,19 +81,32 @@ async def read(session: AsyncSession, principal: Principal, conversation_id: uui
     )
     own_budget = select(CompanyBudget.daily_tokens).where(CompanyBudget.company_id == company).scalar_subquery()
     query = (
-        select(Conversation, CompanyProvider, default_model, chosen_enabled, own_budget, spent)
+        select(
+            Conversation,
+            CompanyProvider,
+            default_model,
+            chosen_enabled,
+            own_budget,
+            spent,
+            Message.role,
+            Message.status,
+            Message.content,
+        )
         .outerjoin(CompanyProvider, CompanyProvider.company_id == Conversation.company_id)
+        .outerjoin(Message, Message.conversation_id == Conversation.id)
         .where(
             Conversation.id == conversation_id,
             Conversation.user_id == principal.user_id,
             Conversation.company_id == company,
         )
+        # The order of conversations.messages_of.
+        .order_by(Message.created_at, Message.role.desc(), Message.id)
         .with_for_update(of=Conversation)
     )
-    row = (await session.execute(query)).first()
-    if row is None:
+    rows = (await session.execute(query)).all()
+    if not rows:
         raise not_found("conversation")
-    conversation, provider, default, enabled, budget, spent_today = row
+    conversation, provider, default, enabled, budget, spent_today = rows[0][:6]
     return ReplyContext(
         conversation=conversation,
         provider=provider,
@@ -91,4 +114,6 @@ async def read(session: AsyncSession, principal: Principal, conversation_id: uui
         chosen_enabled=enabled,
         own_budget=None if budget is None else int(budget),
         spent_today=int(spent_today or 0),
+        # A conversation without messages is one row with none (the outer join's NULLs).
+        messages=[Said(r.role, r.status, r.content) for r in rows if r.role is not None],
     )
