@@ -337,3 +337,44 @@ def test_three_winding_transformers_are_checked_like_two_winding_ones(reference_
 def test_the_data_checks_see_every_kind_of_element() -> None:
     # IndexedElements names each element kind; a kind added to the document model must join it.
     assert {f.name for f in fields(IndexedElements)} == set(ELEMENT_MODELS)
+
+
+def test_reference_checks_read_validated_models_and_raw_entries_alike(reference_case: Loader) -> None:
+    """The meaning checks read a validated document's models column-wise (`text_values`) and a
+    raw document's entries one by one; both must find the same problems in the same order."""
+    from ampflux_shared.circuit.switching import check_switching
+    from ampflux_shared.circuit.topology import check_topology
+
+    doc = reference_case("mv_meshed_20kv")
+    bus_ids = [bus["id"] for bus in doc["buses"]]
+    line = doc["lines"][3]
+    # defects the models accept and only the meaning checks find
+    doc["buses"].append({"id": bus_ids[4], "vn_kv": 20.0})  # duplicate id
+    doc["buses"].append({"id": "ISLAND", "vn_kv": 20.0})  # no path to a source
+    doc["lines"].append({**doc["lines"][0], "id": "L-ghost", "to_bus": "NOWHERE"})  # unknown bus
+    doc["lines"].append({**doc["lines"][1], "id": line["id"]})  # duplicate line id
+    doc["generators"] = [
+        {"id": "G1", "bus": bus_ids[0], "sn_mva": 5, "vn_kv": 20, "xdss_pu": 0.2, "rdss_pu": 0.01, "cos_phi": 0.8,
+         "power_station_trafo": doc["transformers"][1]["id"]},
+        {"id": "G2", "bus": bus_ids[0], "sn_mva": 5, "vn_kv": 20, "xdss_pu": 0.2, "rdss_pu": 0.01, "cos_phi": 0.8,
+         "power_station_trafo": "T-none"},
+    ]  # fmt: skip
+    doc["switches"] = [
+        {"id": "S1", "bus": line["from_bus"], "element": line["id"]},
+        {"id": "S2", "bus": bus_ids[-1], "element": line["id"]},  # not at the line's buses
+        {"id": "S3", "bus": bus_ids[0], "element": "L-none"},
+        {"id": "S4", "bus": bus_ids[1], "to_bus": "NOWHERE"},
+    ]
+    doc["scenarios"] = [{"id": "SC", "switches": {"S1": "open", "S9": "open"}, "out_of_service": ["X", line["id"]]}]
+    model = CircuitDocument.model_validate(doc)
+    raw = {name: doc.get(name, []) for name in ELEMENT_MODELS}
+    models = {name: getattr(model, name) for name in ELEMENT_MODELS}
+    bus_kv = IndexedElements.of_document(model).bus_kv()
+
+    from_models = check_topology(models) + check_switching(models, bus_kv, model.study)
+    from_raw = check_topology(raw) + check_switching(raw, bus_kv, model.study)
+    assert from_models == from_raw
+    assert {problem.code for problem in from_models} >= {
+        "duplicate_id", "unknown_bus", "no_source", "unknown_transformer", "unit_transformer_elsewhere",
+        "element_elsewhere", "unknown_element", "unknown_switch",
+    }  # fmt: skip
