@@ -152,8 +152,11 @@ def _unit_transformers(entries: Entries) -> list[CircuitProblem]:
 def _unsupplied_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProblem]:
     """Every bus needs a path through lines and transformers to a source, else its fault current is zero."""
     sources = {
-        bus_id for list_name in SOURCE_LISTS for bus_id in text_values(entries.get(list_name, ()), "bus")
-    } & bus_ids
+        bus_id
+        for list_name in SOURCE_LISTS
+        for bus_id in text_values(entries.get(list_name, ()), "bus")
+        if bus_id is not None and bus_id in bus_ids
+    }
     if not sources:
         return [
             CircuitProblem(
