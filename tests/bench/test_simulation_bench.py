@@ -107,6 +107,10 @@ class Measurement:
     mean_solve: float
     p50_pickup: float
     p95_pickup: float
+    # The machine's 1-minute load average when the drain started and when it ended: the
+    # machine is shared, and a busy one blurs every figure here.
+    load_start: float = 0.0
+    load_end: float = 0.0
 
     @property
     def runs_per_s(self) -> float:
@@ -171,9 +175,11 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
                 await all_queued(app, RUNS, timeout=300)
 
                 # Started together; each pays its own forkserver start on its first job.
+                load_start = os.getloadavg()[0]
                 for i in range(workers):
                     procs.append(await asyncio.to_thread(start_worker, env, tmp / f"worker-{workers}-{i}.log"))
                 runs = await wait_all(app, batch, timeout=1800)
+                load_end = os.getloadavg()[0]
 
                 small = {"project_id": projects[pickup], "document": meshed_network(50)}
                 for _ in range(PICKUPS):
@@ -204,6 +210,8 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path) -> 
         mean_solve=statistics.fmean(r.solve_seconds for r in runs),
         p50_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.50),
         p95_pickup=percentile([r.queue_wait_seconds for r in pickups], 0.95),
+        load_start=load_start,
+        load_end=load_end,
     )
 
 
@@ -269,14 +277,14 @@ def table(results: list[Measurement]) -> str:
         f"first start; pickup = queue-to-start of {PICKUPS} single studies on an idle tier.",
         "",
         "| workers | runs | drain s | runs/s | buses/s | speed-up | burst start p50 s | burst start p95 s "
-        "| mean solve s | pickup p50 s | pickup p95 s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mean solve s | pickup p50 s | pickup p95 s | load start/end |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in results:
         lines.append(
             f"| {m.workers} | {m.runs} | {m.seconds:.2f} | {m.runs_per_s:.2f} | {m.buses_per_s:,.0f} | "
             f"{m.runs_per_s / base:.2f}× | {m.p50_start:.2f} | {m.p95_start:.2f} | {m.mean_solve:.3f} | "
-            f"{m.p50_pickup:.3f} | {m.p95_pickup:.3f} |"
+            f"{m.p50_pickup:.3f} | {m.p95_pickup:.3f} | {m.load_start:.1f}/{m.load_end:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
