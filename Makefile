@@ -23,9 +23,11 @@ install: $(SYNC_STAMP)
 run: install
 	$(VENV_PY) scripts/run_platform.py
 
-## Run every test (against PostgreSQL and RabbitMQ too when they are reachable)
+## Run every test (against PostgreSQL and RabbitMQ too when they are reachable), on
+## TEST_WORKERS pytest-xdist workers; the e2e stack and the quick fault suite each keep to one
+TEST_WORKERS ?= 2
 test: install
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## Lint and type gate (CI runs it before the tests): ruff check, ruff format --check, mypy
 lint: install

@@ -47,8 +47,9 @@ def other_company() -> Company:
 
 
 @pytest.fixture
-def settings(postgres_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=postgres_url, amqp_url="", data_dir=tmp_path)
+def settings(reusable_postgres_database, tmp_path: Path) -> Settings:
+    # One migrated database for the session, emptied for each test (root conftest).
+    return Settings(database_url=reusable_postgres_database("traveler"), amqp_url="", data_dir=tmp_path)
 
 
 async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
