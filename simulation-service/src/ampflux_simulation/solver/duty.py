@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
 
@@ -62,7 +63,7 @@ class FaultPartials:
 
     fed: dict[tuple[str, str, str], float]
     past: dict[tuple[str, str, str], float]
-    at_end: dict[tuple[str, str, str], float]
+    at_end: EndMagnitudes
     # sequence currents (I0, I1, I2) into each row at the fault bus and the fault's own, per
     # unit, and the fault bus's kA per unit: to combine several rows (`combined`)
     seq: dict[tuple[str, str, str], tuple[complex, complex, complex]] = field(default_factory=dict)
@@ -87,32 +88,69 @@ class FaultPartials:
         return float(fed * self.ibase_ka), float(past * self.ibase_ka)
 
 
-def fault_partials(net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents) -> FaultPartials:
+@dataclass(frozen=True)
+class RowEndKeys:
+    """Per side (from, to): the rows with a named end there and their (row kind, element,
+    end) keys, and where each key is; once per network, so each fault bus's partials are
+    built without a Python loop over every row."""
+
+    sides: tuple[tuple[NDArray[np.int64], list[tuple[str, str, str]]], ...]
+    where: dict[tuple[str, str, str], tuple[int, int]]
+
+
+def row_end_keys(net: Network) -> RowEndKeys:
+    sides = []
+    where: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for position in (0, 1):
+        rows = [r for r, ends in enumerate(net.row_ends) if ends[position] is not None]
+        keys = [(net.row_kind[r], net.row_element[r], str(net.row_ends[r][position])) for r in rows]
+        sides.append((np.array(rows, dtype=np.int64), keys))
+        where.update((key, (position, j)) for j, key in enumerate(keys))
+    return RowEndKeys(tuple(sides), where)
+
+
+@dataclass(frozen=True)
+class EndMagnitudes:
+    """The largest phase current (kA) at every named end of every row, looked up by key."""
+
+    keys: RowEndKeys
+    magnitudes: tuple[NDArray[np.float64], ...]
+
+    def get(self, key: tuple[str, str, str], default: float = 0.0) -> float:
+        found = self.keys.where.get(key)
+        return default if found is None else float(self.magnitudes[found[0]][found[1]])
+
+
+def fault_partials(
+    net: Network, fault_bus: int, seq: FaultCurrents, ends: EndCurrents, keys: RowEndKeys | None = None
+) -> FaultPartials:
     """Sequence currents into a row at the fault bus are −(its contribution); the fault draws
-    (I1, I2, I0) out of the bus, so a fault just past that end draws I_s + i_s,end through it."""
+    (I1, I2, I0) out of the bus, so a fault just past that end draws I_s + i_s,end through it.
+    `keys`: row_end_keys(net), when the caller keeps them."""
     ibase = net.sn_mva / (np.sqrt(3.0) * net.base_kv)
     fault = (complex(seq.i1[0]), complex(seq.i2[0]), complex(seq.i0[0]))
     fed: dict[tuple[str, str, str], float] = {}
     past: dict[tuple[str, str, str], float] = {}
-    at_end: dict[tuple[str, str, str], float] = {}
+    magnitudes: list[NDArray[np.float64]] = []
     end_seq: dict[tuple[str, str, str], tuple[complex, complex, complex]] = {}
-    sides = (("f", net.f, ends.f1, ends.f2, ends.f0), ("t", net.t, ends.t1, ends.t2, ends.t0))
-    for position, (_, buses, s1, s2, s0) in enumerate(sides):
-        magnitude = np.abs(np.vstack(phases(s0, s1, s2))).max(axis=0) * ibase[buses]
-        for r in range(len(net.row_element)):
-            end = net.row_ends[r][position]
-            if end is None:
-                continue  # a three-winding star point
-            key = (net.row_kind[r], net.row_element[r], end)
-            at_end[key] = float(magnitude[r])
-            if buses[r] != fault_bus:
-                continue
-            fed[key] = float(magnitude[r])
+    sides = ((net.f, ends.f1, ends.f2, ends.f0), (net.t, ends.t1, ends.t2, ends.t0))
+    keys = keys or row_end_keys(net)
+    for (buses, s1, s2, s0), (rows, row_keys) in zip(sides, keys.sides, strict=True):
+        magnitude = np.abs(np.vstack(phases(s0[rows], s1[rows], s2[rows]))).max(axis=0) * ibase[buses[rows]]
+        magnitudes.append(magnitude)
+        for j in np.flatnonzero(buses[rows] == fault_bus).tolist():
+            r, key = int(rows[j]), row_keys[j]
+            fed[key] = float(magnitude[j])
             end_seq[key] = (complex(s0[r]), complex(s1[r]), complex(s2[r]))
             beyond = phases(np.array([fault[2] + s0[r]]), np.array([fault[0] + s1[r]]), np.array([fault[1] + s2[r]]))
             past[key] = float(max(abs(complex(p[0])) for p in beyond) * ibase[fault_bus])
     return FaultPartials(
-        fed, past, at_end, seq=end_seq, fault_seq=(fault[2], fault[0], fault[1]), ibase_ka=float(ibase[fault_bus])
+        fed,
+        past,
+        EndMagnitudes(keys, tuple(magnitudes)),
+        seq=end_seq,
+        fault_seq=(fault[2], fault[0], fault[1]),
+        ibase_ka=float(ibase[fault_bus]),
     )
 
 

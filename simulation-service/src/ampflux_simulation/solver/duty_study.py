@@ -14,7 +14,16 @@ import numpy as np
 
 from . import sources
 from .contributions import end_currents
-from .duty import BusValues, DutyInputs, FaultPartials, device_duty, fault_partials, unchecked_devices
+from .duty import (
+    BusValues,
+    DutyInputs,
+    FaultPartials,
+    RowEndKeys,
+    device_duty,
+    fault_partials,
+    row_end_keys,
+    unchecked_devices,
+)
 from .duty_decay import MachineColumns, decay_shares
 from .duty_factors import BridgeTopology, branch_factors
 from .elements import build_network
@@ -44,6 +53,7 @@ class _CaseNetworks:
         self._inside: dict[str, CaseNetworks] = {}
         self._machine_columns: dict[int, MachineColumns] = {}
         self._topology: dict[int, BridgeTopology] = {}
+        self._row_keys: dict[int, RowEndKeys] = {}
 
     def partials(self, node: str, fault: str) -> FaultPartials:
         """Branch-end currents for a fault at `node` (as solve.py's branch contributions)."""
@@ -74,7 +84,9 @@ class _CaseNetworks:
         s_cs, dv_cs = sources.fault_injection(use.pos, use.net.current_sources, z1_col)
         seq = sequence_currents(fault, np.array([c + s_cs]), np.array([z1_col[bus]]), z0_kk, zf, z2_kk)
         ends, (_, dv1, _, _) = end_currents(use.net, bus, seq, z1_col, z0_col, net.y0, z2_col, dv_cs)
-        partials = fault_partials(use.net, bus, seq, ends)
+        if id(use) not in self._row_keys:
+            self._row_keys[id(use)] = row_end_keys(use.net)
+        partials = fault_partials(use.net, bus, seq, ends, self._row_keys[id(use)])
         # κ, m and n of the partial currents that come through non-meshed branches (§8.1.2)
         if id(use) not in self._topology:
             self._topology[id(use)] = BridgeTopology(use.net)
