@@ -378,3 +378,37 @@ def test_reference_checks_read_validated_models_and_raw_entries_alike(reference_
         "duplicate_id", "unknown_bus", "no_source", "unknown_transformer", "unit_transformer_elsewhere",
         "element_elsewhere", "unknown_element", "unknown_switch",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_buses_without_a_path_to_a_source_are_found_in_random_networks(seed: int) -> None:
+    """Against a plain fixed-point closure: random buses, branches, couplers and sources."""
+    import random
+
+    rng = random.Random(seed)
+    n = rng.randint(2, 40)
+    buses = [f"B{i}" for i in range(n)]
+    pairs = [tuple(rng.sample(buses, 2)) for _ in range(rng.randint(0, n))]
+    triples = [tuple(rng.sample(buses, 3)) for _ in range(rng.randint(0, 3))] if n >= 3 else []
+    couplers = [tuple(rng.sample(buses, 2)) for _ in range(rng.randint(0, 3))]
+    sources = rng.sample(buses, rng.randint(1, 3))
+    entries: dict[str, list[dict[str, Any]]] = {
+        "buses": [{"id": bus} for bus in buses],
+        "ext_grids": [{"id": f"G{i}", "bus": bus} for i, bus in enumerate(sources)],
+        "lines": [{"id": f"L{i}", "from_bus": a, "to_bus": b} for i, (a, b) in enumerate(pairs)],
+        "transformers3w": [
+            {"id": f"T{i}", "hv_bus": a, "mv_bus": b, "lv_bus": c} for i, (a, b, c) in enumerate(triples)
+        ],
+        "switches": [{"id": f"S{i}", "bus": a, "to_bus": b} for i, (a, b) in enumerate(couplers)],
+    }
+    edges = [*pairs, *couplers, *((a, b) for a, b, _ in triples), *((a, c) for a, _, c in triples)]
+    reached = set(sources)
+    while True:
+        more = {b for a, b in edges if a in reached} | {a for a, b in edges if b in reached}
+        if more <= reached:
+            break
+        reached |= more
+    from ampflux_shared.circuit.topology import check_topology
+
+    found_islands = [p.path for p in check_topology(entries) if p.code == "no_source"]
+    assert found_islands == [f"buses[{i}]" for i, bus in enumerate(buses) if bus not in reached]
