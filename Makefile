@@ -12,8 +12,14 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on our CI
+# machines) no process ever caches it, and every service process a test starts compiled its
+# imports again (AI service: 4.8 -> 2.2 s of CPU to import, gateway 1.7 -> 0.8 s).
+WORKSPACE_SRC := shared/src auth-service/src gateway/src project-service/src simulation-service/src traveler-service/src ai-service/src tests/ampflux_testing
+
 $(SYNC_STAMP): $(UV)
-	$(UV) sync --all-packages --frozen --python $(PYTHON)
+	$(UV) sync --all-packages --frozen --compile-bytecode --python $(PYTHON)
+	$(VENV_PY) -m compileall -q $(WORKSPACE_SRC) > /dev/null
 	rm -f .venv/.synced-*
 	touch $@
 
@@ -37,7 +43,7 @@ lint: install
 
 ## Benchmarks (installs the benchmark-only extras, e.g. pandapower; the reference solves at 8.7k buses take minutes, so no 300 s test timeout)
 bench: $(UV)
-	$(UV) sync --all-packages --frozen --group bench --python $(PYTHON)
+	$(UV) sync --all-packages --frozen --group bench --compile-bytecode --python $(PYTHON)
 	rm -f .venv/.synced-*
 	$(VENV_PY) -m pytest tests/bench -s -p no:cacheprovider -o testpaths=tests/bench --timeout=3600 $(PYTEST_ARGS)
 
