@@ -182,7 +182,6 @@ def _start_services(stack: FaultStack) -> None:
             "PROJECT_AMQP_URL": amqp,
             "PROJECT_JWKS_URL": jwks,
             "PROJECT_ENVIRONMENT": "test",
-            "PROJECT_SIMULATION_URL": url["simulation"],
         },
         root / "project.log",
     )  # fmt: skip
