@@ -6,9 +6,10 @@ reported beside wall time because wall time on a shared machine mostly measures 
 
 The processes run with a bytecode cache of their own (PYTHONPYCACHEPREFIX in the test's
 temporary folder, PYTHONDONTWRITEBYTECODE removed) and one untimed start first, as an
-installed Python runs from its second start on. Without it, on a machine whose environment
-sets PYTHONDONTWRITEBYTECODE=1 and whose packages carry no __pycache__, every start
-compiles numpy, pydantic and the rest from source: +0.25 s of CPU for ampflux-solve.
+installed Python runs from its second start on. Without it, where PYTHONDONTWRITEBYTECODE=1
+is set and nothing was compiled at install, every start compiles numpy, pydantic and the
+rest from source: +0.25 s of CPU for ampflux-solve. (With the prefix set, Python reads only
+the prefix's cache, so the figures do not depend on how the venv was installed.)
 """
 
 from __future__ import annotations
