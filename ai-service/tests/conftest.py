@@ -1,5 +1,5 @@
 """Fixtures for the AI service: the app on a fresh PostgreSQL database, test tokens, and the
-local OpenAI-compatible provider (tests/fake_provider.py) it talks to.
+local OpenAI-compatible provider (ampflux_testing.fake_provider) it talks to.
 
 Tokens are signed with a throw-away Ed25519 key the app's verifier trusts, so tests act as
 any user of any company without an auth service.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,12 +20,10 @@ import pytest
 from ampflux_ai.config import Settings
 from ampflux_ai.main import create_app
 from ampflux_shared.security import JWKSVerifier
+from ampflux_testing.fake_provider import FakeProvider, Reply
 from ampflux_testing.identities import Company, User
 from ampflux_testing.sse import parse_sse
 from ampflux_testing.tokens import TestSigner
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fake_provider import FakeProvider, Reply
 
 SIGNER = TestSigner(kid="ai-tests")
 KEK = "k1:" + base64.b64encode(os.urandom(32)).decode()

@@ -129,7 +129,7 @@ def test_websocket_protocol_end_to_end(settings, company, fake, make_app):
 
 
 def fake_reply(body):
-    from fake_provider import Reply
+    from ampflux_testing.fake_provider import Reply
 
     last = body["messages"][-1]["content"]
     return Reply(text=f"Ring: {last}")

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import jwt
-from fake_provider import Reply
 
 from ampflux_ai.config import Settings
 from ampflux_ai.domain.credentials import credential_keyring
+from ampflux_testing.fake_provider import Reply
 from ampflux_testing.sse import parse_sse
 
 

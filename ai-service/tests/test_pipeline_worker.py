@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_provider import FakeProvider, Reply
 
 from ampflux_ai.config import Settings
 from ampflux_testing.dead_letters import delete_queue_topology
+from ampflux_testing.fake_provider import FakeProvider, Reply
 from ampflux_testing.processes import ServiceProcess, stop_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_provider import FakeProvider, Reply
 
+from ampflux_testing.fake_provider import FakeProvider, Reply
 from ampflux_testing.processes import ServiceProcess, free_port
 from ampflux_testing.tokens import TestSigner
 

@@ -178,7 +178,7 @@ class FakeProvider:
 
 
 def main() -> None:
-    """`python -m fake_provider` (with ai-service/tests on PYTHONPATH): the benchmark's provider
+    """`python -m ampflux_testing.fake_provider` (with tests/ on PYTHONPATH): the benchmark's provider
     in its own process, answering every request with FAKE_PROVIDER_CHUNKS chunks of four
     characters, FAKE_PROVIDER_CHUNK_DELAY_S apart."""
     import os

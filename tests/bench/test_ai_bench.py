@@ -113,10 +113,10 @@ def test_streamed_conversations_through_the_gateway(tmp_path, make_postgres_data
     provider_port = free_port()
     provider = ServiceProcess(
         "provider",
-        "fake_provider",
+        "ampflux_testing.fake_provider",
         provider_port,
         {
-            "PYTHONPATH": str(REPO / "ai-service" / "tests"),
+            "PYTHONPATH": str(REPO / "tests"),
             "FAKE_PROVIDER_PORT": str(provider_port),
             "FAKE_PROVIDER_CHUNKS": str(CHUNKS),
             "FAKE_PROVIDER_CHUNK_DELAY_S": str(CHUNK_DELAY_S),

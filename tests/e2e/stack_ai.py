@@ -1,6 +1,6 @@
 """The AI service in the e2e stack: one process on its own PostgreSQL database, behind the
 gateway's `/ai`, talking to the local OpenAI-compatible test provider
-(ai-service/tests/fake_provider.py), which runs in the test process so tests can script it
+(ampflux_testing.fake_provider), which runs in the test process so tests can script it
 and read what it was sent (`PROVIDER`). Its tools reach the real project and simulation
 services with the caller's token. A pipeline worker process (`python -m
 ampflux_ai.pipeline_worker`) runs the pipelines, on a work queue of this stack's own."""
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 import uuid
-from pathlib import Path
 
 from e2e.stack import ServiceProcess, StackContext, StackMember
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ai-service" / "tests"))
-from fake_provider import FakeProvider
+from ampflux_testing.fake_provider import FakeProvider
 
 NAME = "ai"
 # Started with the stack; tests queue replies on it and read what it was sent.

@@ -11,9 +11,9 @@ import uuid
 import httpx
 import pytest
 from e2e.flows import bearer, register_and_login, sse_events
-from fake_provider import Reply
 
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.fake_provider import Reply
 
 pytestmark = pytest.mark.slow
 

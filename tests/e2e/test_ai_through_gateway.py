@@ -12,9 +12,9 @@ import httpx
 import pytest
 from e2e import stack_ai
 from e2e.flows import bearer, register_and_login, sse_events
-from fake_provider import Reply
 
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.fake_provider import Reply
 
 pytestmark = pytest.mark.slow
 
