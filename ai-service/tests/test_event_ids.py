@@ -73,6 +73,7 @@ async def test_tool_events_have_the_same_ids_live_and_from_the_store_from_any_la
         # have seen, and from inside tokens: exactly the rest, with the live ids.
         cuts = [0, 2, *ids[:-1], ids[6] - 1]
         from_memory = {cut: await reattach(cut) for cut in cuts}
+        assert await reattach(ids[-1]) == []  # it saw the end: nothing more
         client.app.state.generations._live.clear()  # as on another replica, or after stream_keep_s
         for cut in cuts:
             stored = await reattach(cut)
@@ -86,6 +87,7 @@ async def test_tool_events_have_the_same_ids_live_and_from_the_store_from_any_la
                 tool_events = [(e["event"], e["id"]) for e in rest if e["event"].startswith("tool")]
                 assert tool_events == [(e["event"], e["id"]) for e in live[4:6] if int(e["id"]) > cut]
                 assert rest[-1]["event"] == "complete" and rest[-1]["id"] == live[-1]["id"]
+        assert await reattach(ids[-1]) == []  # from the store too
         stored = await reattach(ids[4])  # after the tool call: its result, as stored
         assert stored[0]["event"] == "tool_result" and stored[0]["data"]["result"] == live[5]["data"]["result"]
 

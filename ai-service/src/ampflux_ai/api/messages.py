@@ -159,7 +159,8 @@ async def _from_store(db, message_id: uuid.UUID, after: int, deadline_s: float, 
             "total_tokens": message.tokens_in + message.tokens_out,
         }
         end = StreamEvent(end_id, "complete", {"message_id": mid, "full_text": message.content, "usage": usage})
-    yield sse(end)
+    if end.id > after:  # as from memory: a client that saw the end gets nothing more
+        yield sse(end)
 
 
 def sse_unnumbered(event: StreamEvent) -> str:
