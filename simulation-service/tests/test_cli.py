@@ -207,6 +207,30 @@ def test_table_summarises_branch_currents_and_voltages_for_the_fault_bus() -> No
     assert voltage_table[2].split() == ["MV", "1.02", "1.05", "1.05"]
 
 
+def test_the_table_names_rated_devices_a_restricted_study_did_not_check():
+    result_set = {
+        "fault": "3ph",
+        "case": "max",
+        "quantities": ["ikss_ka"],
+        "buses": {"LV": {"ikss_ka": 30.5}},
+        "duty": [],
+        "duty_not_checked": [
+            {
+                "id": "CB-MV",
+                "kind": "breaker",
+                "reason": "not solved: the study is restricted to other buses (MV left out)",
+            }
+        ],
+    }
+    out = io.StringIO()
+
+    print_table([result_set], out)
+
+    assert "(breaker CB-MV not checked: not solved: the study is restricted to other buses (MV left out))" in (
+        out.getvalue()
+    )
+
+
 # --- solving: runs once the solver package is importable -----------------------------------
 
 

@@ -289,6 +289,8 @@ def print_table(result_sets: Iterable[Mapping[str, Any]], out: TextIO) -> None:
             lines += ["", f"bus voltages, fault at {fault_bus}", *_summary("bus", voltages, _VOLTAGE_SUMMARY)]
         if result_set.get("duty") is not None:
             lines += ["", "equipment duty", *_duty_table(result_set["duty"])]
+        for device in result_set.get("duty_not_checked") or []:
+            lines.append(f"({device['kind']} {device['id']} not checked: {device['reason']})")
         blocks.append("\n".join(lines))
     out.write("\n\n".join(blocks) + "\n")
 
