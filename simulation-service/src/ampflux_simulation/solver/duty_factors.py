@@ -35,6 +35,7 @@ from . import network as nw
 from . import peak, thermal
 from .elements import ASYNCHRONOUS, Network
 from .sequences import CaseNetworks
+from .topology import low_link
 
 # I″k/Ik is capped here where only motors feed a branch (Ik = 0), as at the bus (solve.py).
 MAX_IK_RATIO = 100.0
@@ -169,43 +170,9 @@ class BridgeTopology:
         degree = np.array([len(a) for a in adj], dtype=np.int64)
         has_source = np.zeros(n, dtype=np.int64)
         has_source[np.unique(net.sh_bus)] = 1
-        tin = [-1] * n
-        low = [0] * n
-        parent_edge = [-1] * n
-        comp = [-1] * n
-        post: list[int] = []
-        self.bridge_child = np.full(m, -1, dtype=np.int64)  # the lower end of each bridge
-        counter = 0
-        for root in range(n):
-            if tin[root] >= 0:
-                continue
-            tin[root] = low[root] = counter
-            comp[root] = root
-            counter += 1
-            stack = [(root, 0)]
-            while stack:
-                v, i = stack[-1]
-                if i < len(adj[v]):
-                    stack[-1] = (v, i + 1)
-                    w, e = adj[v][i]
-                    if e == parent_edge[v]:
-                        continue
-                    if tin[w] < 0:
-                        parent_edge[w] = e
-                        tin[w] = low[w] = counter
-                        comp[w] = root
-                        counter += 1
-                        stack.append((w, 0))
-                    else:
-                        low[v] = min(low[v], tin[w])
-                else:
-                    stack.pop()
-                    post.append(v)
-                    if stack:
-                        u = stack[-1][0]
-                        low[u] = min(low[u], low[v])
-                        if low[v] > tin[u]:
-                            self.bridge_child[parent_edge[v]] = v
+        walk = low_link(adj)
+        tin, low, parent_edge, comp, post = walk.tin, walk.low, walk.parent_edge, walk.comp, walk.post
+        self.bridge_child = np.asarray(walk.bridge_child, dtype=np.int64)  # the lower end of each bridge
         # subtree sums in post-order: buses, degrees, source buses
         self.tin = np.array(tin, dtype=np.int64)
         self.comp = np.array(comp, dtype=np.int64)

@@ -3,9 +3,68 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class LowLink:
+    """One depth-first walk of an undirected multigraph (edges numbered 0..m−1) and what
+    Tarjan's low-link values tell of it: preorder `tin`, `low`, the edge each node was reached
+    by (`parent_edge`, −1 at a root), each node's DFS root (`comp`), the nodes in post-order
+    (`post`), and for each edge the lower end when it is a bridge (`bridge_child`, else −1)."""
+
+    tin: list[int]
+    low: list[int]
+    parent_edge: list[int]
+    comp: list[int]
+    post: list[int]
+    bridge_child: list[int]
+
+
+def low_link(adj: list[list[tuple[int, int]]]) -> LowLink:
+    """The walk over `adj` (node → [(neighbour, edge)]), iterative so that a long radial feeder
+    does not meet Python's recursion limit; linear in the network. Plain lists: a power
+    network's nodes have a handful of edges each, where numpy's per-call cost would dominate."""
+    n = len(adj)
+    m = sum(len(a) for a in adj) // 2
+    tin, low, parent_edge, comp = [-1] * n, [0] * n, [-1] * n, [-1] * n
+    post: list[int] = []
+    bridge_child = [-1] * m
+    counter = 0
+    for root in range(n):
+        if tin[root] >= 0:
+            continue
+        tin[root] = low[root] = counter
+        comp[root] = root
+        counter += 1
+        stack = [(root, 0)]
+        while stack:
+            v, i = stack[-1]
+            if i < len(adj[v]):
+                stack[-1] = (v, i + 1)
+                w, e = adj[v][i]
+                if e == parent_edge[v]:
+                    continue
+                if tin[w] < 0:
+                    parent_edge[w] = e
+                    tin[w] = low[w] = counter
+                    comp[w] = root
+                    counter += 1
+                    stack.append((w, 0))
+                else:
+                    low[v] = min(low[v], tin[w])
+            else:
+                stack.pop()
+                post.append(v)
+                if stack:
+                    u = stack[-1][0]
+                    low[u] = min(low[u], low[v])
+                    if low[v] > tin[u]:
+                        bridge_child[parent_edge[v]] = v
+    return LowLink(tin, low, parent_edge, comp, post, bridge_child)
 
 
 def multiply_fed(
@@ -15,7 +74,7 @@ def multiply_fed(
 
     All sources hang on one extra "earth" node. A bus has a single path exactly when every
     edge on its way to earth is a bridge (parallel circuits are separate edges, so they
-    count as two paths). Bridges by an iterative Tarjan low-link walk: linear in the network.
+    count as two paths). Bridges from one low-link walk (`low_link`).
     """
     earth = n_bus
     ends_a = np.concatenate([f, np.unique(source_buses)])
@@ -26,38 +85,7 @@ def multiply_fed(
         a, b = int(ends_a[e]), int(ends_b[e])
         adj[a].append((b, e))
         adj[b].append((a, e))
-    order = np.full(n_bus + 1, -1, dtype=np.int64)
-    low = np.zeros(n_bus + 1, dtype=np.int64)
-    bridge = np.zeros(m, dtype=bool)
-    parent_edge = np.full(n_bus + 1, -1, dtype=np.int64)
-    counter = 0
-    for root in range(n_bus + 1):
-        if order[root] >= 0:
-            continue
-        order[root] = low[root] = counter
-        counter += 1
-        stack = [(root, 0)]
-        while stack:
-            v, i = stack[-1]
-            if i < len(adj[v]):
-                stack[-1] = (v, i + 1)
-                w, e = adj[v][i]
-                if e == parent_edge[v]:
-                    continue
-                if order[w] < 0:
-                    parent_edge[w] = e
-                    order[w] = low[w] = counter
-                    counter += 1
-                    stack.append((w, 0))
-                else:
-                    low[v] = min(low[v], order[w])
-            else:
-                stack.pop()
-                if stack:
-                    u = stack[-1][0]
-                    low[u] = min(low[u], low[v])
-                    if low[v] > order[u]:
-                        bridge[parent_edge[v]] = True
+    bridge = np.asarray(low_link(adj).bridge_child, dtype=np.int64) >= 0
     # walk out from earth: a bus is multiply fed once any non-bridge edge lies behind it
     meshed = np.zeros(n_bus + 1, dtype=bool)
     seen = np.zeros(n_bus + 1, dtype=bool)
