@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from ampflux_shared.db import Database
 from ampflux_shared.pagination import PageParams
@@ -108,3 +109,45 @@ async def test_result_sets_round_trip_on_postgresql(postgres_url: str) -> None:
 
 async def test_result_sets_round_trip_on_sqlite(tmp_path: Path) -> None:
     assert await _store_and_read(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}") == _expected()
+
+
+async def test_decoded_sets_are_read_once_and_big_ones_not_kept(tmp_path: Path) -> None:
+    """Paging through a set decodes it once; a set over the cache's bound is read every time."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    migrate(Settings(database_url=url))
+    database = Database(url)
+    run_id = uuid.uuid4()
+    try:
+        async with database.session() as session:
+            session.add(
+                StudyRun(
+                    id=run_id,
+                    company_id=uuid.uuid4(),
+                    project_id=uuid.uuid4(),
+                    document_id="cache",
+                    document_sha256="0" * 64,
+                    bus_count=len(BUS_IDS),
+                )
+            )
+        order = {b: i for i, b in enumerate(BUS_IDS)}
+        async with database.session() as session:
+            await results.store_results(session, run_id, pack_result_sets(_result_sets(), order))
+        reads: list[str] = []
+
+        def count_blob_reads(conn, cursor, statement, *args) -> None:
+            if "buses_z" in statement:
+                reads.append(statement)
+
+        sa.event.listen(database.engine.sync_engine, "before_cursor_execute", count_blob_reads)
+        for bound, expected_reads, kept in ((100, 2, 2), (len(BUS_IDS) - 1, 4, 0)):
+            reads.clear()
+            decoded = results.DecodedSets(max_buses=bound)
+            async with database.session() as session:
+                sets = await results.result_sets(session, run_id)
+                for page in (1, 2, 3):
+                    await results.bus_results_page(session, decoded, sets, paging=PageParams(page=page, page_size=6))
+            # pages of 6 over two sets of 8 buses: set 1; sets 1 and 2; set 2. Each read once when kept
+            assert len(reads) == expected_reads, bound
+            assert len(decoded) == kept
+    finally:
+        await database.engine.dispose()
