@@ -17,7 +17,7 @@ from ampflux_shared.circuit import (
     validate_circuit,
 )
 from ampflux_shared.circuit.duty_ratings import rescaled_withstand_ka
-from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.circuits import CASES_DIR, three_winding_document
 
 
 # k of IEC 60364-4-43 Table 43A / IEC 60364-5-54 Table A.54.4, from IEC 60949's formula
@@ -110,38 +110,8 @@ def test_a_transformer_limit_is_a_current_or_a_multiple_not_both() -> None:
 
 
 def _three_winding(ratings: dict | None) -> dict:
-    """A 110/20/10 kV three-winding transformer on FORMAT.md's minimal example's grid."""
-    data = {
-        "format": "circuit-document",
-        "version": 1,
-        "id": "three-winding",
-        "study": {"frequency_hz": 50},
-        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 10.0}],
-        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1}],
-        "transformers3w": [
-            {
-                "id": "T3",
-                "hv_bus": "HV",
-                "mv_bus": "MV",
-                "lv_bus": "LV",
-                "vn_hv_kv": 110.0,
-                "vn_mv_kv": 20.0,
-                "vn_lv_kv": 10.0,
-                "sn_hv_mva": 40.0,
-                "sn_mv_mva": 40.0,
-                "sn_lv_mva": 20.0,
-                "vk_hv_percent": 12.0,
-                "vk_mv_percent": 8.0,
-                "vk_lv_percent": 20.0,
-                "vkr_hv_percent": 0.4,
-                "vkr_mv_percent": 0.3,
-                "vkr_lv_percent": 0.5,
-            }
-        ],
-    }
-    if ratings is not None:
-        data["transformers3w"][0]["ratings"] = ratings
-    return data
+    """A 110/20/10 kV three-winding transformer on a 110 kV grid."""
+    return three_winding_document(ratings)
 
 
 def test_three_winding_limits_per_winding_on_its_own_side() -> None:

@@ -20,6 +20,7 @@ import pytest
 from ampflux_shared.circuit import LineFault, parse_circuit
 from ampflux_simulation.domain.export import DUTY_COLUMNS
 from ampflux_simulation.solver import solve_study
+from ampflux_testing.circuits import three_winding_document
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 C_MAX = 1.1
@@ -562,37 +563,9 @@ def test_a_breaker_on_parallel_circuits_carries_the_faulted_segment_and_the_heal
 
 
 def three_winding(**ratings: Any) -> dict[str, Any]:
-    """A 110/20/10 kV, 40/40/20 MVA three-winding transformer T3 fed from a 3 GVA 110 kV grid,
-    nothing on its MV and LV sides; through-fault limits per winding."""
-    return {
-        "format": "circuit-document",
-        "version": 1,
-        "id": "three-winding-duty",
-        "study": {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "duty": True},
-        "buses": [{"id": "HV", "vn_kv": 110.0}, {"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 10.0}],
-        "ext_grids": [{"id": "Q", "bus": "HV", "s_sc_max_mva": 3000.0, "rx_max": 0.1}],
-        "transformers3w": [
-            {
-                "id": "T3",
-                "hv_bus": "HV",
-                "mv_bus": "MV",
-                "lv_bus": "LV",
-                "vn_hv_kv": 110.0,
-                "vn_mv_kv": 20.0,
-                "vn_lv_kv": 10.0,
-                "sn_hv_mva": 40.0,
-                "sn_mv_mva": 40.0,
-                "sn_lv_mva": 20.0,
-                "vk_hv_percent": 12.0,
-                "vk_mv_percent": 8.0,
-                "vk_lv_percent": 20.0,
-                "vkr_hv_percent": 0.4,
-                "vkr_mv_percent": 0.3,
-                "vkr_lv_percent": 0.5,
-                "ratings": ratings,
-            }
-        ],
-    }
+    """T3 (110/20/10 kV, 40/40/20 MVA) fed from a 3 GVA 110 kV grid, nothing on its MV and LV
+    sides; through-fault limits per winding."""
+    return three_winding_document(ratings, study={"faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "duty": True})
 
 
 def test_three_winding_transformer_windings_against_their_through_fault_limits() -> None:
