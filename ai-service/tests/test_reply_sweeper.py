@@ -4,13 +4,16 @@ status change (PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from ampflux_ai.domain import reply_progress
+from ampflux_ai.domain import replies, reply_progress
+from ampflux_ai.domain.chat import Draft
+from ampflux_ai.domain.replies import ReplyJob
 from ampflux_ai.models import Message, UsageDay, event_tables
 from ampflux_shared.db import utcnow
 
@@ -93,3 +96,18 @@ async def test_no_status_change_without_its_event(quiet, company, monkeypatch):
     assert await reply_progress.fail_abandoned(quiet.app.state.db, 60, SYSTEM) == 1
     message, events, usage = await _state(quiet, reply, user)
     assert message.status == "failed" and len(events) == 1 and len(usage) == 1
+
+
+async def test_a_writer_that_comes_back_after_the_sweep_leaves_the_failed_reply_alone(quiet, company):
+    reply, user = await _abandoned_reply(quiet, company)
+    db = quiet.app.state.db
+    assert await reply_progress.fail_abandoned(db, 60, SYSTEM) == 1
+    # Its writer was only silent (a stalled process), and now stores the reply it finished.
+    written = asyncio.get_running_loop().create_future()
+    written.set_result(True)
+    job = ReplyJob(reply.conversation_id, reply.id, [], None, None, 1, written)  # type: ignore[arg-type]
+    draft = Draft(model="fake-model", text=PARTIAL + " a 25 kA breaker.", tokens_in=40, tokens_out=10)
+    await replies._store(job, draft, db, quiet.app.state.ai_metrics, None, None)
+    message, events, usage = await _state(quiet, reply, user)
+    assert message.status == "failed" and message.content == PARTIAL
+    assert len(events) == 1 and [(u.tokens_in, u.tokens_out, u.calls) for u in usage] == [(12, 6, 1)]

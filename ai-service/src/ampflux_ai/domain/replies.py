@@ -75,6 +75,8 @@ async def run_job(
     # No progress write may land after the final one.
     await _stop(progress, done)
     message = await _store(job, draft, db, metrics, failure, failure_status)
+    if failure is None and message.status == "failed":  # swept as abandoned meanwhile: that end stands
+        failure, failure_status = message.error, 503
     if failure is None:
         await generation.emit(
             "complete",
@@ -138,11 +140,18 @@ async def _store(
                 select(Message, Conversation)
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .where(Message.id == job.message_id)
+                # Against the sweeper (reply_progress.fail_abandoned): one of the two ends it.
+                .with_for_update(of=Message)
             )
         ).first()
         if row is None:  # deleted while it was being written
             return Message(id=job.message_id, content=draft.text)
         message, conversation = row
+        if message.status != "streaming":
+            # Swept as abandoned while this writer was silent (published and counted then): the
+            # first end stands, never a second event or usage row for one reply.
+            log.warning("reply %s was failed as abandoned before its writer stored it", job.message_id)
+            return message
         message.content = draft.text
         message.tool_calls = draft.tool_calls
         message.tokens_in = draft.tokens_in
