@@ -8,9 +8,12 @@ CI must prove the real stack, never quietly skip it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import uuid
-from urllib.parse import urlparse
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 
@@ -53,9 +56,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> str:
+def amqp_url() -> Iterator[str]:
+    """The test broker; under xdist, a virtual host of this worker's own on it.
+
+    A job queue is bound to the events exchange by its routing key, so two tests running at
+    once on two workers would each get a copy of the other's jobs (and dead letters). A
+    virtual host per worker keeps what one worker's tests publish among them. Where
+    `rabbitmqctl` cannot make one (a broker on another machine), the shared one is used.
+    """
     require(AMQP_URL, 5672, "RabbitMQ")
-    return AMQP_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    vhost = f"ampflux-test-{worker}-{uuid.uuid4().hex[:6]}" if worker else None
+    if vhost is None or not _rabbitmqctl("add_vhost", vhost):
+        yield AMQP_URL
+        return
+    try:
+        user = urlparse(AMQP_URL).username or "guest"
+        if not _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+            yield AMQP_URL
+            return
+        yield urlunparse(urlparse(AMQP_URL)._replace(path="/" + vhost))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    if urlparse(AMQP_URL).hostname not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
+        return False
+    try:
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 @pytest.fixture(scope="session")
