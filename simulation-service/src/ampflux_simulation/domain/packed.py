@@ -13,6 +13,7 @@ sending them.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +32,19 @@ SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
-# One of each per process (neither is thread-safe; packing and unpacking never leave the loop
-# or the solving child's one thread).
+# The compressor runs in the solving child's one thread. Unpacking runs in worker threads (a
+# 20k-bus set takes tens of ms, which would stall the API's event loop), and a zstd context
+# is not safe to share between threads: one decompressor per thread.
 _compress = zstandard.ZstdCompressor(level=COMPRESS_LEVEL).compress
-_decompress = zstandard.ZstdDecompressor().decompress
+_per_thread = threading.local()
+
+
+def _decompress(blob: bytes) -> bytes:
+    decompressor = getattr(_per_thread, "decompressor", None)
+    if decompressor is None:
+        decompressor = _per_thread.decompressor = zstandard.ZstdDecompressor()
+    data: bytes = decompressor.decompress(blob)
+    return data
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ process so that paging through a big set does not decode it for every page.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -106,7 +107,7 @@ class DecodedSets:
         )
         if blob is None:
             raise LookupError(f"result set {rs.fault}/{rs.case} of run {rs.run_id} is gone")
-        table = unpack_buses(blob)
+        table = await asyncio.to_thread(unpack_buses, blob)
         if self._cache is not None and len(table) <= self._cache.maxsize:
             self._cache[key] = table
         return table
