@@ -44,22 +44,28 @@ def _result_sets() -> list[dict[str, Any]]:
     ]
 
 
+async def _add_run(database: Database, document_id: str) -> uuid.UUID:
+    """A run of BUS_IDS buses for result sets to belong to."""
+    run_id = uuid.uuid4()
+    async with database.session() as session:
+        session.add(
+            StudyRun(
+                id=run_id,
+                company_id=uuid.uuid4(),
+                project_id=uuid.uuid4(),
+                document_id=document_id,
+                document_sha256="0" * 64,
+                bus_count=len(BUS_IDS),
+            )
+        )
+    return run_id
+
+
 async def _store_and_read(url: str) -> list[tuple[str, str, str, dict[str, Any], Any]]:
     migrate(Settings(database_url=url))
     database = Database(url)
-    run_id = uuid.uuid4()
     try:
-        async with database.session() as session:
-            session.add(
-                StudyRun(
-                    id=run_id,
-                    company_id=uuid.uuid4(),
-                    project_id=uuid.uuid4(),
-                    document_id="storage",
-                    document_sha256="0" * 64,
-                    bus_count=len(BUS_IDS),
-                )
-            )
+        run_id = await _add_run(database, "storage")
         # stored in document order whatever order the solver reported the buses in
         order = {b: i for i, b in enumerate(BUS_IDS)}
         reported = _result_sets()
@@ -116,19 +122,8 @@ async def test_decoded_sets_are_read_once_and_big_ones_not_kept(tmp_path: Path) 
     url = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
     migrate(Settings(database_url=url))
     database = Database(url)
-    run_id = uuid.uuid4()
     try:
-        async with database.session() as session:
-            session.add(
-                StudyRun(
-                    id=run_id,
-                    company_id=uuid.uuid4(),
-                    project_id=uuid.uuid4(),
-                    document_id="cache",
-                    document_sha256="0" * 64,
-                    bus_count=len(BUS_IDS),
-                )
-            )
+        run_id = await _add_run(database, "cache")
         order = {b: i for i, b in enumerate(BUS_IDS)}
         async with database.session() as session:
             await results.store_results(session, run_id, pack_result_sets(_result_sets(), order))
