@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
+from ampflux_auth.domain import throttling
 from ampflux_auth.models import User
+
+
+class Clock:
+    """The throttle's clock, moved forward instead of waiting out a backoff in real time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    monkeypatch.setattr(throttling, "utcnow", moved.now)
+    return moved
 
 
 def _comparable(r) -> tuple:
@@ -40,7 +62,7 @@ async def test_deactivated_account_gets_the_same_answer(pg):
     assert _comparable(r1) == _comparable(r2)
 
 
-async def test_account_is_throttled_with_backoff_after_repeated_failures(service_factory, postgres_url):
+async def test_account_is_throttled_with_backoff_after_repeated_failures(service_factory, postgres_url, clock):
     async with service_factory(postgres_url, login_max_failures_per_account=3, login_window_s=600) as svc:
         await svc.register()
         for _ in range(3):
@@ -53,7 +75,7 @@ async def test_account_is_throttled_with_backoff_after_repeated_failures(service
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/too-many-login-attempts")
         assert int(r.headers["retry-after"]) == 1
-        await asyncio.sleep(1.1)
+        clock.advance(1.1)
         r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": "guess guess"})
         assert r.status_code == 401
         r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
@@ -67,7 +89,7 @@ async def test_account_is_throttled_with_backoff_after_repeated_failures(service
         assert 'ampflux_auth_login_throttled_total{scope="account"} 3.0' in metrics
 
 
-async def test_the_backoff_is_capped_and_never_a_lockout(service_factory, tmp_path):
+async def test_the_backoff_is_capped_and_never_a_lockout(service_factory, tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'auth.db'}"
     async with service_factory(url, login_max_failures_per_account=1, login_max_backoff_s=2) as svc:
         await svc.register()
@@ -78,10 +100,10 @@ async def test_the_backoff_is_capped_and_never_a_lockout(service_factory, tmp_pa
                 failures += 1
             else:
                 assert r.status_code == 429 and int(r.headers["retry-after"]) <= 2
-                await asyncio.sleep(int(r.headers["retry-after"]))
+                clock.advance(int(r.headers["retry-after"]))
         r = await svc.client.post("/auth/login", json={"email": "ada@example.com", "password": svc.password})
         assert r.status_code == 429 and int(r.headers["retry-after"]) == 2
-        await asyncio.sleep(2.1)
+        clock.advance(2.1)
         await svc.login()
 
 
@@ -126,7 +148,7 @@ async def test_address_is_throttled_across_accounts(service_factory, tmp_path):
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
 
 
-async def test_throttle_window_slides(service_factory, tmp_path):
+async def test_throttle_window_slides(service_factory, tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'auth.db'}"
     async with service_factory(url, login_max_failures_per_account=2, login_window_s=3) as svc:
         await svc.register()
@@ -137,7 +159,7 @@ async def test_throttle_window_slides(service_factory, tmp_path):
         retry_after = int(r.headers["retry-after"])
         assert 1 <= retry_after <= 3
         # Once the oldest failure leaves the window, the account is usable again.
-        await asyncio.sleep(retry_after + 0.1)
+        clock.advance(retry_after + 0.1)
         await svc.login()
 
 

@@ -27,6 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import KnownLoginClient, LoginAttempt
 
 
+def utcnow() -> datetime:
+    """The throttle's clock: one place, so tests move it instead of waiting out a backoff."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class LoginLimits:
     window_s: int
@@ -69,7 +74,7 @@ async def _wait_s(
 
 
 async def is_known_client(session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits) -> bool:
-    since = datetime.now(UTC) - timedelta(seconds=limits.known_client_s)
+    since = utcnow() - timedelta(seconds=limits.known_client_s)
     found = await session.scalar(
         select(KnownLoginClient.email).where(
             KnownLoginClient.email == email,
@@ -83,7 +88,7 @@ async def is_known_client(session: AsyncSession, *, email: str, client_address: 
 async def check_login_allowed(
     session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits
 ) -> Throttle | None:
-    now = datetime.now(UTC)
+    now = utcnow()
     address = client_address[:64]
     checks: list[tuple[str, ColumnElement[bool], int]] = [
         ("account", and_(LoginAttempt.email == email, LoginAttempt.client_address == address), limits.per_account),
@@ -99,7 +104,7 @@ async def check_login_allowed(
 
 
 async def record_login_failure(session: AsyncSession, *, email: str, client_address: str, limits: LoginLimits) -> None:
-    now = datetime.now(UTC)
+    now = utcnow()
     session.add(LoginAttempt(email=email, client_address=client_address[:64], created_at=now))
     # Rows older than the window count for nothing: drop them here rather than in a job.
     await session.execute(
@@ -112,6 +117,6 @@ async def record_login_success(session: AsyncSession, *, email: str, client_addr
     address = client_address[:64]
     known = await session.get(KnownLoginClient, (email, address))
     if known is None:
-        session.add(KnownLoginClient(email=email, client_address=address, last_login_at=datetime.now(UTC)))
+        session.add(KnownLoginClient(email=email, client_address=address, last_login_at=utcnow()))
     else:
-        known.last_login_at = datetime.now(UTC)
+        known.last_login_at = utcnow()
