@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ampflux_project.models import event_tables
 from ampflux_shared.events import EventEnvelope, PublishError, UserDeactivated, make_event
 from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, RabbitMQBus
+from ampflux_testing.polling import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -54,17 +55,6 @@ async def project_events(amqp_url) -> AsyncIterator[list[EventEnvelope]]:
     await queue.consume(on_message)
     yield received
     await connection.close()
-
-
-async def eventually(predicate, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def outbox_rows(client, event_type: str):

@@ -6,7 +6,6 @@ Events go through the app's own bus (in-process, or RabbitMQ for one test) into 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from ampflux_project.models import VersionStudy, event_tables, metadata
 from ampflux_shared.events import EventEnvelope, SimulationRunCompleted, SimulationRunFailed, make_event
 from ampflux_shared.events.rabbitmq import RabbitMQBus
 from ampflux_shared.migrations import sync_url, upgrade_to_head
+from ampflux_testing.polling import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -84,15 +84,6 @@ async def consumed(client, event_type: str) -> float:
     pattern = rf'^ampflux_events_consumed_total{{event_type="{re.escape(event_type)}",outcome="ok"}} (\S+)$'
     match = re.search(pattern, text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
-
-
-async def eventually(predicate, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await predicate()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return result
 
 
 async def deliver(client, envelope: EventEnvelope, publish=None) -> None:

@@ -11,10 +11,9 @@ import asyncio
 import json
 import os
 import sys
-import time
 import uuid
 from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlparse, urlunparse
 
 import aio_pika
@@ -25,21 +24,10 @@ from ampflux_shared.events.dead_letters import list_dead_letters, replay_dead_le
 from ampflux_simulation.events import RUN_QUEUED
 from ampflux_simulation.jobs import Job, JobOutcome, RabbitJobQueue
 from ampflux_testing.dead_letters import delete_queue_topology
+from ampflux_testing.polling import eventually
 from ampflux_testing.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.rabbitmq
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 class Broker:

@@ -1,11 +1,8 @@
-"""Small test helpers: polling with a deadline, and the schema the event tests use."""
+"""Small test helpers: the schema the event tests use (and `eventually`, the shared poll)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
@@ -15,20 +12,7 @@ from ampflux_shared.db import Database, new_metadata
 from ampflux_shared.events import ProjectCreated, make_event
 from ampflux_shared.events.envelope import EventEnvelope
 from ampflux_shared.events.tables import EventTables
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, what: str = "") -> None:
-    """Poll `check` until true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        await asyncio.sleep(0.02)
+from ampflux_testing.polling import eventually as eventually  # the event tests reach it as h.eventually
 
 
 @dataclass
