@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
-import json
 import math
 import os
 import sys
@@ -29,7 +28,6 @@ from ampflux_shared.circuit import (
     MAX_DOCUMENT_BYTES,
     CircuitFileError,
     CircuitValidationError,
-    json_safe,
     load_circuit_file,
     parse_circuit,
 )
@@ -226,27 +224,10 @@ def _unknown_flag_buses(args: argparse.Namespace, data: Mapping[str, Any]) -> li
 
 
 def encode_results(payload: Mapping[str, Any], *, pretty: bool = False) -> bytes:
-    """The payload as UTF-8 JSON with a final newline.
+    """The payload as UTF-8 JSON with a final newline (`domain.result_json`)."""
+    from ampflux_simulation.domain.result_json import encode_json
 
-    msgspec encodes a large study in about a tenth of the json module's time (it was the
-    largest share of the process after the imports). It writes NaN and infinities as null, so
-    output with a null in it (solver results hold neither None nor non-finite numbers, except
-    an unearthed part's "inf") is made again the old way: the json module with
-    allow_nan=False, and `json_safe`'s spelling ("inf") only when that finds one."""
-    import msgspec  # here: a rejected document never needs it
-
-    try:
-        raw = msgspec.json.encode(payload)
-    except (TypeError, msgspec.EncodeError):
-        raw = b"null"
-    if b"null" in raw:
-        options: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
-        try:
-            text = json.dumps(payload, allow_nan=False, **options)
-        except ValueError:
-            text = json.dumps(json_safe(payload), allow_nan=False, **options)
-        return text.encode("utf-8") + b"\n"
-    return (msgspec.json.format(raw, indent=2) if pretty else raw) + b"\n"
+    return encode_json(payload, pretty=pretty) + b"\n"
 
 
 def dumps_results(payload: Mapping[str, Any], *, pretty: bool = False) -> str:

@@ -12,7 +12,6 @@ sending them.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ import zstandard
 
 from ampflux_shared.circuit import json_safe
 
+from .result_json import encode_json
+
 # zstd level 1 (measured on a 3,000-bus run, 2.6 MB of JSON): 4 ms to 0.57 MB, decompressed in
 # 1.5 ms; zlib level 1 took 15 ms to 0.73 MB, zstd level 3 10 ms to 0.62 MB. Stored as is, the
 # JSON cost PostgreSQL 3 times the CPU of the compressed blob to write (and 3.6 times the disk).
@@ -30,7 +31,6 @@ COMPRESS_LEVEL = 1
 # What a result set carries besides its buses and trail goes to the set's `extra`.
 SET_KEYS = ("fault", "case", "quantities", "buses", "trail")
 
-_encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 # The compressor runs in the solving child's one thread. Unpacking runs in worker threads (a
 # 20k-bus set takes tens of ms, which would stall the API's event loop), and a zstd context
@@ -112,21 +112,7 @@ def pack_buses(
         "values": [buses[b] for b in ids],
         "trail": None if trail is None else [trail.get(b) for b in ids],
     }
-    return len(ids), _compress(_json(document))
-
-
-def _json(document: Any) -> bytes:
-    """msgspec's JSON, a tenth of the json module's time. It writes NaN and infinities as
-    null, so a text with a null in it (rare: solver rows hold neither None nor non-finite
-    numbers) is made again the slow way, with `json_safe`'s "nan"/"inf" spelling; so is
-    anything msgspec cannot encode."""
-    try:
-        text = _encode(document)
-    except (TypeError, msgspec.EncodeError):
-        text = b"null"
-    if b"null" in text:
-        text = json.dumps(json_safe(document), allow_nan=False).encode()
-    return text
+    return len(ids), _compress(encode_json(document))
 
 
 def unpack_buses(blob: bytes) -> BusTable:
