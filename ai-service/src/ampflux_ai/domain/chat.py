@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from openai import AsyncOpenAI, OpenAIError
 
 from ..metrics import AIMetrics
+from .context_fit import CHARS_PER_TOKEN
 from .generation import TOOL_OFFSET
 from .provider import outcome_of
 from .provider_stream import chat_chunks
@@ -56,7 +57,7 @@ class Draft:
 
 def estimate_tokens(text: str) -> int:
     # Servers that send no usage still spend tokens: about four characters each.
-    return max(1, len(text) // 4) if text else 0
+    return max(1, len(text) // CHARS_PER_TOKEN) if text else 0
 
 
 async def run_reply(

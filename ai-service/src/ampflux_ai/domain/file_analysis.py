@@ -28,7 +28,7 @@ from ..models import StoredFile
 from ..schemas import FileAnalysis, FileAnalyzeRequest, Usage
 from . import usage
 from .circuit_csv import csv_tables_to_document, looks_like_circuit_tables
-from .context_fit import FileText, budget_chars, fit
+from .context_fit import CHARS_PER_TOKEN, FileText, budget_chars, fit
 from .provider import outcome_of, provider_problem
 from .tools import Toolbox, ToolError, summarise_document
 
@@ -180,7 +180,7 @@ async def _summarise(
         outcome = outcome_of(error)
         ctx.metrics.provider_calls.labels(model, outcome).inc()
         ctx.metrics.provider_latency.labels(model, outcome).observe(time.perf_counter() - started)
-    tokens_in = answer.usage.prompt_tokens if answer.usage else len(fitted.content) // 4
+    tokens_in = answer.usage.prompt_tokens if answer.usage else len(fitted.content) // CHARS_PER_TOKEN
     tokens_out = answer.usage.completion_tokens if answer.usage else 0
     await usage.record(
         session,
