@@ -1,5 +1,5 @@
 """What stands before a reply's provider call: one query (context and history together), and no
-liveness ping for a pooled connection given back a moment ago (db_ping.py)."""
+liveness ping for a pooled connection given back a moment ago (ampflux_shared.db_ping)."""
 
 from __future__ import annotations
 

@@ -27,9 +27,8 @@ class Settings(ServiceSettings):
     # AI service keeps 30 (the most it could open before) and opens no more.
     database_pool_size: int = Field(default=30, ge=1, le=500)
     database_max_overflow: int = Field(default=0, ge=0, le=1000)
-    # A pooled connection idle this long is pinged before use (a dead one replaced); one given
-    # back more recently is used as it is: a ping on every checkout cost ~2 ms before each
-    # reply's first token. 0: ping on every checkout (the other services' behaviour).
+    # A ping on every checkout cost ~2 ms before each reply's first token: here only a
+    # connection idle 10 s or more is pinged (0: every checkout, the other services' default).
     database_ping_after_idle_s: float = Field(default=10.0, ge=0, le=3600)
     # The operator's provider: any OpenAI-compatible server (https://api.openai.com/v1,
     # http://127.0.0.1:11434/v1 for Ollama, a vLLM or LM Studio URL). Empty: no provider, and

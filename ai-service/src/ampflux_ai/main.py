@@ -13,7 +13,6 @@ from ampflux_shared.security import JWKSVerifier
 from .api import ROUTERS
 from .api.files import UPLOAD_PATH
 from .config import Settings
-from .db_ping import ping_only_after_idle
 from .domain.cache import ResponseCache
 from .domain.files import clear_stale_spool
 from .domain.generation import GenerationHub
@@ -35,12 +34,6 @@ act with the caller's own rights.
 With no provider configured (`AI_PROVIDER_BASE_URL`, `AI_MODEL`, or a company's own settings)
 the AI routes answer 503 saying how to configure one.
 """
-
-
-async def _ping_pool_after_idle(app: FastAPI) -> None:
-    idle_s = app.state.settings.database_ping_after_idle_s
-    if idle_s > 0 and not app.state.db.is_sqlite:
-        ping_only_after_idle(app.state.db.engine, idle_s)
 
 
 async def _clear_spool(app: FastAPI) -> None:
@@ -68,7 +61,7 @@ def create_app(settings: Settings | None = None, *, verifier: JWKSVerifier | Non
             migrations_dir=MIGRATIONS_DIR,
             event_tables=event_tables,
             verifier=verifier,
-            on_startup=[_ping_pool_after_idle, start_pipelines, _clear_spool, start_sweeper],
+            on_startup=[start_pipelines, _clear_spool, start_sweeper],
             # Pipelines stop before the provider clients they use close.
             on_shutdown=[stop_pipelines, stop_sweeper, _close],
             # Uploads stream to disk under the file limits of their own (AI_FILE_MAX_BYTES...).

@@ -70,7 +70,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20, ping_after_idle_s: float = 0.0
+) -> AsyncEngine:
+    """`ping_after_idle_s` 0: every pooled connection is pinged before use; more: only those
+    idle that long (`db_ping`)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -84,13 +88,30 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overfl
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_async_engine(
+        url, echo=echo, pool_pre_ping=ping_after_idle_s <= 0, pool_size=pool_size, max_overflow=max_overflow
+    )
+    if ping_after_idle_s > 0:
+        from .db_ping import ping_only_after_idle
+
+        ping_only_after_idle(engine, ping_after_idle_s)
+    return engine
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        ping_after_idle_s: float = 0.0,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = make_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, ping_after_idle_s=ping_after_idle_s
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_listeners: list[Callable[[], None]] = []
 

@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     # again as soon as they are returned: a connection costs the server a process to start).
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=20, ge=0, le=1000)
+    # 0: every pooled connection is pinged before use. More: only one idle that long; one
+    # given back more recently is used as it is (a dead one then fails its request with a 503,
+    # and the pool drops the connections older than it).
+    database_ping_after_idle_s: float = Field(default=0.0, ge=0, le=3600)
     # Empty means the in-process bus (embedded default); else amqp://user:pass@host:port/vhost
     amqp_url: str = ""
     data_dir: Path = Path("var")
