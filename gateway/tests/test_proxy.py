@@ -128,7 +128,8 @@ async def test_any_request_on_a_kept_alive_connection_closed_before_answering_is
             assert (await c.get("/closing/warm", headers=auth)).status_code == 200  # leaves one idle connection
             before = await stats()
             r = await c.request(method, "/closing/write", headers=auth, content=content)
-            assert r.status_code == 200, r.text
+            # The gateway's log on failure: a 500 here once under full-suite load, cause unknown.
+            assert r.status_code == 200, (r.text, gw.log_tail())
             assert r.json() == {"method": method, "body_len": len(small), "sha256": hashlib.sha256(small).hexdigest()}
             after = await stats()
             # It met the closed connection first, then arrived once, whole.
