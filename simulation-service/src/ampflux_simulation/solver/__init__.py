@@ -12,6 +12,15 @@ Ith), `breaking` (μ, q, Ib), `contributions` (branch currents, post-fault volta
 `topology` (multiply-fed buses for κ method B), `result`, `solve`.
 """
 
+import os
+
+# One BLAS thread, set before numpy is first imported. The solver's work is sparse (SuperLU is
+# single-threaded) and its few dense products are small, so OpenBLAS's extra threads did no
+# useful work and only spun after each call: 0.15-0.2 s of the CPU of an 8.7k-bus
+# `ampflux-solve` run, and a second worker's CPU taken from the first. The tier scales by
+# processes instead. A deployment that wants otherwise sets the variable itself.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from .errors import SolverError
 from .result import ResultSet, StudyResult
 from .solve import solve_study
