@@ -80,3 +80,90 @@ def test_selected_inversion_short_and_long_columns_agree(monkeypatch: pytest.Mon
     got = nw.selected_inverse_diagonal(lu)
     assert got is not None
     np.testing.assert_allclose(got, np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)
+
+
+def _lower_and_d(y: superlu.Csc) -> tuple[superlu.Csc, np.ndarray, np.ndarray]:
+    lu = superlu.factor(y, {"SymmetricMode": True, "DiagPivotThresh": 0.0})
+    assert np.array_equal(lu.perm_r, lu.perm_c)
+    return lu.lower(), lu.u_diagonal(), lu.perm_c
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_selected_inversion_by_levels_and_by_columns_agree(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """The level-by-level form (numpy) and the column-by-column form (Python) of Takahashi's
+    recursion give the dense inverse's diagonal on the same factors."""
+    monkeypatch.setattr(nw, "LEVEL_MIN_WIDTH", 1)  # a random mesh's tree is deeper than a grid's
+    y = _admittance_like(400, seed)
+    lower, d, perm = _lower_and_d(y)
+    plan = nw._build_level_plan(lower)
+    assert plan is not None and len(plan.off_at) > 3  # several levels, so the order matters
+    dense = np.diag(np.linalg.inv(y.toarray()))
+    by_levels = nw._by_levels(plan, lower, d)[perm]
+    by_columns = nw._by_columns(lower, d)
+    assert by_columns is not None
+    np.testing.assert_allclose(by_levels, dense, rtol=1e-10)
+    np.testing.assert_allclose(by_columns[perm], dense, rtol=1e-10)
+
+
+def test_selected_inversion_reuses_the_plan_of_a_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two matrices with one pattern (the positive-sequence and method C networks) share
+    the level plan; each still gets its own diagonal."""
+    monkeypatch.setattr(nw, "LEVEL_MIN_WIDTH", 1)
+    y = _admittance_like(300, 7)
+    y2 = superlu.Csc(y.n, y.data * (1.0 + 0.5j), y.indices, y.indptr)
+    nw._plans.clear()
+    first = nw.selected_inverse_diagonal(superlu.factor(y, {"SymmetricMode": True, "DiagPivotThresh": 0.0}))
+    assert len(nw._plans) == 1
+    plan = nw._plans[0]
+    second = nw.selected_inverse_diagonal(superlu.factor(y2, {"SymmetricMode": True, "DiagPivotThresh": 0.0}))
+    assert nw._plans == [plan]
+    assert first is not None and second is not None
+    np.testing.assert_allclose(first, np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)
+    np.testing.assert_allclose(second, np.diag(np.linalg.inv(y2.toarray())), rtol=1e-10)
+
+
+def test_deep_narrow_tree_goes_column_by_column() -> None:
+    """A long radial chain has an elimination tree about as deep as it is long: no level
+    plan (a few numpy calls per level would cost more than the Python columns), and the
+    column form still gives the dense inverse's diagonal."""
+    n = 200
+    f, t = np.arange(n - 1), np.arange(1, n)
+    y_series = 1.0 / (0.02 + 0.1j) * np.ones(n - 1)
+    y = nw.assemble(
+        n, f, t, np.column_stack([y_series, -y_series, -y_series, y_series]), np.array([0]), np.array([10 - 50j])
+    )
+    lower, _, _ = _lower_and_d(y)
+    assert nw._build_level_plan(lower) is None
+    fac = nw.Factorized(y, "chain")
+    np.testing.assert_allclose(fac.diagonal(), np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)
+
+
+def _meshed_with_feeders(core: int, feeder: int, seed: int) -> superlu.Csc:
+    """Shaped like a distribution network: a meshed core (a ring with chords, sources on a
+    few of its buses) and a radial feeder of `feeder` buses hanging off every core bus."""
+    rng = np.random.default_rng(seed)
+    f = [*range(core), *rng.integers(0, core, core // 6)]
+    t = [*((i + 1) % core for i in range(core)), *rng.integers(0, core, core // 6)]
+    bus = core
+    for i in range(core):
+        f += [i, *range(bus, bus + feeder - 1)]
+        t += list(range(bus, bus + feeder))
+        bus += feeder
+    fa, ta = np.array(f), np.array(t)
+    keep = fa != ta
+    fa, ta = fa[keep], ta[keep]
+    y = 1.0 / (rng.uniform(0.01, 0.5, len(fa)) + 1j * rng.uniform(0.05, 1.0, len(fa)))
+    sources = np.arange(0, core, 6)
+    return nw.assemble(bus, fa, ta, np.column_stack([y, -y, -y, y]), sources, np.full(len(sources), 1 / (0.01 + 0.1j)))
+
+
+def test_network_shaped_matrix_goes_by_levels() -> None:
+    """A meshed core with radial feeders has a shallow, wide elimination tree: the level form
+    runs (with the default width) and gives the dense inverse's diagonal."""
+    y = _meshed_with_feeders(60, 8, 3)
+    lower, _, _ = _lower_and_d(y)
+    plan = nw._build_level_plan(lower)
+    assert plan is not None
+    assert (len(plan.off_at) - 1) * nw.LEVEL_MIN_WIDTH <= y.n
+    fac = nw.Factorized(y, "meshed with feeders")
+    np.testing.assert_allclose(fac.diagonal(), np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)

@@ -5,13 +5,17 @@ The diagonal comes from the LU factors by selected inversion (Takahashi's equati
 Y is complex symmetric, so with a symmetric ordering and diagonal pivots P·Y·Pᵀ = L·D·Lᵀ
 and the entries of Z on the pattern of L follow column by column from the last one,
 Z[S,j] = −Z[S,S]·L[S,j], Z[j,j] = 1/D_j − L[S,j]ᵀ·Z[S,j] (S = rows of L's column j).
-That costs about Σ|S|² operations and memory of the size of L. When the LU did not pivot
+That costs about Σ|S|² operations and memory of the size of L. A column needs Z only on
+rows of its ancestors in the elimination tree, so all columns of one tree level are done
+together in numpy (power networks give shallow, wide trees: 21 levels at 8.7k buses); a
+deep narrow tree or a dense separator goes column by column instead. When the LU did not pivot
 on the diagonal, blocks of unit vectors are solved instead (at most `MAX_BLOCK_ENTRIES`
 values at a time). A dense inverse is never formed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -174,10 +178,158 @@ def selected_inverse_diagonal(lu: Lu) -> NDArray[np.complex128] | None:
     if not np.array_equal(perm_r, perm_c):
         return None
     lower = lu.lower()
-    n = lower.n
     d = lu.u_diagonal()
     if np.any(d == 0):
         return None
+    plan = _level_plan(lower)
+    z_diag = _by_levels(plan, lower, d) if plan is not None else _by_columns(lower, d)
+    if z_diag is None:
+        return None
+    # column i of Y sits at position perm_c[i] of the factorized matrix
+    return z_diag[perm_c]
+
+
+# The level-by-level form is used while the elimination tree has at least this many columns
+# per level on average (each level costs a few numpy calls, a column in Python a few µs) ...
+LEVEL_MIN_WIDTH = 8
+# ... and while the pairs of entries it multiplies (Σ over columns of |S|²) stay this few
+# (memory: ~40 bytes a pair); a dense separator goes by columns, where long columns use numpy.
+LEVEL_MAX_PAIRS = 2**22
+
+
+@dataclass(frozen=True)
+class _LevelPlan:
+    """Index arrays of Takahashi's recursion on one pattern of L, grouped by elimination-tree
+    level (the root's level first): every column of a level needs Z only on rows of its
+    ancestors, which are in earlier levels, so a whole level is a few vector operations.
+
+    Z is kept on L's pattern: `z[p]` = Z[row p, column p] (the diagonal at each column's first entry)."""
+
+    indptr: NDArray[np.int32]
+    indices: NDArray[np.int32]
+    diag_pos: NDArray[np.int64]  # per column: position of its diagonal entry
+    # per level l: off-diagonal entries off[off_at[l]:off_at[l + 1]] (grouped by column) and the
+    # pairs pair_*[pair_at[l]:pair_at[l + 1]] (grouped by their entry)
+    off: NDArray[np.int64]
+    off_at: list[int]
+    # per entry of `off`: where its pairs start (relative to its level's first pair)
+    off_pairs: NDArray[np.int64]
+    # per level: the columns with entries, as starts into its slice of `off`, and their diagonals
+    col_starts: list[NDArray[np.int64]]
+    col_diag: list[NDArray[np.int64]]
+    # pair (p, q) of entries (a, j), (k, j) of one column: z[p] −= z[src]·L[q], src = Z[a, k]'s position
+    pair_q: NDArray[np.int64]
+    pair_src: NDArray[np.int64]
+    pair_at: list[int]
+
+
+# The last few plans: a case's positive-sequence, method C and DC networks share one pattern.
+_plans: list[_LevelPlan] = []
+KEEP_PLANS = 3
+
+
+def _level_plan(lower: Csc) -> _LevelPlan | None:
+    """The plan for L's pattern (reused when the pattern repeats), None where the columns
+    are better done one by one (a deep narrow tree, a dense separator, an odd pattern)."""
+    for known in _plans:
+        if np.array_equal(known.indptr, lower.indptr) and np.array_equal(known.indices, lower.indices):
+            return known
+    plan = _build_level_plan(lower)
+    if plan is not None:
+        _plans[:] = [plan, *_plans[: KEEP_PLANS - 1]]
+    return plan
+
+
+def _build_level_plan(lower: Csc) -> _LevelPlan | None:
+    n = lower.n
+    indptr = lower.indptr.astype(np.int64)
+    indices = lower.indices.astype(np.int64)
+    count = np.diff(indptr)
+    if np.any(count == 0) or not np.array_equal(indices[indptr[:-1]], np.arange(n)):
+        return None  # a column without its diagonal first: the column form says why
+    s = count - 1  # off-diagonal entries per column
+    total_pairs = int((s * s).sum())
+    if total_pairs > LEVEL_MAX_PAIRS:
+        return None
+    # elimination tree: a column's parent is its first off-diagonal row; depth by pointer jumping
+    parent = np.where(s > 0, indices[np.minimum(indptr[:-1] + 1, indices.size - 1)], -1)
+    # (depth[j]: the distance from j up to up[j], or to the root once up[j] = −1)
+    depth = (parent >= 0).astype(np.int64)
+    up = parent
+    while True:
+        has = up >= 0
+        if not has.any():
+            break
+        nxt = np.where(has, up, 0)
+        depth = np.where(has, depth + depth[nxt], depth)
+        up = np.where(has, up[nxt], -1)
+    levels = int(depth.max()) + 1 if n else 0
+    if levels * LEVEL_MIN_WIDTH > n:
+        return None
+    col_of = np.repeat(np.arange(n, dtype=np.int64), count)
+    off_all = np.flatnonzero(indices != col_of)
+    # entries by (level of their column, position): columns stay contiguous inside a level
+    off = off_all[np.argsort(depth[col_of[off_all]], kind="stable")]
+    off_level = depth[col_of[off]]
+    off_at = np.searchsorted(off_level, np.arange(levels + 1)).tolist()
+    # pairs: entry p of column j with each entry q of column j
+    reps = s[col_of[off]]
+    pair_p = np.repeat(off, reps)
+    first_pair = np.cumsum(reps) - reps
+    pair_q = np.repeat(indptr[col_of[off]] + 1, reps) + (np.arange(total_pairs) - np.repeat(first_pair, reps))
+    a, k = indices[pair_p], indices[pair_q]
+    keys = col_of * n + indices  # sorted: by column, then row
+    want = np.minimum(a, k) * n + np.maximum(a, k)
+    src = np.searchsorted(keys, want)
+    if np.any(src >= keys.size) or not np.array_equal(keys[np.minimum(src, keys.size - 1)], want):
+        return None  # the pattern is not closed under elimination: the column form reports it
+    pair_at = np.concatenate([[0], np.cumsum(np.bincount(off_level, weights=reps, minlength=levels))]).astype(np.int64)
+    col_starts, col_diag = [], []
+    for lv in range(levels):
+        lo, hi = off_at[lv], off_at[lv + 1]
+        cols = col_of[off[lo:hi]]
+        starts = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]])) if hi > lo else np.zeros(0, np.int64)
+        col_starts.append(starts)
+        col_diag.append(indptr[cols[starts]] if hi > lo else np.zeros(0, np.int64))
+    return _LevelPlan(
+        indptr=lower.indptr.copy(),
+        indices=lower.indices.copy(),
+        diag_pos=indptr[:-1],
+        off=off,
+        off_at=off_at,
+        off_pairs=first_pair - pair_at[off_level],
+        col_starts=col_starts,
+        col_diag=col_diag,
+        pair_q=pair_q,
+        pair_src=src,
+        pair_at=pair_at.tolist(),
+    )
+
+
+def _by_levels(plan: _LevelPlan, lower: Csc, d: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """Takahashi's equations one elimination-tree level at a time:
+    Z[S,j] = −Z[S,S]·L[S,j], Z[j,j] = 1/D_j − L[S,j]ᵀ·Z[S,j] for every column j of the level."""
+    lval = lower.data
+    z = np.zeros(lval.size, dtype=np.complex128)
+    z[plan.diag_pos] = 1.0 / d
+    l_q = lval[plan.pair_q]
+    for lv in range(len(plan.off_at) - 1):
+        lo, hi = plan.off_at[lv], plan.off_at[lv + 1]
+        if hi == lo:
+            continue
+        pa, pb = plan.pair_at[lv], plan.pair_at[lv + 1]
+        ent = plan.off[lo:hi]
+        prod = z[plan.pair_src[pa:pb]] * l_q[pa:pb]
+        zs = -np.add.reduceat(prod, plan.off_pairs[lo:hi])
+        z[ent] = zs
+        z[plan.col_diag[lv]] -= np.add.reduceat(lval[ent] * zs, plan.col_starts[lv])
+    return z[plan.diag_pos]
+
+
+def _by_columns(lower: Csc, d: NDArray[np.complex128]) -> NDArray[np.complex128] | None:
+    """Takahashi's equations column by column from the last one (None where L's pattern
+    is not closed under elimination)."""
+    n = lower.n
     # Plain Python lists and dicts: the columns of a power network's L are short (a few
     # entries), where numpy's per-call overhead was half of the whole solve; a long column
     # (a dense separator) does its product in numpy.
@@ -201,8 +353,7 @@ def selected_inverse_diagonal(lu: Lu) -> NDArray[np.complex128] | None:
             return None  # pattern not closed under elimination: use solves
         z_col[j] = dict(zip(rows, z, strict=True))
         z_diag[j] = inv_d[j] - sum(lv * zv for lv, zv in zip(l_col, z, strict=True))
-    # column i of Y sits at position perm_c[i] of the factorized matrix
-    return np.array(z_diag, dtype=np.complex128)[perm_c]
+    return np.array(z_diag, dtype=np.complex128)
 
 
 # Above this many entries in a column of L its product runs in numpy.
