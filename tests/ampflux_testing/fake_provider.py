@@ -78,7 +78,10 @@ class FakeProvider:
         return self
 
     def stop(self) -> None:
+        # Without waiting for replies still under way: a reply held for a killed client
+        # (`delay_s`) would keep a graceful shutdown waiting until the join gave up (10 s).
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(timeout=10)
 
     def _next(self, body: dict[str, Any]) -> Reply:
