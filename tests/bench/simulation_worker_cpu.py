@@ -3,6 +3,7 @@ than wall-clock figures), for the simulation README's benchmark section.
 
     .venv/bin/python tests/bench/simulation_worker_cpu.py steps [N]   # by step, N stores (20)
     .venv/bin/python tests/bench/simulation_worker_cpu.py drain [RUNS] # a real worker, RUNS (30)
+    .venv/bin/python tests/bench/simulation_worker_cpu.py account [RUNS] [WORKERS]  # (40, 1)
 
 `steps`: the bench's study (3,000-bus meshed network, 3ph + 2ph, max) parsed and solved in
 this process as the solving child does it, packed for storage, the transfer (pickle dumps +
@@ -14,6 +15,11 @@ studies after three warm-up runs: CPU of the worker process, of its solving chil
 forkserver's tree, reaped children included) and of the PostgreSQL backends of the
 worker's own connections (PGAPPNAME), per run. The API runs in this process (it only
 enqueues).
+
+`account`: every process's CPU over a drain of RUNS prequeued studies by WORKERS real
+workers, as in the benchmark: workers, solving children, the API, PostgreSQL (this
+database's backends, the server's background processes), RabbitMQ, and the machine's busy
+CPU besides them; per run, and the bound it sets on two CPUs (2 / total).
 
 Not a test (no test_ prefix): run by hand. TEST_DATABASE_URL / TEST_AMQP_URL as for the
 tests. Set PYTHONPATH to another checkout's `simulation-service/src:shared/src` to measure
@@ -254,11 +260,210 @@ async def drain(runs_wanted: int) -> None:
     print(f"total {own + children + pg:.4f}; load average {load0:.1f} -> {load1:.1f}")
 
 
+def _beam_pid() -> int | None:
+    """The RabbitMQ node's Erlang VM (one process for the whole broker)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if Path(f"/proc/{d}/comm").read_text().strip() == "beam.smp":
+                    return int(d)
+            except OSError:
+                continue
+    return None
+
+
+def _busy_s() -> tuple[float, float]:
+    """(the machine's busy CPU seconds, steal seconds) from /proc/stat, every CPU together."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = f[:8]
+    return (user + nice + system + irq + softirq) / TICK, steal / TICK
+
+
+async def account(runs_wanted: int, workers: int) -> None:
+    """Everyone's CPU over a drain of RUNS prequeued studies by WORKERS workers.
+
+    The workers start first and solve warm-up studies (imports, forkserver, first-use caches);
+    then they are stopped (SIGSTOP) while the batch is submitted and relayed onto the queue,
+    so the measured window holds the drain alone, as in the benchmark; SIGCONT starts it.
+    Counted per run: each worker process, its solving children (forkserver tree), this
+    process (the API: relay, gauges, change listener, and the drain's completion poll),
+    the PostgreSQL backends of this database (by pid, from pg_stat_activity), PostgreSQL's
+    background processes (walwriter, checkpointer...; shared with any other database),
+    and the RabbitMQ node (beam.smp, shared with any other broker user: its rate over the
+    idle seconds before the drain is subtracted). The rest of the machine's busy CPU in the
+    window is other work (other people's tests on a shared machine).
+    """
+    import test_simulation_bench as bench
+    from sqlalchemy import func, select
+
+    from ampflux_project.config import Settings as ProjectSettings
+    from ampflux_project.main import create_app as create_project_app
+    from ampflux_simulation.config import Settings
+    from ampflux_simulation.main import create_app
+    from ampflux_simulation.migrate import migrate
+    from ampflux_simulation.models import RunStatus, StudyRun
+    from ampflux_testing.polling import eventually
+
+    tmp = Path(tempfile.mkdtemp(prefix="ampflux-cpu-"))
+    queue = f"simulation.jobs.cpu.{uuid.uuid4().hex[:8]}"
+    beam = _beam_pid()
+    with FreshDatabase() as url:
+        settings = Settings(
+            environment="test", data_dir=tmp, database_url=url, amqp_url=AMQP, jobs_queue=queue, migrate_on_start=False
+        )
+        migrate(settings)
+        signer = bench.Signer()
+        env = dict(os.environ)
+        env.update(
+            {
+                "SIMULATION_ENVIRONMENT": "test",
+                "SIMULATION_DATABASE_URL": url,
+                "SIMULATION_AMQP_URL": AMQP,
+                "SIMULATION_JOBS_QUEUE": queue,
+                "SIMULATION_MIGRATE_ON_START": "false",
+                "SIMULATION_LOG_LEVEL": "WARNING",
+            }
+        )
+        project_app = create_project_app(
+            ProjectSettings(environment="test", data_dir=tmp / "p", database_url=f"sqlite+aiosqlite:///{tmp}/p.db"),
+            verifier=signer.verifier(),
+        )
+        project_transport = httpx.ASGITransport(app=project_app)
+        app = create_app(settings, verifier=signer.verifier(), project_transport=project_transport)
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        db_name = url.rsplit("/", 1)[1]
+
+        def postgres() -> tuple[dict[int, float], dict[int, float]]:
+            """CPU s of this database's backends and of the server's background processes."""
+            with engine.connect() as c:
+                rows = c.execute(
+                    text("select pid, datname, backend_type from pg_stat_activity where pid <> pg_backend_pid()")
+                ).all()
+            ours = {pid: s[1] for pid, dat, _ in rows if dat == db_name and (s := _stat(pid)) is not None}
+            background = {pid: s[1] for pid, dat, kind in rows if dat is None and (s := _stat(pid)) is not None}
+            return ours, background
+
+        def snapshot() -> dict[str, Any]:
+            pg, bg = postgres()
+            trees = [tree_cpu(w.pid) for w in procs]
+            beam_s = (_stat(beam) or (0, 0.0, 0.0))[1] if beam else 0.0
+            busy, steal = _busy_s()
+            return {
+                "t": time.monotonic(),
+                "workers": sum(own for own, _ in trees),
+                "children": sum(tree - own for own, tree in trees),
+                "api": (_stat(os.getpid()) or (0, 0.0, 0.0))[1],
+                "pg": pg,
+                "pg_bg": bg,
+                "beam": beam_s,
+                "busy": busy,
+                "steal": steal,
+                "load": os.getloadavg()[0],
+            }
+
+        async def open_runs(company: uuid.UUID) -> int:
+            async with app.state.db.session() as session:
+                return int(
+                    await session.scalar(
+                        select(func.count()).where(
+                            StudyRun.company_id == company,
+                            StudyRun.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+                        )
+                    )
+                    or 0
+                )
+
+        warm, batch = uuid.uuid4(), uuid.uuid4()
+
+        async def drained() -> bool:
+            return await open_runs(batch) == 0
+
+        procs: list[Any] = []
+        try:
+            async with project_app.router.lifespan_context(project_app), app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://s", timeout=120) as client:
+                    projects = await bench.create_projects(project_transport, signer, [warm, batch])
+                    document = bench.meshed_network(bench.BUSES)
+                    procs += [bench.start_worker(env, tmp / f"worker-{i}.log") for i in range(workers)]
+                    for company, count in ((warm, 3 * workers), (batch, runs_wanted)):
+                        if company == batch:
+                            for w in procs:
+                                w.send_signal(signal.SIGSTOP)
+                        body = {"project_id": projects[company], "document": document}
+                        api0 = time.process_time()
+                        for _ in range(count):
+                            r = await client.post("/simulations", json=body, headers=signer.headers(company))
+                            assert r.status_code == 202, r.text
+                        submit_api = (time.process_time() - api0) / count
+                        if company == warm:
+                            await bench.wait_all(app, company, timeout=600)
+                    # every job published (a stopped worker may hold one it was sent before the stop)
+                    await bench.all_queued(app, runs_wanted - workers, timeout=300)
+                    idle0 = snapshot()
+                    await asyncio.sleep(3.0)
+                    s0 = snapshot()
+                    for w in procs:
+                        w.send_signal(signal.SIGCONT)
+                    # a cheap count every 0.5 s: this poll is in the API's figure
+                    await eventually(drained, timeout=1800, what="the drain", interval=0.5)
+                    s1 = snapshot()
+                    runs = await bench.wait_all(app, batch, timeout=60)
+        finally:
+            for w in procs:
+                w.send_signal(signal.SIGCONT)
+                w.send_signal(signal.SIGTERM)
+            for w in procs:
+                w.wait(timeout=30)
+            engine.dispose()
+            await bench.delete_queues(AMQP, queue)
+    assert {r.status for r in runs} == {"succeeded"}
+    n = len(runs)
+    window = s1["t"] - s0["t"]
+    beam_idle_rate = (s0["beam"] - idle0["beam"]) / (s0["t"] - idle0["t"])
+
+    def pg_delta(key: str) -> float:
+        return sum(cpu - s0[key].get(pid, 0.0) for pid, cpu in s1[key].items())
+
+    parts = {
+        "worker processes": s1["workers"] - s0["workers"],
+        "solving children (forkserver tree)": s1["children"] - s0["children"],
+        "API process (relay, gauges, listener, poll)": s1["api"] - s0["api"],
+        "PostgreSQL backends of the database": pg_delta("pg"),
+        "PostgreSQL background processes": pg_delta("pg_bg"),
+        "RabbitMQ node (beyond its idle rate)": (s1["beam"] - s0["beam"]) - beam_idle_rate * window,
+    }
+    first = min(r.started_at for r in runs)
+    last = max(r.finished_at for r in runs)
+    drain = (last - first).total_seconds()
+    solve = statistics.fmean(r.solve_seconds or 0.0 for r in runs)
+    total = sum(parts.values())
+    busy = s1["busy"] - s0["busy"]
+    print(f"{n} runs, {workers} worker(s): drain {drain:.2f} s, {n / drain:.2f} runs/s, mean solve {solve:.3f} s")
+    print("CPU s per run:")
+    for name, cpu in parts.items():
+        print(f"  {name:45s} {cpu / n:.4f}")
+    worker_side = (parts["worker processes"] + parts["solving children (forkserver tree)"]) / n
+    print(f"  {'W (worker + children)':45s} {worker_side:.4f}")
+    print(f"  {'I (everyone else)':45s} {total / n - worker_side:.4f}")
+    print(f"  {'total':45s} {total / n:.4f}  -> bound on 2 CPUs: {2 / (total / n):.2f} runs/s")
+    print(
+        f"machine busy {busy / n:.4f} s per run in the window ({busy / window:.2f} CPUs busy of 2,"
+        f" unattributed {(busy - total) / window:.2f} CPUs), steal {(s1['steal'] - s0['steal']) / window:.2f} CPUs;"
+        f" RabbitMQ idle rate {beam_idle_rate:.3f} CPU; API submit {submit_api:.4f} s per run (before the window);"
+        f" load {s0['load']:.1f} -> {s1['load']:.1f}"
+    )
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "steps"
     if mode == "steps":
         asyncio.run(steps(int(sys.argv[2]) if len(sys.argv) > 2 else 20))
     elif mode == "drain":
         asyncio.run(drain(int(sys.argv[2]) if len(sys.argv) > 2 else 30))
+    elif mode == "account":
+        asyncio.run(
+            account(int(sys.argv[2]) if len(sys.argv) > 2 else 40, int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+        )
     else:
-        sys.exit("usage: simulation_worker_cpu.py steps|drain [N]")
+        sys.exit("usage: simulation_worker_cpu.py steps|drain [N] | account [RUNS] [WORKERS]")
