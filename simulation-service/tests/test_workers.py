@@ -1,8 +1,10 @@
 """The real solver tier: worker processes on PostgreSQL and RabbitMQ.
 
-Each test gets its own database and its own work queue (unique name), starts the API
-in-process against them and the workers as separate `python -m ampflux_simulation.worker`
-processes, exactly as they run in production.
+A test starts the API in-process on a database and a work queue (unique name) and the
+workers as separate `python -m ampflux_simulation.worker` processes, exactly as they run in
+production. A test that kills, signals or reconfigures its workers gets a stack of its own;
+the tests that only send jobs share one (`one_worker`: one database, queue, API and worker
+for the module), since a worker's start is most of such a test's time and CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import func, make_url, select
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import StudyResultSet, event_tables
 from ampflux_testing.dead_letters import delete_queue_topology
+from ampflux_testing.polling import eventually
 from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tcp_proxy import TcpProxy
 
@@ -82,9 +85,9 @@ class Stack:
 
 
 @asynccontextmanager
-async def real_stack(tmp_path, auth, helpers, postgres_url, amqp_url, **overrides) -> AsyncIterator[Stack]:
+async def real_stack(tmp_path, auth, helpers, database_url, amqp_url, **overrides) -> AsyncIterator[Stack]:
     values = dict(
-        database_url=postgres_url,
+        database_url=database_url,
         amqp_url=amqp_url,
         job_delivery_limit=3,
         job_retry_delay_s=0.1,
@@ -123,6 +126,26 @@ async def _bounded(what: str, context, timeout: float = 60.0):
             raise AssertionError(f"{what} took more than {timeout} s") from None
 
 
+# The shared stack's settings: what its tests need, and harmless to the others (only a
+# document with id "poison" crashes its solver; no other test here redelivers a job).
+SHARED = dict(job_delivery_limit=2, test_crash_circuit_id="poison")
+# Its tests run on one xdist worker, so the module's stack starts once, not once per worker.
+one_stack = pytest.mark.xdist_group("simulation-one-worker")
+
+
+@pytest.fixture(scope="module")
+async def one_worker(tmp_path_factory, auth, helpers, reusable_postgres_database, amqp_url) -> AsyncIterator[Stack]:
+    """One API and one worker, started once for the tests that neither kill, signal nor
+    reconfigure their worker. Each such test finds its own runs by id (its own project)."""
+    database_url = reusable_postgres_database("simulation_workers")
+    async with real_stack(
+        tmp_path_factory.mktemp("one-worker"), auth, helpers, database_url, amqp_url, **SHARED
+    ) as stack:
+        stack.start_worker()
+        await stack.wait_for_workers(1)
+        yield stack
+
+
 async def result_rows(api, run_id: str) -> int:
     """Bus results stored for the run, over all its result sets."""
     async with api.app.state.db.session() as session:
@@ -157,9 +180,11 @@ async def test_two_workers_share_a_batch_of_jobs(tmp_path, auth, helpers, postgr
         assert all(r["attempts"] == 1 for r in finished)
         items = await api.all_results(runs[0]["id"])
         assert len(items) == len(case["buses"]) * len(case["expected"]["result_sets"])
-        await asyncio.sleep(0.5)  # one gauge refresh
-        metrics = (await api.client.get("/metrics")).text
-        assert "ampflux_simulation_workers 2.0" in metrics
+
+        async def gauge_shows_both() -> bool:  # refreshed every metrics_refresh_s
+            return "ampflux_simulation_workers 2.0" in (await api.client.get("/metrics")).text
+
+        await eventually(gauge_shows_both, timeout=10, what="the workers gauge at 2")
 
 
 async def test_a_worker_killed_mid_job_loses_no_job_and_doubles_none(tmp_path, auth, helpers, postgres_url, amqp_url):
@@ -183,44 +208,42 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_doubles_none(tmp_path, a
         assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
 
 
-async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(
-    tmp_path, auth, helpers, postgres_url, amqp_url
-):
+@one_stack
+async def test_a_poison_job_ends_in_the_dead_letter_queue_and_its_run_fails(one_worker, helpers):
     poison = helpers.without_expected(helpers.load_case("ind480_radial"))
     poison["id"] = "poison"
-    async with real_stack(
-        tmp_path, auth, helpers, postgres_url, amqp_url, job_delivery_limit=2, test_crash_circuit_id="poison"
-    ) as stack:
-        worker = stack.start_worker()
-        await stack.wait_for_workers(1)
-        api = stack.api
-        run = (await api.submit(poison)).json()
-        final = await api.wait(run["id"], timeout=90)
-        assert final["status"] == "failed", stack.logs()
-        assert final["error"]["code"] == "dead_lettered"
-        assert final["attempts"] == 3  # the first delivery and two redeliveries: x-delivery-limit 2
-        assert await events_for(api, run["id"]) == ["simulation.run.failed", "simulation.run.queued"]
+    stack = one_worker
+    assert stack.settings.job_delivery_limit == 2 and stack.settings.test_crash_circuit_id == "poison"
+    [worker] = stack.workers
+    api = stack.api
+    run = (await api.submit(poison)).json()
+    final = await api.wait(run["id"], timeout=90)
+    assert final["status"] == "failed", stack.logs()
+    assert final["error"]["code"] == "dead_lettered"
+    assert final["attempts"] == 3  # the first delivery and two redeliveries: x-delivery-limit 2
+    assert await events_for(api, run["id"]) == ["simulation.run.failed", "simulation.run.queued"]
 
-        # The worker survived its solver dying under it, and goes on with healthy jobs.
-        assert worker.poll() is None
-        healthy = (await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))).json()
-        assert (await api.wait(healthy["id"], timeout=60))["status"] == "succeeded"
+    # The worker survived its solver dying under it, and goes on with healthy jobs.
+    assert worker.poll() is None
+    healthy = (await api.submit(helpers.without_expected(helpers.load_case("ind480_radial")))).json()
+    assert (await api.wait(healthy["id"], timeout=60))["status"] == "succeeded"
 
 
-async def test_concurrent_retries_with_one_idempotency_key_create_one_run(
-    tmp_path, auth, helpers, postgres_url, amqp_url
-):
-    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
-        api = stack.api
-        document = helpers.without_expected(helpers.load_case("ind480_radial"))
-        project = await api.new_project()
-        key = {"Idempotency-Key": uuid.uuid4().hex}
-        responses = await asyncio.gather(*(api.submit(document, project_id=project, headers=key) for _ in range(5)))
-        assert {r.status_code for r in responses} == {202}
-        assert len({r.json()["id"] for r in responses}) == 1
-        listed = await api.client.get("/simulations", params={"project_id": str(project)}, headers=api.headers)
-        assert listed.json()["total"] == 1
-        assert await events_for(api, responses[0].json()["id"]) == ["simulation.run.queued"]
+@one_stack
+async def test_concurrent_retries_with_one_idempotency_key_create_one_run(one_worker, helpers):
+    api = one_worker.api
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    project = await api.new_project()
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    responses = await asyncio.gather(*(api.submit(document, project_id=project, headers=key) for _ in range(5)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = await api.client.get("/simulations", params={"project_id": str(project)}, headers=api.headers)
+    assert listed.json()["total"] == 1
+    # One job for the one run: the stack's worker solves it once.
+    run_id = responses[0].json()["id"]
+    assert (await api.wait(run_id))["attempts"] == 1
+    assert await events_for(api, run_id) == ["simulation.run.completed", "simulation.run.queued"]
 
 
 async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, auth, helpers, postgres_url, amqp_url):
@@ -249,72 +272,68 @@ async def test_cancelling_stops_a_running_job_and_drops_a_queued_one(tmp_path, a
         await api.client.post(f"/simulations/{after['id']}/cancel", headers=api.headers)
 
 
-async def test_a_redelivered_job_of_a_finished_run_does_nothing(tmp_path, auth, helpers, postgres_url, amqp_url):
-    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
-        stack.start_worker()
-        await stack.wait_for_workers(1)
-        api = stack.api
-        case = helpers.load_case("ind480_radial")
-        run = (await api.submit(helpers.without_expected(case))).json()
-        done = await api.wait(run["id"], timeout=60)
-        assert done["status"] == "succeeded"
+@one_stack
+async def test_a_redelivered_job_of_a_finished_run_does_nothing(one_worker, helpers):
+    stack = one_worker
+    assert len(stack.workers) == 1
+    api = stack.api
+    case = helpers.load_case("ind480_radial")
+    run = (await api.submit(helpers.without_expected(case))).json()
+    done = await api.wait(run["id"], timeout=60)
+    assert done["status"] == "succeeded"
 
-        # The relay sends the very same job again (as after a crash between the broker's
-        # confirm and marking the row sent): same message id, at least once.
-        table = event_tables.outbox
-        async with api.app.state.db.session() as session:
-            await session.execute(
-                table.update().where(table.c.type == "simulation.run.queued").values(published_at=None)
-            )
-        api.app.state.relay.kick()
-        deadline = time.monotonic() + 30
-        while await api.app.state.relay.pending():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
-        # One worker takes jobs in order: once a later job is done, the duplicate was handled.
-        later = (await api.submit(helpers.without_expected(case))).json()
-        assert (await api.wait(later["id"], timeout=60))["status"] == "succeeded"
+    # The relay sends the very same job again (as after a crash between the broker's
+    # confirm and marking the row sent): same message id, at least once.
+    table = event_tables.outbox
+    async with api.app.state.db.session() as session:
+        rows = (
+            await session.execute(select(table.c.id, table.c.payload).where(table.c.type == "simulation.run.queued"))
+        ).all()
+        [queued] = [r.id for r in rows if r.payload.get("run_id") == run["id"]]
+        await session.execute(table.update().where(table.c.id == queued).values(published_at=None))
+    api.app.state.relay.kick()
+    deadline = time.monotonic() + 30
+    while await api.app.state.relay.pending():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    # One worker takes jobs in order: once a later job is done, the duplicate was handled.
+    later = (await api.submit(helpers.without_expected(case))).json()
+    assert (await api.wait(later["id"], timeout=60))["status"] == "succeeded"
 
-        again = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
-        assert again["attempts"] == 1 and again["timings"] == done["timings"]
-        assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
-        assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
+    again = (await api.client.get(f"/simulations/{run['id']}", headers=api.headers)).json()
+    assert again["attempts"] == 1 and again["timings"] == done["timings"]
+    assert await result_rows(api, run["id"]) == len(case["buses"]) * len(case["expected"]["result_sets"])
+    assert await events_for(api, run["id"]) == ["simulation.run.completed", "simulation.run.queued"]
 
 
-async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(
-    tmp_path, auth, helpers, postgres_url, amqp_url
-):
-    async with real_stack(tmp_path, auth, helpers, postgres_url, amqp_url) as stack:
-        stack.start_worker()
-        await stack.wait_for_workers(1)
-        api = stack.api
-        n = 20_000
-        run = (await api.submit(helpers.generated_network(n, doc_id="big"))).json()
-        final = await api.wait(run["id"], timeout=240)
-        assert final["status"] == "succeeded", final["error"]
-        assert final["bus_count"] == n
-        assert await result_rows(api, run["id"]) == 2 * n  # 3ph and 2ph, max case
+@one_stack
+async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(one_worker, helpers):
+    api = one_worker.api
+    n = 20_000
+    run = (await api.submit(helpers.generated_network(n, doc_id="big"))).json()
+    final = await api.wait(run["id"], timeout=240)
+    assert final["status"] == "succeeded", final["error"]
+    assert final["bus_count"] == n
+    assert await result_rows(api, run["id"]) == 2 * n  # 3ph and 2ph, max case
 
-        started = time.monotonic()
-        middle = await api.client.get(
-            f"/simulations/{run['id']}/results",
-            params={"fault": "2ph", "page": 141, "page_size": 100},  # rows 14000-14099
-            headers=api.headers,
+    started = time.monotonic()
+    middle = await api.client.get(
+        f"/simulations/{run['id']}/results",
+        params={"fault": "2ph", "page": 141, "page_size": 100},  # rows 14000-14099
+        headers=api.headers,
+    )
+    one_bus = await api.client.get(f"/simulations/{run['id']}/results", params={"bus": "B19999"}, headers=api.headers)
+    assert time.monotonic() - started < 5.0
+    body = middle.json()
+    assert body["total"] == n and body["items"][0]["bus_id"] == "B14000"
+    assert {(i["fault"], i["bus_id"]) for i in one_bus.json()["items"]} == {("3ph", "B19999"), ("2ph", "B19999")}
+
+    csv_text = (
+        await api.client.get(
+            f"/simulations/{run['id']}/results/download", params={"format": "csv"}, headers=api.headers
         )
-        one_bus = await api.client.get(
-            f"/simulations/{run['id']}/results", params={"bus": "B19999"}, headers=api.headers
-        )
-        assert time.monotonic() - started < 5.0
-        body = middle.json()
-        assert body["total"] == n and body["items"][0]["bus_id"] == "B14000"
-        assert {(i["fault"], i["bus_id"]) for i in one_bus.json()["items"]} == {("3ph", "B19999"), ("2ph", "B19999")}
-
-        csv_text = (
-            await api.client.get(
-                f"/simulations/{run['id']}/results/download", params={"format": "csv"}, headers=api.headers
-            )
-        ).text
-        assert csv_text.count("\n") == 2 * n + 1
+    ).text
+    assert csv_text.count("\n") == 2 * n + 1
 
 
 # What a worker logs when it meets a database outage and waits it out.
