@@ -1,7 +1,8 @@
 """ampflux-solve as a user runs it: a file in, results or errors out, an exit status.
 
-One test runs the real command in a subprocess; the others call the same `main()` with the
-same arguments in this process, with stdout and stderr captured (an interpreter start with
+Two tests run the real command in a subprocess (it ends without the interpreter's teardown,
+so they check that everything reaches stdout, stderr and the files); the others call the same
+`main()` with the same arguments in this process, with stdout and stderr captured (an interpreter start with
 numpy and scipy costs seconds per call).
 """
 
@@ -489,9 +490,9 @@ def test_main_pauses_the_cyclic_collector_only_while_it_runs(tmp_path: Path, mon
     during: list[bool] = []
     real_run = cli._run
 
-    def spy(argv: Any) -> int:
+    def spy(argv: Any, keep: Any = None) -> int:
         during.append(gc.isenabled())
-        return real_run(argv)
+        return real_run(argv, keep)
 
     monkeypatch.setattr(cli, "_run", spy)
     try:
@@ -505,3 +506,26 @@ def test_main_pauses_the_cyclic_collector_only_while_it_runs(tmp_path: Path, mon
         gc.enable()
     assert during == [False, False]
     assert json.loads((tmp_path / "out.json").read_text())["result_sets"]
+
+
+@pytest.mark.usefixtures("solver")
+def test_the_command_ends_only_after_its_output_is_out(tmp_path: Path) -> None:
+    """The process ends with os._exit (no teardown): results on a pipe, an -o file and the
+    problems of a rejected document all arrive whole, with the exit status of main()."""
+    case = CASES_DIR / "mv_meshed_20kv.json"
+    piped = run_command(case, "--faults", "3ph,1ph", "--cases", "max")
+    assert piped.returncode == 0, piped.stderr
+    from_pipe = json.loads(piped.stdout)  # a cut-off text would not parse
+    assert [(rs["fault"], rs["case"]) for rs in from_pipe["result_sets"]] == [("3ph", "max"), ("1ph", "max")]
+    in_process = run_cli(case, "--faults", "3ph,1ph", "--cases", "max")
+    assert piped.stdout == in_process.stdout
+
+    output = tmp_path / "out.json"
+    written = run_command(case, "--faults", "3ph,1ph", "--cases", "max", "-o", output)
+    assert written.returncode == 0 and written.stdout == ""
+    assert json.loads(output.read_text()) == from_pipe
+
+    rejected = run_command(write(tmp_path / "broken.json", broken_radial_plant()))
+    assert rejected.returncode == 2 and rejected.stdout == ""
+    assert stderr_lines(rejected) == stderr_lines(run_cli(tmp_path / "broken.json"))
+    assert len(stderr_lines(rejected)) >= 5
