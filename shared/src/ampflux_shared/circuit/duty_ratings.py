@@ -53,7 +53,8 @@ PVC_LARGE_SECTION_FINAL_C = 140.0
 
 
 class _Ratings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+    # built on first use, like the elements (model.py `_Element`)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 def rescaled_withstand_ka(rated_ka: float, rated_s: float, tk_s: float) -> float:

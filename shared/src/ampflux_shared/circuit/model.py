@@ -69,7 +69,10 @@ Ratio = Annotated[Real, Field(ge=0, le=1000)]
 
 class _Element(BaseModel):
     # Unknown keys are ignored so documents written by newer tools still load.
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+    # defer_build: a model's validator is built when it is first used, not at import. Documents
+    # are validated as a whole (CircuitDocument builds every element's schema inside its own), so
+    # the 24 element and rating validators built at import went unused: ~0.02 s of CPU per start.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 def _field_name(info: ValidationInfo) -> str:
