@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -529,3 +530,31 @@ def test_the_command_ends_only_after_its_output_is_out(tmp_path: Path) -> None:
     assert rejected.returncode == 2 and rejected.stdout == ""
     assert stderr_lines(rejected) == stderr_lines(run_cli(tmp_path / "broken.json"))
     assert len(stderr_lines(rejected)) >= 5
+
+
+@pytest.mark.parametrize(("preset", "seen"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
+def test_the_process_entry_ends_with_mains_status_and_pydantic_plugins_off_by_default(
+    monkeypatch: pytest.MonkeyPatch, preset: str | None, seen: str
+) -> None:
+    """run() passes main()'s status to os._exit, and turns pydantic's plugin search off
+    unless the environment already says what to do."""
+    if preset is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
+    during: list[str | None] = []
+
+    def fake_main(argv: Any = None, *, keep: Any = None) -> int:
+        during.append(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+        assert keep == []
+        return 3
+
+    def fake_exit(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    with pytest.raises(SystemExit) as ended:
+        cli.run()
+    assert ended.value.code == 3
+    assert during == [seen]
