@@ -10,7 +10,8 @@ import pytest
 
 from ampflux_simulation.config import Settings
 from ampflux_simulation.domain.packed import unpack_buses
-from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child
+from ampflux_simulation.jobs import solve_process
+from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child, stop_solvers
 from ampflux_simulation.solver import SolverError
 
 
@@ -81,6 +82,71 @@ async def test_a_cancelled_solve_is_killed_at_the_next_check(helpers):
     )
     assert outcome.status is SolveStatus.CANCELLED
     assert time.monotonic() - started < 10
+
+
+def idle_pids() -> list[int | None]:
+    return [solver.process.pid for solver in solve_process._idle]
+
+
+async def test_a_solving_process_takes_the_next_job_and_answers_it_as_a_fresh_one_would(helpers):
+    first = helpers.without_expected(helpers.load_case("mv_meshed_20kv"))
+    second = helpers.without_expected(helpers.load_case("ind480_radial"))
+    stop_solvers()
+    fresh = await solve_in_child(request_for(second), time_limit_s=60)
+    stop_solvers()
+    assert (await solve_in_child(request_for(first), time_limit_s=60)).status is SolveStatus.OK
+    [pid] = idle_pids()
+    reused = await solve_in_child(request_for(second), time_limit_s=60)
+    assert idle_pids() == [pid], "the idle solving process should have taken the second job"
+    assert reused.status is SolveStatus.OK
+    assert [(s.fault, s.case, s.quantities, s.extra) for s in reused.result_sets] == [
+        (s.fault, s.case, s.quantities, s.extra) for s in fresh.result_sets
+    ]
+    assert [unpack_buses(s.buses_z).values for s in reused.result_sets] == [
+        unpack_buses(s.buses_z).values for s in fresh.result_sets
+    ]
+    # a refused document leaves the process as it was: it stays for the next job
+    invalid = helpers.without_expected(helpers.load_case("ind480_radial"))
+    invalid["buses"][0]["vn_kv"] = "high"
+    assert (await solve_in_child(request_for(invalid), time_limit_s=60)).status is SolveStatus.ERROR
+    assert idle_pids() == [pid]
+    stop_solvers()
+    assert idle_pids() == []
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancel", "crash"])
+async def test_a_killed_or_dead_solving_process_is_never_given_another_job(helpers, ending):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    stop_solvers()
+    assert (await solve_in_child(request_for(document), time_limit_s=60)).status is SolveStatus.OK
+    [solver] = solve_process._idle
+    if ending == "timeout":
+        outcome = await solve_in_child(request_for(document, delay_s=60), time_limit_s=0.5)
+    elif ending == "cancel":
+
+        async def cancelled() -> bool:
+            return True
+
+        outcome = await solve_in_child(request_for(document, delay_s=60), time_limit_s=60, is_cancelled=cancelled)
+    else:
+        outcome = await solve_in_child(request_for(document, crash=True), time_limit_s=60)
+    assert outcome.status is not SolveStatus.OK
+    assert solve_process._idle == []
+    assert not solver.process.is_alive()
+    assert (await solve_in_child(request_for(document), time_limit_s=60)).status is SolveStatus.OK
+    assert idle_pids() != [solver.process.pid]
+    stop_solvers()
+
+
+async def test_a_solving_process_is_replaced_after_its_share_of_jobs(helpers, monkeypatch):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    monkeypatch.setattr(solve_process, "JOBS_PER_SOLVER", 2)
+    stop_solvers()
+    assert (await solve_in_child(request_for(document), time_limit_s=60)).status is SolveStatus.OK
+    [solver] = solve_process._idle
+    assert (await solve_in_child(request_for(document), time_limit_s=60)).status is SolveStatus.OK
+    assert solve_process._idle == []
+    assert not solver.process.is_alive()
 
 
 def test_fault_injection_is_refused_outside_test_environments():

@@ -6,8 +6,9 @@ time limit, or a run the user cancelled, is killed outright. A child that dies (
 memory, a native crash) takes nothing else with it; the worker reports it and the job is
 retried up to the queue's delivery limit.
 
-Children are forked from a forkserver that has already imported the solver, so each job
-starts in milliseconds and no child inherits the parent's sockets or threads.
+Children are forked from a forkserver that has already imported the solver, so none
+inherits the parent's sockets or threads, and each takes job after job until it is killed
+(timeout, cancel), dies, or is due for replacement (see "the solving processes" below).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 import threading
@@ -116,12 +118,11 @@ async def solve_in_child(
     is_cancelled: CancelCheck | None = None,
     poll_s: float = 0.5,
 ) -> SolveOutcome:
-    reader, writer = _context.Pipe(duplex=False)
-    process = _context.Process(target=_child_main, args=(writer, request), name="ampflux-solve", daemon=True)
     started = time.monotonic()
-    process.start()
-    writer.close()  # the child holds the write end now; EOF on `reader` means it is gone
+    solver = await _take_solver(request)
+    process, conn = solver.process, solver.conn
     deadline = started + time_limit_s
+    healthy = False  # answered and still alive: it may take the next job
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -133,9 +134,9 @@ async def solve_in_child(
                     detail=f"the solve ran longer than the {time_limit_s:g} s limit and was stopped",
                     solve_seconds=time.monotonic() - started,
                 )
-            if await asyncio.to_thread(reader.poll, min(poll_s, remaining)):
+            if await asyncio.to_thread(conn.poll, min(poll_s, remaining)):
                 try:
-                    kind, payload = await asyncio.to_thread(reader.recv)
+                    kind, payload = await asyncio.to_thread(conn.recv)
                 except (EOFError, OSError):
                     exitcode = await _reap(process)
                     return SolveOutcome(
@@ -148,7 +149,8 @@ async def solve_in_child(
                     if on_progress is not None:
                         await on_progress(float(payload))
                     continue
-                await _reap(process)
+                solver.jobs += 1
+                healthy = payload.get("peak_rss_mb", 0) <= RECYCLE_ABOVE_MB
                 if kind == "done":
                     return SolveOutcome(
                         SolveStatus.OK,
@@ -166,9 +168,72 @@ async def solve_in_child(
                 return SolveOutcome(SolveStatus.CANCELLED, error_code="cancelled", detail="cancelled while solving")
     finally:
         # Also on task cancellation (worker shutting down): never leave a solve behind.
-        if process.is_alive():
-            process.kill()
-        reader.close()
+        if healthy and solver.jobs < JOBS_PER_SOLVER and process.is_alive():
+            _idle.append(solver)
+        else:
+            _discard(solver)
+
+
+# --- the solving processes ----------------------------------------------------------------
+#
+# A solving process takes job after job: forking one per job cost the child's start, the
+# first touch of every page it writes and the solver's first-call set-up on each run, about
+# a quarter of the CPU of a 3,000-bus study. It is still a process of its own, so the
+# guarantees stay: a timeout or a cancel kills it (and the next job gets a fresh one), a
+# crash takes only it, and one that has solved JOBS_PER_SOLVER jobs, or grew past
+# RECYCLE_ABOVE_MB at its peak (a huge study's heap stays with the process), is replaced.
+
+JOBS_PER_SOLVER = 100
+RECYCLE_ABOVE_MB = 512
+
+
+@dataclass
+class _Solver:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    jobs: int = 0
+
+
+# Idle solving processes of this process (the worker's one, or the embedded API's several).
+_idle: list[_Solver] = []
+
+
+async def _take_solver(request: SolveRequest) -> _Solver:
+    """An idle solving process with `request` sent to it, or a new one."""
+    while True:
+        if _idle:
+            solver = _idle.pop()
+            if not solver.process.is_alive():
+                _discard(solver)  # died while idle (killed, out of memory)
+                continue
+        else:
+            parent_end, child_end = _context.Pipe(duplex=True)
+            process = _context.Process(target=_child_main, args=(child_end,), name="ampflux-solve", daemon=True)
+            process.start()
+            child_end.close()  # the child holds its end now; EOF on ours means it is gone
+            solver = _Solver(process, parent_end)
+        try:
+            await asyncio.to_thread(solver.conn.send, request)
+        except OSError:
+            _discard(solver)  # it died between the look and the send: the next one
+            continue
+        except BaseException:
+            _discard(solver)
+            raise
+        return solver
+
+
+def _discard(solver: _Solver) -> None:
+    if solver.process.is_alive():
+        solver.process.kill()
+        solver.process.join(KILL_WAIT_S)
+    solver.conn.close()
+
+
+def stop_solvers() -> None:
+    """Stop this process's idle solving processes (a worker stopping; blocking, short)."""
+    while _idle:
+        _discard(_idle.pop())
 
 
 async def _kill(process: multiprocessing.process.BaseProcess) -> None:
@@ -184,27 +249,34 @@ async def _reap(process: multiprocessing.process.BaseProcess) -> int | None:
 # --- in the child -------------------------------------------------------------------------
 
 
-def _child_main(conn: Connection, request: SolveRequest) -> None:
+def _child_main(conn: Connection) -> None:
     # Everything the child inherited from the forkserver (the solver, pydantic, numpy: ~120k
     # objects) goes to the collector's permanent generation, so the child's collections skip
     # it. Otherwise the first full collection walks all of it and writes every object's GC
     # header, copying each page it touches from the forkserver: the child's CPU per 3,000-bus
-    # study was 0.18-0.20 s before this, 0.09-0.10 s after (half the page faults). A child lives
-    # for one job, so nothing frozen needs collecting.
+    # study was 0.18-0.20 s before this, 0.09-0.10 s after (half the page faults).
     gc.freeze()
     # The worker ends a solve (kill on timeout, cancel or shutdown past its grace); a
     # SIGTERM/SIGINT sent to the whole process group must not end it mid-job.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
     _exit_with_parent()
-    if request.crash:
-        os._exit(86)  # test-only: a poison job whose solve dies every time
     try:
-        conn.send(("done", _solve(conn, request)))
-    except BrokenPipeError:
+        while True:
+            try:
+                request: SolveRequest = conn.recv()
+            except (EOFError, OSError):
+                return  # the worker closed its end or is gone
+            if request.crash:
+                os._exit(86)  # test-only: a poison job whose solve dies every time
+            try:
+                answer: tuple[str, dict[str, Any]] = ("done", _solve(conn, request))
+            except Exception as exc:  # the child's only job is to report; the parent decides
+                answer = ("error", _describe(exc))
+            answer[1]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            conn.send(answer)
+    except (BrokenPipeError, ConnectionResetError):
         return  # the worker is gone (killed): nobody to report to, and no traceback to print
-    except Exception as exc:  # the child's only job is to report; the parent decides
-        conn.send(("error", _describe(exc)))
     finally:
         conn.close()
 

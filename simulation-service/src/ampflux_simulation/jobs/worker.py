@@ -27,7 +27,7 @@ from ..metrics import SimulationMetrics
 from ..models import event_tables
 from .queue import RabbitJobQueue
 from .runner import JobRunner
-from .solve_process import start_forkserver
+from .solve_process import start_forkserver, stop_solvers
 
 log = logging.getLogger("ampflux.simulation.worker")
 
@@ -52,6 +52,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker %s stopping", runner.worker_id)
         finally:
             await queue.stop(grace_s=settings.job_time_limit_s + DRAIN_MARGIN_S)
+            stop_solvers()
 
 
 def main() -> int:
