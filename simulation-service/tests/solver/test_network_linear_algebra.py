@@ -167,3 +167,46 @@ def test_network_shaped_matrix_goes_by_levels() -> None:
     assert (len(plan.off_at) - 1) * nw.LEVEL_MIN_WIDTH <= y.n
     fac = nw.Factorized(y, "meshed with feeders")
     np.testing.assert_allclose(fac.diagonal(), np.diag(np.linalg.inv(y.toarray())), rtol=1e-10)
+
+
+def _islands_by_search(n: int, f: np.ndarray, t: np.ndarray, coupled: np.ndarray) -> list[int]:
+    """Reference labels: a search from each unlabelled bus in order."""
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(f[coupled].tolist(), t[coupled].tolist(), strict=True):
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    label = [-1] * n
+    count = 0
+    for root in range(n):
+        if label[root] < 0:
+            label[root], stack = count, [root]
+            while stack:
+                for v in neighbours[stack.pop()]:
+                    if label[v] < 0:
+                        label[v] = count
+                        stack.append(v)
+            count += 1
+    return label
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_islands_match_a_search(seed: int) -> None:
+    """Labels by hooking and pointer jumping equal a plain search's (islands numbered in
+    the order of their lowest bus), with rows left out, self-loops, parallel rows and lone buses."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n = int(rng.integers(1, 80))
+        m = int(rng.integers(0, 100))
+        f, t = rng.integers(0, n, m), rng.integers(0, n, m)
+        coupled = rng.random(m) < 0.7
+        assert nw.islands(n, f, t, coupled).tolist() == _islands_by_search(n, f, t, coupled)
+
+
+def test_islands_of_a_long_scrambled_chain() -> None:
+    """A 5000-bus chain numbered at random is one island (the worst shape for hooking)."""
+    perm = np.random.default_rng(1).permutation(5000)
+    labels = nw.islands(5000, perm[:-1], perm[1:], np.ones(4999, dtype=bool))
+    assert labels.tolist() == [0] * 5000
+    cut = np.ones(4999, dtype=bool)
+    cut[2500] = False
+    assert nw.islands(5000, perm[:-1], perm[1:], cut).tolist() == _islands_by_search(5000, perm[:-1], perm[1:], cut)

@@ -56,29 +56,29 @@ def series_stamps(z: NDArray[np.complex128], ratio: NDArray[np.float64]) -> NDAr
 
 
 def islands(n: int, f: NDArray[np.int64], t: NDArray[np.int64], coupled: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Connected-component label per bus (0, 1, …), counting only the rows flagged `coupled`."""
+    """Connected-component label per bus (0, 1, … in the order of each island's lowest bus),
+    counting only the rows flagged `coupled`.
+
+    In numpy, by hooking and pointer jumping: each round, every root takes the lowest root
+    across its rows, then every bus points straight at its root; each round at least halves
+    an island's roots, so a few rounds do (a search in Python took ~4 ms at 8.7k buses)."""
     a, b = f[coupled], t[coupled]
-    ends = np.concatenate([a, b])
-    order = np.argsort(ends, kind="stable")
-    neighbours = np.concatenate([b, a])[order].tolist()
-    start = np.zeros(n + 1, dtype=np.int64)
-    start[1:] = np.cumsum(np.bincount(ends, minlength=n))
-    first = start.tolist()
-    label = [-1] * n
-    count = 0
-    for root in range(n):
-        if label[root] >= 0:
-            continue
-        label[root] = count
-        stack = [root]
-        while stack:
-            u = stack.pop()
-            for v in neighbours[first[u] : first[u + 1]]:
-                if label[v] < 0:
-                    label[v] = count
-                    stack.append(v)
-        count += 1
-    return np.array(label, dtype=np.int64)
+    root = np.arange(n, dtype=np.int64)
+    while a.size:
+        ra, rb = root[a], root[b]
+        apart = ra != rb
+        if not apart.any():
+            break
+        # only rows still joining two trees matter from here on
+        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
+        np.minimum.at(root, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+    # an island's root is its lowest bus (roots only ever point lower)
+    return np.unique(root, return_inverse=True)[1].astype(np.int64)
 
 
 def _scrambled(n: int) -> NDArray[np.complex128]:
