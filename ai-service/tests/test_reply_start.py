@@ -11,15 +11,15 @@ from ampflux_ai.models import Message
 async def test_an_exchange_that_cannot_be_stored_ends_the_reply_in_a_503_error(h, company, fake, monkeypatch):
     user = company.user()
     conv = await h.conversation(user)
-    add = conversations.add_exchange
+    store = conversations.store_exchange
 
-    def add_and_break(session, conversation, text, model):
-        # A row whose conversation does not exist: the commit fails (foreign key), after the
+    async def store_and_break(session, conversation, user_message, reply):
+        # A row whose conversation does not exist: the write fails (foreign key), after the
         # provider call started.
         session.add(Message(id=uuid.uuid4(), conversation_id=uuid.uuid4(), role="user", content="x"))
-        return add(session, conversation, text, model)
+        await store(session, conversation, user_message, reply)
 
-    monkeypatch.setattr(conversations, "add_exchange", add_and_break)
+    monkeypatch.setattr(conversations, "store_exchange", store_and_break)
     fake.queue(h.Reply(text="never stored", chunk_delay_s=0.05))
     r = await h.send(user, conv, "hello", stream=True)
     assert r.status_code == 200
@@ -27,7 +27,7 @@ async def test_an_exchange_that_cannot_be_stored_ends_the_reply_in_a_503_error(h
     assert end["event"] == "error" and end["data"]["status"] == 503, end
     r = await h.send(user, conv, "hello again")
     assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
-    monkeypatch.setattr(conversations, "add_exchange", add)
+    monkeypatch.setattr(conversations, "store_exchange", store)
     fake._script.clear()  # the first reply may have been stopped before the provider was asked
     # Nothing of either exchange was stored, and the conversation still answers.
     assert (await h.client.get(f"/ai/conversations/{conv['id']}", headers=user.headers)).json()["messages"] == []

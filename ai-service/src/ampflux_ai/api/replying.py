@@ -82,7 +82,7 @@ async def start_reply(
                         app, session, principal, config, history, text, file_ids
                     )
                 history.append({"role": "user", "content": content})
-                user, reply = conversations.add_exchange(session, ctx.conversation, text, config.model)
+                user, reply = conversations.new_exchange(ctx.conversation, text, config.model)
                 user.attachments = attachments
                 job = ReplyJob(
                     conversation_id,
@@ -105,6 +105,10 @@ async def start_reply(
                 # the exchange is written while the provider connects and thinks.
                 generation = hub.start(reply.id, work)
                 ready.set_result(Started(conversation_id, user.id, reply.id, generation))
+                # One turn of the loop first: the reply's task builds and sends the provider
+                # request before this task spends its CPU on the write.
+                await asyncio.sleep(0)
+                await conversations.store_exchange(session, ctx.conversation, user, reply)
         except BaseException as exc:
             if not written.done():
                 written.set_result(False)

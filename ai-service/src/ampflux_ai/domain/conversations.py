@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import not_found
@@ -75,9 +76,9 @@ async def get_message(session: AsyncSession, conversation: Conversation, message
     return message
 
 
-def add_exchange(session: AsyncSession, conversation: Conversation, text: str, model: str) -> tuple[Message, Message]:
-    """The user's message and the (empty, streaming) assistant message that will answer it.
-    Added, not flushed; their ids are set here: the reply's generation may start before the write."""
+def new_exchange(conversation: Conversation, text: str, model: str) -> tuple[Message, Message]:
+    """The user's message and the (empty, streaming) assistant message that will answer it,
+    ids set (the reply's generation starts before they are written); `store_exchange` writes them."""
     now = utcnow()
     user = Message(
         id=uuid.uuid4(),
@@ -87,6 +88,7 @@ def add_exchange(session: AsyncSession, conversation: Conversation, text: str, m
         status="complete",
         created_at=now,
         completed_at=now,
+        attachments=[],
     )
     reply = Message(
         id=uuid.uuid4(),
@@ -97,12 +99,47 @@ def add_exchange(session: AsyncSession, conversation: Conversation, text: str, m
         model=model,
         created_at=now,
         heartbeat_at=now,
+        attachments=[],
     )
-    session.add_all([user, reply])
-    if not conversation.title:
-        conversation.title = title_from(text)
-    conversation.last_message_at = now
     return user, reply
+
+
+_EXCHANGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "role",
+    "content",
+    "status",
+    "model",
+    "created_at",
+    "completed_at",
+    "heartbeat_at",
+    "attachments",
+)
+
+
+# Core statements on the tables (the ORM's bulk paths cost as much as its unit of work).
+_MESSAGES = cast(Table, Message.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_INSERT_MESSAGE = insert(_MESSAGES)
+_UPDATE_CONVERSATION = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.id == bindparam("conversation_id", type_=Conversation.id.type)
+)
+
+
+async def store_exchange(session: AsyncSession, conversation: Conversation, user: Message, reply: Message) -> None:
+    """Write the exchange: the two messages (one executemany: one round trip) and the
+    conversation's activity, and its title from the first exchange. Statements on the tables
+    rather than the ORM's unit of work, which took 0.8 ms of CPU for the two inserts alone
+    (0.53 ms here) in a service that starts replies one after another; the objects stay out of
+    the session, and the loaded conversation is told what was written."""
+    await session.execute(_INSERT_MESSAGE, [{c: getattr(m, c) for c in _EXCHANGE_COLUMNS} for m in (user, reply)])
+    values: dict[str, Any] = {"last_message_at": user.created_at}
+    if not conversation.title:
+        values["title"] = title_from(user.content)
+    await session.execute(_UPDATE_CONVERSATION, {"conversation_id": conversation.id, **values})
+    for key, value in values.items():  # the loaded row as written, without a second UPDATE at commit
+        set_committed_value(conversation, key, value)
 
 
 class Said(Protocol):
