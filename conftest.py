@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse, urlunparse
@@ -53,6 +54,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parent, folder = item.path.parts[-3:-1]
         if parent == "tests" and folder in _ONE_WORKER_FOLDERS:
             item.add_marker(pytest.mark.xdist_group(_ONE_WORKER_FOLDERS[folder]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session):
+    """Collect with bytecode caching on, even where PYTHONDONTWRITEBYTECODE is set (our CI
+    machines, this one). pytest rewrites the asserts of every test module it imports and
+    keeps the result in `__pycache__` only when bytecode may be written: without it each
+    collecting process (one per xdist worker) rewrote all of them again, about 5 s of CPU a
+    process. The service processes the tests start keep the setting they inherit."""
+    was = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = was
 
 
 @pytest.fixture(scope="session")
