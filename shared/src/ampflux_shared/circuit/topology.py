@@ -8,6 +8,7 @@ buses, and dropping it would report a false island.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from operator import attrgetter
 
 from pydantic import BaseModel
@@ -66,19 +67,36 @@ def text_values(items: Sequence[object], name: str) -> list[str | None]:
     return [value if type(value) is str and value else None for value in map(attrgetter(name), items)]
 
 
+class _Columns:
+    """`text_values` of each (list, field), read once: the checks below share them (reading the
+    ids and bus references of a 9k-bus document once instead of twice saved ~3 ms)."""
+
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+        self._read: dict[tuple[str, str], list[str | None]] = {}
+
+    def __call__(self, list_name: str, field: str) -> list[str | None]:
+        key = (list_name, field)
+        values = self._read.get(key)
+        if values is None:
+            values = self._read[key] = text_values(self.entries.get(list_name, ()), field)
+        return values
+
+
 def check_topology(entries: Entries) -> list[CircuitProblem]:
-    problems = _duplicate_ids(entries)
-    bus_ids = {bus_id for bus_id in text_values(entries.get("buses", ()), "id") if bus_id is not None}
-    problems += _unknown_buses(entries, bus_ids)
+    column = _Columns(entries)
+    problems = _duplicate_ids(entries, column)
+    bus_ids = {bus_id for bus_id in column("buses", "id") if bus_id is not None}
+    problems += _unknown_buses(entries, bus_ids, column)
     problems += _unit_transformers(entries)
-    problems += _unsupplied_buses(entries, bus_ids)
+    problems += _unsupplied_buses(entries, bus_ids, column)
     return problems
 
 
-def _duplicate_ids(entries: Entries) -> list[CircuitProblem]:
+def _duplicate_ids(entries: Entries, column: _Columns) -> list[CircuitProblem]:
     problems = []
-    for list_name, items in entries.items():
-        ids = text_values(items, "id")
+    for list_name in entries:
+        ids = column(list_name, "id")
         known = [element_id for element_id in ids if element_id is not None]
         if len(set(known)) == len(known):
             continue  # the usual case: no duplicate, nothing more to look at
@@ -99,13 +117,13 @@ def _duplicate_ids(entries: Entries) -> list[CircuitProblem]:
     return problems
 
 
-def _unknown_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProblem]:
+def _unknown_buses(entries: Entries, bus_ids: set[str], column: _Columns) -> list[CircuitProblem]:
     problems = []
     for list_name, fields in BUS_FIELDS.items():
         items = entries.get(list_name, ())
         if not items:
             continue
-        columns = [(field, text_values(items, field)) for field in fields]
+        columns = [(field, column(list_name, field)) for field in fields]
         if all(bus_ids.issuperset(filter(None, values)) for _, values in columns):
             continue  # the usual case: every reference known
         for index in range(len(items)):
@@ -149,12 +167,12 @@ def _unit_transformers(entries: Entries) -> list[CircuitProblem]:
     return problems
 
 
-def _unsupplied_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProblem]:
+def _unsupplied_buses(entries: Entries, bus_ids: set[str], column: _Columns) -> list[CircuitProblem]:
     """Every bus needs a path through lines and transformers to a source, else its fault current is zero."""
     sources = {
         bus_id
         for list_name in SOURCE_LISTS
-        for bus_id in text_values(entries.get(list_name, ()), "bus")
+        for bus_id in column(list_name, "bus")
         if bus_id is not None and bus_id in bus_ids
     }
     if not sources:
@@ -165,12 +183,12 @@ def _unsupplied_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProble
         ]
 
     # Buses joined by branches and bus couplers (unknown buses, reported elsewhere, left out),
-    # then what the sources reach: a search over the neighbours (17 -> 11 ms at 9k buses
-    # against the union-find it replaced, whose two root lookups per branch were Python calls).
+    # then what the sources reach, a ring of neighbours at a time with the per-bus work in C
+    # (set and chain over the neighbour lists: 6 -> 4 ms at 9k buses against a search that
+    # took one bus at a time, itself 17 -> 11 ms against the union-find before it).
     neighbours: dict[str, list[str]] = {bus_id: [] for bus_id in bus_ids}
     for list_name in JOINING_LISTS:
-        items = entries.get(list_name, ())
-        columns = [text_values(items, field) for field in BUS_FIELDS[list_name]] if items else []
+        columns = [column(list_name, field) for field in BUS_FIELDS[list_name]] if entries.get(list_name) else []
         if len(columns) == 2:
             for a, b in zip(*columns, strict=True):
                 if a in neighbours and b in neighbours:
@@ -183,15 +201,14 @@ def _unsupplied_buses(entries: Entries, bus_ids: set[str]) -> list[CircuitProble
                 neighbours[ends[0]].append(end)
                 neighbours[end].append(ends[0])
     supplied = set(sources)
-    stack = list(sources)
-    while stack:
-        reached = [bus for bus in neighbours[stack.pop()] if bus not in supplied]
-        supplied.update(reached)
-        stack += reached
+    ring = supplied
+    while ring:
+        ring = set(chain.from_iterable(map(neighbours.__getitem__, ring))) - supplied
+        supplied |= ring
 
     problems = []
     reported: set[str] = set()
-    for index, bus_id in enumerate(text_values(entries.get("buses", ()), "id")):
+    for index, bus_id in enumerate(column("buses", "id")):
         if bus_id is None or bus_id in reported or bus_id in supplied:
             continue
         reported.add(bus_id)
