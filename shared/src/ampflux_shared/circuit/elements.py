@@ -82,7 +82,10 @@ class IndexedElements:
         )
 
     def bus_kv(self) -> dict[str, float]:
-        kv: dict[str, float] = {}
+        kv = {bus.id: bus.vn_kv for _, bus in self.buses}
+        if len(kv) == len(self.buses):
+            return kv  # no duplicate id: the usual case, in one pass
+        kv = {}
         for _, bus in self.buses:
             kv.setdefault(bus.id, bus.vn_kv)  # a duplicate id is reported elsewhere; the first one counts
         return kv

@@ -62,6 +62,9 @@ def _zero_sequence(elements: IndexedElements, *, because: str, minimum: bool) ->
                     )
                 )
     for index, line in elements.lines:
+        r0, x0 = line.r0_ohm_per_km, line.x0_ohm_per_km
+        if r0 is not None and x0 is not None and line.c0_nf_per_km is not None and (r0 != 0 or x0 != 0):
+            continue  # the usual line: complete and not zero (a cheap test before the full one)
         problems += _missing(f"lines[{index}]", line, ("r0_ohm_per_km", "x0_ohm_per_km", "c0_nf_per_km"), code, because)
         if line.r0_ohm_per_km == 0 and line.x0_ohm_per_km == 0:
             problems.append(
@@ -72,8 +75,14 @@ def _zero_sequence(elements: IndexedElements, *, because: str, minimum: bool) ->
                 )
             )
     for index, trafo in elements.transformers:
-        path = f"transformers[{index}]"
         group = trafo.vector_group
+        if (
+            group is not None
+            and group not in _NEEDS_MAGNETISING
+            and (group in _NO_ZERO_SEQUENCE_PATH or (trafo.vk0_percent is not None and trafo.vkr0_percent is not None))
+        ):
+            continue  # nothing missing (a cheap test before the full one)
+        path = f"transformers[{index}]"
         if group is None:
             # What else is needed depends on the group, so that is all we can say yet.
             problems += _missing(path, trafo, ("vector_group",), code, because)
