@@ -334,32 +334,98 @@ class _Builder:
         return ks, ks, x_t, c_max
 
     def transformers(self) -> None:
-        for tr in self.doc.transformers:
-            hv, lv = self.index[tr.hv_bus], self.index[tr.lv_bus]
-            u_hv, u_lv = (tr.vn_hv_kv, tr.vn_lv_kv) if not self.actual_taps else _tapped(tr)
+        """Every two-winding transformer as a row. The series impedance, the ratio and the Dyn
+        zero-sequence stamp (the common group) are computed a column at a time, in the order
+        of operations the per-transformer formulas use, so every bit is as before; correction
+        factors and the other groups' stamps stay per transformer."""
+        trafos = self.doc.transformers
+        if not trafos:
+            return
+        count = len(trafos)
+        hv = [self.index[tr.hv_bus] for tr in trafos]
+        lv = [self.index[tr.lv_bus] for tr in trafos]
+        if self.actual_taps:
+            u_hv, u_lv = (list(u) for u in zip(*map(_tapped, trafos), strict=True))
+        else:
+            u_hv, u_lv = [tr.vn_hv_kv for tr in trafos], [tr.vn_lv_kv for tr in trafos]
+        k = [self._transformer_k(tr, lv_bus) for tr, lv_bus in zip(trafos, lv, strict=True)]
+        vn = np.asarray(self.vn)
+        vn_hv, vn_lv = vn[hv], vn[lv]
+        u_hv_a, u_lv_a, k_a = np.asarray(u_hv, dtype=float), np.asarray(u_lv, dtype=float), np.asarray(k, dtype=float)
+        sn = np.array([tr.sn_mva for tr in trafos], dtype=float)
+        parallel = [tr.parallel for tr in trafos]
+        par = np.asarray(parallel, dtype=float)
+        zb_lv = vn_lv**2 / self.sn
+        # _percent_impedance(vk, vkr)·u_lv²/sn/parallel·k / zb(lv), part by part
+        re, im = _percent_parts([tr.vk_percent for tr in trafos], [tr.vkr_percent for tr in trafos])
+        r1, x1 = re * u_lv_a**2 / sn / par * k_a / zb_lv, im * u_lv_a**2 / sn / par * k_a / zb_lv
+        ratio = (u_hv_a / u_lv_a) / (vn_hv / vn_lv)
+        if self.zero:
+            y0 = self._transformers_zero(trafos, hv, lv, u_hv, u_lv, k, sn, par, u_lv_a, k_a, zb_lv)
+            earth = [_earthed_sides(tr) for tr in trafos]
+        else:
+            y0 = [(0j, 0j, 0j, 0j)] * count
+            earth = [(False, False)] * count
+        self.f += hv
+        self.t += lv
+        self.r1 += r1.tolist()
+        self.x1 += x1.tolist()
+        self.ratio += ratio.tolist()
+        self.y0 += y0
+        self.row_element += [tr.id for tr in trafos]
+        self.row_kind += ["trafo"] * count
+        self.row_ends += [("hv", "lv")] * count
+        self.row_parallel += parallel
+        self.row_shift += [tr.shift_degree or 0.0 for tr in trafos]
+        self.row_earth += earth
+
+    def _transformer_k(self, tr: Transformer, lv: int) -> float:
+        """The impedance correction: K_G,S / K_T,S / K_S(O) of a power station unit, K_T in the
+        max case, else 1."""
+        if tr.id in self.unit_of_trafo:
             unit = self._unit_factor(tr)
-            if unit is not None:
-                k = unit[1]
-            elif self.case == "max" and not tr.power_station_unit:
-                k = factors.transformer_kt(tr.vk_percent, tr.vkr_percent, self.c_max[lv])
-            else:
-                k = 1.0
-            z_lv_ohm = _percent_impedance(tr.vk_percent, tr.vkr_percent) * u_lv**2 / tr.sn_mva / tr.parallel * k
-            ratio = (u_hv / u_lv) / (self.vn[hv] / self.vn[lv])
-            y0 = self._transformer_zero(tr, hv, lv, u_hv, u_lv, k) if self.zero else (0j, 0j, 0j, 0j)
-            self.add_row(
-                tr.id,
-                "trafo",
-                hv,
-                lv,
-                z_lv_ohm / self.zb(lv),
-                ratio,
-                y0,
-                ("hv", "lv"),
-                tr.parallel,
-                tr.shift_degree or 0.0,
-                _earthed_sides(tr) if self.zero else (False, False),
-            )
+            assert unit is not None
+            return unit[1]
+        if self.case == "max" and not tr.power_station_unit:
+            return factors.transformer_kt(tr.vk_percent, tr.vkr_percent, self.c_max[lv])
+        return 1.0
+
+    def _transformers_zero(
+        self,
+        trafos: list[Transformer],
+        hv: list[int],
+        lv: list[int],
+        u_hv: list[float],
+        u_lv: list[float],
+        k: list[float],
+        sn: NDArray[np.float64],
+        par: NDArray[np.float64],
+        u_lv_a: NDArray[np.float64],
+        k_a: NDArray[np.float64],
+        zb_lv: NDArray[np.float64],
+    ) -> list[tuple[complex, complex, complex, complex]]:
+        """Zero-sequence stamps: Dyn transformers with vk0 a column at a time (1/((Z0 + 3·Zn)/Zb)
+        on the LV side), every other one by `_transformer_zero`."""
+        dyn = np.array(
+            [(tr.vector_group or "").lower() == "dyn" and tr.vk0_percent is not None for tr in trafos], dtype=bool
+        )
+        out: list[tuple[complex, complex, complex, complex]] = [
+            (0j, 0j, 0j, 0j) if is_dyn else self._transformer_zero(tr, h, lo, uh, ul, kk)
+            for tr, h, lo, uh, ul, kk, is_dyn in zip(trafos, hv, lv, u_hv, u_lv, k, dyn.tolist(), strict=True)
+        ]
+        if dyn.any():
+            at = np.flatnonzero(dyn)
+            chosen = [trafos[i] for i in at.tolist()]
+            re, im = _percent_parts([tr.vk0_percent for tr in chosen], [tr.vkr0_percent or 0.0 for tr in chosen])
+            common = u_lv_a[at] ** 2
+            z0_re = re * common / sn[at] / par[at] * k_a[at]
+            z0_im = im * common / sn[at] / par[at] * k_a[at]
+            rn = np.array([3.0 * (tr.rn_ohm or 0.0) for tr in chosen], dtype=float)
+            xn = np.array([3.0 * (tr.xn_ohm or 0.0) for tr in chosen], dtype=float)
+            y = _reciprocal((z0_re + rn) / zb_lv[at], (z0_im + xn) / zb_lv[at]).tolist()
+            for i, y_lv in zip(at.tolist(), y, strict=True):
+                out[i] = (0j, 0j, 0j, y_lv)
+        return out
 
     def _transformer_zero(
         self, tr: Transformer, hv: int, lv: int, u_hv: float, u_lv: float, k: float
@@ -618,6 +684,14 @@ _LINE_FIELDS = attrgetter(
     "c0_nf_per_km",
     "endtemp_degree",
 )
+
+
+def _percent_parts(
+    vk_percent: list[float], vkr_percent: list[float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`_percent_impedance` of each pair as (real, imaginary) columns."""
+    vk, vkr = np.asarray(vk_percent, dtype=float), np.asarray(vkr_percent, dtype=float)
+    return vkr / 100.0, np.sqrt(np.maximum(vk**2 - vkr**2, 0.0)) / 100.0
 
 
 def _reciprocal(re: NDArray[np.float64], im: NDArray[np.float64]) -> NDArray[np.complex128]:
