@@ -135,8 +135,7 @@ def _run(argv: Sequence[str] | None, keep: list[Any] | None = None) -> int:
         if args.table:
             print_table(payload["result_sets"], sys.stdout)
         elif args.output is None:
-            # indented for a person at a terminal, compact (and fast) for a pipe
-            sys.stdout.write(dumps_results(payload, pretty=sys.stdout.isatty()))
+            _print_json(payload, sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (`| head`) left early. Point stdout at /dev/null so the interpreter's
@@ -269,8 +268,33 @@ def dumps_results(payload: Mapping[str, Any], *, pretty: bool = False) -> str:
 
 
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    raw = encode_results(payload)
-    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
+    """`encode_results` into `path` (gzip if it ends in .gz). The final newline is written
+    after the text, not appended to it: a copy of a large study's JSON cost more than its
+    write (~6 ms and 9 MB of fresh pages at 8.7k buses)."""
+    from ampflux_simulation.domain.result_json import encode_json
+
+    raw = encode_json(payload)
+    with path.open("wb") as out:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(filename="", fileobj=out, mode="wb") as zipped:  # no name in the header, as before
+                zipped.write(raw)
+                zipped.write(b"\n")
+        else:
+            out.write(raw)
+            out.write(b"\n")
+
+
+def _print_json(payload: Mapping[str, Any], out: TextIO) -> None:
+    """The results on `out`, indented for a person at a terminal, compact (and fast) for a
+    pipe; as bytes straight to the stream's buffer where it has one (no 9 MB decode and
+    re-encode at 8.7k buses)."""
+    raw = encode_results(payload, pretty=out.isatty())
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(raw.decode("utf-8"))
+        return
+    out.flush()
+    buffer.write(raw)
 
 
 # --- table output ---------------------------------------------------------------------
