@@ -353,6 +353,14 @@ def _solve_case(
         i_k3[pos] = c[pos] / (z1[pos] + zf[pos])
 
     out: dict[str, ResultSet] = {}
+    # What every fault of the case shares (Z1, Z0, κ, m): computed and turned into Python
+    # floats once, so the result sets share those float objects instead of making their own.
+    z1_ohm = z1 * zb
+    z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
+    # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
+    # covers the peak's uncertainty in meshes, not a longer-lasting DC component
+    m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
+    shared = _TrailColumns.of(c_factor, z1_ohm, z0_ohm, kap, rx, m_fac, np.ones(0))
     for fault in faults:
         seq = sequence_currents(fault, c, z1, z0_fault, zf, z2)
         capacitive = None
@@ -387,9 +395,6 @@ def _solve_case(
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(ik_steady + ikss_pf > 0, ikss_all / (ik_steady + ikss_pf), MAX_IK_RATIO)
                 n = thermal.n_factor(np.minimum(x, MAX_IK_RATIO), study.tk_s)
-        # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
-        # covers the peak's uncertainty in meshes, not a longer-lasting DC component
-        m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
 
         # a converter's share does not decay and has no DC component: Ib = Ik = I″k, ip = √2·I″k
         ib, ik_steady = ib + ikss_pf, ik_steady + ikss_pf
@@ -408,7 +413,6 @@ def _solve_case(
             # at the breaker's minimum time delay: Ib,asym = √(Ib² + i_DC²)
             values["idc_ka"] = peak.dc_component(ikss, dc_rx, f_hz, study.tmin_s)
             values["ib_asym_ka"] = np.hypot(ib, values["idc_ka"])
-        z1_ohm = z1 * zb
         values["rk_ohm"], values["xk_ohm"] = z1_ohm.real, z1_ohm.imag
         for q, arr in values.items():
             bad = np.flatnonzero(~np.isfinite(arr))
@@ -417,13 +421,11 @@ def _solve_case(
                     f"{fault}/{case}: {q} at bus {fault_ids[int(bad[0])]} is not finite; "
                     "the network is numerically degenerate"
                 )
-        z0_ohm = np.where(np.isfinite(z0), np.where(np.isfinite(z0), z0, 0) * zb, np.inf) if z0 is not None else None
 
         # Per-bus rows from Python lists: indexing numpy arrays one element at a time cost
         # more than the arithmetic on thousands of buses.
-        columns: dict[str, list[float] | list[float | str]] = {
-            q: values[q].tolist() for q in quantities if q not in ("rk0_ohm", "xk0_ohm")
-        }
+        columns: dict[str, list[float] | list[float | str]] = {"rk_ohm": shared.r1, "xk_ohm": shared.x1}
+        columns |= {q: values[q].tolist() for q in quantities if q not in ("rk_ohm", "xk_ohm", "rk0_ohm", "xk0_ohm")}
         if z0_ohm is not None:
             finite0 = np.isfinite(z0_ohm).tolist()
             for q, part in (("rk0_ohm", z0_ohm.real), ("xk0_ohm", z0_ohm.imag)):
@@ -434,7 +436,7 @@ def _solve_case(
             bus_id: dict(zip(quantities, row, strict=True))
             for bus_id, row in zip(fault_ids, zip(*ordered, strict=True), strict=True)
         }
-        rows = _trails(fault, _TrailColumns.of(c_factor, z1_ohm, z0_ohm, kap, rx, m_fac, n), methods, mach)
+        rows = _trails(fault, replace(shared, n=n.tolist()), methods, mach)
         # the few buses with more to say, found column-wise (a numpy scalar per bus cost more than the rows)
         for j in np.flatnonzero(cs.voltage_pu > 0).tolist():
             rows[j]["current_sources"] = {
