@@ -69,6 +69,12 @@ def stack(e2e_databases, amqp_url, tmp_path_factory):
             "AUTH_AMQP_URL": amqp_url,
             "AUTH_ENVIRONMENT": "test",
             "AUTH_TRUSTED_PROXY_COUNT": "1",
+            # Cheap argon2id, as in auth's own tests: every test registers and logs in users,
+            # and the deployed cost (64 MiB, 3 passes, 4 lanes) is ~0.4 s of CPU a register and
+            # login; these tests are about the flows through the gateway, not the hash's cost.
+            "AUTH_ARGON2_MEMORY_KIB": "1024",
+            "AUTH_ARGON2_TIME_COST": "1",
+            "AUTH_ARGON2_PARALLELISM": "1",
         },
         logs / "auth.log",
     ).start(timeout_s=180)  # a deadline like the rest of the stack's, not a wait
