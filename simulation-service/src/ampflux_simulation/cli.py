@@ -247,11 +247,13 @@ def _choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
 
 
 def _unknown_flag_buses(args: argparse.Namespace, data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    buses = data.get("buses")
-    known = {bus.get("id") for bus in buses if isinstance(bus, dict)} if isinstance(buses, list) else set()
     asked = [("--bus", bus_id) for bus_id in args.buses or ()]
     if args.branches is not None:
         asked.append(("--branches", args.branches))
+    if not asked:
+        return []  # no flag names a bus: the document's ids need not be collected
+    buses = data.get("buses")
+    known = {bus.get("id") for bus in buses if isinstance(bus, dict)} if isinstance(buses, list) else set()
     return [(flag, bus_id) for flag, bus_id in asked if bus_id not in known]
 
 
