@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from ampflux_ai.config import Settings
+from ampflux_shared.migrate import migrate
 from ampflux_testing.fake_provider import FakeProvider, Reply
-from ampflux_testing.processes import ServiceProcess, free_port
+from ampflux_testing.processes import ServiceProcess, free_port, start_together, stop_together
 from ampflux_testing.tokens import TestSigner
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -62,18 +64,20 @@ def replicas(make_postgres_database, tmp_path) -> Iterator[tuple[ServiceProcess,
             "AI_PROVIDER_RETRIES": "0",
             "AI_STREAM_FLUSH_S": "0.1",
             "AI_STREAM_STALE_S": str(STALE_S),
+            "AI_MIGRATE_ON_START": "false",
         }
-        process = ServiceProcess(name, "ampflux_ai", port, env, tmp_path / f"{name}.log").start(120)
+        process = ServiceProcess(name, "ampflux_ai", port, env, tmp_path / f"{name}.log")
         started.append(process)
         return process
 
     try:
-        a = replica("ai-a")  # migrates the database first
-        b = replica("ai-b")
+        # Migrated once before either starts (the deploy step), so both start together.
+        migrate("ai", Settings(database_url=database, amqp_url="", data_dir=tmp_path))
+        a, b = replica("ai-a"), replica("ai-b")
+        start_together([a, b], timeout_s=120)
         yield a, b, fake
     finally:
-        for p in started:
-            p.stop()
+        stop_together(p.proc for p in started if p.proc is not None)
         fake.stop()
 
 
@@ -92,7 +96,11 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
             pass  # the client goes away at once: the reply is the server's
         messages = http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"]
         reply_id = messages[-1]["id"]
-        time.sleep(0.8)  # a part of the text is written (and stored) before the re-attach
+        # A part of the text is written (and stored) before the re-attach.
+        deadline = time.monotonic() + 10
+        while not http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1]["content"]:
+            assert time.monotonic() < deadline, "nothing of the reply was stored while it streamed"
+            time.sleep(0.05)
         with http.stream("GET", f"{b.url}/ai/conversations/{conv}/messages/{reply_id}/stream") as r:
             events = list(_events(r.iter_lines()))
         tokens = [e["data"]["text"] for e in events if e["event"] == "token"]
