@@ -86,3 +86,35 @@ async def test_the_pool_pings_only_a_connection_idle_a_while(settings, company, 
         else:
             assert r.status_code == 200  # pinged, found dead, replaced before use
         assert (await client.get("/ai/conversations", headers=user.headers)).status_code == 200
+
+
+async def test_the_provider_request_is_on_the_wire_before_the_exchange_is_written(h, company, fake, monkeypatch):
+    from ampflux_ai.domain import provider
+
+    order: list[str] = []
+    hook = provider._tell_when_sent
+
+    async def recording(request) -> None:
+        await hook(request)
+        trace = request.extensions["trace"]
+
+        async def noted(event: str, info: dict) -> None:
+            if event.endswith("send_request_body.complete"):
+                order.append("provider request sent")
+            await trace(event, info)
+
+        request.extensions["trace"] = noted
+
+    # The app's provider client is made at its first call, with the hook of that moment.
+    monkeypatch.setattr(provider, "_tell_when_sent", recording)
+    user = company.user()
+    conv = await h.conversation(user)
+
+    @event.listens_for(h.client.app.state.db.engine.sync_engine, "before_cursor_execute")
+    def _inserts(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+            order.append("exchange written")
+
+    r = await h.send(user, conv, "hello", stream=True)
+    assert r.status_code == 200 and h.parse_sse(r.text)[-1]["event"] == "complete"
+    assert order[:2] == ["provider request sent", "exchange written"], order

@@ -9,7 +9,10 @@ is not retried (the tokens already went out) and ends the message as failed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 from openai import (
@@ -38,6 +41,23 @@ NOT_CONFIGURED = (
 # not the server, ends an idle connection; reusing one the server is closing at that moment
 # fails the call ("the AI provider is unreachable"), and with no retries configured it is lost.
 KEEPALIVE_EXPIRY_S = 4.0
+
+# Set by a reply's task for its provider calls: called once a request is written to the socket.
+on_request_sent: ContextVar[Callable[[], None] | None] = ContextVar("ai_on_request_sent", default=None)
+
+
+async def _tell_when_sent(request: httpx2.Request) -> None:
+    """Request hook: when the calling task asked to know (`on_request_sent`), the transport's
+    trace tells it the request's body has been written."""
+    told = on_request_sent.get()
+    if told is None:
+        return
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            told()
+
+    request.extensions["trace"] = trace
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,7 @@ class Providers:
                         max_keepalive_connections=self.settings.provider_max_connections,
                         keepalive_expiry=KEEPALIVE_EXPIRY_S,
                     ),
+                    event_hooks={"request": [_tell_when_sent]},
                 ),
             )
             self._clients[key] = client

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openai import OpenAIError
@@ -23,7 +23,7 @@ from ..models import Conversation, Message
 from . import usage
 from .chat import Draft, StreamBroken, ToolRunner, run_reply
 from .generation import Generation
-from .provider import ProviderConfig, Providers, provider_problem
+from .provider import ProviderConfig, Providers, on_request_sent, provider_problem
 from .reply_progress import store_progress
 
 log = logging.getLogger("ampflux.ai.replies")
@@ -41,6 +41,9 @@ class ReplyJob:
     # reply starts before that commit and writes nothing until it is known. Awaited shielded:
     # a cancelled waiter must not cancel it for the others.
     written: asyncio.Future[bool]
+    # Set once the first provider request is on the wire (or the call ended without one): the
+    # exchange's write waits for it, so it does not run in the pool's checkpoints before the send.
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
     # The text so far is stored this often, a heartbeat at least every `beat_s` (seconds).
     flush_s: float = 0.25
     beat_s: float = 5.0
@@ -55,10 +58,14 @@ async def run_job(
     failure_status: int | None = None
     done = asyncio.Event()
     progress = asyncio.create_task(_keep_progress(job, draft, db, done), name=f"ai-progress-{job.message_id}")
+    on_request_sent.set(job.asked.set)  # this task's own context: its provider calls only
     try:
-        await run_reply(
-            client, draft, job.history, generation.emit, metrics, tools=job.tools, max_rounds=job.max_rounds
-        )
+        try:
+            await run_reply(
+                client, draft, job.history, generation.emit, metrics, tools=job.tools, max_rounds=job.max_rounds
+            )
+        finally:
+            job.asked.set()  # failed before anything was sent: the exchange is written all the same
     except (OpenAIError, StreamBroken) as exc:
         if isinstance(exc, OpenAIError):
             problem = provider_problem(exc)
