@@ -1,10 +1,10 @@
 """Starting a conversation reply, shared by the HTTP, SSE and WebSocket ways of sending.
 
 What the reply needs, the history included, is read in one round trip (domain/reply_context.py);
-then the provider call starts, and the caller may stream the reply's events at once,
-while the exchange (user message + empty assistant message) is written and committed in a task
-of its own: with a fast provider that commit (a disk flush) was the longest step before the
-first token. The reply's task writes nothing before the commit (`ReplyJob.written`), so the rows
+then the provider call starts, and once its request is sent the caller may stream the reply's
+events, while the exchange (user message + empty assistant message) is written and committed in
+a task of its own: with a fast provider that commit (a disk flush) was the longest step before
+the first token. The reply's task writes nothing before the commit (`ReplyJob.written`), so the rows
 it updates exist; if the commit fails, the reply is stopped and ends in an `error` event (503),
 and the message does not exist. A re-attach on another replica may meet a 404 for the few ms
 before the commit. A refusal before the reply starts (404, 409, 429, 503) is the request's answer.
