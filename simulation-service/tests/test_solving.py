@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ampflux_simulation.config import Settings
+from ampflux_simulation.domain.inputs import validation_rules
 from ampflux_simulation.domain.packed import unpack_buses
 from ampflux_simulation.jobs import solve_process
 from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child, stop_solvers
@@ -147,6 +148,36 @@ async def test_a_solving_process_is_replaced_after_its_share_of_jobs(helpers, mo
     assert (await solve_in_child(request_for(document), time_limit_s=60)).status is SolveStatus.OK
     assert solve_process._idle == []
     assert not solver.process.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("validated_rules", "checked"), [("current", False), ("other", True), (None, True)], ids=["same", "other", "none"]
+)
+async def test_only_a_document_validated_under_the_rules_this_process_runs_skips_the_checks(
+    helpers, validated_rules, checked
+):
+    """A transformer rated 165 kV on a 110 kV bus: the rating check refuses it, the solver would
+    not notice. Validated under other rules (a deploy between submit and solve) or unknown
+    ones, the document is checked again; under the same rules, only built."""
+    document = helpers.without_expected(helpers.load_case("mv_meshed_20kv"))
+    document["transformers"][0]["vn_hv_kv"] = 165.0
+    rules = {"current": validation_rules(), "other": "0" * 64, None: None}[validated_rules]
+    outcome = await solve_in_child(request_for(document, validated_rules=rules), time_limit_s=60)
+    if checked:
+        assert outcome.status is SolveStatus.ERROR
+        assert outcome.error_code == "invalid_circuit"
+        assert "transformers[0].vn_hv_kv" in outcome.detail
+    else:
+        assert outcome.status is SolveStatus.OK
+
+
+async def test_a_document_the_models_refuse_is_checked_in_full_even_under_the_same_rules(helpers):
+    document = helpers.without_expected(helpers.load_case("ind480_radial"))
+    document["buses"][0]["vn_kv"] = "high"
+    outcome = await solve_in_child(request_for(document, validated_rules=validation_rules()), time_limit_s=60)
+    assert outcome.status is SolveStatus.ERROR
+    assert outcome.error_code == "invalid_circuit"
+    assert "buses[0].vn_kv" in outcome.detail
 
 
 def test_fault_injection_is_refused_outside_test_environments():

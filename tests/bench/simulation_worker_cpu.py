@@ -343,6 +343,15 @@ async def account(runs_wanted: int, workers: int) -> None:
             background = {pid: s[1] for pid, dat, kind in rows if dat is None and (s := _stat(pid)) is not None}
             return ours, background
 
+        def commits() -> int:
+            """Transactions committed on this database so far (the statistics lag by up to a second)."""
+            with engine.connect() as c:
+                c.execute(text("select pg_stat_clear_snapshot()"))
+                return int(
+                    c.execute(text("select xact_commit from pg_stat_database where datname = :d"), {"d": db_name})
+                    .scalar_one()
+                )
+
         def snapshot() -> dict[str, Any]:
             pg, bg = postgres()
             trees = [tree_cpu(w.pid) for w in procs]
@@ -359,6 +368,7 @@ async def account(runs_wanted: int, workers: int) -> None:
                 "busy": busy,
                 "steal": steal,
                 "load": os.getloadavg()[0],
+                "commits": commits(),
             }
 
         async def open_runs(company: uuid.UUID) -> int:
@@ -409,6 +419,8 @@ async def account(runs_wanted: int, workers: int) -> None:
                     await eventually(drained, timeout=1800, what="the drain", interval=0.5)
                     s1 = snapshot()
                     runs = await bench.wait_all(app, batch, timeout=60)
+                    await asyncio.sleep(1.5)  # the backends report their commits within a second
+                    s1["commits"] = commits() - 2  # less this poll's and wait_all's own
         finally:
             for w in procs:
                 w.send_signal(signal.SIGCONT)
@@ -452,6 +464,10 @@ async def account(runs_wanted: int, workers: int) -> None:
         f" unattributed {(busy - total) / window:.2f} CPUs), steal {(s1['steal'] - s0['steal']) / window:.2f} CPUs;"
         f" RabbitMQ idle rate {beam_idle_rate:.3f} CPU; API submit {submit_api:.4f} s per run (before the window);"
         f" load {s0['load']:.1f} -> {s1['load']:.1f}"
+    )
+    print(
+        f"PostgreSQL transactions per run {(s1['commits'] - s0['commits']) / n:.1f}"
+        f" (all clients of the database, polls included)"
     )
 
 

@@ -98,7 +98,7 @@ async def submit_run(session: AsyncSession, submission: Submission, study: Prepa
         return existing, False
     # gzip of the canonical document: CPU work, off the event loop.
     document_gz = await anyio.to_thread.run_sync(compress_document, study.document)
-    session.add(StudyInput(run_id=run.id, document_gz=document_gz))
+    session.add(StudyInput(run_id=run.id, document_gz=document_gz, validated_rules=study.validated_rules or None))
     await events.run_queued(session, run)
     await session.flush()
     return run, True
@@ -168,11 +168,16 @@ async def load_for_job(session: AsyncSession, run_id: uuid.UUID) -> StudyRun | N
     return await session.scalar(select(StudyRun).where(StudyRun.id == run_id).with_for_update())
 
 
-async def load_input(session: AsyncSession, run_id: uuid.UUID) -> bytes:
-    data = await session.scalar(select(StudyInput.document_gz).where(StudyInput.run_id == run_id))
-    if data is None:
+async def load_input(session: AsyncSession, run_id: uuid.UUID) -> tuple[bytes, str | None]:
+    """The stored document (gzip JSON) and the validation rules it passed at submit."""
+    row = (
+        await session.execute(
+            select(StudyInput.document_gz, StudyInput.validated_rules).where(StudyInput.run_id == run_id)
+        )
+    ).one_or_none()
+    if row is None:
         raise LookupError(f"run {run_id} has no stored input")
-    return data
+    return row.document_gz, row.validated_rules
 
 
 def mark_running(run: StudyRun, worker_id: str) -> None:

@@ -143,13 +143,14 @@ class JobRunner:
             first_start = run.started_at is None
             runs.mark_running(run, self.worker_id)
             run.worker_heartbeat_at = utcnow()
-            document_gz = await runs.load_input(session, run.id)
+            document_gz, validated_rules = await runs.load_input(session, run.id)
             if first_start:
                 self.metrics.queue_wait.observe(run.queue_wait_seconds or 0.0)
             options = run.options or {}
             crash = bool(self.settings.test_crash_circuit_id) and run.document_id == self.settings.test_crash_circuit_id
         return SolveRequest(
             document_gz=document_gz,
+            validated_rules=validated_rules,
             faults=options.get("faults"),
             cases=options.get("cases"),
             buses=options.get("buses"),

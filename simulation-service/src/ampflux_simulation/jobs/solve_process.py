@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import gzip
-import json
 import logging
 import multiprocessing
 import os
@@ -51,6 +49,7 @@ def _preload_modules() -> list[str]:
         "__main__",
         "ampflux_shared.circuit",
         "ampflux_simulation.jobs.solve_process",
+        "ampflux_simulation.domain.inputs",
         "ampflux_simulation.solver",
     ]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -78,6 +77,8 @@ KILL_WAIT_S = 5.0
 @dataclass(frozen=True)
 class SolveRequest:
     document_gz: bytes
+    # The validation rules the document passed at submit (None: unknown, check it again).
+    validated_rules: str | None = None
     faults: list[str] | None = None
     cases: list[str] | None = None
     buses: list[str] | None = None
@@ -282,15 +283,12 @@ def _child_main(conn: Connection) -> None:
 
 
 def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
-    from ampflux_shared.circuit import parse_circuit
-
     from ..solver import solve_study
 
     if request.delay_s:
         time.sleep(request.delay_s)
     started = time.perf_counter()
-    document = json.loads(gzip.decompress(request.document_gz))
-    doc = parse_circuit(document, faults=request.faults, cases=request.cases)
+    doc = _read_document(request)
     faults = list(request.faults or doc.study.faults)
     cases = list(request.cases or doc.study.cases)
     sets: list[dict[str, Any]] = []
@@ -303,6 +301,25 @@ def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
     sets.sort(key=lambda rs: (faults.index(rs["fault"]), cases.index(rs["case"])))
     solve_seconds = time.perf_counter() - started
     return {"result_sets": pack_result_sets(sets, _bus_order(doc)), "solve_seconds": solve_seconds}
+
+
+def _read_document(request: SolveRequest) -> Any:
+    """The stored document as the solver's model. Validated at submit under the rules this
+    process runs, it only needs building (the pydantic models: structure, types, ranges);
+    otherwise, or should building fail, it is checked in full and every problem reported."""
+    from pydantic import ValidationError
+
+    from ampflux_shared.circuit import CircuitDocument, load_circuit_bytes, parse_circuit
+
+    from ..domain.inputs import validation_rules
+
+    document = load_circuit_bytes(request.document_gz)
+    if request.validated_rules and request.validated_rules == validation_rules():
+        try:
+            return CircuitDocument.model_validate(document)
+        except ValidationError:
+            pass
+    return parse_circuit(document, faults=request.faults, cases=request.cases)
 
 
 def _bus_order(doc: Any) -> dict[str, int]:
