@@ -166,6 +166,10 @@ def _start_services(stack: FaultStack) -> None:
             "AUTH_ENVIRONMENT": "test",
             "AUTH_TRUSTED_PROXY_COUNT": "1",
             "AUTH_ACCESS_TOKEN_TTL_S": "3600",  # a scenario outlives the default 15 minutes
+            # Cheap argon2id, as in the e2e stack: the scenarios are about faults, not the hash.
+            "AUTH_ARGON2_MEMORY_KIB": "1024",
+            "AUTH_ARGON2_TIME_COST": "1",
+            "AUTH_ARGON2_PARALLELISM": "1",
         },
         root / "auth.log",
     )  # fmt: skip
