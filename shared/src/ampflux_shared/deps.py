@@ -33,7 +33,9 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     # Events written here wake the outbox relay from `Database.session()` itself.
 
 
-def _database(request: Request) -> Database:
+# Getters of app state are `async def` (here and in the services' api/deps.py): FastAPI runs a
+# plain `def` dependency in its thread pool, a hop per request for a one-line attribute read.
+async def _database(request: Request) -> Database:
     return request.app.state.db
 
 

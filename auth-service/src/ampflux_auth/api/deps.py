@@ -25,19 +25,19 @@ def problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/problem+json": {}}}
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _hasher(request: Request) -> PasswordHasher:
+async def _hasher(request: Request) -> PasswordHasher:
     return request.app.state.hasher
 
 
-def _keyring(request: Request) -> KeyRing:
+async def _keyring(request: Request) -> KeyRing:
     return request.app.state.keyring
 
 
-def _metrics(request: Request) -> AuthMetrics:
+async def _metrics(request: Request) -> AuthMetrics:
     return request.app.state.auth_metrics
 
 

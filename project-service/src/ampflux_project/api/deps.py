@@ -12,7 +12,7 @@ from ampflux_shared.pagination import PageDep  # noqa: F401  (re-exported for th
 from ..metrics import ProjectMetrics
 
 
-def project_metrics(request: Request) -> ProjectMetrics:
+async def project_metrics(request: Request) -> ProjectMetrics:
     return request.app.state.project_metrics
 
 

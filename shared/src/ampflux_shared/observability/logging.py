@@ -46,5 +46,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter(service if service else "ampflux"))
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "aiormq", "aio_pika"):
+    # httpx2 / httpcore2: the HTTP client of the openai SDK (an INFO line per provider call)
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "httpx2", "httpcore2", "aiormq", "aio_pika"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

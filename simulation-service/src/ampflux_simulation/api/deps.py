@@ -17,11 +17,11 @@ from ..domain.results import DecodedSets
 RUN_ROLES = ("admin", "engineer", "manager")
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _decoded_sets(request: Request) -> DecodedSets:
+async def _decoded_sets(request: Request) -> DecodedSets:
     return request.app.state.decoded_sets
 
 

@@ -12,7 +12,7 @@ from ampflux_shared.pagination import PageDep  # noqa: F401  (re-exported for th
 from ..metrics import TravelerMetrics
 
 
-def traveler_metrics(request: Request) -> TravelerMetrics:
+async def traveler_metrics(request: Request) -> TravelerMetrics:
     return request.app.state.traveler_metrics
 
 
