@@ -5,7 +5,11 @@ in-process (it only enqueues, as in production with a broker), N real worker pro
 (`python -m ampflux_simulation.worker`), then a batch of identical studies of a generated
 meshed network submitted at once. Measured from the stored run timings:
 
-- throughput: the batch is queued first, then the workers start and drain it:
+- throughput of running workers: they are started and warmed up on three studies each
+  (imports, forkserver, solving process, first queries: ~1.5 s of CPU per worker, which
+  in a 2-3 s drain would weigh more than the runs), held (SIGSTOP) while the batch is
+  submitted and queued (the API validates each document: it would otherwise feed the
+  queue slower than two workers drain it), then let go together to drain it:
   runs / (last finish − first start), and fault buses per second;
 - queue-to-start latency (started_at − queued_at) p50 / p95 of single studies submitted
   one after another to the idle tier (outbox relay, broker and worker pickup), and how
@@ -53,6 +57,7 @@ RUNS = int(os.environ.get("AMPFLUX_BENCH_SIM_RUNS", "40"))
 PICKUPS = int(os.environ.get("AMPFLUX_BENCH_SIM_PICKUPS", "20"))
 BUSES = int(os.environ.get("AMPFLUX_BENCH_SIM_BUSES", "3000"))
 ROUNDS = int(os.environ.get("AMPFLUX_BENCH_SIM_ROUNDS", "3"))
+WARM_UP = 3  # studies per worker before the batch
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
@@ -134,9 +139,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path, round_: int = 1) -> Measurement:
-    """The batch is queued before any worker runs, so the drain measures the workers, not
-    the API's submit rate (it validates each 3000-bus document); then, with the tier idle,
-    single studies one after the other measure the queue-to-start pickup latency."""
+    """The batch is queued while the warmed-up workers are held, so the drain measures the
+    running workers, not the API's submit rate (it validates each 3000-bus document) nor
+    their start-up; then, with the tier idle, single studies one after the other measure
+    the queue-to-start pickup latency."""
     await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)
     queue = f"simulation.jobs.bench.{uuid.uuid4().hex[:8]}"
     settings = Settings(
@@ -174,18 +180,32 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path, rou
         async with project_app.router.lifespan_context(project_app), app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://simulation", timeout=120) as client:
-                batch, pickup = uuid.uuid4(), uuid.uuid4()
-                projects = await create_projects(project_transport, signer, [batch, pickup])
-                body = {"project_id": projects[batch], "document": meshed_network(BUSES)}
+                warm, batch, pickup = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+                projects = await create_projects(project_transport, signer, [warm, batch, pickup])
+                document = meshed_network(BUSES)
+
+                # Running workers, as in production: started and warmed up (imports, forkserver,
+                # solving process, first queries) on a few studies of their own, then held
+                # (SIGSTOP) while the batch is submitted and queued, and let go together.
+                for i in range(workers):
+                    procs.append(await asyncio.to_thread(start_worker, env, tmp / f"worker-{round_}-{workers}-{i}.log"))
+                body = {"project_id": projects[warm], "document": document}
+                for _ in range(WARM_UP * workers):
+                    response = await client.post("/simulations", json=body, headers=signer.headers(warm))
+                    assert response.status_code == 202, response.text
+                await wait_all(app, warm, timeout=600)
+                for p in procs:
+                    p.send_signal(signal.SIGSTOP)
+                body = {"project_id": projects[batch], "document": document}
                 for _ in range(RUNS):
                     response = await client.post("/simulations", json=body, headers=signer.headers(batch))
                     assert response.status_code == 202, response.text
-                await all_queued(app, RUNS, timeout=300)
+                # (a held worker may have been handed its next job before the stop)
+                await all_queued(app, RUNS - workers, timeout=300)
 
-                # Started together; each pays its own forkserver start on its first job.
                 load_start = os.getloadavg()[0]
-                for i in range(workers):
-                    procs.append(await asyncio.to_thread(start_worker, env, tmp / f"worker-{round_}-{workers}-{i}.log"))
+                for p in procs:
+                    p.send_signal(signal.SIGCONT)
                 await drained(app, batch, timeout=1800)
                 load_end = os.getloadavg()[0]
                 runs = await wait_all(app, batch, timeout=60)
@@ -197,6 +217,7 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path, rou
                 pickups = await wait_all(app, pickup, timeout=120)
     finally:
         for p in procs:
+            p.send_signal(signal.SIGCONT)
             p.send_signal(signal.SIGTERM)
         for p in procs:
             try:
