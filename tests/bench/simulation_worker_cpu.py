@@ -348,8 +348,9 @@ async def account(runs_wanted: int, workers: int) -> None:
             with engine.connect() as c:
                 c.execute(text("select pg_stat_clear_snapshot()"))
                 return int(
-                    c.execute(text("select xact_commit from pg_stat_database where datname = :d"), {"d": db_name})
-                    .scalar_one()
+                    c.execute(
+                        text("select xact_commit from pg_stat_database where datname = :d"), {"d": db_name}
+                    ).scalar_one()
                 )
 
         def snapshot() -> dict[str, Any]:
