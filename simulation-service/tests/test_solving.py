@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -178,6 +180,22 @@ async def test_a_document_the_models_refuse_is_checked_in_full_even_under_the_sa
     assert outcome.status is SolveStatus.ERROR
     assert outcome.error_code == "invalid_circuit"
     assert "buses[0].vn_kv" in outcome.detail
+
+
+def test_a_process_that_leaves_an_idle_solving_process_behind_still_exits(tmp_path, helpers):
+    """The embedded API or a script ends without stopping its solving processes: they go with it."""
+    document = tmp_path / "circuit.json"
+    document.write_text(json.dumps(helpers.without_expected(helpers.load_case("ind480_radial"))))
+    script = (
+        "import asyncio, gzip, pathlib\n"
+        "from ampflux_simulation.jobs import solve_process as sp\n"
+        f"raw = gzip.compress(pathlib.Path({str(document)!r}).read_bytes())\n"
+        "outcome = asyncio.run(sp.solve_in_child(sp.SolveRequest(document_gz=raw), time_limit_s=60))\n"
+        "print(outcome.status, len(sp._idle))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "1"]
 
 
 def test_fault_injection_is_refused_outside_test_environments():

@@ -14,6 +14,7 @@ inherits the parent's sockets or threads, and each takes job after job until it 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import gc
 import logging
 import multiprocessing
@@ -235,6 +236,12 @@ def stop_solvers() -> None:
     """Stop this process's idle solving processes (a worker stopping; blocking, short)."""
     while _idle:
         _discard(_idle.pop())
+
+
+# Also when the process exits without calling it (the embedded API, a script): multiprocessing's
+# own exit handler would SIGTERM them, which they ignore, and then wait for them for ever.
+# atexit runs its handlers last-registered first, so this one comes before it.
+atexit.register(stop_solvers)
 
 
 async def _kill(process: multiprocessing.process.BaseProcess) -> None:
