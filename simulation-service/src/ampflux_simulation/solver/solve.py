@@ -426,11 +426,10 @@ def _solve_case(
         # more than the arithmetic on thousands of buses.
         columns: dict[str, list[float] | list[float | str]] = {"rk_ohm": shared.r1, "xk_ohm": shared.x1}
         columns |= {q: values[q].tolist() for q in quantities if q not in ("rk_ohm", "xk_ohm", "rk0_ohm", "xk0_ohm")}
-        if z0_ohm is not None:
-            finite0 = np.isfinite(z0_ohm).tolist()
-            for q, part in (("rk0_ohm", z0_ohm.real), ("xk0_ohm", z0_ohm.imag)):
+        if shared.r0 is not None and shared.x0 is not None:
+            for q, part in (("rk0_ohm", shared.r0), ("xk0_ohm", shared.x0)):
                 if q in quantities:
-                    columns[q] = [v if ok else NO_ZERO_PATH for v, ok in zip(part.tolist(), finite0, strict=True)]
+                    columns[q] = part
         ordered = [columns[q] for q in quantities]
         bus_values: dict[str, dict[str, float | str]] = {
             bus_id: dict(zip(quantities, row, strict=True))
@@ -475,12 +474,18 @@ def _earthed(net: Network) -> NDArray[np.bool_]:
 
 @dataclass
 class _TrailColumns:
-    """The per-bus arrays a trail reads, as Python lists (see the row loop in _solve_case)."""
+    """The per-bus values a trail reads, as Python objects (see the row loop in _solve_case).
+    Built once per case: the result sets of its faults share these floats and the small
+    `{"r", "x"}` dicts (nothing downstream changes a trail in place; merged buses already
+    share theirs, switching.report)."""
 
     c: list[float]
     r1: list[float]
     x1: list[float]
-    z0: list[tuple[float, float] | None] | None
+    z1: list[dict[str, float]]
+    z0: list[dict[str, float] | str] | None  # NO_ZERO_PATH where Z0 is infinite
+    r0: list[float | str] | None  # rk0_ohm / xk0_ohm columns, NO_ZERO_PATH where infinite
+    x0: list[float | str] | None
     kappa: list[float] | None
     rx: list[float] | None
     m: list[float] | None
@@ -497,20 +502,25 @@ class _TrailColumns:
         m_fac: NDArray[np.float64] | None,
         n: NDArray[np.float64],
     ) -> _TrailColumns:
-        z0: list[tuple[float, float] | None] | None = None
+        z0: list[dict[str, float] | str] | None = None
+        r0: list[float | str] | None = None
+        x0: list[float | str] | None = None
         if z0_ohm is not None:
-            z0 = [
-                (r, x) if ok else None
-                for r, x, ok in zip(
-                    z0_ohm.real.tolist(), z0_ohm.imag.tolist(), np.isfinite(z0_ohm).tolist(), strict=True
-                )
-            ]
+            finite = np.isfinite(z0_ohm).tolist()
+            re0, im0 = z0_ohm.real.tolist(), z0_ohm.imag.tolist()
+            r0 = [v if ok else NO_ZERO_PATH for v, ok in zip(re0, finite, strict=True)]
+            x0 = [v if ok else NO_ZERO_PATH for v, ok in zip(im0, finite, strict=True)]
+            z0 = [{"r": r, "x": x} if ok else NO_ZERO_PATH for r, x, ok in zip(re0, im0, finite, strict=True)]
         with_kappa = kap is not None and rx is not None and m_fac is not None
+        r1, x1 = z1_ohm.real.tolist(), z1_ohm.imag.tolist()
         return cls(
             c=c.tolist(),
-            r1=z1_ohm.real.tolist(),
-            x1=z1_ohm.imag.tolist(),
+            r1=r1,
+            x1=x1,
+            z1=[{"r": r, "x": x} for r, x in zip(r1, x1, strict=True)],
             z0=z0,
+            r0=r0,
+            x0=x0,
             kappa=kap.tolist() if with_kappa and kap is not None else None,
             rx=rx.tolist() if with_kappa and rx is not None else None,
             m=m_fac.tolist() if with_kappa and m_fac is not None else None,
@@ -524,10 +534,8 @@ _TRAIL_METHOD = "IEC 60909-0 equivalent voltage source at the fault"
 def _trails(fault: str, cols: _TrailColumns, methods: list[str], mach: _Machines | None) -> list[dict[str, Any]]:
     """The intermediate values behind each bus's numbers, one dict per bus (built a column
     at a time: a call per bus was a third of the rows' time at 8.7k buses)."""
-    z1 = [{"r": r, "x": x} for r, x in zip(cols.r1, cols.x1, strict=True)]
-    z0: list[dict[str, float] | str] | None = None
-    if cols.z0 is not None and fault in ("1ph", "2phg"):
-        z0 = [{"r": z[0], "x": z[1]} if z is not None else NO_ZERO_PATH for z in cols.z0]
+    z1 = cols.z1
+    z0 = cols.z0 if fault in ("1ph", "2phg") else None
     m = _TRAIL_METHOD
     rows: list[dict[str, Any]]
     if cols.kappa is not None and cols.rx is not None and cols.m is not None:
