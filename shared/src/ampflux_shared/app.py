@@ -100,12 +100,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                     # Synchronous driver calls (connect, CREATE DATABASE): off the event loop.
                     await asyncio.to_thread(ensure_postgres_database, url)
                     await upgrade_to_head_async(spec.migrations_dir, url, f"alembic_version_{settings.service_name}")
-                db = Database(
-                    url,
-                    pool_size=settings.database_pool_size,
-                    max_overflow=settings.database_max_overflow,
-                    ping_after_idle_s=settings.database_ping_after_idle_s,
-                )
+                db = Database.from_settings(settings)
                 stack.push_async_callback(db.dispose)
                 app.state.db = db
                 checks["database"] = db.ping

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
 
 # Stable constraint names so Alembic autogenerate and migrations agree on every backend.
 NAMING_CONVENTION = {
@@ -114,6 +117,17 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._outbox_listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> Database:
+        """The service's database as its settings configure it (URL, pool, ping after idle):
+        the one way the app factory and the workers build theirs."""
+        return cls(
+            settings.resolved_database_url(),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            ping_after_idle_s=settings.database_ping_after_idle_s,
+        )
 
     @property
     def is_sqlite(self) -> bool:

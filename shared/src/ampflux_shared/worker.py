@@ -45,7 +45,6 @@ async def worker_base(
     metrics = ServiceMetrics()
     if metrics_port:
         start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
-    url = settings.resolved_database_url()
     if settings.migrate_on_start:
         # Imported here: Alembic (0.15-0.3 s of CPU) is for a worker that migrates, and the
         # deployments' workers do not (their deploy step does); a solver forkserver, which
@@ -53,7 +52,8 @@ async def worker_base(
         from .migrate import migrate
 
         await asyncio.to_thread(migrate, settings.service_name, settings)  # synchronous: off the loop
-    database = Database(url)
+    # the service's pool and ping-after-idle settings, as its API process has them
+    database = Database.from_settings(settings)
     try:
         bus = create_bus(settings.amqp_url, registry=metrics.registry)
         await bus.start()
