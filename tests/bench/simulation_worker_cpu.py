@@ -184,7 +184,10 @@ async def steps(n: int) -> None:
     print(f"stored per run {size / len(run_ids) / 1e6:.2f} MB; load average {os.getloadavg()}")
 
 
-async def drain(runs_wanted: int) -> None:
+def _tier(url: str, tmp: Path, queue: str, extra_env: dict[str, str]) -> tuple[Any, ...]:
+    """The tier `drain` and `account` measure, on the database at `url` (migrated here): the
+    workers' environment, a token signer, the project app and its transport, the simulation
+    API app (in-process: it only enqueues) and an AUTOCOMMIT engine for reading CPU counters."""
     import test_simulation_bench as bench
 
     from ampflux_project.config import Settings as ProjectSettings
@@ -193,33 +196,39 @@ async def drain(runs_wanted: int) -> None:
     from ampflux_simulation.main import create_app
     from ampflux_simulation.migrate import migrate
 
+    settings = Settings(
+        environment="test", data_dir=tmp, database_url=url, amqp_url=AMQP, jobs_queue=queue, migrate_on_start=False
+    )
+    migrate(settings)
+    signer = bench.Signer()
+    env = dict(os.environ)
+    env.update(
+        {
+            "SIMULATION_ENVIRONMENT": "test",
+            "SIMULATION_DATABASE_URL": url,
+            "SIMULATION_AMQP_URL": AMQP,
+            "SIMULATION_JOBS_QUEUE": queue,
+            "SIMULATION_MIGRATE_ON_START": "false",
+            "SIMULATION_LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+    )
+    project_app = create_project_app(
+        ProjectSettings(environment="test", data_dir=tmp / "p", database_url=f"sqlite+aiosqlite:///{tmp}/p.db"),
+        verifier=signer.verifier(),
+    )
+    project_transport = httpx.ASGITransport(app=project_app)
+    app = create_app(settings, verifier=signer.verifier(), project_transport=project_transport)
+    return env, signer, project_app, project_transport, app, create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+async def drain(runs_wanted: int) -> None:
+    import test_simulation_bench as bench
+
     tmp = Path(tempfile.mkdtemp(prefix="ampflux-cpu-"))
     queue = f"simulation.jobs.cpu.{uuid.uuid4().hex[:8]}"
     with FreshDatabase() as url:
-        settings = Settings(
-            environment="test", data_dir=tmp, database_url=url, amqp_url=AMQP, jobs_queue=queue, migrate_on_start=False
-        )
-        migrate(settings)
-        signer = bench.Signer()
-        env = dict(os.environ)
-        env.update(
-            {
-                "SIMULATION_ENVIRONMENT": "test",
-                "SIMULATION_DATABASE_URL": url,
-                "SIMULATION_AMQP_URL": AMQP,
-                "SIMULATION_JOBS_QUEUE": queue,
-                "SIMULATION_MIGRATE_ON_START": "false",
-                "SIMULATION_LOG_LEVEL": "WARNING",
-                "PGAPPNAME": "cpu-worker",
-            }
-        )
-        project_app = create_project_app(
-            ProjectSettings(environment="test", data_dir=tmp / "p", database_url=f"sqlite+aiosqlite:///{tmp}/p.db"),
-            verifier=signer.verifier(),
-        )
-        project_transport = httpx.ASGITransport(app=project_app)
-        app = create_app(settings, verifier=signer.verifier(), project_transport=project_transport)
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        env, signer, project_app, project_transport, app, engine = _tier(url, tmp, queue, {"PGAPPNAME": "cpu-worker"})
 
         def backends() -> dict[int, float]:
             with engine.connect() as c:
@@ -296,11 +305,6 @@ async def account(runs_wanted: int, workers: int) -> None:
     import test_simulation_bench as bench
     from sqlalchemy import func, select
 
-    from ampflux_project.config import Settings as ProjectSettings
-    from ampflux_project.main import create_app as create_project_app
-    from ampflux_simulation.config import Settings
-    from ampflux_simulation.main import create_app
-    from ampflux_simulation.migrate import migrate
     from ampflux_simulation.models import RunStatus, StudyRun
     from ampflux_testing.polling import eventually
 
@@ -308,29 +312,7 @@ async def account(runs_wanted: int, workers: int) -> None:
     queue = f"simulation.jobs.cpu.{uuid.uuid4().hex[:8]}"
     beam = _beam_pid()
     with FreshDatabase() as url:
-        settings = Settings(
-            environment="test", data_dir=tmp, database_url=url, amqp_url=AMQP, jobs_queue=queue, migrate_on_start=False
-        )
-        migrate(settings)
-        signer = bench.Signer()
-        env = dict(os.environ)
-        env.update(
-            {
-                "SIMULATION_ENVIRONMENT": "test",
-                "SIMULATION_DATABASE_URL": url,
-                "SIMULATION_AMQP_URL": AMQP,
-                "SIMULATION_JOBS_QUEUE": queue,
-                "SIMULATION_MIGRATE_ON_START": "false",
-                "SIMULATION_LOG_LEVEL": "WARNING",
-            }
-        )
-        project_app = create_project_app(
-            ProjectSettings(environment="test", data_dir=tmp / "p", database_url=f"sqlite+aiosqlite:///{tmp}/p.db"),
-            verifier=signer.verifier(),
-        )
-        project_transport = httpx.ASGITransport(app=project_app)
-        app = create_app(settings, verifier=signer.verifier(), project_transport=project_transport)
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        env, signer, project_app, project_transport, app, engine = _tier(url, tmp, queue, {})
         db_name = url.rsplit("/", 1)[1]
 
         def postgres() -> tuple[dict[int, float], dict[int, float]]:
