@@ -112,6 +112,33 @@ async def test_the_relay_wakes_on_commit_without_waiting_for_its_poll(database, 
         await relay.stop()
 
 
+async def test_an_idle_relay_counts_its_backlog_only_every_gauge_interval(database, bus, schema, h):
+    relay = OutboxRelay(
+        database, bus, schema.tables, registry=CollectorRegistry(), poll_interval=0.01, idle_gauge_interval=3600
+    )
+    counted = 0
+    backlog = relay.backlog
+
+    async def counting_backlog() -> tuple[int, float]:
+        nonlocal counted
+        counted += 1
+        return await backlog()
+
+    relay.backlog = counting_backlog  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        await h.eventually(lambda: relay.passes >= 10, timeout=5)
+        assert counted == 1  # the first pass only: nothing published, nothing failed since
+        event = h.project_created()
+        async with database.session() as session:
+            await relay.outbox.add(session, event)
+        await h.eventually(lambda: bus.published, timeout=3, what="the relay to publish")
+        await h.eventually(lambda: counted == 2, timeout=3, what="the count after a pass that published")
+        assert relay.metrics.outbox_pending._value.get() == 0
+    finally:
+        await relay.stop()
+
+
 async def test_any_unit_of_work_that_writes_events_wakes_the_relay(database, bus, schema, h):
     """A service's publisher has its own `Outbox` (no callback): the database's unit of work
     wakes the relay after the commit, in a consumer or worker just as in a request."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -76,6 +78,7 @@ class OutboxRelay:
         stop_grace: float = 10.0,
         retention: timedelta | None = timedelta(days=7),
         purge_interval: float = 3600.0,
+        idle_gauge_interval: float = 5.0,
     ) -> None:
         self.database = database
         self.bus = bus
@@ -94,6 +97,11 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.passes = 0  # completed relay passes, for diagnostics and tests
+        # The backlog gauges are counted after every pass that published or failed, and
+        # otherwise every `idle_gauge_interval` seconds: an idle relay passes twice a second,
+        # and counting the backlog on each pass was a second transaction per pass.
+        self.idle_gauge_interval = idle_gauge_interval
+        self._gauge_at = -math.inf
         # Housekeeping: published outbox rows and inbox records older than `retention` go,
         # every `purge_interval` seconds (None: never; the tables then grow forever).
         self.retention = retention
@@ -247,7 +255,8 @@ class OutboxRelay:
             except Exception:
                 failures += 1
                 log.exception("outbox relay pass failed, retrying later")
-            await self._update_gauge()
+            if sent or failures or time.monotonic() - self._gauge_at >= self.idle_gauge_interval:
+                await self._update_gauge()
             self.passes += 1
             if failures:
                 # Broker or database down: back off (ignoring kicks) but stay responsive to stop().
@@ -256,6 +265,7 @@ class OutboxRelay:
                 await _wait(self._wake, self.poll_interval)
 
     async def _update_gauge(self) -> None:
+        self._gauge_at = time.monotonic()
         try:
             count, oldest_age = await self.backlog()
             self.metrics.outbox_pending.set(count)
