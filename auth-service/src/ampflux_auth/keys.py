@@ -28,7 +28,7 @@ def longest_token_ttl_s(settings: Settings) -> int:
 
 
 async def rotate(settings: Settings) -> str:
-    db = Database(settings.resolved_database_url())
+    db = Database.from_settings(settings)
     passphrase = settings.key_passphrase()
     try:
         async with db.session() as session:
@@ -39,7 +39,7 @@ async def rotate(settings: Settings) -> str:
 
 
 async def prune(settings: Settings) -> list[str]:
-    db = Database(settings.resolved_database_url())
+    db = Database.from_settings(settings)
     try:
         async with db.session() as session:
             return await prune_signing_keys(session, max_token_ttl_s=longest_token_ttl_s(settings))
@@ -48,7 +48,7 @@ async def prune(settings: Settings) -> list[str]:
 
 
 async def retire(settings: Settings, kid: str) -> bool:
-    db = Database(settings.resolved_database_url())
+    db = Database.from_settings(settings)
     try:
         async with db.session() as session:
             return await retire_signing_key(session, kid)
@@ -57,7 +57,7 @@ async def retire(settings: Settings, kid: str) -> bool:
 
 
 async def describe(settings: Settings) -> list[str]:
-    db = Database(settings.resolved_database_url())
+    db = Database.from_settings(settings)
     try:
         async with db.session() as session:
             keys = await list_signing_keys(session)
