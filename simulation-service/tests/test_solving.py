@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from ampflux_shared.circuit.rules import rules_digest
 from ampflux_simulation.config import Settings
-from ampflux_simulation.domain.inputs import validation_rules
 from ampflux_simulation.domain.packed import unpack_buses
 from ampflux_simulation.jobs import solve_process
 from ampflux_simulation.jobs.solve_process import SolveRequest, SolveStatus, _describe, solve_in_child, stop_solvers
@@ -163,7 +163,7 @@ async def test_only_a_document_validated_under_the_rules_this_process_runs_skips
     ones, the document is checked again; under the same rules, only built."""
     document = helpers.without_expected(helpers.load_case("mv_meshed_20kv"))
     document["transformers"][0]["vn_hv_kv"] = 165.0
-    rules = {"current": validation_rules(), "other": "0" * 64, None: None}[validated_rules]
+    rules = {"current": rules_digest(), "other": "0" * 64, None: None}[validated_rules]
     outcome = await solve_in_child(request_for(document, validated_rules=rules), time_limit_s=60)
     if checked:
         assert outcome.status is SolveStatus.ERROR
@@ -176,7 +176,7 @@ async def test_only_a_document_validated_under_the_rules_this_process_runs_skips
 async def test_a_document_the_models_refuse_is_checked_in_full_even_under_the_same_rules(helpers):
     document = helpers.without_expected(helpers.load_case("ind480_radial"))
     document["buses"][0]["vn_kv"] = "high"
-    outcome = await solve_in_child(request_for(document, validated_rules=validation_rules()), time_limit_s=60)
+    outcome = await solve_in_child(request_for(document, validated_rules=rules_digest()), time_limit_s=60)
     assert outcome.status is SolveStatus.ERROR
     assert outcome.error_code == "invalid_circuit"
     assert "buses[0].vn_kv" in outcome.detail

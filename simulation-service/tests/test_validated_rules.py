@@ -1,17 +1,14 @@
 """A run's input records the validation rules its document passed at submit, so the solving
-child checks it again only when the rules changed in between (see test_solving for the child)."""
+child checks it again only when the rules changed in between (see test_solving for the child;
+the digest itself: shared/tests/circuit/test_rules.py)."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from importlib import resources
-from pathlib import Path
 
 from sqlalchemy import select
 
-from ampflux_simulation.domain import inputs
-from ampflux_simulation.domain.inputs import validation_rules
+from ampflux_shared.circuit.rules import rules_digest
 from ampflux_simulation.models import StudyInput
 
 
@@ -23,20 +20,5 @@ async def test_a_submitted_document_is_stored_with_the_rules_it_passed(api, help
     async with api.app.state.db.session() as session:
         query = select(StudyInput.validated_rules).where(StudyInput.run_id == uuid.UUID(run["id"]))
         stored = await session.scalar(query)
-    assert stored == validation_rules()
+    assert stored == rules_digest()
     assert len(stored) == 64
-
-
-def test_the_rules_digest_changes_with_any_source_of_the_circuit_checks(tmp_path: Path, monkeypatch):
-    package = Path(str(resources.files("ampflux_shared.circuit")))
-    copy = tmp_path / "circuit"
-    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(inputs.resources, "files", lambda _name: copy)
-    digest = inputs.validation_rules.__wrapped__
-    assert digest() == validation_rules()  # the same sources: the same rules
-    ratings = copy / "ratings.py"
-    ratings.write_text(ratings.read_text() + "\n# a deploy that changes a check\n")
-    assert digest() != validation_rules()
-    for source in copy.glob("*.py"):
-        source.unlink()
-    assert digest() == ""  # no sources to tell the rules by: every solve checks again

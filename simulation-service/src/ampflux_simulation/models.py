@@ -118,7 +118,7 @@ class StudyInput(Base):
 
     run_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("study_runs.id", ondelete="CASCADE"), primary_key=True)
     document_gz: Mapped[bytes] = mapped_column(LargeBinary)
-    # The validation rules (`domain.inputs.validation_rules()`) the document passed at submit:
+    # The validation rules (`ampflux_shared.circuit.rules.rules_digest()`) the document passed at submit:
     # a solve under the same rules skips the checks that cannot find anything new.
     validated_rules: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

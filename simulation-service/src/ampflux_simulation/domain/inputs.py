@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import copy
-import functools
 import gzip
-import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import pydantic
-import pydantic_core
-
 from ampflux_shared.circuit import canonical_json, document_sha256, validate_circuit
+from ampflux_shared.circuit.rules import rules_digest
 from ampflux_shared.errors import field_error, validation_failed
 
 from ..schemas import StudyOptions
@@ -89,28 +84,8 @@ def prepare_input(document: Any, options: StudyOptions, *, path_prefix: str = ""
         bus_count=len(solve_options["buses"] or bus_ids) + len(line_faults or ()),
         sha256=document_sha256(document),
         solve_options=solve_options,
-        validated_rules=validation_rules(),
+        validated_rules=rules_digest(),
     )
-
-
-@functools.cache
-def validation_rules() -> str:
-    """What decides whether a circuit document is valid, as one hex digest: the source of the
-    circuit package (model, every check) and the pydantic versions that run it.
-
-    Stored with a run's input at submit; the solving child skips the checks of a document
-    validated under the digest it runs itself (the same code gives the same verdict), and
-    checks it again after any deploy that changed one of them. Not a hand-kept version
-    number, so no change to the rules can forget to bump it.
-    """
-    digest = hashlib.sha256(f"pydantic {pydantic.VERSION} {pydantic_core.__version__}".encode())
-    package = resources.files("ampflux_shared.circuit")
-    sources = sorted(entry.name for entry in package.iterdir() if entry.name.endswith(".py"))
-    if not sources:
-        return ""  # installed without its source: unknown rules, so every solve checks again
-    for name in sources:
-        digest.update(b"\0" + name.encode() + b"\0" + package.joinpath(name).read_bytes())
-    return digest.hexdigest()
 
 
 def _switching_option_errors(document: dict[str, Any], options: StudyOptions) -> list[dict[str, str]]:

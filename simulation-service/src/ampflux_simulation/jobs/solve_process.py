@@ -50,7 +50,7 @@ def _preload_modules() -> list[str]:
         "__main__",
         "ampflux_shared.circuit",
         "ampflux_simulation.jobs.solve_process",
-        "ampflux_simulation.domain.inputs",
+        "ampflux_shared.circuit.rules",
         "ampflux_simulation.solver",
     ]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -317,11 +317,10 @@ def _read_document(request: SolveRequest) -> Any:
     from pydantic import ValidationError
 
     from ampflux_shared.circuit import CircuitDocument, load_circuit_bytes, parse_circuit
-
-    from ..domain.inputs import validation_rules
+    from ampflux_shared.circuit.rules import rules_digest
 
     document = load_circuit_bytes(request.document_gz)
-    if request.validated_rules and request.validated_rules == validation_rules():
+    if request.validated_rules and request.validated_rules == rules_digest():
         try:
             return CircuitDocument.model_validate(document)
         except ValidationError:

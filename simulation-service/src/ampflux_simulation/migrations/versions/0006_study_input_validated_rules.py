@@ -2,7 +2,7 @@
 
 The solving child validated every document again (0.02 s of its ~0.08 s CPU on a 3,000-bus
 study). It now builds the model without the meaning checks when the document was validated
-under the same rules it runs (`domain/inputs.validation_rules`): a deploy that changes the
+under the same rules it runs (`ampflux_shared.circuit.rules.rules_digest`): a deploy that changes the
 rules between submit and solve still checks the document again. Existing inputs have no
 rules recorded, so they are checked as before.
 
