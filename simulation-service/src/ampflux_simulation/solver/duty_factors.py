@@ -114,15 +114,16 @@ def branch_factors(
     net = nets.net
     if net.current_sources.bus.size:
         return None
+    rows = np.flatnonzero((net.f == bus) | (net.t == bus))
     at_bus = {
         _key(net, r, side): ("row", r)
-        for side, ends in enumerate((net.f, net.t))
-        for r in np.flatnonzero(ends == bus).tolist()
-        if net.row_ends[r][side] is not None
+        for side, ends in enumerate((net.f[rows] == bus, net.t[rows] == bus))
+        for r, here in zip(rows.tolist(), ends.tolist(), strict=True)
+        if here and net.row_ends[r][side] is not None
     }
     if not at_bus:
         return None
-    return BranchTable(_branches(nets, topology, bus, dv1, fault, case), at_bus)
+    return BranchTable(_branches(nets, topology, bus, rows, dv1, fault, case), at_bus)
 
 
 def _key(net: Network, r: int, side: int) -> Key:
@@ -241,14 +242,14 @@ def _branches(
     nets: CaseNetworks,
     topology: BridgeTopology,
     bus: int,
+    rows: NDArray[np.int64],
     dv1: NDArray[np.complex128],
     fault: str,
     case: str,
 ) -> dict[tuple[str, int], _Branch]:
-    """Every branch meeting at `bus`: each row at it (key ("row", r)) and each source connected
-    at it (key ("shunt", s))."""
+    """Every branch meeting at `bus`: each row at it (`rows`, key ("row", r)) and each source
+    connected at it (key ("shunt", s))."""
     net = nets.net
-    rows = np.flatnonzero((net.f == bus) | (net.t == bus))
     # Z_E of each row from a unit current drawn at B in the peak network (R_Gf for generators)
     dv_peak = -nets.peak.columns(np.array([bus]))[:, 0]
     stamps = nw.series_stamps(net.r1[rows] + 1j * net.x1[rows], net.ratio[rows])
