@@ -65,21 +65,24 @@ def decay_shares(
 ) -> DecayTerms | None:
     """The machines' decay shares (DecayTerms) of the branch ends at `bus` (a 3ph fault
     there); None without machines."""
+    if not net.machines:
+        return None
+    at_bus = np.flatnonzero((net.f == bus) | (net.t == bus))
     rows = [
-        (r, 0 if net.f[r] == bus else 1)
-        for r in range(len(net.row_element))
-        if (net.f[r] == bus and net.row_ends[r][0] is not None) or (net.t[r] == bus and net.row_ends[r][1] is not None)
+        (r, side)
+        for r, side in zip(at_bus.tolist(), (net.f[at_bus] != bus).astype(int).tolist(), strict=True)
+        if net.row_ends[r][side] is not None
     ]
-    if not net.machines or not rows:
+    if not rows:
         return None
     z_kk = z1_col[bus]
-    stamps = nw.series_stamps(net.r1 + 1j * net.x1, net.ratio)
     ibase = net.sn_mva / (math.sqrt(3.0) * net.base_kv)
     i_k = c / z_kk
     weights: list[float] = []
     ratios: list[NDArray[np.complex128]] = []
     index = np.array([r for r, _ in rows], dtype=np.int64)
     at_from = np.array([side == 0 for _, side in rows])
+    s = nw.series_stamps(net.r1[index] + 1j * net.x1[index], net.ratio[index])
     for m in net.machines:
         z_m = complex(net.sh_z[m.shunt])
         # its reduction at the fault, as solve_study takes it (eq. 75)
@@ -95,7 +98,6 @@ def decay_shares(
         v = (columns.z[:, columns.position[m.bus]] - z1_col * (z1_col[m.bus] / z_kk)) * source
         i_fault = z1_col[m.bus] / z_kk * source
         vf, vt = v[net.f[index]], v[net.t[index]]
-        s = stamps[index]
         into_row = np.where(at_from, s[:, 0] * vf + s[:, 1] * vt, s[:, 2] * vf + s[:, 3] * vt)
         weights.append(reduction)
         ratios.append(into_row / i_fault)
