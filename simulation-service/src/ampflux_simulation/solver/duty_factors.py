@@ -35,7 +35,7 @@ from . import network as nw
 from . import peak, thermal
 from .elements import ASYNCHRONOUS, Network
 from .sequences import CaseNetworks
-from .topology import low_link
+from .topology import low_link, path_keys
 
 # I″k/Ik is capped here where only motors feed a branch (Ik = 0), as at the bus (solve.py).
 MAX_IK_RATIO = 100.0
@@ -68,18 +68,10 @@ class _Branch:
 def distinct_rows(net: Network) -> NDArray[np.bool_]:
     """Rows that are separate paths: of identical parallel circuits (same buses, same R/X) only
     the first counts (as solve._distinct_paths for κ method B)."""
-    _, first = np.unique(_edge_keys(net), axis=0, return_index=True)
+    _, first = np.unique(path_keys(net), axis=0, return_index=True)
     mask = np.zeros(len(net.f), dtype=bool)
     mask[first] = True
     return mask
-
-
-def _edge_keys(net: Network) -> NDArray[np.float64]:
-    """Each row's (lower bus, higher bus, R/X) key: rows with one key are one path."""
-    lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
-    return np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
 
 
 @dataclass
@@ -158,7 +150,7 @@ class BridgeTopology:
     def __init__(self, net: Network) -> None:
         n = net.n_bus
         # edge e is the key of its first row (identical parallel circuits once), in key order
-        _, first, edge_of_row = np.unique(_edge_keys(net), axis=0, return_index=True, return_inverse=True)
+        _, first, edge_of_row = np.unique(path_keys(net), axis=0, return_index=True, return_inverse=True)
         self.edge_of_row = edge_of_row.reshape(-1)
         ea, eb = net.f[first].tolist(), net.t[first].tolist()
         m = len(ea)

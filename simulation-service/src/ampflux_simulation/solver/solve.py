@@ -19,7 +19,7 @@ from .faults import FAULTS, earth_current_pu, fault_current_pu, sequence_current
 from .result import BASE_QUANTITIES, NO_ZERO_PATH, ResultSet, StudyResult
 from .sequences import CaseNetworks
 from .switching import configure, report
-from .topology import earthed, multiply_fed
+from .topology import earthed, multiply_fed, path_keys
 
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument, LineFault
@@ -149,11 +149,7 @@ def _distinct_paths(net: Network) -> tuple[NDArray[np.int64], NDArray[np.int64]]
     with parallel = n, or rows joining the same two buses with the same R/X) are one path,
     since they share the fault current in one ratio and cannot raise κ; parallel circuits
     with different R/X stay separate paths (a mesh)."""
-    lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
-    keys = np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    _, first = np.unique(path_keys(net), axis=0, return_index=True)
     return net.f[first], net.t[first]
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .elements import Network
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,15 @@ def low_link(adj: list[list[tuple[int, int]]]) -> LowLink:
                     if low[v] > tin[u]:
                         bridge_child[parent_edge[v]] = v
     return LowLink(tin, low, parent_edge, comp, post, bridge_child)
+
+
+def path_keys(net: Network) -> NDArray[np.float64]:
+    """Each row's (lower bus, higher bus, R/X) key: identical parallel circuits (rows joining
+    the same two buses with the same R/X) have one key and are one path."""
+    lo, hi = np.minimum(net.f, net.t), np.maximum(net.f, net.t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rx = np.where(net.x1 > 0, net.r1 / net.x1, np.inf)
+    return np.stack([lo.astype(float), hi.astype(float), np.round(rx, 9)], axis=1)
 
 
 def multiply_fed(
