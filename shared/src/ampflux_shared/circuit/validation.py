@@ -90,7 +90,8 @@ def _check_meaning(
     faults: Sequence[str] | None,
     cases: Sequence[str] | None,
 ) -> list[CircuitProblem]:
-    problems = check_topology(entries) + check_ratings(elements) + check_switching(entries, elements.bus_kv(), study)
+    bus_kv = elements.bus_kv()
+    problems = check_topology(entries) + check_ratings(elements, bus_kv) + check_switching(entries, bus_kv, study)
     wanted_faults = faults if faults is not None else (study.faults if study else None)
     wanted_cases = cases if cases is not None else (study.cases if study else None)
     # Without a readable study (and no override) the required data is unknown; the study's own error is reported.
