@@ -65,15 +65,6 @@ class _Branch:
     passive: bool = False  # no source behind it: no positive-sequence current, no κ of its own
 
 
-def distinct_rows(net: Network) -> NDArray[np.bool_]:
-    """Rows that are separate paths: of identical parallel circuits (same buses, same R/X) only
-    the first counts (as solve._distinct_paths for κ method B)."""
-    _, first = np.unique(path_keys(net), axis=0, return_index=True)
-    mask = np.zeros(len(net.f), dtype=bool)
-    mask[first] = True
-    return mask
-
-
 @dataclass
 class BranchTable:
     """Every branch meeting at the fault bus (each row at it, each source connected at it) and
