@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from ampflux_testing.threaded_server import ThreadedServer
 
 
 @dataclass
@@ -36,31 +35,20 @@ class FakeOllama:
     port: int = 0
 
     def __post_init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         # Set: pulls run through; cleared: a pull stops halfway until it is set again.
         self.pull_gate = threading.Event()
         self.pull_gate.set()
-        self._server = uvicorn.Server(
-            uvicorn.Config(self._build(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = ThreadedServer(self._build(), "fake Ollama")
+        self.port = self._server.port
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeOllama:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake Ollama did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self.pull_gate.set()
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop()
 
     def paths(self) -> list[str]:
         return [p for p, _ in self.calls]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
 from collections import deque
@@ -19,9 +17,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from .threaded_server import ThreadedServer
 
 
 @dataclass
@@ -39,12 +38,6 @@ class Reply:
 Script = Reply | Callable[[dict[str, Any]], Reply]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class FakeProvider:
     def __init__(self, model: str = "fake-model", port: int | None = None, default: Reply | None = None) -> None:
         self.model = model
@@ -53,13 +46,10 @@ class FakeProvider:
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str | None] = []
         self._script: deque[Script] = deque()
-        self.port = port or _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
         self.app = self._build()
-        self._server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = ThreadedServer(self.app, "fake provider", port)
+        self.port = self._server.port
+        self.url = f"http://127.0.0.1:{self.port}/v1"
 
     def queue(self, *replies: Script) -> None:
         self._script.extend(replies)
@@ -69,20 +59,13 @@ class FakeProvider:
         return [r for r in self.requests if "messages" in r]
 
     def start(self) -> FakeProvider:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake provider did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         # Without waiting for replies still under way: a reply held for a killed client
         # (`delay_s`) would keep a graceful shutdown waiting until the join gave up (10 s).
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop(force=True)
 
     def _next(self, body: dict[str, Any]) -> Reply:
         if self._script:
@@ -189,7 +172,7 @@ def main() -> None:
     chunks = int(os.environ.get("FAKE_PROVIDER_CHUNKS", "50"))
     reply = Reply(text="abcd" * chunks, chunk_delay_s=float(os.environ.get("FAKE_PROVIDER_CHUNK_DELAY_S", "0.01")))
     fake = FakeProvider(port=int(os.environ["FAKE_PROVIDER_PORT"]), default=reply)
-    fake._server.run()
+    fake._server.server.run()
 
 
 if __name__ == "__main__":
