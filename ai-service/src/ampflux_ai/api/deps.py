@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.db import Database
-from ampflux_shared.deps import SessionDep, after_commit  # noqa: F401  (re-exported for the routers)
+from ampflux_shared.deps import DatabaseDep, SessionDep, after_commit  # noqa: F401  (re-exported for the routers)
 from ampflux_shared.errors import ProblemError
 from ampflux_shared.pagination import PageDep  # noqa: F401  (re-exported for the routers)
 from ampflux_shared.security import Principal
@@ -23,10 +22,6 @@ from ..domain.cache import ResponseCache
 from ..domain.generation import GenerationHub
 from ..domain.provider import Providers
 from ..metrics import AIMetrics
-
-
-async def _database(request: Request) -> Database:
-    return request.app.state.db
 
 
 async def _settings(request: Request) -> Settings:
@@ -49,7 +44,6 @@ async def _cache(request: Request) -> ResponseCache:
     return request.app.state.response_cache
 
 
-DatabaseDep = Annotated[Database, Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 MetricsDep = Annotated[AIMetrics, Depends(_metrics)]
 ProvidersDep = Annotated[Providers, Depends(_providers)]
