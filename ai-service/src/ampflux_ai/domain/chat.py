@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +58,11 @@ class Draft:
 def estimate_tokens(text: str) -> int:
     # Servers that send no usage still spend tokens: about four characters each.
     return max(1, len(text) // CHARS_PER_TOKEN) if text else 0
+
+
+def estimate_prompt_tokens(conversation: Iterable[dict[str, Any]]) -> int:
+    """The estimate for a request of these messages (their content)."""
+    return sum(estimate_tokens(str(m.get("content") or "")) for m in conversation)
 
 
 async def run_reply(
@@ -181,7 +186,7 @@ async def _one_call(
         metrics.provider_calls.labels(draft.model, outcome).inc()
         metrics.provider_latency.labels(draft.model, outcome).observe(elapsed)
         if not usage_seen:
-            draft.tokens_in += sum(estimate_tokens(str(m.get("content") or "")) for m in conversation)
+            draft.tokens_in += estimate_prompt_tokens(conversation)
             draft.tokens_out += estimate_tokens(draft.text[text_before:])
     calls = []
     for index in sorted(pending):

@@ -27,7 +27,7 @@ from ampflux_shared.db import Database, utcnow
 from .. import events
 from ..models import Conversation, Message
 from . import conversations, usage
-from .chat import estimate_tokens
+from .chat import estimate_prompt_tokens, estimate_tokens
 from .context_fit import CHARS_PER_TOKEN
 
 log = logging.getLogger("ampflux.ai.replies")
@@ -102,7 +102,7 @@ async def _estimated_prompt_tokens(
         before.append(m)
     history = conversations.history_for_model(before, system_prompt)
     attached = sum(int(a.get("chars_used") or 0) for m in before[-1:] for a in (m.attachments or []))
-    return sum(estimate_tokens(str(m.get("content") or "")) for m in history) + attached // CHARS_PER_TOKEN
+    return estimate_prompt_tokens(history) + attached // CHARS_PER_TOKEN
 
 
 async def _sweep(app: FastAPI) -> None:
