@@ -14,7 +14,7 @@ The current a device carries (README "Equipment duty" gives the rules and their 
   on its own side, for faults at its three buses.
 
 Rated devices none of whose buses were solved (a study restricted with `buses`) are listed
-by `unchecked_devices` with the reason.
+by `device_duty` too, with the reason.
 
 The peak and thermal currents of a device: where its partial current comes through
 non-meshed branches (IEC 60909-0 §8.1.2), those branches' own κ, and m from it, n from their
@@ -268,9 +268,10 @@ class _Table:
         )
 
 
-def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]]:
+def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The duty rows of every rated device whose buses were solved, in document order:
-    busbars, switches, cables, transformers. Ratings come from `doc`; what is energised, and
+    busbars, switches, cables, transformers, and the devices left unchecked
+    (`_unchecked_devices`), from one table. Ratings come from `doc`; what is energised, and
     where, from `inputs.energised`."""
     table = _Table(doc, inputs)
     _busbars(table)
@@ -278,14 +279,14 @@ def device_duty(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, Any]
     _cables(table)
     _transformers(table)
     _transformers3w(table)
-    return table.rows
+    return table.rows, _unchecked_devices(table)
 
 
-def unchecked_devices(doc: CircuitDocument, inputs: DutyInputs) -> list[dict[str, str]]:
+def _unchecked_devices(table: _Table) -> list[dict[str, str]]:
     """Rated, energised devices none of whose buses were solved (a study restricted with
     `buses`): `{id, kind, reason}` each, so they are reported, not silently left out. Devices
     of buses cut off from every source are not listed (the result set's `unsupplied` says why)."""
-    table = _Table(doc, inputs)
+    doc, inputs = table.doc, table.inputs
     energised = {b.id for b in inputs.energised.buses}
     out: list[dict[str, str]] = []
 

@@ -22,7 +22,6 @@ from .duty import (
     device_duty,
     fault_partials,
     row_end_keys,
-    unchecked_devices,
 )
 from .duty_decay import MachineColumns, decay_shares
 from .duty_factors import BridgeTopology, branch_factors
@@ -143,5 +142,4 @@ def attach_duty(
         inputs = DutyInputs(
             rs.fault, rs.case, rs.buses, energised, node_of, partials, at_tmin, rs.trail, dict(segments or {})
         )
-        rs.duty = device_duty(doc, inputs)
-        rs.duty_not_checked = unchecked_devices(doc, inputs)
+        rs.duty, rs.duty_not_checked = device_duty(doc, inputs)
