@@ -203,18 +203,19 @@ class BridgeTopology:
         if child < 0:
             # not a bridge: a mesh behind it, passive when the part it leads into has no source
             return ("passive" if self._part_sources(r, bus) == 0 else "mesh"), -1
-        inside = (self.tin >= self.tin[child]) & (self.tin <= self.tout[child])
-        if child != bus:  # the subtree below the bridge
+        below = child != bus  # the subtree below the bridge, else the rest of the component above it
+        if below:
             nodes, degree, sources = self.sub_nodes[child], self.sub_degree[child], self.sub_sources[child]
-            region = inside
-        else:  # the rest of the component above it
+        else:
             nodes = self.comp_nodes[bus] - self.sub_nodes[child]
             degree = self.comp_degree[bus] - self.sub_degree[child]
             sources = self.comp_sources[bus] - self.sub_sources[child]
-            region = ~inside & (self.comp == self.comp[bus])
         if sources == 0:
             return "passive", -1
         if sources == 1 and (degree - 1) // 2 + 1 == nodes:
+            # its one source bus: the source buses in the part (a mask over the buses, only here)
+            inside = (self.tin >= self.tin[child]) & (self.tin <= self.tout[child])
+            region = inside if below else ~inside & (self.comp == self.comp[bus])
             return "tree", int(self.source_buses[region[self.source_buses]][0])
         return "mesh", -1
 
