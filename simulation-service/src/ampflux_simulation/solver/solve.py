@@ -356,7 +356,7 @@ def _solve_case(
     # m takes κ of the R/X behind the fault, never method B's 1.15·κ (capped): that factor
     # covers the peak's uncertainty in meshes, not a longer-lasting DC component
     m_fac = thermal.m_factor(peak.kappa(rx), f_hz, study.tk_s) if rx is not None else None
-    shared = _TrailColumns.of(c_factor, z1_ohm, z0_ohm, kap, rx, m_fac, np.ones(0))
+    shared = _TrailColumns.of(c_factor, z1_ohm, z0_ohm, kap, rx, m_fac)
     for fault in faults:
         seq = sequence_currents(fault, c, z1, z0_fault, zf, z2)
         capacitive = None
@@ -431,7 +431,7 @@ def _solve_case(
             bus_id: dict(zip(quantities, row, strict=True))
             for bus_id, row in zip(fault_ids, zip(*ordered, strict=True), strict=True)
         }
-        rows = _trails(fault, replace(shared, n=n.tolist()), methods, mach)
+        rows = _trails(fault, shared, n.tolist(), methods, mach)
         # the few buses with more to say, found column-wise (a numpy scalar per bus cost more than the rows)
         for j in np.flatnonzero(cs.voltage_pu > 0).tolist():
             rows[j]["current_sources"] = {
@@ -485,7 +485,6 @@ class _TrailColumns:
     kappa: list[float] | None
     rx: list[float] | None
     m: list[float] | None
-    n: list[float]
 
     @classmethod
     def of(
@@ -496,7 +495,6 @@ class _TrailColumns:
         kap: NDArray[np.float64] | None,
         rx: NDArray[np.float64] | None,
         m_fac: NDArray[np.float64] | None,
-        n: NDArray[np.float64],
     ) -> _TrailColumns:
         z0: list[dict[str, float] | str] | None = None
         r0: list[float | str] | None = None
@@ -520,22 +518,24 @@ class _TrailColumns:
             kappa=kap.tolist() if with_kappa and kap is not None else None,
             rx=rx.tolist() if with_kappa and rx is not None else None,
             m=m_fac.tolist() if with_kappa and m_fac is not None else None,
-            n=n.tolist(),
         )
 
 
 _TRAIL_METHOD = "IEC 60909-0 equivalent voltage source at the fault"
 
 
-def _trails(fault: str, cols: _TrailColumns, methods: list[str], mach: _Machines | None) -> list[dict[str, Any]]:
+def _trails(
+    fault: str, cols: _TrailColumns, n: list[float], methods: list[str], mach: _Machines | None
+) -> list[dict[str, Any]]:
     """The intermediate values behind each bus's numbers, one dict per bus (built a column
-    at a time: a call per bus was a third of the rows' time at 8.7k buses)."""
+    at a time: a call per bus was a third of the rows' time at 8.7k buses); `n` is the fault's
+    own, the rest the case's shared columns."""
     z1 = cols.z1
     z0 = cols.z0 if fault in ("1ph", "2phg") else None
     m = _TRAIL_METHOD
     rows: list[dict[str, Any]]
     if cols.kappa is not None and cols.rx is not None and cols.m is not None:
-        kappa = zip(cols.kappa, methods, cols.rx, cols.m, cols.n, strict=True)
+        kappa = zip(cols.kappa, methods, cols.rx, cols.m, n, strict=True)
         if z0 is None:
             rows = [
                 {"method": m, "c": c, "z1_ohm": a, "kappa": k, "kappa_method": km, "r_over_x_for_kappa": r,
@@ -549,11 +549,11 @@ def _trails(fault: str, cols: _TrailColumns, methods: list[str], mach: _Machines
                 for c, a, b, (k, km, r, mf, nf) in zip(cols.c, z1, z0, kappa, strict=True)
             ]  # fmt: skip
     elif z0 is None:
-        rows = [{"method": m, "c": c, "z1_ohm": a, "n": nf} for c, a, nf in zip(cols.c, z1, cols.n, strict=True)]
+        rows = [{"method": m, "c": c, "z1_ohm": a, "n": nf} for c, a, nf in zip(cols.c, z1, n, strict=True)]
     else:
         rows = [
             {"method": m, "c": c, "z1_ohm": a, "z0_ohm": b, "n": nf}
-            for c, a, b, nf in zip(cols.c, z1, z0, cols.n, strict=True)
+            for c, a, b, nf in zip(cols.c, z1, z0, n, strict=True)
         ]
     if fault == "3ph" and mach is not None:
         for t, machines in zip(rows, mach.trail, strict=True):
