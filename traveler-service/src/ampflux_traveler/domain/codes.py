@@ -15,7 +15,6 @@ from datetime import date
 import barcode
 import segno
 from barcode.writer import ImageWriter, SVGWriter
-from fpdf import FPDF
 
 TRAVELER_CODE = re.compile(r"^TRV:(?P<number>T-\d{4}-\d{5,})$")
 STEP_CODE = re.compile(r"^STP:(?P<number>T-\d{4}-\d{5,}):(?P<position>\d{1,4})$")
@@ -82,6 +81,10 @@ def _latin1(text: str) -> str:
 
 def sheet_pdf(sheet: Sheet) -> bytes:
     """The printable traveler: header with codes, the BOM, every step with sign-off boxes."""
+    # Imported here: fpdf (with fontTools) is half a second of CPU at import, and every
+    # process of the service paid it at start, though only this function uses it.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
