@@ -192,6 +192,11 @@ class OwnRabbitMQ:
         return env
 
     def start(self, timeout_s: float = 90.0) -> OwnRabbitMQ:
+        return self.launch().wait_ready(timeout_s)
+
+    def launch(self) -> OwnRabbitMQ:
+        """Start the node without waiting for it: its boot (several seconds of Erlang) can go on
+        while the caller does other work, then `wait_ready`."""
         server = str(RABBITMQ_SERVER) if RABBITMQ_SERVER.exists() else "rabbitmq-server"
         self._log_file = open(self.log, "ab")  # noqa: SIM115 (the server's lifetime; closed in _reap)
         # A session of its own: `kill` reaches beam and its helpers (erl_child_setup, inet_gethost)
@@ -200,6 +205,10 @@ class OwnRabbitMQ:
             [server], env=self._env(), cwd=self.root, stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        return self
+
+    def wait_ready(self, timeout_s: float = 90.0) -> OwnRabbitMQ:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout_s
         while not self._amqp_ready():
             if self.proc.poll() is not None:

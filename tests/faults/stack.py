@@ -126,10 +126,12 @@ def start_stack(keep: bool = False) -> FaultStack:
     rabbitmq.root.mkdir()
     stack = FaultStack(root, postgres, rabbitmq, jobs_queue=f"simulation.jobs.faults.{uuid.uuid4().hex[:6]}")
     try:
+        # The broker boots while PostgreSQL is made and started: each takes seconds on its own.
+        rabbitmq.launch()
         postgres.init().start()
-        rabbitmq.start()
         for name in ("auth", "project", "simulation"):
             stack.database_urls[name] = postgres.create_database(f"ampflux_{name}")
+        rabbitmq.wait_ready()
         _start_services(stack)
     except BaseException:
         stop_stack(stack)
