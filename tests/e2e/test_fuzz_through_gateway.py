@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import schemathesis
 from e2e.flows import register_and_login
-from schemathesis.engine import events
+
+if TYPE_CHECKING:
+    import schemathesis
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +48,10 @@ CHECKS = (
 
 
 def _config(token: str, base_url: str) -> schemathesis.Config:
+    # schemathesis (with hypothesis) is imported by the one test that fuzzes, not by every
+    # test worker at collection; its pytest plugin is off (`-p no:schemathesis`) for the same reason.
+    import schemathesis
+
     config: dict[str, Any] = {
         "base-url": base_url,
         "headers": {"Authorization": f"Bearer {token}"},
@@ -63,6 +68,9 @@ def _config(token: str, base_url: str) -> schemathesis.Config:
 
 def _run(schema: schemathesis.BaseSchema) -> tuple[list[str], int]:
     """Every check that failed (with the answer and a curl to reproduce it), and how many cases ran."""
+    import schemathesis
+    from schemathesis.engine import events
+
     failures: list[str] = []
     cases = 0
     for event in schemathesis.engine.from_schema(schema).execute():
@@ -94,6 +102,8 @@ def test_every_service_survives_fuzzing_through_the_gateway(gw: httpx.Client) ->
     services = [s["name"] for s in gw.get("/openapi").json()["services"]]
     assert {"auth", "project", "simulation"} <= set(services)
     base = str(gw.base_url).rstrip("/")
+    import schemathesis
+
     report: list[str] = []
     for name in services:
         started = time.monotonic()
