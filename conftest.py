@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -71,8 +71,41 @@ def pytest_collection(session: pytest.Session):
         sys.dont_write_bytecode = was
 
 
+# This xdist worker's virtual host, made while its tests are collected (see amqp_url).
+_vhost: Future[str | None] | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Each rabbitmqctl call starts an Erlang VM (about a second): two of them to make the
+    # worker's virtual host run on a thread while collection imports the tests, not in the
+    # first test that asks for the broker.
+    global _vhost
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and _reachable(AMQP_URL, 5672):
+        _vhost = ThreadPoolExecutor(1, thread_name_prefix="vhost").submit(
+            _make_vhost, f"ampflux-test-{worker}-{uuid.uuid4().hex[:6]}"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    vhost = _vhost.result() if _vhost is not None else None
+    if vhost is not None:
+        # Not waited for: nothing runs after this, and the worker's exit need not wait a second for it.
+        _rabbitmqctl("delete_vhost", vhost, wait=False)
+
+
+def _make_vhost(vhost: str) -> str | None:
+    if not _rabbitmqctl("add_vhost", vhost):
+        return None
+    user = urlparse(AMQP_URL).username or "guest"
+    if not _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        _rabbitmqctl("delete_vhost", vhost)
+        return None
+    return vhost
+
+
 @pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
+def amqp_url() -> str:
     """The test broker; under xdist, a virtual host of this worker's own on it.
 
     A job queue is bound to the events exchange by its routing key, so two tests running at
@@ -81,26 +114,21 @@ def amqp_url() -> Iterator[str]:
     `rabbitmqctl` cannot make one (a broker on another machine), the shared one is used.
     """
     require(AMQP_URL, 5672, "RabbitMQ")
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    vhost = f"ampflux-test-{worker}-{uuid.uuid4().hex[:6]}" if worker else None
-    if vhost is None or not _rabbitmqctl("add_vhost", vhost):
-        yield AMQP_URL
-        return
-    try:
-        user = urlparse(AMQP_URL).username or "guest"
-        if not _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
-            yield AMQP_URL
-            return
-        yield urlunparse(urlparse(AMQP_URL)._replace(path="/" + vhost))
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
+    vhost = _vhost.result() if _vhost is not None else None
+    if vhost is None:
+        return AMQP_URL
+    return urlunparse(urlparse(AMQP_URL)._replace(path="/" + vhost))
 
 
-def _rabbitmqctl(*args: str) -> bool:
+def _rabbitmqctl(*args: str, wait: bool = True) -> bool:
     if urlparse(AMQP_URL).hostname not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
         return False
+    command = ["rabbitmqctl", "-q", *args]
     try:
-        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60, check=False)
+        if not wait:
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            return True
+        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
