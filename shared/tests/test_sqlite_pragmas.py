@@ -1,9 +1,9 @@
 """A task cancelled while its SQLite connection opens leaves no lock behind.
 
-The switch of a fresh file to WAL holds an EXCLUSIVE lock until its statement is done. When the
-pragma was a separate await after the open, a lifespan that stopped while a background task
-connected cancelled that await, the statement was never finished, and every other connection
-then waited the whole 30 s busy timeout (the embedded simulation service's slow stop).
+The switch of a fresh file to WAL holds an EXCLUSIVE lock until its statement is done. When each
+pragma had its own cursor and await, a lifespan that stopped while a background task connected
+cancelled that await, the statement was never finished, and every other connection then waited
+the whole 30 s busy timeout (the embedded simulation service's slow stop).
 """
 
 from __future__ import annotations

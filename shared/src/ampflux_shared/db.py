@@ -7,13 +7,12 @@ receives a session and never commits.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, text
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,25 +73,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
-class SQLiteConnection(sqlite3.Connection):
-    """sqlite3 connection that sets its pragmas as it opens: WAL lets readers proceed while a
-    writer commits; foreign keys are off by default.
-
-    They run here, in aiosqlite's worker thread within the one call that opens the connection,
-    and not in a SQLAlchemy "connect" listener: there each statement is a separate await, and a
-    task cancelled during one (a lifespan stopping while its background tasks connect) left the
-    cursor of `PRAGMA journal_mode=WAL` stepped but never reset. On a fresh file that statement
-    holds the EXCLUSIVE lock of the switch to WAL until it is reset, and closing the connection
-    does not reset it (Python 3.11 closes with sqlite3_close_v2, which keeps the connection
-    alive while a statement is): the lock lasted until the garbage collector freed the cursor,
-    and every other connection waited the whole busy timeout.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        with closing(self.cursor()) as cursor:
-            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000"):
-                cursor.execute(pragma).fetchall()  # run to the end: the statement lets go of its locks
+# WAL lets readers proceed while a writer commits; foreign keys are off by default.
+_SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
 
 
 def make_engine(
@@ -101,7 +83,23 @@ def make_engine(
     """`ping_after_idle_s` 0: every pooled connection is pinged before use; more: only those
     idle that long (`db_ping`)."""
     if url.startswith("sqlite"):
-        return create_async_engine(url, echo=echo, connect_args={"timeout": 30, "factory": SQLiteConnection})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+            # One call in aiosqlite's worker thread, which runs each statement to its end: a
+            # cursor per pragma was an await each, and a task cancelled during one (a lifespan
+            # stopping while its background tasks connect) left `PRAGMA journal_mode=WAL`
+            # stepped but never reset. On a fresh file that statement holds the EXCLUSIVE lock
+            # of the switch to WAL until it is reset; closing the connection does not reset it
+            # (sqlite3_close_v2 keeps the connection while a statement lives), so the lock
+            # lasted until the garbage collector freed the cursor and the next connection
+            # waited the whole busy timeout. Kept in this listener, whose first run SQLAlchemy
+            # holds the pool's other connections for: two connections switching a fresh file at
+            # once fail with "database is locked" at once, without waiting.
+            dbapi_conn.run_async(lambda driver: driver.executescript(_SQLITE_PRAGMAS))
+
+        return engine
     engine = create_async_engine(
         url, echo=echo, pool_pre_ping=ping_after_idle_s <= 0, pool_size=pool_size, max_overflow=max_overflow
     )
