@@ -12,7 +12,9 @@ import uuid
 
 from sqlalchemy import update
 
-from ampflux_simulation.jobs import Job, JobOutcome, JobRunner
+from ampflux_shared.events.work_queue import JobOutcome
+from ampflux_simulation.jobs.job import Job
+from ampflux_simulation.jobs.runner import JobRunner
 from ampflux_simulation.models import StudyRun
 
 LIMIT = "broker reason 'delivery_limit' (x-delivery-limit reached or rejected as poison)"

@@ -21,8 +21,10 @@ import pytest
 
 from ampflux_shared.events import SimulationRunQueued, make_event
 from ampflux_shared.events.dead_letters import list_dead_letters, replay_dead_letters
+from ampflux_shared.events.work_queue import JobOutcome
 from ampflux_simulation.events import RUN_QUEUED
-from ampflux_simulation.jobs import Job, JobOutcome, RabbitJobQueue
+from ampflux_simulation.jobs.job import Job
+from ampflux_simulation.jobs.queue import RabbitJobQueue
 from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.polling import eventually
 from ampflux_testing.tcp_proxy import TcpProxy

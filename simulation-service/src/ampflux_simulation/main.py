@@ -18,7 +18,10 @@ from .api import circuit_simulate, events_stream, results, simulations
 from .config import Settings
 from .domain import results as results_domain
 from .domain import runs
-from .jobs import JobRunner, RabbitJobQueue, heartbeat, subscribe_in_process
+from .jobs import heartbeat
+from .jobs.embedded import subscribe_in_process
+from .jobs.queue import RabbitJobQueue
+from .jobs.runner import JobRunner
 from .metrics import SimulationMetrics
 from .models import RunStatus, event_tables, metadata
 from .project_client import ProjectClient

@@ -6,21 +6,8 @@
 - `solve_process`: the solve in a killable child process;
 - `embedded`: the in-process worker when there is no broker;
 - `worker`: `python -m ampflux_simulation.worker`, the solver tier.
+
+Import from the modules themselves: this package imports none of them, because the solving
+processes' forkserver imports `solve_process` (and so this package) and needs none of the rest
+(the queue, the runner and the events with them were a second of CPU per forkserver start).
 """
-
-from ampflux_shared.events.work_queue import JobOutcome
-
-from .embedded import RetryJob, subscribe_in_process
-from .job import Job, job_from_body
-from .queue import RabbitJobQueue
-from .runner import JobRunner
-
-__all__ = [
-    "Job",
-    "JobOutcome",
-    "JobRunner",
-    "RabbitJobQueue",
-    "RetryJob",
-    "job_from_body",
-    "subscribe_in_process",
-]
