@@ -11,6 +11,8 @@ real process pointed at it, and deletes everything it declared afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import sys
@@ -23,6 +25,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from ampflux_shared.events import UserDeactivated, make_event
+from ampflux_shared.events.dead_letters import main as dlq_main
 from ampflux_shared.events.rabbitmq import declare_consumer_queue
 
 
@@ -107,11 +110,26 @@ class EventQueues:
         assert process.returncode == 0, err.decode()
         return [json.loads(line) for line in out.decode().splitlines()]
 
+    async def shared_command(self, *args: str) -> list[Any]:
+        """The shared command every service's `dlq` runs, called in this process with this
+        queue: what `command` gives without a fresh Python (about a second of CPU each). The
+        service's own entry and settings are proven by `command`."""
+        out = io.StringIO()
+
+        def run() -> int:
+            with contextlib.redirect_stdout(out):
+                return dlq_main(self.url, self.queue, list(args))
+
+        assert await asyncio.to_thread(run) == 0
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
 
 async def check_list_then_replay(url: str, service: str, cwd: Path, queue_setting: str = "EVENTS_QUEUE") -> None:
     """A rejected event in the service's DLQ is listed (reason and headers) without being
     taken, a replay of an unknown id does nothing, and its replay by id puts it back on the
-    queue afresh (no `x-death`). `cwd` should hold no `.env` of a developer's."""
+    queue afresh (no `x-death`). The listing runs the service's command as a process; the two
+    replays run the shared command it calls, in this process. `cwd` should hold no `.env` of
+    a developer's."""
     event = make_event(
         "auth.user.deactivated", UserDeactivated(user_id=uuid.uuid4(), company_id=uuid.uuid4()), producer="auth"
     )
@@ -125,8 +143,8 @@ async def check_list_then_replay(url: str, service: str, cwd: Path, queue_settin
         assert str(event.id) in listed[0]["body"]
         assert await queues.depth(queues.dlq) == 1  # listing takes nothing
 
-        assert await queues.command("replay", "--id", "not-there", cwd=cwd) == [{"replayed": 0, "queue": queues.queue}]
-        assert await queues.command("replay", "--id", message_id, cwd=cwd) == [{"replayed": 1, "queue": queues.queue}]
+        assert await queues.shared_command("replay", "--id", "not-there") == [{"replayed": 0, "queue": queues.queue}]
+        assert await queues.shared_command("replay", "--id", message_id) == [{"replayed": 1, "queue": queues.queue}]
         assert await queues.depth(queues.dlq) == 0
         back = await queues.take(queues.queue)
         assert back is not None and back.message_id == message_id and back.body == event.to_json()
