@@ -16,15 +16,10 @@ import boto3
 import pytest
 
 from ampflux_ai.domain.storage import FilesystemStore, S3Store
+from ampflux_testing.processes import free_port
 
 BUCKET = "ampflux-ai-test"
 S3_KEYS = {"access_key_id": "test", "secret_access_key": "test", "region": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +27,7 @@ def s3_url():
     moto = Path(sys.executable).parent / "moto_server"
     # A dev dependency (moto[server]): `make test` installs it, so its absence is a failure, not a skip.
     assert moto.exists(), "moto_server is not installed (dev dependency moto[server]); run make install"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ampflux_testing.processes import free_port
 
 MIB = 1024 * 1024
 SIZE = 200 * MIB
@@ -27,16 +28,10 @@ def _status_kib(pid: int, field: str) -> int:
     raise AssertionError(f"{field} not in /proc/{pid}/status")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def service(reusable_postgres_database, tmp_path):
     """The service in its own process: (pid, base URL, a token)."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AI_DATABASE_URL": reusable_postgres_database("ai"),

@@ -24,10 +24,41 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Ports for the processes tests start come from below the kernel's ephemeral range (Linux:
+# 32768-60999 by default). A port the kernel hands out for "any free port" is also one it
+# hands out as the local end of outgoing connections: between the probe and the server's
+# bind, a client socket of any process could take it ("address already in use", seen with
+# three test workers). Below that range only a bind asks for a port by number. Each xdist
+# worker takes its own slice, so two workers never probe the same port.
+_PORTS_FROM, _PORTS_TO = 20000, 32000
+_next_port: int | None = None
+
+
+def _port_slice() -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    width = 1500
+    start = _PORTS_FROM + (index * width) % (_PORTS_TO - _PORTS_FROM - width)
+    return start, start + width
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 nothing listens on, for a process the test starts."""
+    global _next_port
+    low, high = _port_slice()
+    if _next_port is None or not low <= _next_port < high:
+        # Another session on the machine (a second checkout's tests) starts elsewhere in the slice.
+        _next_port = low + (os.getpid() * 7) % (high - low)
+    for _ in range(high - low):
+        port = _next_port
+        _next_port = low + (_next_port + 1 - low) % (high - low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 @dataclass

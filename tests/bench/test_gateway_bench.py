@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,18 +39,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ampflux_testing.processes import free_port
+
 REQUESTS = int(os.environ.get("AMPFLUX_BENCH_GW_REQUESTS", "5000"))
 CONCURRENCY = int(os.environ.get("AMPFLUX_BENCH_GW_CONCURRENCY", "32"))
 ROUNDS = int(os.environ.get("AMPFLUX_BENCH_GW_ROUNDS", "3"))
 WARMUP = 500
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "var" / "bench" / "gateway.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -72,7 +67,7 @@ CAN_PIN = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 class Service:
     def __init__(self, name: str, module: str, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = log
