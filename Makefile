@@ -31,7 +31,7 @@ run: install
 
 ## Run every test (against PostgreSQL and RabbitMQ too when they are reachable), on
 ## TEST_WORKERS pytest-xdist workers; the e2e stack and the quick fault suite each keep to one
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: install
 	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
