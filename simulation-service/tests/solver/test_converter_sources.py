@@ -15,17 +15,12 @@ from typing import Any
 
 import pytest
 
-from ampflux_shared.circuit import parse_circuit, validate_circuit
+from ampflux_shared.circuit import validate_circuit
 from ampflux_simulation.solver import solve_study
+from ampflux_testing.hand_documents import hand_document, wind_park
 
 SQRT2, SQRT3 = math.sqrt(2.0), math.sqrt(3.0)
 REL = 1e-9
-
-
-def _doc(study: dict[str, Any], buses: list[dict[str, Any]], **elements: Any) -> Any:
-    return parse_circuit(
-        {"format": "circuit-document", "version": 1, "id": "hand", "study": study, "buses": buses, **elements}
-    )
 
 
 def _kappa(rx: float) -> float:
@@ -46,7 +41,7 @@ LINE_R, LINE_X, LINE_KM = 0.2, 0.3, 5.0
 
 
 def _pv_network(faults: list[str], cases: list[str], **study: Any) -> Any:
-    return _doc(
+    return hand_document(
         {"frequency_hz": 50, "faults": faults, "cases": cases, "topology": "radial", **study},
         [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
         ext_grids=[
@@ -213,7 +208,7 @@ def test_source_ratings_must_fit_their_bus() -> None:
 
 def _dfig(topology: str, with_grid: bool) -> Any:
     grid = [{"id": "Q", "bus": "A", "s_sc_max_mva": GRID_MVA, "rx_max": GRID_RX}] if with_grid else []
-    return _doc(
+    return hand_document(
         {"frequency_hz": 50, "topology": topology, "ik_steady": True},
         [{"id": "A", "vn_kv": 20.0}],
         ext_grids=grid,
@@ -250,7 +245,7 @@ def test_doubly_fed_unit_in_parallel_with_the_grid() -> None:
 
 def test_wind_units_are_left_out_of_the_min_case() -> None:
     """Min case: the DFIG and the asynchronous generator feed nothing (like motors), only the grid."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "cases": ["min"], "topology": "radial"},
         [{"id": "A", "vn_kv": 20.0}],
         ext_grids=[
@@ -271,7 +266,7 @@ def test_asynchronous_generator_like_an_asynchronous_motor() -> None:
     station units with asynchronous generator; 6.10 asynchronous motors). Fed by it alone:
     I″k = c·Un/(√3·Z_G), ip = κ·√2·I″k with κ of R/X, Ib = μ·q·I″k (eq. 73, one pole pair:
     m = S_rG), Ik = 0."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "topology": "radial", "ik_steady": True, "tmin_s": 0.1},
         [{"id": "A", "vn_kv": 0.69}],
         async_generators=[{"id": "WA", "bus": "A", "sn_mva": 2.0, "vn_kv": 0.69, "lrc_pu": 5.0, "rx": 0.1}],
@@ -297,98 +292,12 @@ WIND_PARK_IKSS = {
     "converters": [10.671, 8.387, 6.161, 5.728, 5.522, 5.852, 5.787, 5.633, 5.577, 5.797, 5.708, 5.600, 5.419, 5.651],
     "mixed": [10.713, 8.734, 6.570, 6.078, 5.834, 6.232, 6.157, 5.976, 5.910, 6.124, 6.015, 5.884, 5.666, 5.946],
 }
-UNIT_BUSES = [4, 5, 6, 8, 9, 10, 12, 13, 3, 14]
-
-
-def _wind_park(units: str) -> Any:
-    """110 kV grid (I″kQ = 10.5 kA, R/X 0.1), 31.5 MVA 110/20 kV 12 % transformer, a double
-    cable to the park and ten 2.5 MVA units on a 20 kV cable tree."""
-    lines = [
-        {"id": "L1", "from_bus": "2", "to_bus": "3", "length_km": 13.1}
-        | {"r_ohm_per_km": 0.0681, "x_ohm_per_km": 0.102, "parallel": 2}
-    ]
-    tree = [(3, 4, 1.1), (4, 5, 0.55), (3, 6, 0.79), (6, 7, 0.17), (7, 8, 0.4), (7, 9, 0.55)]
-    tree += [(3, 10, 0.95), (10, 11, 0.24), (11, 12, 0.29), (11, 14, 0.15), (12, 13, 0.495)]
-    for i, (f, t, km) in enumerate(tree):
-        lines.append(
-            {"id": f"L{i + 2}", "from_bus": str(f), "to_bus": str(t), "length_km": km}
-            | {"r_ohm_per_km": 0.211, "x_ohm_per_km": 0.122}
-        )
-    dfig = [
-        {"id": f"WD{b}", "bus": str(b), "vn_kv": 20.0, "kappa": 1.7, "ip_max_ka": 0.388, "rx": 0.1} for b in UNIT_BUSES
-    ]
-    conv = [
-        {"id": f"WF{b}", "bus": str(b), "kind": "wind_full_converter", "sn_mva": 2.5, "vn_kv": 20.0, "k": 1.3}
-        for b in UNIT_BUSES
-    ]
-    units_of = {
-        "dfig": {"wind_dfig": dfig},
-        "converters": {"converters": conv},
-        "mixed": {"wind_dfig": dfig[:5], "converters": conv[5:]},
-    }
-    return _doc(
-        {"frequency_hz": 50, "ip": False, "ith": False},
-        [{"id": "1", "vn_kv": 110.0}] + [{"id": str(i), "vn_kv": 20.0} for i in range(2, 15)],
-        ext_grids=[{"id": "Q", "bus": "1", "s_sc_max_mva": 10.5 * 110.0 * SQRT3, "rx_max": 0.1}],
-        lines=lines,
-        transformers=[
-            {"id": "T", "hv_bus": "1", "lv_bus": "2", "sn_mva": 31.5, "vn_hv_kv": 110.0, "vn_lv_kv": 20.0}
-            | {"vk_percent": 12.0, "vkr_percent": 0.6}
-        ],
-        **units_of[units],
-    )
 
 
 @pytest.mark.parametrize("units", sorted(WIND_PARK_IKSS))
 def test_wind_park_reproduces_iec_tr_60909_4(units: str) -> None:
     """IEC TR 60909-4's wind park (DFIG units, full converters with k = 1.3, and both) to the
     published three decimals; the converters' magnitudes added through |Z_ij| are what gets there."""
-    res = solve_study(_wind_park(units)).get("3ph", "max")
+    res = solve_study(wind_park(units)).get("3ph", "max")
     got = [res.buses[str(b)]["ikss_ka"] for b in range(1, 15)]
     assert got == pytest.approx(WIND_PARK_IKSS[units], abs=5.5e-4)
-
-
-@pytest.mark.parametrize("units", sorted(WIND_PARK_IKSS))
-def test_wind_park_against_pandapower_where_installed(units: str) -> None:
-    """pandapower (bench extra) models the units as `sgen`s in calc_sc: doubly fed units as
-    the same Z_WD (equal here), full converters as current sources whose transferred currents
-    it sums as complex numbers before taking the magnitude (about 1 A apart here)."""
-    pp = pytest.importorskip("pandapower", reason="pandapower is a bench-only extra (uv sync --group bench)")
-    sc = pytest.importorskip("pandapower.shortcircuit")
-    net = pp.create_empty_network(sn_mva=1.0)
-    bus = {b: pp.create_bus(net, 110.0 if b == 1 else 20.0) for b in range(1, 15)}
-    pp.create_ext_grid(net, bus[1], s_sc_max_mva=10.5 * 110.0 * SQRT3, rx_max=0.1)
-    pp.create_transformer_from_parameters(net, bus[1], bus[2], 31.5, 110.0, 20.0, 0.6, 12.0, 0.0, 0.0)
-    doc = _wind_park(units)
-    for ln in doc.lines:
-        pp.create_line_from_parameters(
-            net,
-            bus[int(ln.from_bus)],
-            bus[int(ln.to_bus)],
-            ln.length_km,
-            ln.r_ohm_per_km,
-            ln.x_ohm_per_km,
-            0.0,
-            1.0,
-            parallel=ln.parallel,
-        )
-    for w in doc.wind_dfig:
-        pp.create_sgen(
-            net,
-            bus[int(w.bus)],
-            0.0,
-            sn_mva=2.5,
-            current_source=False,
-            generator_type="async_doubly_fed",
-            max_ik_ka=w.ip_max_ka,
-            kappa=w.kappa,
-            rx=w.rx,
-        )
-    for cv in doc.converters:
-        pp.create_sgen(
-            net, bus[int(cv.bus)], 0.0, sn_mva=cv.sn_mva, k=cv.k, generator_type="current_source", current_source=True
-        )
-    sc.calc_sc(net, case="max")
-    ours = solve_study(doc).get("3ph", "max")
-    for b in range(1, 15):
-        assert ours.buses[str(b)]["ikss_ka"] == pytest.approx(net.res_bus_sc.ikss_ka.at[bus[b]], abs=1.5e-3)

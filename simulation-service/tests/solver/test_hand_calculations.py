@@ -12,23 +12,17 @@ from typing import Any
 
 import pytest
 
-from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import solve_study
 from ampflux_simulation.solver.thermal import n_factor
+from ampflux_testing.hand_documents import hand_document
 
 SQRT3 = math.sqrt(3.0)
 REL = 1e-9
 
 
-def _doc(study: dict[str, Any], buses: list[dict[str, Any]], **elements: Any) -> Any:
-    return parse_circuit(
-        {"format": "circuit-document", "version": 1, "id": "hand", "study": study, "buses": buses, **elements}
-    )
-
-
 def test_double_line_to_earth_fault() -> None:
     # 20 kV grid (S″kQ 500 MVA, R/X 0.1, X0/X 1, R0/X0 0.1) and 2 km of line to bus B.
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["2phg"], "cases": ["max"]},
         [{"id": "A", "vn_kv": 20.0}, {"id": "B", "vn_kv": 20.0}],
         ext_grids=[{"id": "Q", "bus": "A", "s_sc_max_mva": 500.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
@@ -74,7 +68,7 @@ def test_double_line_to_earth_fault() -> None:
 
 
 def _generator_and_grid(tmin_s: float) -> Any:
-    return _doc(
+    return hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tmin_s": tmin_s},
         [{"id": "G", "vn_kv": 10.5}],
         ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
@@ -129,7 +123,7 @@ def test_breaking_current_interpolates_between_delays() -> None:
 
 
 def test_breaking_current_near_a_motor() -> None:
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph", "2ph"], "cases": ["max"], "tmin_s": 0.1},
         [{"id": "M", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "M", "s_sc_max_mva": 20.0, "rx_max": 0.2}],
@@ -174,7 +168,7 @@ def test_breaking_current_near_a_motor() -> None:
 
 def test_thermal_current_near_a_generator_has_n_below_one() -> None:
     tk = 0.5
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": tk},
         [{"id": "G", "vn_kv": 10.5}],
         generators=[
@@ -234,7 +228,7 @@ def test_n_factor_matches_the_standards_worked_example() -> None:
 
 def test_thermal_current_at_60_hz_uses_60_hz_in_m() -> None:
     tk = 0.5
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 60, "faults": ["3ph"], "cases": ["max"], "tk_s": tk},
         [{"id": "A", "vn_kv": 13.8}, {"id": "B", "vn_kv": 13.8}],
         ext_grids=[{"id": "Q", "bus": "A", "s_sc_max_mva": 500.0, "rx_max": 0.1}],
@@ -260,7 +254,7 @@ def test_thermal_current_at_60_hz_uses_60_hz_in_m() -> None:
 
 def test_power_station_unit_uses_ks_on_the_hv_side() -> None:
     # generator 10.5 kV 100 MVA behind a 110/10.5 kV unit transformer without OLTC, no grid
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": 10.5}],
         transformers=[
@@ -307,7 +301,7 @@ def test_power_station_unit_uses_ks_on_the_hv_side() -> None:
 
 
 def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "H", "vn_kv": 110.0}, {"id": "M", "vn_kv": 20.0}, {"id": "L", "vn_kv": 10.0}],
         ext_grids=[{"id": "Q", "bus": "H", "s_sc_max_mva": 2000.0, "rx_max": 0.1}],
@@ -357,7 +351,7 @@ def test_three_winding_transformer_star_equivalent_with_kt_per_pair() -> None:
 
 def test_fault_impedance_and_tap_position() -> None:
     rf, xf = 0.5, 0.2
-    doc = _doc(
+    doc = hand_document(
         {
             "frequency_hz": 50,
             "faults": ["3ph", "1ph"],
@@ -411,7 +405,7 @@ def test_fault_impedance_and_tap_position() -> None:
 
 
 def test_power_station_unit_with_on_load_tap_changer_uses_ks() -> None:
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": 10.5}],
         transformers=[
@@ -454,7 +448,7 @@ def test_power_station_unit_with_on_load_tap_changer_uses_ks() -> None:
 
 @pytest.mark.parametrize("group", ["Dyn", "Yzn", "Yyn"])
 def test_zero_sequence_impedance_of_earthed_lv_groups(group: str) -> None:
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["1ph"], "cases": ["max"]},
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],

@@ -13,55 +13,13 @@ import pytest
 
 from ampflux_shared.circuit import CircuitDocument, parse_circuit, validate_circuit
 from ampflux_simulation.solver import SolverError, solve_study
+from ampflux_testing.hand_documents import check_unit, hand_document
 
 SQRT3 = math.sqrt(3.0)
 REL = 1e-9
 
 
-def _doc(study: dict[str, Any], buses: list[dict[str, Any]], **elements: Any) -> Any:
-    return parse_circuit(
-        {"format": "circuit-document", "version": 1, "id": "hand", "study": study, "buses": buses, **elements}
-    )
-
-
 # --- item 1: faults at the generator terminals of a power station unit (§6.7) -----------
-
-
-def _unit(gen_bus_kv: float, *, oltc: bool, pg_percent: float = 0.0) -> Any:
-    """The issue's check unit: 100 MVA, x″d 0.18, cos φ 0.85 generator, 115/10.5 kV 12 %
-    unit transformer, 5 GVA (R/X 0.1) grid at 110 kV."""
-    return _doc(
-        {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False},
-        [{"id": "Q", "vn_kv": 110.0}, {"id": "G", "vn_kv": gen_bus_kv}],
-        ext_grids=[{"id": "NET", "bus": "Q", "s_sc_max_mva": 5000.0, "rx_max": 0.1}],
-        transformers=[
-            {
-                "id": "T",
-                "hv_bus": "Q",
-                "lv_bus": "G",
-                "sn_mva": 100.0,
-                "vn_hv_kv": 115.0,
-                "vn_lv_kv": 10.5,
-                "vk_percent": 12.0,
-                "vkr_percent": 0.0,
-                "power_station_unit": True,
-                "oltc": oltc,
-            }
-        ],
-        generators=[
-            {
-                "id": "GEN",
-                "bus": "G",
-                "sn_mva": 100.0,
-                "vn_kv": 10.5,
-                "xdss_pu": 0.18,
-                "rdss_ohm": 0.0,
-                "cos_phi": 0.85,
-                "pg_percent": pg_percent,
-                "power_station_trafo": "T",
-            }
-        ],
-    )
 
 
 def _terminal_fault_by_hand(pg: float, oltc: bool) -> tuple[float, float]:
@@ -92,7 +50,7 @@ def test_terminal_fault_of_a_unit_with_oltc_uses_urg_kgs_and_kts(bus_kv: float) 
     ig, it = _terminal_fault_by_hand(0.0, oltc=True)
     assert ig + it == pytest.approx(71.0, abs=0.05)  # the check figure, by hand
     # the two partial currents are in phase only approximately (grid R/X 0.1): add as phasors
-    res = solve_study(_unit(bus_kv, oltc=True)).get("3ph", "max").buses["G"]["ikss_ka"]
+    res = solve_study(check_unit(bus_kv, oltc=True)).get("3ph", "max").buses["G"]["ikss_ka"]
     c, u_rg, sin = 1.1, 10.5, math.sqrt(1 - 0.85**2)
     zq = c * 110.0**2 / 5000.0
     xq = zq / math.sqrt(1.01)
@@ -100,7 +58,7 @@ def test_terminal_fault_of_a_unit_with_oltc_uses_urg_kgs_and_kts(bus_kv: float) 
     z_g_side = c / (1 + 0.18 * sin) * complex(0, 0.18 * 10.5**2 / 100)
     ik = c * u_rg / SQRT3 * abs(1 / z_t_side + 1 / z_g_side)
     assert res == pytest.approx(ik, rel=REL)
-    trail = solve_study(_unit(bus_kv, oltc=True)).get("3ph", "max").trail["G"]
+    trail = solve_study(check_unit(bus_kv, oltc=True)).get("3ph", "max").trail["G"]
     assert trail["c"] == 1.1 and trail["source_kv"] == pytest.approx(10.5, rel=REL)
 
 
@@ -113,7 +71,7 @@ def test_terminal_fault_of_a_unit_without_oltc_uses_kgso_and_ktso() -> None:
     z_t_side = c / ((1 + pg) * (1 - 0.12 * sin)) * complex(0, 0.1323) + complex(0.1 * xq, xq) / (115 / 10.5) ** 2
     z_g_side = c / ((1 + pg) * (1 + 0.18 * sin)) * complex(0, 0.18 * 10.5**2 / 100)
     ik = c * u_rg / SQRT3 * abs(1 / z_t_side + 1 / z_g_side)
-    res = solve_study(_unit(10.0, oltc=False, pg_percent=5.0)).get("3ph", "max").buses["G"]["ikss_ka"]
+    res = solve_study(check_unit(10.0, oltc=False, pg_percent=5.0)).get("3ph", "max").buses["G"]["ikss_ka"]
     assert res == pytest.approx(ik, rel=REL)
 
 
@@ -124,7 +82,7 @@ def _tapped_transformer(tap_positions: str | None) -> Any:
     study: dict[str, Any] = {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "ip": False, "ith": False}
     if tap_positions is not None:
         study["tap_positions"] = tap_positions
-    return _doc(
+    return hand_document(
         study,
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
@@ -191,7 +149,7 @@ def _twin_transformers(vkr_b: float, grid_rx: float) -> Any:
             "vkr_percent": vkr,
         }
 
-    return _doc(
+    return hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "kappa_method": "B", "tk_s": 0.5},
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 0.4}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": grid_rx}],
@@ -260,7 +218,7 @@ def test_1000_v_is_low_voltage() -> None:
     """IEC 60909-0:2016 Table 1: low voltage is 100 V to 1000 V, so a 1 kV bus takes the LV
     c_max (1.05 with a 6 % tolerance band), also in K_T = 0.95·c_max/(1 + 0.6·x_T) (eq. 12a):
     I″k = c·Un/(√3·|Z_Q,LV + K_T·Z_T|) with Z_Q = 1.1·(20 kV)²/S″kQ (the grid bus is HV)."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "lv_tol_percent": 6, "ip": False, "ith": False},
         [{"id": "MV", "vn_kv": 20.0}, {"id": "LV", "vn_kv": 1.0}],
         ext_grids=[{"id": "Q", "bus": "MV", "s_sc_max_mva": 400.0, "rx_max": 0.1}],
@@ -426,7 +384,7 @@ def _m(kappa: float, tk: float, f: float = 50.0) -> float:
 
 def _single_fed_generator(rotor: str) -> Any:
     """A 10.5 kV, 50 MVA generator alone, feeding a 0.4 km cable (radial, single-fed)."""
-    return _doc(
+    return hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 0.5, "tmin_s": 0.1},
         [{"id": "G", "vn_kv": 10.5}, {"id": "F", "vn_kv": 10.5}],
         generators=[
@@ -479,7 +437,7 @@ def test_meshed_steady_state_is_the_current_without_motors() -> None:
     """Grid, generator and motor feed one bus: several sources, so Ik = I″kM, the initial
     current without motors (IEC 60909-0:2016 steady state, meshed networks), not I″k − Σ(I″k,i − Ik,i); n from
     I″k/I″kM and Ith = I″k·√(m + n)."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph"], "cases": ["max"], "tk_s": 1.0, "topology": "radial"},
         [{"id": "B", "vn_kv": 10.5}],
         ext_grids=[{"id": "Q", "bus": "B", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
@@ -529,7 +487,7 @@ def test_meshed_steady_state_is_the_current_without_motors() -> None:
 
 def _two_lines(topology: str, tmin_s: float) -> Any:
     """20 kV grid (400 MVA, R/X 0.1) at A and two lines of different R/X from A to B."""
-    return _doc(
+    return hand_document(
         {
             "frequency_hz": 50,
             "faults": ["3ph"],
@@ -611,7 +569,7 @@ def test_generator_negative_sequence_reactance_from_xqss() -> None:
     """X(2) = (X″d + X″q)/2 with K_G (IEC 60909-0, synchronous machines); unbalanced faults
     with Z2 ≠ Z1: I″k2 = c·Un/|Z1 + Z2|, I″k1 = √3·c·Un/|Z1 + Z2 + Z0|. A 10.5 kV, 50 MVA
     generator (x″d 0.15, x″q 0.25) next to a 300 MVA grid; the grid earths the bus."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["3ph", "2ph", "1ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "G", "vn_kv": 10.5}],
         ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}],
@@ -646,7 +604,7 @@ def test_generator_negative_sequence_reactance_from_xqss() -> None:
 
 def test_branch_currents_use_the_negative_sequence_network() -> None:
     """With Z2 ≠ Z1 the single line feeding bus B carries exactly B's 2ph fault current."""
-    doc = _doc(
+    doc = hand_document(
         {"frequency_hz": 50, "faults": ["2ph"], "cases": ["max"], "ip": False, "ith": False},
         [{"id": "G", "vn_kv": 10.5}, {"id": "B", "vn_kv": 10.5}],
         ext_grids=[{"id": "Q", "bus": "G", "s_sc_max_mva": 300.0, "rx_max": 0.1}],
