@@ -59,7 +59,11 @@ def _config(token: str, base_url: str) -> schemathesis.Config:
         "phases": {"coverage": {"enabled": LONG_RUN}, "stateful": {"enabled": False}},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         "request-timeout": 30,
-        "workers": 2,  # requests in flight: the services wait on the database, not the CPU
+        # One thread: with two, hypothesis (describing a strategy's lambdas) ran ast.parse on both
+        # at once, and CPython 3.11 keeps the AST constructor's recursion depth per interpreter,
+        # not per thread: a run failed with "SystemError: AST constructor recursion depth
+        # mismatch" (python/cpython#106905). The suite's test workers keep the CPUs busy anyway.
+        "workers": 1,
     }
     if os.environ.get("SCHEMATHESIS_SEED"):
         config["seed"] = int(os.environ["SCHEMATHESIS_SEED"])
