@@ -31,7 +31,7 @@ from .model import (
     WindDfig,
 )
 from .problems import CircuitProblem, CircuitValidationError
-from .validation import CASES, FAULTS, parse_circuit, validate_circuit
+from .validation import CASES, FAULTS, parse_circuit, parse_validated_circuit, validate_circuit
 
 __all__ = [
     "CASES",
@@ -73,5 +73,6 @@ __all__ = [
     "load_circuit_bytes",
     "load_circuit_file",
     "parse_circuit",
+    "parse_validated_circuit",
     "validate_circuit",
 ]

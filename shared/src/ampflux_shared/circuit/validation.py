@@ -25,6 +25,7 @@ from .elements import IndexedElements
 from .model import ELEMENT_MODELS, Case, CircuitDocument, Fault, Study
 from .problems import CircuitProblem, CircuitValidationError, problems_from_validation_error
 from .ratings import check_ratings
+from .rules import rules_digest
 from .study_data import check_study_data
 from .switching import check_switching
 from .topology import check_topology
@@ -58,6 +59,25 @@ def parse_circuit(
     if problems or doc is None:
         raise CircuitValidationError(problems)
     return doc
+
+
+def parse_validated_circuit(
+    data: Mapping[str, Any],
+    validated_rules: str | None,
+    *,
+    faults: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+) -> CircuitDocument:
+    """`parse_circuit` for a document that passed validation before, under the rules whose
+    digest (`rules_digest()` then) is `validated_rules`: when those are the rules this process
+    runs, only the models are built (structure, types, ranges) and the meaning checks are not
+    repeated; otherwise, or should building fail, it is checked in full."""
+    if validated_rules and validated_rules == rules_digest():
+        try:
+            return CircuitDocument.model_validate(data)
+        except ValidationError:
+            pass
+    return parse_circuit(data, faults=faults, cases=cases)
 
 
 def _check(

@@ -311,21 +311,12 @@ def _solve(conn: Connection, request: SolveRequest) -> dict[str, Any]:
 
 
 def _read_document(request: SolveRequest) -> Any:
-    """The stored document as the solver's model. Validated at submit under the rules this
-    process runs, it only needs building (the pydantic models: structure, types, ranges);
-    otherwise, or should building fail, it is checked in full and every problem reported."""
-    from pydantic import ValidationError
-
-    from ampflux_shared.circuit import CircuitDocument, load_circuit_bytes, parse_circuit
-    from ampflux_shared.circuit.rules import rules_digest
+    """The stored document as the solver's model; checked again only where the rules it was
+    validated under at submit are not the ones this process runs."""
+    from ampflux_shared.circuit import load_circuit_bytes, parse_validated_circuit
 
     document = load_circuit_bytes(request.document_gz)
-    if request.validated_rules and request.validated_rules == rules_digest():
-        try:
-            return CircuitDocument.model_validate(document)
-        except ValidationError:
-            pass
-    return parse_circuit(document, faults=request.faults, cases=request.cases)
+    return parse_validated_circuit(document, request.validated_rules, faults=request.faults, cases=request.cases)
 
 
 def _bus_order(doc: Any) -> dict[str, int]:
