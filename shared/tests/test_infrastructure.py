@@ -4,8 +4,6 @@ at once (it is the job's, and the caller decides what it costs)."""
 
 from __future__ import annotations
 
-import socket
-
 import aiormq.exceptions
 import pytest
 from sqlalchemy import exc as sa_exc
@@ -14,14 +12,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
+from ampflux_testing.processes import free_port
 
 FAST = Backoff(base_s=0.01, max_s=0.02)
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -43,7 +36,7 @@ def test_what_counts_as_an_infrastructure_error(error: BaseException, infrastruc
 
 
 async def test_an_unreachable_database_is_waited_out_until_it_answers(pg_admin_url, caplog) -> None:
-    down = create_async_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/postgres")
+    down = create_async_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres")
     up = create_async_engine(pg_admin_url)
     calls = 0
 
