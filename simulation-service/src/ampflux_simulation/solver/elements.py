@@ -14,6 +14,7 @@ point takes its HV bus's). Results do not depend on S_base.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 
 from . import factors, sources
 from .errors import SolverError
+from .network import islands
 
 if TYPE_CHECKING:
     from ampflux_shared.circuit import CircuitDocument, Generator, Transformer, Transformer3W
@@ -96,6 +98,12 @@ class Network:
     @property
     def n_real(self) -> int:
         return len(self.bus_ids)
+
+    @functools.cached_property
+    def bus_islands(self) -> NDArray[np.int64]:
+        """Per bus: its island with every branch row closed. Asked by the source check, the
+        single-source map and the motors' steady state of the same case: labelled once."""
+        return islands(self.n_bus, self.f, self.t, np.ones(len(self.f), dtype=bool))
 
     def z_base(self) -> NDArray[np.float64]:
         return self.base_kv**2 / self.sn_mva

@@ -30,7 +30,7 @@ def positive_matrix(net: Network, *, x_scale: float = 1.0, peak: bool = False, n
 
 def check_sources(net: Network) -> None:
     """Every bus must reach a source, else Y1 is singular: name one such bus."""
-    labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
+    labels = net.bus_islands
     fed = np.zeros(labels.max() + 1 if labels.size else 0, dtype=bool)
     fed[labels[net.sh_bus]] = True
     dead = np.flatnonzero(~fed[labels])

@@ -11,7 +11,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import breaking, factors, peak, sources, thermal
-from . import network as nw
 from .contributions import branch_contributions
 from .elements import ASYNCHRONOUS, Network, build_network
 from .errors import SolverError
@@ -237,7 +236,7 @@ def _dc_ratio(
 
 def _only_source(net: Network) -> NDArray[np.int64]:
     """Per bus: the shunt index of the single source of its island, −1 where it has several."""
-    labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
+    labels = net.bus_islands
     count = np.bincount(labels[net.sh_bus], minlength=int(labels.max()) + 1)
     owner = np.full(count.size, -1, dtype=np.int64)
     single = count[labels[net.sh_bus]] == 1
@@ -252,7 +251,7 @@ def _without_motors(nets: CaseNetworks, buses: NDArray[np.int64]) -> NDArray[np.
     motor = np.array([k in ASYNCHRONOUS for k in net.sh_kind], dtype=bool)
     if not motor.any():
         return nets.pos.diagonal(buses)
-    labels = nw.islands(net.n_bus, net.f, net.t, np.ones(len(net.f), dtype=bool))
+    labels = net.bus_islands
     other_fed = np.zeros(int(labels.max()) + 1, dtype=bool)
     other_fed[labels[net.sh_bus[~motor]]] = True
     keep = ~motor | ~other_fed[labels[net.sh_bus]]
