@@ -23,7 +23,9 @@ from .usage import today
 
 
 @dataclass(frozen=True)
-class Said:
+class HistoryMessage:
+    """A message of the conversation, as `conversations.history_for_model` reads it (its `Said`)."""
+
     role: str
     status: str
     content: str
@@ -41,7 +43,7 @@ class ReplyContext:
     own_budget: int | None
     spent_today: int
     # The conversation's messages so far, oldest first (what conversations.history_for_model reads).
-    messages: list[Said]
+    messages: list[HistoryMessage]
 
     def model(self, provider_model: str) -> str:
         """The conversation's own model (409 if an admin disabled it since), else the company's
@@ -129,5 +131,5 @@ async def read(session: AsyncSession, principal: Principal, conversation_id: uui
         own_budget=None if budget is None else int(budget),
         spent_today=int(spent_today or 0),
         # A conversation without messages is one row with none (the outer join's NULLs).
-        messages=[Said(r.role, r.status, r.content) for r in rows if r.role is not None],
+        messages=[HistoryMessage(r.role, r.status, r.content) for r in rows if r.role is not None],
     )
