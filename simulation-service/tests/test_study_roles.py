@@ -48,7 +48,11 @@ async def test_a_viewer_cannot_submit_by_document_or_by_saved_circuit(api, docum
 
 
 async def test_cancel_needs_the_submitter_or_an_editor_and_says_who_cancelled(tmp_path, auth, helpers, document):
-    # Solves take long enough here that every run is still open when it is cancelled.
+    # Solves take long enough here that every run is still open when it is cancelled. The one
+    # embedded worker solves the first run while the second waits, so each cancel meets a
+    # known state: the first run running, the second queued. (Cancelling a run the worker is
+    # claiming at that moment races the claim, which on SQLite can mark the cancelled run
+    # running again; its 30 s solve then held the shutdown for the bus's 10 s grace.)
     settings = helpers.study_settings(tmp_path, test_solve_delay_s=30.0)
     async with helpers.running_api(settings, auth) as api:
         project_id = await api.new_project()
@@ -57,20 +61,22 @@ async def test_cancel_needs_the_submitter_or_an_editor_and_says_who_cancelled(tm
         await api.add_member(project_id, editor_id, "editor")
 
         first = (await api.submit(document, project_id=project_id)).json()
+        await api.wait(first["id"], {"running"})
+        second = (await api.submit(document, project_id=project_id)).json()
         r = await api.client.post(f"/simulations/{first['id']}/cancel", headers=api.colleague(user_id=viewer_id))
         assert r.status_code == 403, r.text
         status = (await api.client.get(f"/simulations/{first['id']}", headers=api.headers)).json()["status"]
-        assert status in {"queued", "running"}  # the viewer's attempt changed nothing
+        assert status == "running"  # the viewer's attempt changed nothing
+
+        # The submitter may cancel their own run (queued behind the first).
+        assert (await api.client.get(f"/simulations/{second['id']}", headers=api.headers)).json()["status"] == "queued"
+        r = await api.client.post(f"/simulations/{second['id']}/cancel", headers=api.headers)
+        assert r.status_code == 200 and r.json()["error"]["detail"] == f"cancelled by user {api.user_id}"
 
         r = await api.client.post(f"/simulations/{first['id']}/cancel", headers=api.colleague(user_id=editor_id))
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "cancelled"
         assert r.json()["error"]["detail"] == f"cancelled by user {editor_id}"
-
-        # The submitter may cancel their own run.
-        second = (await api.submit(document, project_id=project_id)).json()
-        r = await api.client.post(f"/simulations/{second['id']}/cancel", headers=api.headers)
-        assert r.status_code == 200 and r.json()["error"]["detail"] == f"cancelled by user {api.user_id}"
 
 
 async def test_an_admin_cannot_attach_runs_to_another_companys_project(api, document):
