@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aio_pika
 import pytest
 from sqlalchemy import select
 
 from ampflux_project.models import event_tables
+from ampflux_shared.backoff import Backoff
 from ampflux_shared.events import EventEnvelope, PublishError, UserDeactivated, make_event
 from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, RabbitMQBus
 from ampflux_testing.polling import eventually
@@ -192,18 +193,30 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
 ):
     client = rabbit_client
     bus = client.app.state.bus
+    relay = client.app.state.relay
 
     async def broker_down(envelope):
         raise PublishError("broker unreachable (simulated)")
 
     monkeypatch.setattr(bus, "publish", broker_down)
+    # The relay's backoff (from its 0.5 s poll interval up to 30 s) made the outage and the
+    # recovery a wait of seconds: short here, so it retries many times while the broker is
+    # away and goes out as soon as it is back.
+    monkeypatch.setattr(relay, "backoff", Backoff(base_s=0.02, max_s=0.1))
     owner = company.user()
     # Requests succeed regardless: the events wait in the outbox.
     r = await client.post("/projects/", json={"name": "Written during outage"}, headers=owner.headers)
     project_id = r.json()["id"]
     assert (await client.delete(f"/projects/{project_id}", headers=owner.headers)).status_code == 204
-    await asyncio.sleep(1.0)
+
+    async def failed_attempts() -> int:
+        [row] = await outbox_rows(client, "project.project.created")
+        return row.attempts if row.last_error else 0
+
+    # The relay tried, and failed, again and again: nothing went out, nothing was marked sent.
+    await eventually(lambda: _at_least_value(failed_attempts, 3), what="three failed relay attempts")
     assert not [e for e in project_events if e.payload.get("project_id") == project_id]
+    assert not await _published(client, "project.project.created")
     assert not await _published(client, "project.project.deleted")
 
     monkeypatch.undo()  # the broker is back
@@ -213,9 +226,19 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
 
     await eventually(lambda: _all_types(delivered, 3), timeout=40)
     await eventually(lambda: _published(client, "project.project.deleted"))
-    await asyncio.sleep(0.5)
+    # Nothing more to come: a marker published on the relay's own channel after every event was
+    # confirmed arrives after anything the relay sent (the broker keeps one channel's order).
+    marker = EventEnvelope(
+        id=uuid.uuid4(), type="project.test.marker", version=1, time=datetime.now(UTC), producer="test", payload={}
+    )
+    assert await bus.publish(marker)
+    await eventually(lambda: any(e.id == marker.id for e in project_events), what="the marker")
     assert [e.type for e in await delivered()] == [
         "project.project.created",
         "project.member.added",
         "project.project.deleted",
     ]
+
+
+async def _at_least_value(getter, count: int) -> bool:
+    return await getter() >= count
