@@ -18,6 +18,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+from ampflux_testing.group_resources import stop_unneeded
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -54,6 +56,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parent, folder = item.path.parts[-3:-1]
         if parent == "tests" and folder in _ONE_WORKER_FOLDERS:
             item.add_marker(pytest.mark.xdist_group(_ONE_WORKER_FOLDERS[folder]))
+    # Long tests first (stable: the rest keep their order). xdist hands work out in this order
+    # (its groups first, largest first), and a long test begun late is the whole run's tail.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a test's own teardown, stop the group resources (ampflux_testing.group_resources)
+    that the next test on this worker does not use: the e2e stack stops when its last test
+    ends, not when the session does."""
+    result = yield
+    stop_unneeded(frozenset(getattr(nextitem, "fixturenames", ())) if nextitem is not None else None)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -88,6 +103,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_unneeded(None)  # after an interrupted run, whose last test's teardown never came
     vhost = _vhost.result() if _vhost is not None else None
     if vhost is not None:
         # Not waited for: nothing runs after this, and the worker's exit need not wait a second for it.

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -17,6 +18,7 @@ from e2e.flows import bearer, register_and_login
 from e2e.stack import JWKS_QUOTA, LOGIN_QUOTA, ServiceProcess, StackContext, free_port, start_together
 from sqlalchemy import create_engine, text
 
+from ampflux_testing.group_resources import GroupResource
 from ampflux_testing.processes import stop_together
 
 
@@ -46,12 +48,18 @@ def _members() -> list[ModuleType]:
     return [importlib.import_module(f"e2e.{p.stem}") for p in sorted(here.glob("stack_*.py"))]
 
 
-@pytest.fixture(scope="session")
-def stack(e2e_databases, amqp_url, tmp_path_factory):
-    """Every service as a separate process behind the real gateway, started once per session.
+STACK: GroupResource[dict] = GroupResource("stack")
 
-    Auth starts first (every other process reads its JWKS); everything else starts together.
-    """
+
+@pytest.fixture(scope="module")  # module fixtures (a crew of users, one of everything listed) build on it
+def stack(e2e_databases, amqp_url, tmp_path_factory) -> dict:
+    """Every service as a separate process behind the real gateway: started by the first e2e
+    test and stopped after the last (the e2e tests run one after another on one worker)."""
+    return STACK.get(lambda: _run_stack(e2e_databases, amqp_url, tmp_path_factory))
+
+
+def _run_stack(e2e_databases, amqp_url, tmp_path_factory) -> Iterator[dict]:
+    """Auth starts first (every other process reads its JWKS); everything else starts together."""
     logs = tmp_path_factory.mktemp("e2e-logs")
     members = _members()
     urls = {

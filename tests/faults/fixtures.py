@@ -12,6 +12,7 @@ from faults.load import Client
 from faults.stack import FaultStack, start_stack, stop_stack
 
 from ampflux_testing import instances
+from ampflux_testing.group_resources import GroupResource
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -24,13 +25,22 @@ def fault_ledgers() -> Iterator[list[Ledger]]:
         print("\n\nFault scenarios\n" + TABLE_HEADER + "\n" + "\n".join(ledger.row() for ledger in ledgers), flush=True)
 
 
-@pytest.fixture(scope="session")
-def fault_stack() -> Iterator[FaultStack]:
+FAULT_STACK: GroupResource[FaultStack] = GroupResource("fault_stack")
+
+
+@pytest.fixture
+def fault_stack() -> FaultStack:
+    """The suite's own PostgreSQL, RabbitMQ and services: started by its first test, stopped
+    after its last (its tests run one after another on one worker)."""
     missing = instances.available()
     if missing:
         if IN_CI:
             pytest.fail(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
         pytest.skip(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
+    return FAULT_STACK.get(_run_stack)
+
+
+def _run_stack() -> Iterator[FaultStack]:
     stack = start_stack()
     try:
         yield stack
