@@ -7,9 +7,11 @@ table in the environment, in front of `upstream_app.py` instances, and tests tal
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +57,21 @@ class Processes:
         for p in started:
             p.wait_ready()
 
-    def upstreams(self, keys: Keys, *names: str) -> list[Proc]:
-        """Several upstreams started together: each start is mostly the interpreter importing."""
-        started = [self.upstream(name, keys, wait=False) for name in names]
-        self.wait(*started)
-        return started
-
-    def upstream(self, name: str, keys: Keys, *uvicorn_args: str, wait: bool = True) -> Proc:
+    def upstream(self, name: str, keys: Keys, *, keep_alive_s: float | None = None, wait: bool = True) -> Proc:
+        """`upstream_app.py` under uvicorn; `keep_alive_s` how long it keeps an idle connection
+        (uvicorn's default 5 s; its command line takes whole seconds, so this runs it as
+        `python -m upstream_app`, which takes fractions)."""
         port = free_port()
+        env = {
+            "INSTANCE": name,
+            "JWKS_FILE": str(keys.jwks_file),
+            "SIGNING_KEY_FILE": str(keys.pem_file),
+            "GOOD_API_KEY": GOOD_API_KEY,
+        }
+        if keep_alive_s is not None:
+            env["PYTHONPATH"] = str(HERE)
+            args = [str(port), str(keep_alive_s)]
+            return self.spawn(f"upstream-{name}", "upstream_app", args, port, env, wait=wait)
         args = [
             "upstream_app:app",
             "--app-dir",
@@ -73,14 +82,7 @@ class Processes:
             str(port),
             "--log-level",
             "warning",
-            *uvicorn_args,
         ]
-        env = {
-            "INSTANCE": name,
-            "JWKS_FILE": str(keys.jwks_file),
-            "SIGNING_KEY_FILE": str(keys.pem_file),
-            "GOOD_API_KEY": GOOD_API_KEY,
-        }
         return self.spawn(f"upstream-{name}", "uvicorn", args, port, env, wait=wait)
 
     def gateway(self, routes: list[dict[str, Any]], jwks_url: str, *, wait: bool = True, **settings: Any) -> Proc:
@@ -152,8 +154,61 @@ def procs(workdir: Path) -> Iterator[Processes]:
 
 
 @pytest.fixture(scope="session")
-def upstreams(procs: Processes, keys: Keys) -> list[Proc]:
-    return procs.upstreams(keys, "a", "b")
+def jwks_url(keys: Keys) -> Iterator[str]:
+    """The key set served from a thread of the test process, for the gateways to fetch at start.
+
+    A gateway fetches its keys as it starts, so it could not start before an upstream serving
+    them answered; from here, the session's gateway starts together with its upstreams (each
+    start is mostly the interpreter importing: the wall time is the slowest, not the sum).
+    The gateway still routes `/.well-known/jwks.json` to an upstream, as it would to auth."""
+    body = json.dumps(keys.jwks).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/.well-known/jwks.json"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="jwks", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class SessionStack:
+    upstreams: list[Proc]
+    gateway: Proc
+
+
+@pytest.fixture(scope="session")
+def session_stack(procs: Processes, keys: Keys, jwks_url: str) -> SessionStack:
+    """Upstreams a and b and the gateway in front of them, all started at once."""
+    ups = [procs.upstream(name, keys, wait=False) for name in ("a", "b")]
+    urls = [u.url for u in ups]
+    gw = procs.gateway(
+        standard_routes(urls, policy_suffix="-" + uuid.uuid4().hex[:8]),
+        jwks_url=jwks_url,
+        max_body_bytes=16 * 1024 * 1024,
+        cors_origins="https://app.example.com",
+        wait=False,
+    )
+    procs.wait(*ups, gw)
+    return SessionStack(ups, gw)
+
+
+@pytest.fixture(scope="session")
+def upstreams(session_stack: SessionStack) -> list[Proc]:
+    return session_stack.upstreams
 
 
 def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str, Any]]:
@@ -177,7 +232,8 @@ def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str,
         {"prefix": "/open", "service": "echo", "upstreams": up, "public": True},
         {"prefix": "/open/big", "service": "echo", "upstreams": up, "public": True, "max_body_bytes": 32 * 1024 * 1024},
         {"prefix": "/mixed", "service": "echo", "upstreams": up, "public_paths": ["/mixed/public"]},
-        {"prefix": "/slow", "service": "echo", "upstreams": up, "timeout_s": 1},
+        # Short: the timeout is what the test waits for (the upstream takes 3 s either way).
+        {"prefix": "/slow", "service": "echo", "upstreams": up, "timeout_s": 0.3},
         {
             "prefix": "/limited",
             "service": "echo",
@@ -196,14 +252,8 @@ def standard_routes(up: list[str], *, policy_suffix: str = "") -> list[dict[str,
 
 
 @pytest.fixture(scope="session")
-def gateway(procs: Processes, upstreams: list[Proc]) -> Proc:
-    urls = [u.url for u in upstreams]
-    return procs.gateway(
-        standard_routes(urls, policy_suffix="-" + uuid.uuid4().hex[:8]),
-        jwks_url=urls[0] + "/.well-known/jwks.json",
-        max_body_bytes=16 * 1024 * 1024,
-        cors_origins="https://app.example.com",
-    )
+def gateway(session_stack: SessionStack) -> Proc:
+    return session_stack.gateway
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 Environment: INSTANCE (its name, echoed back), JWKS_FILE (JWKS to serve), SIGNING_KEY_FILE
 (PEM private key, to play the auth service's API-key exchange), GOOD_API_KEY.
+
+`python -m upstream_app PORT KEEP_ALIVE_S` runs it with an idle keep-alive of a fraction of a
+second (uvicorn's command line takes whole seconds).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import os
+import sys
 import time
 import uuid
 from collections import Counter
@@ -155,4 +159,16 @@ async def echo(path: str, request: Request) -> JSONResponse:
             "body_len": len(body),
         },
         headers={"Set-Cookie": "upstream=1; Path=/", "X-Upstream": INSTANCE},
+    )
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        timeout_keep_alive=float(sys.argv[2]),  # type: ignore[arg-type]  # typed int; a float works (a timer)
     )
