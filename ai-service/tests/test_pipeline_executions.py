@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from ampflux_ai.config import Settings
 from ampflux_ai.domain.credentials import credential_keyring
@@ -43,6 +44,23 @@ async def wait_for(client: httpx.AsyncClient, user, execution_id: str, *statuses
             return body
         assert time.monotonic() < deadline, body
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A running step checks this often whether its execution is still its own (cancelled,
+    # failed by a dead letter): the tests wait for that check, never out a second's poll.
+    return settings.model_copy(update={"pipeline_cancel_poll_s": 0.05})
+
+
+async def stopped_runs(client: httpx.AsyncClient, count: int, timeout_s: float = 10) -> None:
+    """Until the worker has let go of `count` executions it no longer owns (cancelled, failed
+    under it): their steps stopped at the cancel check, nothing more is written."""
+    line = f'ampflux_ai_pipeline_executions_total{{outcome="stopped"}} {count:.1f}'
+    deadline = time.monotonic() + timeout_s
+    while line not in (metrics := (await client.get("/metrics")).text):
+        assert time.monotonic() < deadline, metrics
+        await asyncio.sleep(0.02)
 
 
 def user_prompts(fake) -> list[str]:
@@ -212,24 +230,24 @@ async def test_cancel_stops_a_running_execution(client, company, fake, h):
     assert [s["status"] for s in r.json()["steps"]] == ["cancelled", "cancelled"]
     again = await client.post(f"/ai/pipeline-executions/{started['id']}/cancel", headers=user.headers)
     assert again.status_code == 409 and again.json()["type"].endswith("/ai-pipeline-execution-finished")
-    await asyncio.sleep(1.5)  # the worker's next cancel check stops it; it writes nothing more
+    await stopped_runs(client, 1)  # the worker's next cancel check stops it; it writes nothing more
     final = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
     assert final["status"] == "cancelled" and [s["status"] for s in final["steps"]] == ["cancelled", "cancelled"]
     assert len(fake.chat_requests) == 1
-    metrics = (await client.get("/metrics")).text
-    assert 'ampflux_ai_pipeline_executions_total{outcome="stopped"} 1.0' in metrics
 
 
 async def test_an_expired_caller_token_fails_the_tool_step_clearly(client, company, fake, h):
-    fake.queue(h.Reply(text="first", delay_s=1.5))
+    fake.queue(h.Reply(text="first"))
     user = company.user()
     pipeline = await save(
         client,
         user,
         [{"name": "first", "kind": "prompt", "prompt": "a"}, {"name": "tool", "kind": "tool", "tool": "list_projects"}],
     )
-    # A token with six seconds left: by the time the tool step starts, less than the margin is left.
-    short = {"Authorization": f"Bearer {user.signer.sign(user.id, user.company_id, user.roles, ttl_s=6)}"}
+    # A token with five seconds left (exp is in whole seconds: four to five), still good for
+    # the request: the prompt step needs none, and when the tool step starts less than the
+    # margin (credentials.EXPIRY_MARGIN, 5 s) is left.
+    short = {"Authorization": f"Bearer {user.signer.sign(user.id, user.company_id, user.roles, ttl_s=5)}"}
     r = await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=short)
     assert r.status_code == 202
     done = await wait_for(client, user, r.json()["id"], "failed", "succeeded")
@@ -329,7 +347,8 @@ async def test_the_embedded_default_on_sqlite_runs_a_pipeline_and_streams_it(set
 async def test_a_duplicate_delivery_waits_for_the_running_execution_and_redoes_nothing(client, company, fake, h):
     from ampflux_ai.pipeline_jobs import ExecutionJob
 
-    fake.queue(h.Reply(text="slow", delay_s=1.0), h.Reply(text="next"))
+    # Slow enough for the poll below to see it running (the duplicate is handled at once after).
+    fake.queue(h.Reply(text="slow", delay_s=0.4), h.Reply(text="next"))
     user = company.user()
     pipeline = await save(
         client,
@@ -367,3 +386,5 @@ async def test_a_dead_letter_whose_limit_redeliveries_spent_is_requeued_not_fail
     failed = (await client.get(f"/ai/pipeline-executions/{started['id']}", headers=user.headers)).json()
     assert failed["status"] == "failed" and "given up after 1 attempt(s)" in failed["error"]
     assert await fail_dead_lettered(database, execution_id, "again") == "done"
+    # The step under way stops at its next cancel check (the app's stop would wait for it).
+    await stopped_runs(client, 1)

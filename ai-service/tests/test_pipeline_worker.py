@@ -21,9 +21,10 @@ import httpx
 import pytest
 
 from ampflux_ai.config import Settings
+from ampflux_ai.models import PipelineExecution
 from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.fake_provider import FakeProvider, Reply
-from ampflux_testing.processes import ServiceProcess, stop_together
+from ampflux_testing.processes import ServiceProcess, start_together, stop_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -38,7 +39,9 @@ class Workers:
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, n: int = 1) -> list[subprocess.Popen[bytes]]:
+        """Start `n` workers at once (a start is mostly importing: together they take the
+        slowest start, not the sum) and wait until each consumes."""
         s = self.settings
         values = {
             "ENVIRONMENT": "test",
@@ -56,18 +59,35 @@ class Workers:
             "KEY_ENCRYPTION_KEYS": s.key_encryption_keys,
             "LOG_LEVEL": "INFO",
         }
-        name = f"pipeline-worker-{len(self.processes)}"
-        worker = ServiceProcess(
-            name,
-            "ampflux_ai.pipeline_worker",
-            0,
-            {f"AI_{k}": str(v) for k, v in values.items()},
-            self.log_dir / f"{name}.log",
-            ready_log="consuming",
-        ).start()
-        assert worker.proc is not None
-        self.processes.append(worker.proc)
-        return worker.proc
+        workers: list[ServiceProcess] = []
+        for _ in range(n):
+            name = f"pipeline-worker-{len(self.processes) + len(workers)}"
+            workers.append(
+                ServiceProcess(
+                    name,
+                    "ampflux_ai.pipeline_worker",
+                    0,
+                    {f"AI_{k}": str(v) for k, v in values.items()},
+                    self.log_dir / f"{name}.log",
+                    ready_log="consuming",
+                )
+            )
+        try:
+            start_together(workers, timeout_s=60)
+        finally:
+            # Started or not, each is stopped with the others at the end.
+            self.processes.extend(w.proc for w in workers if w.proc is not None)
+        return [w.proc for w in workers if w.proc is not None]
+
+    async def holder(self, client: httpx.AsyncClient, execution_id: str) -> subprocess.Popen[bytes]:
+        """The worker that claimed the execution last (its claim stores `host:pid`)."""
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            execution = await session.get(PipelineExecution, uuid.UUID(execution_id))
+        assert execution is not None and execution.worker_id, execution
+        pid = int(execution.worker_id.rsplit(":", 1)[1])
+        held = [p for p in self.processes if p.pid == pid]
+        assert held, f"execution {execution_id} is held by {execution.worker_id}, none of ours\n{self.logs()}"
+        return held[0]
 
     def logs(self) -> str:
         # Failure messages are f-strings with these logs: pytest shows a str message whole,
@@ -118,7 +138,9 @@ async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_f
             ]
             r = await client.post("/ai/pipelines", json={"name": "three", "steps": steps}, headers=user.headers)
             pipeline = r.json()
-            victim = await asyncio.to_thread(workers.start)
+            # Two workers, started together: the one that takes the execution is killed, the
+            # other one, already consuming, gets it again from the broker.
+            await asyncio.to_thread(workers.start, 2)
             r = await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=user.headers)
             assert r.status_code == 202, r.text
             execution_id = r.json()["id"]
@@ -134,9 +156,9 @@ async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_f
                     break
                 assert time.monotonic() < deadline, f"{body}\n{workers.logs()}"
                 await asyncio.sleep(0.05)
+            victim = await workers.holder(client, execution_id)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
-            await asyncio.to_thread(workers.start)
 
             deadline = time.monotonic() + 60
             while (body := await _status(client, user, execution_id))["status"] not in ("succeeded", "failed"):
@@ -177,15 +199,17 @@ async def test_an_execution_whose_workers_keep_dying_is_dead_lettered_and_failed
                 await client.post(f"/ai/pipelines/{pipeline['id']}/execute", json={}, headers=user.headers)
             ).json()["id"]
             # Two deliveries die mid-step; past the limit of one redelivery the broker gives up.
+            # Three workers, started together: each delivery's is killed, the last one left
+            # takes the dead letter.
+            await asyncio.to_thread(workers.start, 3)
             for attempt in (1, 2):
-                victim = await asyncio.to_thread(workers.start)
                 deadline = time.monotonic() + 30
                 while (await _status(client, user, execution_id))["steps"][0]["attempts"] < attempt:
                     assert time.monotonic() < deadline, workers.logs()
                     await asyncio.sleep(0.05)
+                victim = await workers.holder(client, execution_id)
                 victim.send_signal(signal.SIGKILL)
                 victim.wait(timeout=10)
-            await asyncio.to_thread(workers.start)
             deadline = time.monotonic() + 30
             while (body := await _status(client, user, execution_id))["status"] != "failed":
                 assert time.monotonic() < deadline, f"{body}\n{workers.logs()}"

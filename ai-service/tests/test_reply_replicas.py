@@ -25,7 +25,10 @@ from ampflux_testing.tokens import TestSigner
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 SIGNER = TestSigner(kid="ai-replicas")
-STALE_S = 4.0
+# The killed replica's reply is failed this long after its last heartbeat (the sweeps run every
+# half of it). A live reply here stores its growing text every AI_STREAM_FLUSH_S (0.1 s), far
+# more often: only a writer stalled for 2 s would be taken for dead.
+STALE_S = 2.0
 TEXT = "".join(f"w{i:02d} " for i in range(60))  # 240 characters, 60 chunks of 4
 
 
@@ -90,7 +93,8 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
         conv = http.post(f"{a.url}/ai/conversations", json={}).json()["id"]
 
         # 1. Re-attach on the other replica mid-reply: the text so far, then the rest, then complete.
-        fake.queue(Reply(text=TEXT, chunk_delay_s=0.05))
+        # 1.8 s in all: the re-attach comes after the first flush (0.1 s), with most of it to go.
+        fake.queue(Reply(text=TEXT, chunk_delay_s=0.03))
         stream = {"Accept": "text/event-stream"}
         with http.stream("POST", f"{a.url}/ai/conversations/{conv}/messages", json={"content": "q"}, headers=stream):
             pass  # the client goes away at once: the reply is the server's
@@ -109,7 +113,7 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
         assert events[-1]["event"] == "complete" and events[-1]["data"]["full_text"] == TEXT
 
         # 2. Kill the replica writing a reply: the other one fails it, keeping the stored text.
-        fake.queue(Reply(text=TEXT, chunk_delay_s=0.1))
+        fake.queue(Reply(text=TEXT, chunk_delay_s=0.05))  # 3 s in all: killed after 10 chunks
         with http.stream(
             "POST", f"{a.url}/ai/conversations/{conv}/messages", json={"content": "again"}, headers=stream
         ) as r:
@@ -128,7 +132,7 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
         deadline = time.monotonic() + STALE_S * 4 + 10
         while (last := http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1])["status"] == "streaming":
             assert time.monotonic() < deadline, "the killed replica's reply stayed streaming"
-            time.sleep(0.2)
+            time.sleep(0.05)
         assert last["id"] == reply_id and last["status"] == "failed" and "stopped" in last["error"]
         assert last["content"] and TEXT.startswith(last["content"]) and len(last["content"]) < len(TEXT)
         # Re-attaching now ends in the error, with the partial text.

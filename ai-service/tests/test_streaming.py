@@ -99,15 +99,19 @@ async def test_provider_500_is_a_502_problem_and_a_failed_message(h, company, fa
     assert stored.status == "failed" and stored.finish_reason == "error"
 
 
-async def test_provider_timeout_is_a_504_problem(h, company, fake):
-    user = company.user()
-    conv = await h.conversation(user)
-    fake.queue(h.Reply(text="too late", delay_s=7))  # the test settings wait 5 s
-    r = await h.send(user, conv, "hello")
-    assert r.status_code == 504, r.text
-    assert r.json()["type"].endswith("ai-provider-timeout")
-    stored = await _stored(h.client, r.json()["message_id"])
-    assert stored.status == "failed" and stored.content == ""
+async def test_provider_timeout_is_a_504_problem(settings, company, fake, app_client, h):
+    # A provider timeout of its own, short, so the test waits half a second rather than the
+    # other tests' 5 s; the reply would come well after it (a 504 means it was not waited for).
+    async for client in app_client(settings.model_copy(update={"provider_timeout_s": 0.5})):
+        h = type(h)(client)
+        user = company.user()
+        conv = await h.conversation(user)
+        fake.queue(h.Reply(text="too late", delay_s=3))
+        r = await h.send(user, conv, "hello")
+        assert r.status_code == 504, r.text
+        assert r.json()["type"].endswith("ai-provider-timeout")
+        stored = await _stored(h.client, r.json()["message_id"])
+        assert stored.status == "failed" and stored.content == ""
 
 
 async def test_a_stream_broken_midway_is_stored_failed_with_what_was_written(h, company, fake):

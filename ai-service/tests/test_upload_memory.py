@@ -59,7 +59,7 @@ def service(reusable_postgres_database, tmp_path):
                 pass
             assert proc.poll() is None, "the service exited"
             assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
+            time.sleep(0.05)
         yield proc.pid, f"http://127.0.0.1:{port}", token
     finally:
         proc.terminate()
