@@ -7,6 +7,7 @@ CI must prove the real stack, never quietly skip it.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -84,6 +85,17 @@ def pytest_collection(session: pytest.Session):
         return (yield)
     finally:
         sys.dont_write_bytecode = was
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Collection imported every service and built every test: hundreds of thousands of
+    objects that live until the end. Left in the collected generations, each full collection
+    scanned them all again (about 0.2 s each, 15 of them in the project and auth tests alone,
+    3 s of 17 s of CPU). Frozen, the collector skips them; a larger first generation collects
+    less often the many short-lived objects of each request (gen0 700 -> 10000)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 # This xdist worker's virtual host, made while its tests are collected (see amqp_url).
