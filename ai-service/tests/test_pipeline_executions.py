@@ -388,3 +388,27 @@ async def test_a_dead_letter_whose_limit_redeliveries_spent_is_requeued_not_fail
     assert await fail_dead_lettered(database, execution_id, "again") == "done"
     # The step under way stops at its next cancel check (the app's stop would wait for it).
     await stopped_runs(client, 1)
+
+
+async def test_stopping_waits_for_the_execution_under_way_and_no_longer(
+    settings, company, fake, app_client, monkeypatch
+):
+    from ampflux_ai.pipeline_jobs import lifecycle
+
+    # A grace far longer than the step: the stop must end when the execution does. (It used
+    # to wait on the task running the execution, in the embedded mode the in-process bus's
+    # consumer loop, which never ends: every stop waited the whole grace.)
+    monkeypatch.setattr(lifecycle, "EMBEDDED_STOP_GRACE_S", 30.0)
+    fake.queue(Reply(text="finished within the grace", delay_s=0.5))
+    user = company.user()
+    async for client in app_client(settings):
+        pipeline = await save(client, user, [{"name": "a", "kind": "prompt", "prompt": "x"}])
+        started = await execute(client, user, pipeline)
+        await wait_for(client, user, started["id"], "running")
+        stopping = time.monotonic()
+    stopped_in = time.monotonic() - stopping
+    assert stopped_in < 10, f"the stop took {stopped_in:.1f} s for a 0.5 s step"
+    async for client in app_client(settings):
+        done = await wait_for(client, user, started["id"], "succeeded", "failed")
+        assert done["status"] == "succeeded" and done["output"] == "finished within the grace"
+        assert [s["attempts"] for s in done["steps"]] == [1]

@@ -99,9 +99,16 @@ class ExecutionRunner:
         """Let the executions under way finish for `grace_s`, then cancel them: each stays
         `running` with its finished steps stored, to be taken up again (a redelivery, or the
         embedded mode's next start)."""
-        if not self._tasks:
+        if not self._active:
             return
-        _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        # Wait for the executions to end, not for the tasks running them: in the embedded mode
+        # such a task is the in-process bus's consumer loop, which goes on to the next message
+        # and never ends by itself, so every stop waited the whole grace.
+        endings = [asyncio.create_task(ended.wait()) for ended in self._active.values()]
+        _, unfinished = await asyncio.wait(endings, timeout=grace_s)
+        for waiting in unfinished:
+            waiting.cancel()
+        late = set(self._tasks)  # an execution's task leaves the set when the execution ends
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
