@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from ampflux_ai.config import Settings
-from ampflux_ai.main import create_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_testing.fake_provider import FakeProvider, Reply
 from ampflux_testing.identities import Company, User
@@ -83,6 +82,9 @@ def settings(reusable_postgres_database, tmp_path: Path, fake: FakeProvider) -> 
 
 
 async def running_client(settings: Settings, **state: Any) -> AsyncIterator[httpx.AsyncClient]:
+    # Imported here, not at the top: the xdist controller loads every conftest and runs no test.
+    from ampflux_ai.main import create_app
+
     app = create_app(settings, verifier=make_verifier())
     for k, v in state.items():
         setattr(app.state, k, v)
@@ -135,4 +137,6 @@ def app_client():
 @pytest.fixture
 def make_app():
     """The app with the test verifier (for Starlette's TestClient: WebSockets)."""
+    from ampflux_ai.main import create_app
+
     return lambda settings: create_app(settings, verifier=make_verifier())

@@ -12,7 +12,6 @@ import pytest
 from fastapi import FastAPI
 
 from ampflux_auth.config import Settings
-from ampflux_auth.main import create_app
 
 PASSWORD = "correct horse battery"
 
@@ -89,6 +88,9 @@ class Service:
 
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Service]:
+    # Imported here, not at the top: the xdist controller loads every conftest and runs no test.
+    from ampflux_auth.main import create_app
+
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("203.0.113.7", 5000))

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from ampflux_project.config import Settings
-from ampflux_project.main import create_app
 from ampflux_shared.security import JWKSVerifier
 from ampflux_testing.circuits import CASES_DIR
 from ampflux_testing.identities import Company, User
@@ -55,6 +54,9 @@ def settings(reusable_postgres_database, tmp_path: Path) -> Settings:
 
 
 async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    # Imported here, not at the top: the xdist controller loads every conftest and runs no test.
+    from ampflux_project.main import create_app
+
     app = create_app(settings, verifier=make_verifier())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

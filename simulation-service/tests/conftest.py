@@ -25,9 +25,7 @@ import pytest
 from fastapi import FastAPI
 
 from ampflux_project.config import Settings as ProjectSettings
-from ampflux_project.main import create_app as create_project_app
 from ampflux_simulation.config import Settings
-from ampflux_simulation.main import create_app
 from ampflux_testing.circuits import CASES_DIR
 from ampflux_testing.tokens import TestSigner
 
@@ -208,6 +206,8 @@ async def project_service(data_dir: Path, auth: TestAuth) -> AsyncIterator[httpx
         database_url=f"sqlite+aiosqlite:///{data_dir / 'project.db'}",
         amqp_url="",
     )
+    from ampflux_project.main import create_app as create_project_app  # see running_api
+
     app = create_project_app(settings, verifier=auth.verifier())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -222,6 +222,9 @@ async def running_api(
 ) -> AsyncIterator[Api]:
     """The service in-process, lifespan and all, with a client for one company's engineer and
     (unless `with_project_service=False`) the real project service in-process as its peer."""
+    # Imported here, not at the top: the xdist controller loads every conftest and runs no test.
+    from ampflux_simulation.main import create_app
+
     async with contextlib.AsyncExitStack() as stack:
         project = None
         if with_project_service:

@@ -19,7 +19,6 @@ from ampflux_shared.security import JWKSVerifier
 from ampflux_testing.identities import Company, User
 from ampflux_testing.tokens import TestSigner
 from ampflux_traveler.config import Settings
-from ampflux_traveler.main import create_app
 
 SIGNER = TestSigner(kid="traveler-tests")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +52,9 @@ def settings(reusable_postgres_database, tmp_path: Path) -> Settings:
 
 
 async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    # Imported here, not at the top: the xdist controller loads every conftest and runs no test.
+    from ampflux_traveler.main import create_app
+
     app = create_app(settings, verifier=make_verifier())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
