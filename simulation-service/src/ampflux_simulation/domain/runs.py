@@ -7,22 +7,29 @@ the transaction, and the events written here go out through the outbox with it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import anyio
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ampflux_shared.db import UTCDateTime
 from ampflux_shared.errors import conflict, not_found, unprocessable
 from ampflux_shared.events import Outbox
 from ampflux_shared.pagination import PageParams, Rows, paginate
 
 from .. import events
-from ..models import TERMINAL_STATUSES, RunStatus, StudyInput, StudyRun, utcnow
+from ..models import RunStatus, StudyInput, StudyRun, utcnow
 from .inputs import StudyInput as PreparedInput
 from .inputs import compress_document
+
+# The statuses a run can still leave: a claim, a cancel or a dead-lettered job's failure applies from these.
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -104,12 +111,9 @@ async def submit_run(session: AsyncSession, submission: Submission, study: Prepa
     return run, True
 
 
-async def get_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID, *, lock: bool = False) -> StudyRun:
+async def get_run(session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID) -> StudyRun:
     """The company's run; another company's run is simply not found."""
-    query = select(StudyRun).where(StudyRun.id == run_id, StudyRun.company_id == company_id)
-    if lock:
-        query = query.with_for_update()
-    run = await session.scalar(query)
+    run = await session.scalar(select(StudyRun).where(StudyRun.id == run_id, StudyRun.company_id == company_id))
     if run is None:
         raise not_found("simulation run")
     return run
@@ -140,32 +144,67 @@ async def list_runs(
     return await paginate(session, query.order_by(StudyRun.queued_at.desc(), StudyRun.id), paging)
 
 
+async def _move(session: AsyncSession, run: StudyRun, from_statuses: Collection[RunStatus], **values: Any) -> bool:
+    """Write `values` to the run only if its status is still one of `from_statuses`, in one
+    conditional UPDATE; then reload `run` from the row. True if the run moved.
+
+    Every state change of a run goes through here, never a read followed by a plain write: a
+    status read before the write can be stale by the time of the write. On SQLite
+    `SELECT ... FOR UPDATE` locks nothing and the driver begins the transaction only at the
+    first write, so a cancel committed between a worker's read and its write was overwritten
+    (the run went back to `running`, and the cancelled study was solved). The UPDATE's own
+    WHERE decides instead: SQLite evaluates it under the write lock, and PostgreSQL waits for
+    a concurrent writer of the row and evaluates it again on the row that writer committed.
+    Whichever change commits first stays; the later one finds the row moved and writes nothing.
+    """
+    # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed for any statement.
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(StudyRun)
+            .where(StudyRun.id == run.id, StudyRun.status.in_(list(from_statuses)))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    await session.refresh(run)
+    return moved.rowcount == 1
+
+
 async def cancel_run(
     session: AsyncSession, company_id: uuid.UUID, run_id: uuid.UUID, *, cancelled_by: uuid.UUID | None
 ) -> StudyRun:
     """Queued or running → cancelled, with its event in the same transaction. A worker drops
-    a cancelled job before solving and stops a running solve when it sees the change."""
-    run = await get_run(session, company_id, run_id, lock=True)
-    if run.run_status in TERMINAL_STATUSES:
-        if run.run_status is RunStatus.CANCELLED:
-            return run
-        raise conflict(f"the run has already {run.status}; only queued or running runs can be cancelled")
-    run.status = RunStatus.CANCELLED
-    run.finished_at = utcnow()
-    run.error_code = "cancelled"
+    a cancelled job before solving and stops a running solve when it sees the change. A run
+    that finished meanwhile (even after this read it) is a 409; one already cancelled is
+    returned as it is, without a second event."""
+    run = await get_run(session, company_id, run_id)
     # Who stopped it stays on the run (and goes with the event as its actor).
-    run.error_detail = f"cancelled by user {cancelled_by}" if cancelled_by else "cancelled"
-    await session.flush()
-    await events.run_cancelled(session, run, cancelled_by)
-    return run
+    detail = f"cancelled by user {cancelled_by}" if cancelled_by else "cancelled"
+    if not run.run_status.is_terminal and await _move(
+        session,
+        run,
+        OPEN_STATUSES,
+        status=RunStatus.CANCELLED,
+        finished_at=utcnow(),
+        error_code="cancelled",
+        error_detail=detail,
+    ):
+        await events.run_cancelled(session, run, cancelled_by)
+        return run
+    if run.run_status is RunStatus.CANCELLED:
+        return run
+    raise conflict(f"the run has already {run.status}; only queued or running runs can be cancelled")
 
 
 # --- the worker's side --------------------------------------------------------------------
 
 
 async def load_for_job(session: AsyncSession, run_id: uuid.UUID) -> StudyRun | None:
-    """The run a job names, locked for this transaction (any company: the job is trusted)."""
-    return await session.scalar(select(StudyRun).where(StudyRun.id == run_id).with_for_update())
+    """The run a job names, as committed now (any company: the job is trusted). Not locked:
+    what the worker then changes, it changes only from the status it expects (`claim_run`,
+    `mark_succeeded`, `mark_failed`)."""
+    return await session.scalar(select(StudyRun).where(StudyRun.id == run_id).execution_options(populate_existing=True))
 
 
 async def load_input(session: AsyncSession, run_id: uuid.UUID) -> tuple[bytes, str | None]:
@@ -180,14 +219,23 @@ async def load_input(session: AsyncSession, run_id: uuid.UUID) -> tuple[bytes, s
     return row.document_gz, row.validated_rules
 
 
-def mark_running(run: StudyRun, worker_id: str) -> None:
-    run.status = RunStatus.RUNNING
-    run.worker_id = worker_id[:200]
-    # Queue wait counts from submit to the first start; a redelivery after a crash keeps it.
-    if run.started_at is None:
-        run.started_at = utcnow()
-    run.attempts += 1
-    run.progress = 0.0
+async def claim_run(session: AsyncSession, run: StudyRun, worker_id: str) -> bool:
+    """Queued, or running (a redelivery after its worker died) → running on this worker.
+    False, writing nothing, if the run was cancelled or finished since it was read; `run`
+    then shows what it became."""
+    now = utcnow()
+    return await _move(
+        session,
+        run,
+        OPEN_STATUSES,
+        status=RunStatus.RUNNING,
+        worker_id=worker_id[:200],
+        worker_heartbeat_at=now,
+        # Queue wait counts from submit to the first start; a redelivery after a crash keeps it.
+        started_at=func.coalesce(StudyRun.started_at, literal(now, UTCDateTime())),
+        attempts=StudyRun.attempts + 1,
+        progress=0.0,
+    )
 
 
 async def set_progress(session: AsyncSession, run_id: uuid.UUID, progress: float) -> None:
@@ -212,21 +260,48 @@ async def mark_succeeded(
     *,
     solve_seconds: float,
     finished_at: datetime | None = None,
-) -> None:
-    run.status = RunStatus.SUCCEEDED
-    run.progress = 1.0
-    run.finished_at = finished_at or utcnow()
-    run.solve_seconds = solve_seconds
-    run.error_code = run.error_detail = None
+) -> bool:
+    """Running → succeeded, with its event. False, writing nothing, if the run is no longer
+    running (cancelled meanwhile, or a twin delivery finished it first)."""
+    if not await _move(
+        session,
+        run,
+        (RunStatus.RUNNING,),
+        status=RunStatus.SUCCEEDED,
+        progress=1.0,
+        finished_at=finished_at or utcnow(),
+        solve_seconds=solve_seconds,
+        error_code=None,
+        error_detail=None,
+    ):
+        return False
     await events.run_completed(session, run)
+    return True
 
 
-async def mark_failed(session: AsyncSession, _outbox: Outbox | None, run: StudyRun, *, code: str, detail: str) -> None:
-    run.status = RunStatus.FAILED
-    run.finished_at = utcnow()
-    run.error_code = code[:64]
-    run.error_detail = detail[:4000]
+async def mark_failed(
+    session: AsyncSession,
+    _outbox: Outbox | None,
+    run: StudyRun,
+    *,
+    code: str,
+    detail: str,
+    from_statuses: Collection[RunStatus] = (RunStatus.RUNNING,),
+) -> bool:
+    """Running (or any of `from_statuses`) → failed, with its event. False, writing nothing,
+    if the run has left those statuses."""
+    if not await _move(
+        session,
+        run,
+        from_statuses,
+        status=RunStatus.FAILED,
+        finished_at=utcnow(),
+        error_code=code[:64],
+        error_detail=detail[:4000],
+    ):
+        return False
     await events.run_failed(session, run)
+    return True
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

@@ -1,12 +1,14 @@
 """One study job from delivery to acknowledgement: the handler both job consumers share.
 
 The job handler owns its transactions:
-1. claim: lock the run; a finished, cancelled or unknown run, or a message id already in
-   the inbox, is dropped (a redelivery does nothing); else mark it `running`;
+1. claim: read the run; a finished, cancelled or unknown run, or a message id already in
+   the inbox, is dropped (a redelivery does nothing); else mark it `running` with an UPDATE
+   that applies only while it is queued or running, so a cancel committed since the read wins;
 2. solve in a child process (`solve_process.py`), with progress, cancel checks and a time limit;
-3. finish: lock the run again and, unless it was cancelled or finished meanwhile, store
-   the results, mark it, write the completed/failed event to the outbox and record the
-   message id in the inbox, all in one transaction. Only after that commit may the
+3. finish: read the run again and, unless it was cancelled or finished meanwhile (the
+   UPDATE that marks it applies only while it is running), mark it, store the results,
+   write the completed/failed event to the outbox and record the message id in the inbox,
+   all in one transaction. Only after that commit may the
    consumer ack; a crash anywhere before it leaves the message to be redelivered.
 
 Every database step waits out infrastructure errors in process (`ampflux_shared.infrastructure`): only
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.backoff import Backoff
-from ampflux_shared.db import Database, utcnow
+from ampflux_shared.db import Database
 from ampflux_shared.events import Inbox, Outbox
 from ampflux_shared.events.work_queue import JobOutcome
 from ampflux_shared.infrastructure import is_infrastructure_error, retry_infrastructure
@@ -109,7 +111,11 @@ class JobRunner:
                 )
                 return JobOutcome.RETRY
             detail = f"the job was dead-lettered after {max(run.attempts, 1)} attempt(s): {reason}"
-            await runs.mark_failed(session, self.outbox, run, code="dead_lettered", detail=detail)
+            if not await runs.mark_failed(
+                session, self.outbox, run, code="dead_lettered", detail=detail, from_statuses=runs.OPEN_STATUSES
+            ):
+                log.info("run %s is already %s; the dead-lettered job does not fail it", run.id, run.status)
+                return JobOutcome.DONE
             await self.inbox.first_time(session, job.message_id, INBOX_CONSUMER)
         self.metrics.jobs.labels(outcome="dead_lettered").inc()
         log.error("run %s failed: %s", job.run_id, detail)
@@ -135,14 +141,14 @@ class JobRunner:
                 # Not this database's run (another deployment shares the exchange): not ours to do.
                 log.warning("job %s names run %s, which does not exist here; dropping it", job.message_id, job.run_id)
                 return None
-            if run.run_status.is_terminal:
+            first_start = run.started_at is None
+            # Claimed only from queued or running, in the UPDATE itself: a cancel committed
+            # since the read above (or before it) wins, and the job is dropped.
+            if run.run_status.is_terminal or not await runs.claim_run(session, run, self.worker_id):
                 outcome = "cancelled" if run.run_status is RunStatus.CANCELLED else "duplicate"
                 self.metrics.jobs.labels(outcome=outcome).inc()
                 log.info("run %s is already %s; dropping its job", run.id, run.status)
                 return None
-            first_start = run.started_at is None
-            runs.mark_running(run, self.worker_id)
-            run.worker_heartbeat_at = utcnow()
             document_gz, validated_rules = await runs.load_input(session, run.id)
             if first_start:
                 self.metrics.queue_wait.observe(run.queue_wait_seconds or 0.0)
@@ -167,16 +173,15 @@ class JobRunner:
         async with self.database.session() as session:
             run = await runs.load_for_job(session, job.run_id)
             if run is None or run.run_status is not RunStatus.RUNNING:
-                # Cancelled while solving, or a twin delivery finished first: keep what is there.
-                status = run.status if run is not None else "gone"
-                self.metrics.jobs.labels(outcome="cancelled" if status == RunStatus.CANCELLED else "duplicate").inc()
-                log.info("run %s is %s; discarding this solve", job.run_id, status)
-                return JobOutcome.DONE
+                return self._discard(job, run)
+            # Finished only from running, in the UPDATE itself: a cancel committed since the
+            # read above wins, and this solve's results are not stored.
             if outcome.status is SolveStatus.OK:
+                if not await runs.mark_succeeded(session, self.outbox, run, solve_seconds=outcome.solve_seconds):
+                    return self._discard(job, run)
                 rows = await results.store_results(session, run.id, outcome.result_sets)
-                await runs.mark_succeeded(session, self.outbox, run, solve_seconds=outcome.solve_seconds)
-            else:
-                await runs.mark_failed(session, self.outbox, run, code=outcome.error_code, detail=outcome.detail)
+            elif not await runs.mark_failed(session, self.outbox, run, code=outcome.error_code, detail=outcome.detail):
+                return self._discard(job, run)
             await self.inbox.first_time(session, job.message_id, INBOX_CONSUMER)
         if outcome.status is SolveStatus.OK:
             self.metrics.solve_duration.observe(outcome.solve_seconds)
@@ -186,6 +191,14 @@ class JobRunner:
         else:
             self.metrics.jobs.labels(outcome="failed").inc()
             log.info("run %s failed (%s): %s", run.id, outcome.error_code, outcome.detail)
+        return JobOutcome.DONE
+
+    def _discard(self, job: Job, run: StudyRun | None) -> JobOutcome:
+        """The solve of a run no longer running: cancelled while solving, or a twin delivery
+        finished first. What is there stays."""
+        status = run.status if run is not None else "gone"
+        self.metrics.jobs.labels(outcome="cancelled" if status == RunStatus.CANCELLED else "duplicate").inc()
+        log.info("run %s is %s; discarding this solve", job.run_id, status)
         return JobOutcome.DONE
 
     async def _already_handled(self, session: AsyncSession, message_id: uuid.UUID) -> bool:
