@@ -79,3 +79,26 @@ def test_an_unknown_service_is_refused_by_name():
         timeout=120,
     )
     assert done.returncode != 0 and "unknown service 'nosuch'" in done.stderr
+
+
+def test_a_service_starting_on_a_database_not_made_yet_creates_it_and_migrates_it(pg_admin_url):
+    # What every service does at start in the embedded mode and in tests (migrate_on_start):
+    # one connection to the database, creating it first only when connecting fails.
+    from ampflux_project.migrations import __path__ as migrations_path
+    from ampflux_shared.migrations import upgrade_to_head
+
+    name = f"ampflux_start_{uuid.uuid4().hex[:10]}"
+    url = f"{pg_admin_url.rsplit('/', 1)[0]}/{name}"
+    admin = create_engine(_sync(pg_admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        upgrade_to_head(Path(migrations_path[0]), url, "alembic_version_project")
+        upgrade_to_head(Path(migrations_path[0]), url, "alembic_version_project")  # at head: nothing to do
+        engine = create_engine(_sync(url))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version_project")).scalar_one() == 1
+            assert conn.execute(text("SELECT to_regclass('projects') IS NOT NULL")).scalar_one()
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -8,7 +8,6 @@ verifier. Services add their routers and, if they consume events, their subscrip
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -93,12 +92,11 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             degraded_checks: dict[str, ReadinessCheck] = dict(spec.degraded_readiness_checks)
             if spec.metadata is not None:
                 from .db import Database
-                from .migrations import ensure_postgres_database, upgrade_to_head_async
+                from .migrations import upgrade_to_head_async
 
                 url = settings.resolved_database_url()
                 if settings.migrate_on_start and spec.migrations_dir is not None:
-                    # Synchronous driver calls (connect, CREATE DATABASE): off the event loop.
-                    await asyncio.to_thread(ensure_postgres_database, url)
+                    # Creates the database first if needed; synchronous driver calls, off the event loop.
                     await upgrade_to_head_async(spec.migrations_dir, url, f"alembic_version_{settings.service_name}")
                 db = Database.from_settings(settings)
                 stack.push_async_callback(db.dispose)

@@ -68,7 +68,6 @@ def service_migrations(service: str, settings: ServiceSettings | None = None) ->
 def migrate(service: str, settings: ServiceSettings | None = None) -> None:
     """Create the database if needed and bring it to the newest schema (the deploy step)."""
     target = service_migrations(service, settings)
-    ensure_postgres_database(target.url)
     upgrade_to_head(target.script_location, target.url, target.version_table)
 
 

@@ -15,6 +15,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 
 def sync_url(url: str) -> str:
@@ -35,7 +36,27 @@ def alembic_config(script_location: Path, url: str, version_table: str) -> Confi
 
 
 def upgrade_to_head(script_location: Path, url: str, version_table: str) -> None:
-    command.upgrade(alembic_config(script_location, url, version_table), "head")
+    """Bring the database to the newest schema, creating it first if it does not exist yet.
+
+    One connection serves both: a service does this at every start (in the embedded mode and
+    in tests, hundreds of times a run), and asking the server first whether the database
+    exists was a second connection, a second server process, each time."""
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        try:
+            connection = engine.connect()
+        except OperationalError:
+            # Most likely a PostgreSQL database not made yet. Any other cause (the server is
+            # down, a wrong password) fails the same way again below, with the driver's message.
+            ensure_postgres_database(url)
+            connection = engine.connect()
+        with connection:
+            cfg = alembic_config(script_location, url, version_table)
+            cfg.attributes["connection"] = connection  # run_env migrates over it
+            command.upgrade(cfg, "head")
+            connection.commit()
+    finally:
+        engine.dispose()
 
 
 async def upgrade_to_head_async(script_location: Path, url: str, version_table: str) -> None:
@@ -69,6 +90,12 @@ def run_env(target_metadata: MetaData) -> None:
     )
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **opts)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    given = cfg.attributes.get("connection")
+    if given is not None:  # upgrade_to_head's
+        context.configure(connection=given, **opts)
         with context.begin_transaction():
             context.run_migrations()
         return
