@@ -233,37 +233,42 @@ def reusable_postgres_database(pg_admin_url):
     tables kept, sequences restarted). For tests that need a database of their own
     (migrations from scratch, several databases), use `postgres_url`.
     """
-    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy import Engine, create_engine, text
 
     admin = create_engine(pg_admin_url.replace("+asyncpg", "+psycopg"), isolation_level="AUTOCOMMIT")
     databases: dict[str, str] = {}
+    # One kept connection per database empties it before each test: a new one each time was a
+    # new server process each time (a few ms of the server's CPU, hundreds of tests).
+    emptiers: dict[str, Engine] = {}
 
     def empty(url: str) -> None:
-        engine = create_engine(url.replace("+asyncpg", "+psycopg"), poolclass=pool.NullPool)
-        try:
-            with engine.begin() as conn:
-                # Fail loudly rather than hang if a previous test left a transaction open.
-                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-                tables = conn.scalars(
-                    text(
-                        "SELECT quote_ident(tablename) FROM pg_tables"
-                        " WHERE schemaname = 'public' AND tablename NOT LIKE 'alembic_version%'"
-                    )
-                ).all()
-                if tables:
-                    # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every
-                    # table new files (about 0.5 s for 20 tables on a busy server, 15x a DELETE).
-                    # Replica mode skips the foreign-key triggers, so the order does not matter.
-                    conn.execute(text("SET LOCAL session_replication_role = replica"))
-                    conn.execute(text("; ".join(f"DELETE FROM {t}" for t in tables)))
-                conn.execute(
-                    text(
-                        "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
-                        " FROM pg_sequences WHERE schemaname = 'public'"
-                    )
+        engine = emptiers.get(url)
+        if engine is None:
+            # Pre-ping: a test may end its database's connections (an outage it tests).
+            engine = emptiers[url] = create_engine(
+                url.replace("+asyncpg", "+psycopg"), pool_size=1, max_overflow=0, pool_pre_ping=True
+            )
+        with engine.begin() as conn:
+            # Fail loudly rather than hang if a previous test left a transaction open.
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            tables = conn.scalars(
+                text(
+                    "SELECT quote_ident(tablename) FROM pg_tables"
+                    " WHERE schemaname = 'public' AND tablename NOT LIKE 'alembic_version%'"
                 )
-        finally:
-            engine.dispose()
+            ).all()
+            if tables:
+                # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every
+                # table new files (about 0.5 s for 20 tables on a busy server, 15x a DELETE).
+                # Replica mode skips the foreign-key triggers, so the order does not matter.
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                conn.execute(text("; ".join(f"DELETE FROM {t}" for t in tables)))
+            conn.execute(
+                text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+                    " FROM pg_sequences WHERE schemaname = 'public'"
+                )
+            )
 
     def get(name: str) -> str:
         if name in databases:
@@ -277,6 +282,8 @@ def reusable_postgres_database(pg_admin_url):
         return _pg_url_for(pg_admin_url, dbname)
 
     yield get
+    for engine in emptiers.values():
+        engine.dispose()
     with admin.connect() as conn:
         for dbname in databases.values():
             conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
