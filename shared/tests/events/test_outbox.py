@@ -216,7 +216,13 @@ async def test_purge_deletes_only_old_published_rows(database, relay, bus, h):
 
 async def test_the_relay_purges_old_published_rows_and_inbox_records_on_a_schedule(database, bus, schema, h):
     relay = OutboxRelay(
-        database, bus, schema.tables, registry=CollectorRegistry(), poll_interval=30, retention=timedelta(days=1)
+        database,
+        bus,
+        schema.tables,
+        registry=CollectorRegistry(),
+        poll_interval=30,
+        retention=timedelta(days=1),
+        purge_delay=0,
     )
     old_sent, new_sent, unsent = h.project_created("old"), h.project_created("new"), h.project_created("unsent")
     async with database.session() as session:
@@ -238,7 +244,7 @@ async def test_the_relay_purges_old_published_rows_and_inbox_records_on_a_schedu
         await session.execute(update(out).where(out.c.id == old_sent.id).values(published_at=long_ago))
         await session.execute(update(inb).where(inb.c.event_id == old_event).values(handled_at=long_ago))
 
-    await relay.start()  # the first purge runs at start, then every purge_interval
+    await relay.start()  # the first purge runs purge_delay after start, then every purge_interval
     try:
         await h.eventually(lambda: relay.purges >= 1, timeout=5, what="the scheduled purge")
     finally:

@@ -78,6 +78,7 @@ class OutboxRelay:
         stop_grace: float = 10.0,
         retention: timedelta | None = timedelta(days=7),
         purge_interval: float = 3600.0,
+        purge_delay: float = 60.0,
         idle_gauge_interval: float = 5.0,
     ) -> None:
         self.database = database
@@ -103,9 +104,12 @@ class OutboxRelay:
         self.idle_gauge_interval = idle_gauge_interval
         self._gauge_at = -math.inf
         # Housekeeping: published outbox rows and inbox records older than `retention` go,
-        # every `purge_interval` seconds (None: never; the tables then grow forever).
+        # every `purge_interval` seconds (None: never; the tables then grow forever), the first
+        # time `purge_delay` seconds after start: not in the start's rush for connections (a
+        # second one at once beside the relay's), and not at every start of a crash loop.
         self.retention = retention
         self.purge_interval = purge_interval
+        self.purge_delay = purge_delay
         self._purge_task: asyncio.Task[None] | None = None
         self.purges = 0  # completed purge passes, for diagnostics and tests
 
@@ -225,7 +229,8 @@ class OutboxRelay:
         return published, handled
 
     async def _purge_loop(self) -> None:
-        # Right after start, then every interval; a failure (database down) waits for the next.
+        # `purge_delay` after start, then every interval; a failure (database down) waits for the next.
+        await asyncio.sleep(self.purge_delay)
         while True:
             try:
                 await self.purge_once()
