@@ -8,11 +8,14 @@ called from a running event loop, so Alembic's own machinery is used unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -51,12 +54,22 @@ def upgrade_to_head(script_location: Path, url: str, version_table: str) -> None
             ensure_postgres_database(url)
             connection = engine.connect()
         with connection:
+            current = MigrationContext.configure(connection, opts={"version_table": version_table})
+            if set(current.get_current_heads()) == _heads(script_location):
+                return  # at head, as at almost every start: no migration script loaded
             cfg = alembic_config(script_location, url, version_table)
             cfg.attributes["connection"] = connection  # run_env migrates over it
             command.upgrade(cfg, "head")
             connection.commit()
     finally:
         engine.dispose()
+
+
+@functools.cache
+def _heads(script_location: Path) -> set[str]:
+    """The newest revisions of a service's migrations (read once per process: Alembic loads
+    every script of the folder to know them)."""
+    return set(ScriptDirectory(str(script_location)).get_heads())
 
 
 async def upgrade_to_head_async(script_location: Path, url: str, version_table: str) -> None:
