@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from .backoff import Backoff
+from .tasks import cancel_and_wait
 
 log = logging.getLogger("ampflux.db_notify")
 
@@ -52,11 +53,10 @@ class ChangeListener:
             self._task = asyncio.create_task(self._listen(self._dsn), name=f"listen-{self.channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        # Cancelled until it ends (a cancellation can be lost in the driver), without
+        # swallowing a cancellation of the caller.
+        await cancel_and_wait(self._task)
+        self._task = None
         self.listening = False
 
     @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 from ampflux_shared.app import ServiceSpec, create_service_app, serve
 from ampflux_shared.db_notify import ChangeListener
 from ampflux_shared.security import JWKSVerifier
+from ampflux_shared.tasks import cancel_and_wait
 
 from .api import circuit_simulate, events_stream, results, simulations
 from .config import Settings
@@ -73,9 +73,10 @@ def create_app(
 
     async def on_shutdown(app: FastAPI) -> None:
         await app.state.run_changes.stop()
-        app.state.gauge_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.state.gauge_task
+        # Not one cancel() and an await: a cancellation landing while the refresher opens a
+        # channel for the queue stats can be lost in aio-pika (it comes back as an error the
+        # loop survives), and the stop then waited forever (see ampflux_shared.tasks).
+        await cancel_and_wait(app.state.gauge_task)
         if app.state.job_queue is not None:
             await app.state.job_queue.stop()
         await app.state.project_client.close()

@@ -29,6 +29,7 @@ from aio_pika.abc import (
 from aiormq.abc import DeliveredMessage
 from prometheus_client import CollectorRegistry
 
+from ..tasks import cancel_and_wait
 from .bus import EventBus, Handler, Outcome, count_consumed, parse_envelope, run_handler
 from .envelope import EventEnvelope
 from .errors import BusUnavailableError, PublishError
@@ -111,8 +112,8 @@ class RabbitMQBus(EventBus):
 
     async def stop(self) -> None:
         if self._dead_letter_task is not None:
-            self._dead_letter_task.cancel()
-            await asyncio.gather(self._dead_letter_task, return_exceptions=True)
+            # It opens a channel each pass, where aio-pika can lose a cancellation: cancelled until it ends.
+            await cancel_and_wait(self._dead_letter_task)
             self._dead_letter_task = None
         for _channel, queue, tag in self._consumers:
             try:
