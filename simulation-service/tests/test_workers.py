@@ -119,11 +119,16 @@ async def _bounded(what: str, context, timeout: float = 60.0):
             if not await context.__aexit__(type(exc), exc, exc.__traceback__):
                 raise
     else:
+        started = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
                 await context.__aexit__(None, None, None)
         except TimeoutError:
             raise AssertionError(f"{what} took more than {timeout} s") from None
+        # Measured too: code that swallows a CancelledError inside (a suppress around an await)
+        # swallows the limit's, and the timeout then passes silently, the stop merely late.
+        if (took := time.monotonic() - started) > timeout:
+            raise AssertionError(f"{what} took {took:.1f} s, more than {timeout} s")
 
 
 # The shared stack's settings: what its tests need, and harmless to the others (only a
