@@ -54,13 +54,16 @@ _ONE_WORKER_FOLDERS = {"e2e": "e2e-stack", "faults_quick": "own-instances"}
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into its groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouped = set()
     for item in items:
         parent, folder = item.path.parts[-3:-1]
         if parent == "tests" and folder in _ONE_WORKER_FOLDERS:
             item.add_marker(pytest.mark.xdist_group(_ONE_WORKER_FOLDERS[folder]))
+            grouped.add(item.nodeid)
     # Long tests first (stable: the rest keep their order). xdist hands work out in this order
     # (its groups first, largest first), and a long test begun late is the whole run's tail.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    # A group's tests move together, so that in one process too its stack starts once.
+    items.sort(key=lambda item: item.nodeid not in grouped and item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(wrapper=True)
