@@ -11,13 +11,14 @@ until the next probe, for an instance that was serving requests all along.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+
+from ampflux_shared.tasks import cancel_and_wait
 
 from .metrics import GatewayMetrics
 
@@ -132,10 +133,8 @@ class UpstreamRegistry:
             self._task = asyncio.create_task(self._loop(client, interval_s, timeout_s), name="upstream-probe")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self, client: httpx.AsyncClient, interval_s: float, timeout_s: float) -> None:
         # The first probe waits one interval: instances start out trusted, and a refused

@@ -11,7 +11,6 @@ like any failed reply.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -23,6 +22,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import Database, utcnow
+from ampflux_shared.tasks import cancel_and_wait
 
 from .. import events
 from ..models import Conversation, Message
@@ -123,7 +123,4 @@ async def start_sweeper(app: FastAPI) -> None:
 
 async def stop_sweeper(app: FastAPI) -> None:
     task = getattr(app.state, "reply_sweeper", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_and_wait(task)

@@ -9,11 +9,11 @@ event streams and holds the key ring that seals callers' tokens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
 from ampflux_shared.db_notify import ChangeListener
+from ampflux_shared.tasks import cancel_and_wait
 
 from ..config import Settings
 from ..domain.credentials import credential_keyring
@@ -60,10 +60,7 @@ async def start_pipelines(app: FastAPI) -> None:
 
 async def stop_pipelines(app: FastAPI) -> None:
     resume: asyncio.Task[None] | None = app.state.pipeline_resume
-    if resume is not None and not resume.done():
-        resume.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await resume
+    await cancel_and_wait(resume)
     if app.state.pipeline_runner is not None:
         await app.state.pipeline_runner.stop(EMBEDDED_STOP_GRACE_S)
     if app.state.pipeline_queue is not None:

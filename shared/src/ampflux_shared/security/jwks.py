@@ -11,7 +11,6 @@ What is checked, and why:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,8 @@ from typing import Any
 
 import httpx
 import jwt
+
+from ..tasks import cancel_and_wait
 
 log = logging.getLogger("ampflux.security")
 
@@ -101,10 +102,8 @@ class JWKSVerifier:
         self._task = asyncio.create_task(self._refresh_loop(), name="jwks-refresh")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _refresh_loop(self) -> None:
         while True:
