@@ -126,3 +126,13 @@ def test_a_wildcard_segment_sends_one_action_to_another_service():
     for bad in ("/circuits/a*/simulate", "/*/simulate"):
         with pytest.raises(ValueError):
             RouteEntry(prefix=bad, upstreams=["http://p"])
+
+
+def test_the_default_body_limit_is_the_services_own(monkeypatch):
+    # A body under the gateway's limit but over a service's went up to the service, which
+    # refused it unread and closed: its 413 was lost to the reset and the client got a 502.
+    from ampflux_shared.circuit.limits import MAX_DOCUMENT_BYTES
+    from ampflux_shared.settings import ServiceSettings
+
+    monkeypatch.delenv("GATEWAY_MAX_BODY_BYTES", raising=False)
+    assert Settings().max_body_bytes == MAX_DOCUMENT_BYTES == ServiceSettings.model_fields["max_document_bytes"].default

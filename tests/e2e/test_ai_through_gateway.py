@@ -263,3 +263,14 @@ def test_an_uploaded_circuit_document_is_analysed_and_studied_without_the_model(
     assert provider.requests == []
     r = gw.get(f"/ai/files/{item['id']}/content", headers=engineer)
     assert r.status_code == 200 and r.content == raw
+
+
+def test_a_body_over_the_services_limit_is_a_413_from_the_gateway_not_a_502(gw, engineer):
+    # Found by the fuzz test: a 19 MB chat request. The AI service refuses a declared length
+    # over its 16 MiB document limit before reading any of it and closes; the gateway, still
+    # streaming the body up, lost that 413 to the connection's reset and answered 502.
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * (17 * 1024 * 1024)}]})
+    r = gw.post("/ai/v1/chat/completions", content=body, headers={**engineer, "Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/payload-too-large")

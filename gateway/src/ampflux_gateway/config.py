@@ -32,9 +32,11 @@ class Settings(ServiceSettings):
     routes_file: Path | None = None
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Circuit documents of 20,000 buses are a few MiB of JSON; 64 MiB leaves room for
-    # uploads without letting one client tie up the gateway's memory or an upstream.
-    max_body_bytes: int = Field(default=64 * MIB, gt=0)
+    # The services' own limit on a request body (ampflux_shared.circuit.limits.MAX_DOCUMENT_BYTES,
+    # 16 MiB; a 20,000-bus circuit document is a few MiB), kept equal by a test: a body between
+    # the two went up to a service that refused it before reading it and closed, and the 413 it
+    # sent was lost to the connection's reset (a 502). Uploads have route limits of their own.
+    max_body_bytes: int = Field(default=16 * MIB, gt=0)
     # How many proxies in front of the gateway append to X-Forwarded-For (0: none, use the peer).
     trusted_proxies: int = Field(default=0, ge=0)
     # Sent to every upstream as `X-AmpFlux-Forwarded-Secret`, so a service that shares it
