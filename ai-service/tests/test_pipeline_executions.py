@@ -19,6 +19,7 @@ import pytest
 from ampflux_ai.config import Settings
 from ampflux_ai.domain.credentials import credential_keyring
 from ampflux_testing.fake_provider import Reply
+from ampflux_testing.polling import eventually
 from ampflux_testing.sse import parse_sse
 
 
@@ -57,10 +58,11 @@ async def stopped_runs(client: httpx.AsyncClient, count: int, timeout_s: float =
     """Until the worker has let go of `count` executions it no longer owns (cancelled, failed
     under it): their steps stopped at the cancel check, nothing more is written."""
     line = f'ampflux_ai_pipeline_executions_total{{outcome="stopped"}} {count:.1f}'
-    deadline = time.monotonic() + timeout_s
-    while line not in (metrics := (await client.get("/metrics")).text):
-        assert time.monotonic() < deadline, metrics
-        await asyncio.sleep(0.02)
+
+    async def stopped() -> bool:
+        return line in (await client.get("/metrics")).text
+
+    await eventually(stopped, timeout=timeout_s, interval=0.02, what=line)
 
 
 def user_prompts(fake) -> list[str]:
