@@ -313,6 +313,25 @@ async def test_a_route_with_a_larger_body_limit_takes_more_and_still_has_one(cli
     assert f"{32 * 1024 * 1024} bytes" in resp.json()["detail"]
 
 
+async def test_an_upstream_refusing_a_body_unread_has_its_answer_relayed(client, hits):
+    # Within the route's 32 MiB, so the gateway streams it on; the upstream answers 413 at once
+    # and closes with the body unread. The kernel resets the connection over the unread data,
+    # and the answer already sent must still reach the client (it used to come back as a 502).
+    chunk = b"z" * (256 * 1024)
+
+    async def body():
+        for _ in range(4 * 24):  # 24 MiB
+            yield chunk
+
+    before = await hits()
+    for _ in range(3):
+        resp = await client.post("/open/big/refuse", content=body())
+        assert resp.status_code == 413, resp.text
+        assert resp.headers["content-type"] == PROBLEM
+        assert resp.json()["detail"] == "refused by the upstream"
+    assert await hits() == before + 3  # once each: an answered request is not sent again
+
+
 async def test_dot_segments_cannot_reach_a_protected_route(client, hits):
     before = await hits()
     resp = await client.get("/open/%2e%2e/echo/x")

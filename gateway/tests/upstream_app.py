@@ -87,6 +87,15 @@ async def upload(upload_id: str, request: Request) -> dict[str, object]:
     return {"instance": INSTANCE, "received": uploads[upload_id], "sha256": digest.hexdigest()}
 
 
+@app.post("/open/big/refuse")
+async def refuse_unread() -> JSONResponse:
+    """Refuses the body without reading it, as a service's own body limit does: answer, then close."""
+    _count("/open/big/refuse")
+    problem = {"title": "Payload Too Large", "status": 413, "detail": "refused by the upstream"}
+    headers = {"Connection": "close"}
+    return JSONResponse(problem, status_code=413, media_type="application/problem+json", headers=headers)
+
+
 @app.get("/download/big")
 async def download(mib: int = 8) -> StreamingResponse:
     _count("/download")

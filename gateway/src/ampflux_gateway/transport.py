@@ -12,6 +12,7 @@ types. HTTPS origins go to httpx's own transport.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -31,12 +32,59 @@ class StaleConnectionError(httpx.RemoteProtocolError):
     """
 
 
-class _Connection:
-    __slots__ = ("h11", "idle_since", "reader", "received", "reused", "writer")
+class _Protocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, keeping what the upstream sent before a reset.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    A service refuses a body it will not take (over its size limit, say) before reading it:
+    it answers and closes. The kernel resets a connection closed over unread data, so our
+    next write fails, and asyncio then closes the socket without reading the rest of its
+    receive queue, and marks the reader failed, which hides what it already holds: the
+    answer is lost either way. Here the rest is read before the socket goes, and the reader
+    sees the reset as the end of the stream: what came is read, and h11 tells whether it is
+    a whole answer. Writing still fails.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        super().__init__(reader)
+        self._reader = reader
+        self._fd = -1
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        self._fd = sock.fileno() if sock is not None else -1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if exc is not None and self._fd >= 0:
+            rest = _unread(self._fd)
+            if rest:
+                self._reader.feed_data(rest)
+        super().connection_lost(None)
+
+
+def _unread(fd: int) -> bytes:
+    """What the kernel still holds for a non-blocking socket, read until it has no more."""
+    parts: list[bytes] = []
+    while True:
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except OSError:  # nothing more queued (would block), or the reset itself
+            break
+        if not data:
+            break
+        parts.append(data)
+    return b"".join(parts)
+
+
+class _Connection:
+    __slots__ = ("h11", "idle_since", "protocol", "reader", "received", "reused", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: _Protocol) -> None:
         self.reader = reader
         self.writer = writer
+        self.protocol = protocol
         self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=64 * 1024)
         self.idle_since = 0.0
         self.reused = False
@@ -102,7 +150,13 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             conn = await self._connection(request, key, origin, timeouts)
             conn.received = False
             try:
-                await self._send(conn, request, timeouts)
+                try:
+                    await self._send(conn, request, timeouts)
+                except httpx.WriteError:
+                    # The upstream may have answered before it read the whole body, and closed:
+                    # that answer stands (RFC 9112, 9.3: the client stops sending and reads it).
+                    if not conn.protocol.lost:
+                        raise
                 response = await self._receive_head(conn, request, timeouts)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 conn.close()
@@ -138,12 +192,15 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             conn.close()
         try:
             async with asyncio.timeout(timeouts.get("connect")):
-                reader, writer = await asyncio.open_connection(key[0], key[1], limit=_READ_SIZE)
+                loop = asyncio.get_running_loop()
+                reader = asyncio.StreamReader(limit=_READ_SIZE, loop=loop)
+                protocol = _Protocol(reader)
+                transport, _ = await loop.create_connection(lambda: protocol, key[0], key[1])
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {key[0]}:{key[1]} timed out", request=request) from None
         except OSError as exc:
             raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc}", request=request) from None
-        return _Connection(reader, writer)
+        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol)
 
     async def _send(self, conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]) -> None:
         target = request.url.raw_path
