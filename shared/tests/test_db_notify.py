@@ -1,6 +1,7 @@
-"""The one LISTEN/NOTIFY listener, on a real PostgreSQL: a notification wakes only the streams
-following its id, a lost connection is re-established (waking every stream, since
-notifications sent meanwhile are lost), and without PostgreSQL it does not listen."""
+"""The one LISTEN/NOTIFY listener, on a real PostgreSQL: it connects at the first watch, a
+notification wakes only the streams following its id, a lost connection is re-established
+(waking every stream, since notifications sent meanwhile are lost), and without PostgreSQL
+it does not listen."""
 
 from __future__ import annotations
 
@@ -41,10 +42,29 @@ async def listener(pg_admin_url):
     await changes.stop()
 
 
+async def _listening_connections(url: str, channel: str) -> int:
+    async with await psycopg.AsyncConnection.connect(_dsn(url), autocommit=True) as admin:
+        cur = await admin.execute("SELECT count(*) FROM pg_stat_activity WHERE query = %s", (f"LISTEN {channel}",))
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def test_it_connects_at_the_first_watch_and_wakes_that_stream(listener, pg_admin_url):
+    await asyncio.sleep(0.2)
+    assert not listener.listening and await _listening_connections(pg_admin_url, listener.channel) == 0
+    with listener.watch(uuid.uuid4()) as event:
+        await asyncio.wait_for(event.wait(), timeout=10)  # woken once it listens: read again
+        assert listener.listening
+        assert await _listening_connections(pg_admin_url, listener.channel) == 1
+    with listener.watch(uuid.uuid4()):  # later watches share the one connection
+        assert await _listening_connections(pg_admin_url, listener.channel) == 1
+
+
 async def test_a_notification_wakes_only_the_streams_of_its_id(listener, pg_admin_url):
-    await _until(lambda: listener.listening)
     mine, other = uuid.uuid4(), uuid.uuid4()
     with listener.watch(mine) as event, listener.watch(other) as unrelated:
+        await _until(lambda: listener.listening)
         event.clear()
         unrelated.clear()
         await _notify(pg_admin_url, listener.channel, "not a uuid")  # ignored, the listener goes on
@@ -56,9 +76,9 @@ async def test_a_notification_wakes_only_the_streams_of_its_id(listener, pg_admi
 
 
 async def test_a_lost_connection_is_listened_again_and_wakes_every_stream(listener, pg_admin_url):
-    await _until(lambda: listener.listening)
     key = uuid.uuid4()
     with listener.watch(key) as event:
+        await _until(lambda: listener.listening)
         event.clear()
         async with await psycopg.AsyncConnection.connect(_dsn(pg_admin_url), autocommit=True) as admin:
             killed = await admin.execute(
@@ -76,9 +96,9 @@ async def test_a_lost_connection_is_listened_again_and_wakes_every_stream(listen
 async def test_without_postgresql_it_does_not_listen(tmp_path):
     changes = ChangeListener(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "some_channel")
     await changes.start()
-    assert changes._task is None and not changes.listening
     key = uuid.uuid4()
     with changes.watch(key) as event:
+        assert changes._task is None and not changes.listening
         changes.changed(key)  # a change this process knows of itself still wakes its streams
         assert event.is_set()
     await changes.stop()
@@ -90,11 +110,12 @@ def test_a_channel_that_is_not_a_plain_identifier_is_refused():
 
 
 async def test_a_follower_reads_at_once_then_on_each_notification(listener, pg_admin_url):
-    await _until(lambda: listener.listening)
     key = uuid.uuid4()
     reads = follow(listener, key, poll_s=0.05, keepalive_s=60.0)
     async with contextlib.aclosing(reads):
         await asyncio.wait_for(anext(reads), timeout=1)  # the first read is now
+        await _until(lambda: listener.listening)
+        await asyncio.wait_for(anext(reads), timeout=1)  # polled, or woken as it began listening
         began = time.monotonic()
         woken = asyncio.ensure_future(anext(reads))
         await asyncio.sleep(0.3)

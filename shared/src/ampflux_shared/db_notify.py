@@ -2,8 +2,10 @@
 
 A service's trigger NOTIFYs a channel with the id (a UUID) of what changed, whoever wrote
 it. `ChangeListener` keeps one connection listening and wakes the streams that follow that
-id; each then reads it once, so a thousand watchers cost one connection. Without it (SQLite,
-or while the connection is being re-established) `listening` is False and the streams poll.
+id; each then reads it once, so a thousand watchers cost one connection, and a process nobody
+has watched from yet costs none (the first watch opens it). Without it (SQLite, before the
+first watch, or while the connection is being re-established) `listening` is False and the
+streams poll.
 Every reconnect wakes every stream, since notifications sent meanwhile are lost. `follow` is
 the loop of such a stream: when to read again.
 """
@@ -43,16 +45,19 @@ class ChangeListener:
         )
         self._waiters: dict[uuid.UUID, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._started = False
         self._backoff = backoff or Backoff(base_s=0.5, max_s=10.0)
         # True while notifications arrive: streams then only re-read on a wake-up (or now
         # and then, as a safety net); False means they poll.
         self.listening = False
 
     async def start(self) -> None:
-        if self._dsn is not None and self._task is None:
-            self._task = asyncio.create_task(self._listen(self._dsn), name=f"listen-{self.channel}")
+        """From now on the first watch opens the listening connection: most starts of a
+        service (a worker's, a replica nobody streams from) never need one."""
+        self._started = True
 
     async def stop(self) -> None:
+        self._started = False
         # Cancelled until it ends (a cancellation can be lost in the driver), without
         # swallowing a cancellation of the caller.
         await cancel_and_wait(self._task)
@@ -62,6 +67,9 @@ class ChangeListener:
     @contextlib.contextmanager
     def watch(self, key: uuid.UUID) -> Iterator[asyncio.Event]:
         """An event set whenever `key` changes (clear it before each read)."""
+        if self._started and self._dsn is not None and self._task is None:
+            # Connecting wakes every stream once it listens: until then they poll.
+            self._task = asyncio.get_running_loop().create_task(self._listen(self._dsn), name=f"listen-{self.channel}")
         event = asyncio.Event()
         self._waiters[key].add(event)
         try:
