@@ -10,11 +10,10 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,7 +145,7 @@ async def list_runs(
 
 async def _move(session: AsyncSession, run: StudyRun, from_statuses: Collection[RunStatus], **values: Any) -> bool:
     """Write `values` to the run only if its status is still one of `from_statuses`, in one
-    conditional UPDATE; then reload `run` from the row. True if the run moved.
+    conditional UPDATE; `run` then holds the row as it is. True if the run moved.
 
     Every state change of a run goes through here, never a read followed by a plain write: a
     status read before the write can be stale by the time of the write. On SQLite
@@ -157,18 +156,19 @@ async def _move(session: AsyncSession, run: StudyRun, from_statuses: Collection[
     a concurrent writer of the row and evaluates it again on the row that writer committed.
     Whichever change commits first stays; the later one finds the row moved and writes nothing.
     """
-    # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed for any statement.
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(StudyRun)
-            .where(StudyRun.id == run.id, StudyRun.status.in_(list(from_statuses)))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
+    # RETURNING loads the moved row into `run` in the same round trip; only a run that had
+    # moved already (no row returned) is read again.
+    moved = await session.scalar(
+        update(StudyRun)
+        .where(StudyRun.id == run.id, StudyRun.status.in_(list(from_statuses)))
+        .values(**values)
+        .returning(StudyRun)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    await session.refresh(run)
-    return moved.rowcount == 1
+    if moved is None:
+        await session.refresh(run)
+        return False
+    return True
 
 
 async def cancel_run(
