@@ -29,6 +29,7 @@ from aio_pika.abc import (
 from aiormq.abc import DeliveredMessage
 from prometheus_client import CollectorRegistry
 
+from ..backoff import Backoff
 from ..tasks import cancel_and_wait
 from .bus import EventBus, Handler, Outcome, count_consumed, parse_envelope, run_handler
 from .envelope import EventEnvelope
@@ -65,9 +66,12 @@ class RabbitMQBus(EventBus):
         self.prefetch = prefetch
         self.publish_timeout = publish_timeout
         self.delivery_limit = delivery_limit
-        self.retry_delay = retry_delay
-        self.max_retry_delay = max_retry_delay
+        # A message to retry holds its prefetch slot this long first: retry_delay doubling per
+        # delivery (as the job queue's), so a restarting database is not hammered.
+        self._retry_backoff = Backoff(base_s=retry_delay, max_s=max_retry_delay, jitter=False)
         self.reconnect_interval = reconnect_interval
+        # Waiting for the broker at start: jittered, so services started together spread out.
+        self._startup_backoff = Backoff(base_s=reconnect_interval / 4, max_s=reconnect_interval)
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self._connection: AbstractRobustConnection | None = None
@@ -101,14 +105,17 @@ class RabbitMQBus(EventBus):
         # Services and broker start together (compose, a node reboot): wait a while for it
         # rather than crash-looping, then fail so the orchestrator sees the problem.
         deadline = asyncio.get_running_loop().time() + self.startup_timeout
+        attempt = 0
         while True:
             try:
                 return await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
             except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
-                if asyncio.get_running_loop().time() + self.reconnect_interval > deadline:
+                attempt += 1
+                delay = self._startup_backoff.delay(attempt)
+                if asyncio.get_running_loop().time() + delay > deadline:
                     raise BusUnavailableError(f"RabbitMQ unreachable for {self.startup_timeout}s: {exc!r}") from exc
-                log.warning("RabbitMQ not reachable yet (%r); retrying in %ss", exc, self.reconnect_interval)
-                await asyncio.sleep(self.reconnect_interval)
+                log.warning("RabbitMQ not reachable yet (%r); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         if self._dead_letter_task is not None:
@@ -221,11 +228,8 @@ class RabbitMQBus(EventBus):
         else:
             # Hold the prefetch slot a little before requeueing so a transient fault (database
             # restarting) is not hammered; the quorum queue's delivery limit bounds the retries.
-            await asyncio.sleep(self._retry_delay(message))
+            await asyncio.sleep(self._retry_backoff.delay(delivery_count(message) + 1))
             await settle(message.nack(requeue=True), message)
-
-    def _retry_delay(self, message: AbstractIncomingMessage) -> float:
-        return min(self.retry_delay * 2 ** delivery_count(message), self.max_retry_delay)
 
 
 # --- primitives every consumer on this broker shares (the bus, the simulation job queue) ---
