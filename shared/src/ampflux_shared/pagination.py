@@ -69,7 +69,10 @@ class Rows(Generic[T]):
 
 
 async def paginate(session: AsyncSession, query: Select[Any], params: PageParams) -> Rows[Any]:
-    """Rows of `query` (already ordered) for one page, and the total count."""
+    """Rows of `query` (already ordered) for one page, and the total count. The items are the
+    selected objects, or tuples of them when the query selects several (an entity and a
+    correlated value, say)."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.offset(params.offset).limit(params.page_size))).all()
+    result = await session.execute(query.offset(params.offset).limit(params.page_size))
+    rows = result.scalars().all() if len(query.column_descriptions) == 1 else [tuple(row) for row in result.all()]
     return Rows(items=rows, total=total or 0, page=params.page, page_size=params.page_size)

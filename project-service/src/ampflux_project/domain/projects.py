@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
-from ampflux_shared.pagination import PageParams, Rows
+from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
 from .. import events
@@ -77,11 +77,7 @@ async def list_projects(
         query = query.where(Project.name.ilike(contains_pattern(search), escape="\\"))
     if not include_archived:
         query = query.where(Project.archived_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = (
-        await session.execute(query.order_by(Project.name, Project.id).offset(paging.offset).limit(paging.page_size))
-    ).all()
-    return Rows(items=[(p, r) for p, r in rows], total=total or 0, page=paging.page, page_size=paging.page_size)
+    return await paginate(session, query.order_by(Project.name, Project.id), paging)
 
 
 async def update_project(
