@@ -9,8 +9,10 @@ from fastapi import APIRouter
 
 from ampflux_shared.app import ServiceSpec, create_service_app
 from ampflux_shared.errors import (
+    bad_gateway,
     conflict,
     forbidden,
+    gateway_timeout,
     too_large,
     too_many_requests,
     unauthorized,
@@ -25,8 +27,10 @@ PROBLEMS = {
     "unauthorized": unauthorized("who?", slug="invalid-api-key", scheme="ApiKey"),
     "unprocessable": unprocessable("reused", slug="idempotency-key-reused"),
     "too_large": too_large("big", slug="document-too-large"),
-    "too_many": too_many_requests("slow down", retry_after_s=0, slug="too-many-login-attempts"),
-    "unavailable": unavailable("later", slug="project-service-unavailable", retry_after_s=5),
+    "too_many": too_many_requests("slow down", retry_after_s=0, slug="too-many-login-attempts", budget=15),
+    "unavailable": unavailable("later", slug="project-service-unavailable", retry_after_s=5, message_id="m1"),
+    "bad_gateway": bad_gateway("upstream said 500", slug="ai-provider-error", provider_status=500),
+    "gateway_timeout": gateway_timeout("too slow", slug="ai-provider-timeout", message_id="m1"),
 }
 
 router = APIRouter()
@@ -57,6 +61,8 @@ async def client():
         ("too_large", 413, "document-too-large", None),
         ("too_many", 429, "too-many-login-attempts", ("retry-after", "1")),  # never below 1 s
         ("unavailable", 503, "project-service-unavailable", ("retry-after", "5")),
+        ("bad_gateway", 502, "ai-provider-error", None),
+        ("gateway_timeout", 504, "ai-provider-timeout", None),
     ],
 )
 async def test_each_named_problem_renders_with_its_status_slug_and_headers(client, name, status, slug, header):
@@ -70,3 +76,17 @@ async def test_each_named_problem_renders_with_its_status_slug_and_headers(clien
         assert body["status_of_run"] == "queued"
     if name == "forbidden":
         assert body["errors"][0]["path"] == "p"
+    if name == "too_many":
+        assert body["retry_after"] == 1 and body["budget"] == 15
+    if name == "unavailable":
+        assert body["message_id"] == "m1"
+    if name == "bad_gateway":
+        assert body["title"] == "Bad Gateway" and body["provider_status"] == 500
+    if name == "gateway_timeout":
+        assert body["title"] == "Gateway Timeout" and body["message_id"] == "m1"
+
+
+def test_upstream_problems_default_to_their_status_phrase_as_slug():
+    # The same `type` a bare ProblemError(502/504, ...) without a slug rendered before.
+    assert bad_gateway("x").slug == "bad-gateway" and bad_gateway("x").status == 502
+    assert gateway_timeout("x").slug == "gateway-timeout" and gateway_timeout("x").status == 504

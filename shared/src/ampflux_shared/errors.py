@@ -111,16 +111,33 @@ def too_large(detail: str, *, slug: str = "too-large") -> ProblemError:
     return ProblemError(413, detail, slug=slug)
 
 
-def too_many_requests(detail: str, *, retry_after_s: int, slug: str = "too-many-requests") -> ProblemError:
+def too_many_requests(
+    detail: str, *, retry_after_s: int, slug: str = "too-many-requests", **extra: Any
+) -> ProblemError:
     """429 with `Retry-After` (whole seconds, at least 1) in the header and the body."""
     retry_after_s = max(1, int(retry_after_s))
-    return ProblemError(429, detail, slug=slug, headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
+    return ProblemError(
+        429, detail, slug=slug, headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s, **extra
+    )
 
 
-def unavailable(detail: str, *, slug: str = "unavailable", retry_after_s: int | None = None) -> ProblemError:
+def unavailable(
+    detail: str, *, slug: str = "unavailable", retry_after_s: int | None = None, **extra: Any
+) -> ProblemError:
     """503: a dependency (database, broker, another service) cannot answer now."""
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
-    return ProblemError(503, detail, slug=slug, headers=headers)
+    return ProblemError(503, detail, slug=slug, headers=headers, **extra)
+
+
+def bad_gateway(detail: str, *, slug: str = "bad-gateway", **extra: Any) -> ProblemError:
+    """502: the upstream this request needed (an AI provider, another service) answered with a
+    failure, or could not be reached."""
+    return ProblemError(502, detail, slug=slug, **extra)
+
+
+def gateway_timeout(detail: str, *, slug: str = "gateway-timeout", **extra: Any) -> ProblemError:
+    """504: the upstream this request needed did not answer in time."""
+    return ProblemError(504, detail, slug=slug, **extra)
 
 
 def field_error(path: str, message: str, code: str = "invalid") -> dict[str, str]:
