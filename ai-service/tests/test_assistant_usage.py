@@ -61,6 +61,9 @@ async def test_a_spent_budget_is_a_429_with_retry_after_until_midnight(settings,
         assert r.status_code == 429, r.text
         assert 0 < int(r.headers["retry-after"]) <= 86401
         assert r.json()["budget"] == 15 and r.json()["spent"] >= 15
+        # The wait is in the body too, as in every 429 (too_many_requests), within the same second.
+        assert int(r.headers["retry-after"]) - 1 <= r.json()["retry_after"] <= int(r.headers["retry-after"])
+        assert r.json()["type"].endswith("/ai-budget-exhausted") and r.json()["title"] == "Too Many Requests"
         r = await client.post("/ai/assistant", json={"prompt": "x"}, headers=user.headers)
         assert r.status_code == 429
         # Another company's budget is its own.
@@ -147,3 +150,20 @@ async def test_openai_compat_still_answers_problems(h, company, fake):
         "/ai/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}, headers=user.headers
     )
     assert r.status_code == 502
+    assert r.json()["type"].endswith("/ai-provider-error") and r.json()["title"] == "Bad Gateway"
+
+
+async def test_openai_compat_provider_timeout_is_the_504_ai_provider_timeout(settings, company, fake, app_client):
+    # It said `ai-provider-error` for a timeout, unlike the messages route and provider_problem.
+    from ampflux_testing.fake_provider import Reply
+
+    async for client in app_client(settings.model_copy(update={"provider_timeout_s": 0.5})):
+        fake.queue(Reply(text="too late", delay_s=3))
+        r = await client.post(
+            "/ai/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "x"}]},
+            headers=company.user().headers,
+        )
+        assert r.status_code == 504, r.text
+        assert r.json()["type"].endswith("/ai-provider-timeout") and r.json()["title"] == "Gateway Timeout"
+        assert r.json()["detail"] == "the AI provider did not answer in time"

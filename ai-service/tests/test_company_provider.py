@@ -84,3 +84,23 @@ def test_keys_rotate_and_a_ciphertext_is_bound_to_its_company():
         KeyRing(new).open(key_id, blob, company_id=company)  # old key removed
     with pytest.raises(SealingError):
         KeyRing("k:not-base64!")
+
+
+async def test_a_key_sealed_under_a_removed_key_is_a_503_naming_the_problem(settings, company, fake, app_client):
+    # It had no slug of its own (the generic `service-unavailable`).
+    async for client in app_client(settings.model_copy(update={"allow_private_provider_urls": True})):
+        admin = company.user("admin")
+        r = await client.put(
+            "/ai/settings/provider",
+            json={"base_url": fake.url, "model": "company-model", "api_key": "sk-company-1234"},
+            headers=admin.headers,
+        )
+        assert r.status_code == 200, r.text
+    other_kek = "k2:" + base64.b64encode(os.urandom(32)).decode()
+    async for client in app_client(settings.model_copy(update={"key_encryption_keys": other_kek})):
+        r = await client.post("/ai/assistant", json={"prompt": "x"}, headers=company.user().headers)
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert body["type"].endswith("/ai-provider-key-unusable") and body["title"] == "Service Unavailable"
+        assert "k1" in body["detail"] and "sk-company" not in r.text
+        assert not fake.chat_requests  # nothing went to any provider

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from ampflux_shared.db import utcnow
-from ampflux_shared.errors import ProblemError, field_error, not_found, validation_failed
+from ampflux_shared.errors import field_error, not_found, unavailable, validation_failed
 from ampflux_shared.security import CurrentPrincipal, require_roles, scoped
 
 from ..domain import usage
@@ -140,8 +140,7 @@ async def write_provider(
             try:
                 row.key_id, row.key_ciphertext = providers.keyring.seal(body.api_key, company_id=principal.company_id)
             except SealingError:
-                raise ProblemError(
-                    503,
+                raise unavailable(
                     "company provider keys cannot be stored: the operator has not set AI_KEY_ENCRYPTION_KEYS",
                     slug="ai-key-encryption-not-configured",
                 ) from None

@@ -11,11 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from ampflux_shared.errors import ProblemError, field_error, not_found, validation_failed
+from ampflux_shared.errors import conflict, field_error, not_found, validation_failed
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import conversations
 from ..domain.generation import StreamEvent, event_id, stored_events
+from ..domain.provider import failed_reply_problem
 from ..models import Message
 from ..schemas import MessageCreate, MessageRead
 from .deps import PROVIDER_RESPONSES, DatabaseDep, HubDep, SessionDep, SettingsDep
@@ -70,12 +71,8 @@ async def send_message(
     async for event in started.generation.follow():
         last = event
     if last is not None and last.type == "error":
-        status = int(last.data.get("status") or 502)
-        raise ProblemError(
-            status,
-            str(last.data.get("message")),
-            slug="ai-provider-timeout" if status == 504 else "ai-provider-error",
-            message_id=str(started.message_id),
+        raise failed_reply_problem(
+            int(last.data.get("status") or 502), str(last.data.get("message")), message_id=str(started.message_id)
         )
     async with db.session() as session:
         message = await session.get(Message, started.message_id)
@@ -110,7 +107,7 @@ async def follow_message(
     conversation = await conversations.get_owned(session, principal, conversation_id)
     message = await conversations.get_message(session, conversation, message_id)
     if message.role != "assistant":
-        raise ProblemError(409, "only assistant messages are streamed", slug="conflict")
+        raise conflict("only assistant messages are streamed")
     generation = hub.get(message_id)
     if generation is not None:
         return StreamingResponse(sse_stream(generation, after), media_type=EVENT_STREAM, headers=SSE_HEADERS)

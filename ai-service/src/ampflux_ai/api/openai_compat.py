@@ -20,13 +20,13 @@ from fastapi.responses import StreamingResponse
 from openai import OpenAIError
 from pydantic import BaseModel, ConfigDict, Field
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import field_error, validation_failed
 from ampflux_shared.security import CurrentPrincipal, Principal, scoped
 
 from ..domain import usage
 from ..domain.chat import Draft, StreamBroken, run_reply
 from ..domain.generation import Generation
-from ..domain.provider import provider_problem
+from ..domain.provider import failed_reply_problem, provider_problem
 from ..domain.tools import Toolbox
 from .deps import PROVIDER_RESPONSES, MetricsDep, ProvidersDep, SessionDep, SettingsDep, enforce_budget
 
@@ -185,7 +185,7 @@ async def chat_completions(
     await task
     last = generation.events[-1]
     if last.type == "error":
-        raise ProblemError(int(last.data["status"]), str(last.data["message"]), slug="ai-provider-error")
+        raise failed_reply_problem(int(last.data["status"]), str(last.data["message"]))
     return {
         "id": completion_id,
         "object": "chat.completion",

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 from openai import OpenAIError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, conflict, field_error, validation_failed
+from ampflux_shared.errors import ProblemError, bad_gateway, conflict, field_error, validation_failed
 
 from ..models import CompanyModel
 from .ollama import OllamaClient, OllamaError, context_length_of, native_url
@@ -26,6 +28,9 @@ from .provider import ProviderConfig, Providers, provider_problem
 
 # What OpenAI-compatible servers that say it call the context window (vLLM, LM Studio, others).
 _CONTEXT_FIELDS = ("context_length", "max_model_len", "context_window", "max_context_length")
+# Providers whose lists are remembered at once (the operator's and the companies' own): beyond
+# it the least recently used is forgotten, which costs one listing call, never a wrong answer.
+MAX_CACHED_PROVIDERS = 1024
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,19 @@ class CompanyModelView:
 
 
 class ModelCatalog:
-    def __init__(self, providers: Providers, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        providers: Providers,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.providers = providers
         self.transport = transport
-        self._cache: dict[tuple[str, str, str], tuple[float, list[ProviderModel]]] = {}
+        # A list is used while younger than `models_cache_s` (0: never remembered).
+        self._cache: TTLCache[tuple[str, str, str], list[ProviderModel]] = TTLCache(
+            maxsize=MAX_CACHED_PROVIDERS, ttl=providers.settings.models_cache_s, timer=timer
+        )
 
     def ollama(self, config: ProviderConfig) -> OllamaClient:
         settings = self.providers.settings
@@ -61,12 +75,11 @@ class ModelCatalog:
 
     async def provider_models(self, config: ProviderConfig) -> list[ProviderModel]:
         key = (config.kind, config.base_url, config.api_key)
-        ttl = self.providers.settings.models_cache_s
         hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
+        if hit is not None:
+            return hit
         models = await (self._ollama_models(config) if config.kind == "ollama" else self._openai_models(config))
-        self._cache[key] = (time.monotonic(), models)
+        self._cache[key] = models
         return models
 
     async def _openai_models(self, config: ProviderConfig) -> list[ProviderModel]:
@@ -88,7 +101,7 @@ class ModelCatalog:
             names = [str(t.get("model") or t.get("name")) for t in tags]
             shows = await asyncio.gather(*(client.show(n) for n in names), return_exceptions=True)
         except OllamaError as exc:
-            raise ProblemError(502, str(exc), slug="ai-provider-error") from None
+            raise bad_gateway(str(exc), slug="ai-provider-error") from None
         out = []
         for name, show in zip(names, shows, strict=True):
             if isinstance(show, BaseException):  # one model's details missing is no reason to hide it

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ampflux_shared.errors import ProblemError, conflict
+from ampflux_shared.errors import bad_gateway, conflict
 
 from ..metrics import AIMetrics
 from .ollama import OllamaClient, OllamaError
@@ -83,7 +83,7 @@ class ModelOperations:
             await client.unload(model)
         except OllamaError as exc:
             self.metrics.model_operations.labels("unload", "error").inc()
-            raise ProblemError(502, str(exc), slug="ai-provider-error") from None
+            raise bad_gateway(str(exc), slug="ai-provider-error") from None
         self.metrics.model_operations.labels("unload", "ok").inc()
         return await self.status(client, model)
 
@@ -96,7 +96,7 @@ class ModelOperations:
             loaded = {str(m.get("model") or m.get("name")): m for m in await client.running()}
             present = {str(t.get("model") or t.get("name")) for t in await client.tags()}
         except OllamaError as exc:
-            raise ProblemError(502, str(exc), slug="ai-provider-error") from None
+            raise bad_gateway(str(exc), slug="ai-provider-error") from None
         if model in loaded:
             return {"id": model, "status": "loaded", "expires_at": loaded[model].get("expires_at")}
         return {"id": model, "status": "unloaded" if model in present else "not-present"}

@@ -25,7 +25,7 @@ from openai import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, bad_gateway, gateway_timeout, unavailable
 
 from ..config import Settings
 from ..models import CompanyProvider
@@ -95,11 +95,13 @@ class Providers:
                 try:
                     key = self.keyring.open(row.key_id, row.key_ciphertext, company_id=company_id)
                 except SealingError as exc:
-                    raise ProblemError(503, f"the company's AI provider key cannot be used: {exc}") from None
+                    raise unavailable(
+                        f"the company's AI provider key cannot be used: {exc}", slug="ai-provider-key-unusable"
+                    ) from None
             return ProviderConfig(row.base_url, key, row.model, "company", row.kind)
         config = self.operator()
         if config is None:
-            raise ProblemError(503, NOT_CONFIGURED, slug="ai-provider-not-configured")
+            raise unavailable(NOT_CONFIGURED, slug="ai-provider-not-configured")
         return config
 
     def client(self, config: ProviderConfig) -> AsyncOpenAI:
@@ -137,17 +139,29 @@ class Providers:
 def provider_problem(exc: OpenAIError) -> ProblemError:
     """The problem a caller gets for a provider failure: 504 on timeout, else 502."""
     if isinstance(exc, APITimeoutError):
-        return ProblemError(504, "the AI provider did not answer in time", slug="ai-provider-timeout")
+        return gateway_timeout("the AI provider did not answer in time", slug="ai-provider-timeout")
     if isinstance(exc, APIStatusError):
-        return ProblemError(
-            502,
+        return bad_gateway(
             f"the AI provider failed (HTTP {exc.status_code})",
             slug="ai-provider-error",
             provider_status=exc.status_code,
         )
     if isinstance(exc, APIConnectionError):
-        return ProblemError(502, "the AI provider is unreachable", slug="ai-provider-unreachable")
-    return ProblemError(502, f"the AI provider failed: {exc}", slug="ai-provider-error")
+        return bad_gateway("the AI provider is unreachable", slug="ai-provider-unreachable")
+    return bad_gateway(f"the AI provider failed: {exc}", slug="ai-provider-error")
+
+
+def failed_reply_problem(status: int, detail: str, **extra: Any) -> ProblemError:
+    """The answer to a request that waited for a reply that ended in an error event. The event
+    keeps only the status and message of its problem, so the status picks the named problem
+    again: 504 the provider timed out, 503 the reply could not be stored or was abandoned,
+    anything else (502) the provider failed."""
+    if status == 504:
+        return gateway_timeout(detail, slug="ai-provider-timeout", **extra)
+    if status == 503:
+        # The slug these answers have always had; the detail says what happened.
+        return unavailable(detail, slug="ai-provider-error", **extra)
+    return bad_gateway(detail, slug="ai-provider-error", **extra)
 
 
 def outcome_of(exc: BaseException | None) -> str:

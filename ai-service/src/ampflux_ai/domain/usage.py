@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import too_many_requests
 
 from ..models import CompanyBudget, UsageDay
 
@@ -51,12 +51,11 @@ async def check_budget(session: AsyncSession, company_id: uuid.UUID, default_bud
 def refuse_if_spent(spent: int, budget: int) -> None:
     """The 429 of `check_budget`, for callers that read `spent` and `budget` themselves."""
     if budget > 0 and spent >= budget:
-        wait = seconds_to_reset()
-        raise ProblemError(
-            429,
+        # The named 429 also states the wait in the body (`retry_after`), as every other 429 does.
+        raise too_many_requests(
             f"the company's daily AI budget of {budget} tokens is spent ({spent} used); it resets at 00:00 UTC",
+            retry_after_s=seconds_to_reset(),
             slug="ai-budget-exhausted",
-            headers={"Retry-After": str(wait)},
             budget=budget,
             spent=spent,
         )
