@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, not_found
+from ampflux_shared.errors import conflict, not_found
 from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
@@ -19,7 +19,7 @@ from .common import get_traveler, record_changes
 
 def _writable(traveler: Traveler) -> None:
     if traveler.status in ("completed", "cancelled"):
-        raise ProblemError(409, f"the BOM of a {traveler.status} traveler cannot change", slug="traveler-closed")
+        raise conflict(f"the BOM of a {traveler.status} traveler cannot change", slug="traveler-closed")
 
 
 async def get_line(session: AsyncSession, traveler: Traveler, line_id: uuid.UUID) -> BomLine:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ampflux_shared.errors import ProblemError, field_error, validation_failed
+from ampflux_shared.errors import conflict, field_error, validation_failed
 from ampflux_shared.security import Principal
 
 from ..models import CoatingLog, TravelerStep
@@ -33,7 +33,7 @@ async def log_coating(
     roles.require(principal, roles.COATING, "logging coating")
     traveler = await get_traveler(session, principal.company_id, traveler_id)
     if traveler.status in ("draft", "completed", "cancelled"):
-        raise ProblemError(409, f"traveler {traveler.number} is {traveler.status}", slug="traveler-not-active")
+        raise conflict(f"traveler {traveler.number} is {traveler.status}", slug="traveler-not-active")
     if data.get("step_id") is not None:
         step = await session.scalar(
             select(TravelerStep).where(TravelerStep.id == data["step_id"], TravelerStep.traveler_id == traveler.id)

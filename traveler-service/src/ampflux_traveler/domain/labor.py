@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, conflict
 from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
@@ -26,8 +26,7 @@ from .travelers import ACTIVE
 
 
 def already_clocked_in(log: LaborLog | None = None) -> ProblemError:
-    return ProblemError(
-        409,
+    return conflict(
         "you are already clocked in" + (f" (since {log.clock_in.isoformat()}); clock out first" if log else ""),
         slug="already-clocked-in",
         open_log_id=str(log.id) if log else None,
@@ -52,9 +51,7 @@ async def clock_in_step(
 
 async def clock_in(session: AsyncSession, principal: Principal, traveler: Traveler, step: TravelerStep) -> LaborLog:
     if traveler.status not in ACTIVE:
-        raise ProblemError(
-            409, f"traveler {traveler.number} is {traveler.status}: no clocking in", slug="traveler-not-active"
-        )
+        raise conflict(f"traveler {traveler.number} is {traveler.status}: no clocking in", slug="traveler-not-active")
     existing = await open_log(session, principal.user_id)
     if existing is not None:
         raise already_clocked_in(existing)
@@ -91,7 +88,7 @@ async def clock_out(session: AsyncSession, principal: Principal, operator_id: uu
         roles.require(principal, roles.SHOP_FLOOR, "clocking out")
     log = await open_log(session, operator, lock=True)
     if log is None or log.company_id != principal.company_id:
-        raise ProblemError(409, "no open labor log to close", slug="not-clocked-in")
+        raise conflict("no open labor log to close", slug="not-clocked-in")
     await close(session, log, at=utcnow(), reason="operator" if operator == principal.user_id else "supervisor")
     await session.flush()
     return log

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
-from ampflux_shared.errors import ProblemError, field_error, not_found, validation_failed
+from ampflux_shared.errors import conflict, field_error, not_found, validation_failed
 from ampflux_shared.security import Principal
 
 from ..models import LaborLog, StepExecution, Traveler, TravelerStep
@@ -59,8 +59,7 @@ async def scan(session: AsyncSession, principal: Principal, code: str, signoff: 
         raise not_found("step")
     mine = await labor.open_log(session, principal.user_id, lock=True)
     if mine is not None and mine.step_id != step.id:
-        raise ProblemError(
-            409,
+        raise conflict(
             "you are clocked in on another step: scan that step to clock out first",
             slug="already-clocked-in",
             open_log_id=str(mine.id),

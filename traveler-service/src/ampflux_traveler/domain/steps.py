@@ -39,8 +39,7 @@ class SignOff:
 
 
 def _not_active(traveler: Traveler) -> ProblemError:
-    return ProblemError(
-        409,
+    return conflict(
         f"traveler {traveler.number} is {traveler.status}: work happens only while it is released or in progress",
         slug="traveler-not-active",
         current_status=traveler.status,
@@ -303,7 +302,7 @@ async def _execution_to_complete(
         return execution
     execution = await open_execution(session, step, "started")
     if execution is None:
-        raise ProblemError(409, f"nothing is started at {step.name}: start the step first", slug="step-not-started")
+        raise conflict(f"nothing is started at {step.name}: start the step first", slug="step-not-started")
     return execution
 
 
@@ -400,7 +399,7 @@ async def add_serials(
     roles.require(principal, roles.TRAVELER_WRITE, "adding serial numbers")
     traveler = await get_traveler(session, principal.company_id, traveler_id, lock=True)
     if traveler.status in ("completed", "cancelled"):
-        raise ProblemError(409, f"a {traveler.status} traveler takes no serials", slug="traveler-closed")
+        raise conflict(f"a {traveler.status} traveler takes no serials", slug="traveler-closed")
     if len(set(serials)) != len(serials):
         raise validation_failed([field_error("serials", "serial numbers repeat", "duplicate")])
     existing = await session.scalar(

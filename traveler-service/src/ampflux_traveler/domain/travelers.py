@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.db import utcnow
-from ampflux_shared.errors import ProblemError, validation_failed
+from ampflux_shared.errors import ProblemError, conflict, validation_failed
 from ampflux_shared.pagination import PageParams, Rows, paginate
 from ampflux_shared.security import Principal
 
@@ -164,10 +164,10 @@ async def update_traveler(
     roles.require(principal, roles.TRAVELER_WRITE, "editing a traveler")
     traveler = await get_traveler(session, principal.company_id, traveler_id, lock=True)
     if traveler.status in ("completed", "cancelled"):
-        raise ProblemError(409, f"a {traveler.status} traveler cannot be edited", slug="traveler-closed")
+        raise conflict(f"a {traveler.status} traveler cannot be edited", slug="traveler-closed")
     if traveler.status != "draft" and any(k in changes for k in ("part_number", "revision", "quantity")):
-        raise ProblemError(
-            409, "part, revision and quantity can change only while the traveler is a draft", slug="traveler-released"
+        raise conflict(
+            "part, revision and quantity can change only while the traveler is a draft", slug="traveler-released"
         )
     diff = {k: (getattr(traveler, k), v) for k, v in changes.items() if k in EDITABLE}
     record_changes(
@@ -185,8 +185,7 @@ async def update_traveler(
 
 def illegal_transition(traveler: Traveler, wanted: str) -> ProblemError:
     allowed = list(TRANSITIONS[traveler.status])
-    return ProblemError(
-        409,
+    return conflict(
         f"a {traveler.status} traveler cannot become {wanted}; allowed: {', '.join(allowed) or 'none'}",
         slug="illegal-transition",
         current_status=traveler.status,
@@ -248,14 +247,13 @@ async def _check_releasable(session: AsyncSession, traveler: Traveler) -> None:
         )
     )
     if short:
-        raise ProblemError(
-            409,
+        raise conflict(
             f"{len(short)} BOM line(s) are short: {', '.join(line.item for line in short)}",
             slug="bom-short",
             short_lines=[{"id": str(line.id), "item": line.item} for line in short],
         )
     if not await session.scalar(select(exists().where(TravelerStep.traveler_id == traveler.id))):
-        raise ProblemError(409, "a traveler without steps cannot be released", slug="no-steps")
+        raise conflict("a traveler without steps cannot be released", slug="no-steps")
 
 
 async def _check_completable(session: AsyncSession, traveler: Traveler) -> None:
@@ -266,8 +264,7 @@ async def _check_completable(session: AsyncSession, traveler: Traveler) -> None:
         .where(StepExecution.traveler_id == traveler.id, StepExecution.status != "completed")
     )
     if open_steps or open_work:
-        raise ProblemError(
-            409,
+        raise conflict(
             f"steps not done: {', '.join(open_steps) or 'none'}; open executions: {open_work}",
             slug="traveler-unfinished",
             open_steps=open_steps,
