@@ -1,6 +1,7 @@
-"""Models: the provider's list merged with the company's choices; users pick among the enabled
-ones per conversation; on an Ollama provider (the fake native API here) start pulls and loads,
-stop unloads, status follows; an OpenAI-style provider answers 409 to start and stop."""
+"""Models: the provider's list merged with the company's choices, a page at a time; users pick
+among the enabled ones per conversation; on an Ollama provider (the fake native API here) start
+pulls and loads, stop unloads, status follows; an OpenAI-style provider answers 409 to start and
+stop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_ollama import FakeModel, FakeOllama
+
+from ampflux_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 @pytest.fixture
@@ -48,6 +51,7 @@ async def test_openai_style_provider_lists_models_and_refuses_start_and_stop(cli
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["provider_kind"] == "openai" and body["can_start"] is False
+    assert (body["total"], body["page"], body["page_size"]) == (1, 1, DEFAULT_PAGE_SIZE)
     assert [(m["id"], m["enabled"], m["default"]) for m in body["items"]] == [("fake-model", True, True)]
     for path in ("/ai/models/start", "/ai/models/stop"):
         r = await client.post(path, json={"model": "fake-model"}, headers=user.headers)
@@ -143,6 +147,29 @@ async def test_ollama_models_show_context_and_tools_and_start_stop_drive_the_nat
         assert [b for p, b in ollama.calls if p == "/api/generate"][-1]["keep_alive"] == 0
         metrics = (await client.get("/metrics")).text
         assert 'ampflux_ai_model_operations_total{operation="unload",outcome="ok"} 1.0' in metrics
+
+
+async def test_models_answer_the_one_page_contract(ollama_settings, company, app_client):
+    async for client in app_client(ollama_settings):
+        user = company.user()
+        whole = (await client.get("/ai/models", headers=user.headers)).json()
+        assert whole["total"] == 2 and len(whole["items"]) == 2
+        pages = []
+        for page in (1, 2, 3):
+            r = await client.get("/ai/models", params={"page": page, "page_size": 1}, headers=user.headers)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert (body["total"], body["page"], body["page_size"]) == (2, page, 1)
+            # The provider's facts stay beside the page, whichever page it is.
+            assert body["provider_kind"] == "ollama" and body["can_start"] is True
+            pages.append([m["id"] for m in body["items"]])
+        assert pages == [[whole["items"][0]["id"]], [whole["items"][1]["id"]], []]
+
+        r = await client.get("/ai/models", params={"page_size": MAX_PAGE_SIZE + 1}, headers=user.headers)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert [e["path"] for e in r.json()["errors"]] == ["query.page_size"]
+        r = await client.get("/ai/models", params={"page": 0}, headers=user.headers)
+        assert r.status_code == 422 and [e["path"] for e in r.json()["errors"]] == ["query.page"]
 
 
 async def test_starting_a_missing_model_pulls_it_with_progress_then_loads_it(

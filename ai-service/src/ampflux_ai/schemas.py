@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ampflux_shared.pagination import Page
+
 MAX_MESSAGE_CHARS = 32_000
 
 
@@ -309,11 +311,12 @@ class ModelRead(BaseModel):
     tool_calls: bool | None
 
 
-class ModelList(BaseModel):
+class ModelList(Page[ModelRead]):
+    """A page of the company's models, with what the provider allows beside it."""
+
     provider_kind: str
     # Starting and stopping work only on an Ollama provider.
     can_start: bool
-    items: list[ModelRead]
 
 
 class ModelChoiceWrite(BaseModel):

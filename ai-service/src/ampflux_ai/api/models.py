@@ -1,5 +1,5 @@
-"""Models: the provider's list merged with the company's choices; admins choose; on an Ollama
-provider, start (pull + load), stop (unload) and status."""
+"""Models: the provider's list merged with the company's choices, a page at a time; admins
+choose; on an Ollama provider, start (pull + load), stop (unload) and status."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..domain.model_catalog import ModelCatalog
 from ..domain.model_ops import ModelOperations, require_ollama
 from ..models import CompanyModel
 from ..schemas import ModelChoiceWrite, ModelList, ModelOperationRequest, ModelRead, ModelStatus
-from .deps import PROVIDER_RESPONSES, ProvidersDep, SessionDep
+from .deps import PROVIDER_RESPONSES, PageDep, ProvidersDep, SessionDep
 
 router = APIRouter(prefix="/ai/models", tags=["models"], dependencies=[scoped("ai")])
 
@@ -37,14 +37,20 @@ def _ops(request: Request) -> ModelOperations:
 
 @router.get("", summary="The provider's models with the company's choices (enabled, default, display name)")
 async def list_models(
-    request: Request, principal: CurrentPrincipal, session: SessionDep, providers: ProvidersDep
+    request: Request, principal: CurrentPrincipal, session: SessionDep, providers: ProvidersDep, paging: PageDep
 ) -> ModelList:
     config = await providers.for_company(session, principal.company_id)
+    # The provider answers the whole list at once (and the catalog caches it), so the page is a
+    # slice of it rather than a query.
     views = await _catalog(request).for_company(session, config, principal.company_id)
+    wanted = views[paging.offset : paging.offset + paging.page_size]
     return ModelList(
         provider_kind=config.kind,
         can_start=config.kind == "ollama",
-        items=[ModelRead(**vars(v)) for v in views],
+        items=[ModelRead(**vars(v)) for v in wanted],
+        total=len(views),
+        page=paging.page,
+        page_size=paging.page_size,
     )
 
 
