@@ -2,8 +2,12 @@
 `{items, total, page, page_size}`; `page_size` above the maximum and `page` below 1 or above
 its bound are 422s naming the parameter and the bound, never a clamp and never a 500.
 
-The routes come from each service's OpenAPI as the gateway serves it, so a new list route
-cannot escape this test: one without a way to reach it here fails `test_every_list_route_is_covered`.
+The routes come from the OpenAPI of every service behind the gateway, so a new list route
+cannot escape this test, whatever its shape: every GET whose 200 JSON body holds an array (an
+array-typed property or a bare array), or may (a free-form or undescribed body), is either a
+page, listed in `ROUTES` and exercised below, or named in `NOT_PAGES` with the reason. Reading
+one member of a paged collection (`/travelers/{traveler_id}` beside `/travelers/`) is not a
+list: its arrays are its parts. A bare top-level array is never allowed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -21,27 +26,101 @@ from ampflux_testing.circuits import CASES_DIR
 
 pytestmark = pytest.mark.slow
 
-SERVICES = ("auth", "project", "simulation", "traveler", "ai")
+SERVICES = {"auth", "project", "simulation", "traveler", "ai"}
 PAGE_KEYS = {"items", "total", "page", "page_size"}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
+# GET routes whose body holds (or may hold) an array and that are rightly not pages. Keep it
+# short: a real collection belongs on the contract instead.
+NOT_PAGES: dict[str, str] = {
+    "/auth/me": "the caller's own user; `roles` are its roles",
+    "/.well-known/jwks.json": "a JWK Set (RFC 7517) as token verifiers read it",
+    "/projects/{project_id}/circuits/{circuit_id}/diff": "one diff of two versions; `document` holds its changes",
+    "/projects/{project_id}/circuits/{circuit_id}/export": "one circuit's document file",
+    "/circuits/circuit-document.schema.json": "a JSON Schema document",
+    "/simulations/circuit-document.schema.json": "a JSON Schema document",
+    "/simulations/{run_id}/results/download": "one run's results as a file (JSON or CSV)",
+    "/ai/usage": "an aggregate: token counts per user, model and day over a bounded range of days",
+    "/ai/v1/models": "OpenAI list format (`{object: list, data}`), as the OpenAI SDKs read it",
+    "/ai/pipeline-executions/{execution_id}": "one execution; `steps` are its steps",
+    "/ai/conversations/{conversation_id}/messages/{message_id}/stream": "one reply's event stream",
+    "/reports/dashboard-stats": "an aggregate report (JSON or CSV)",
+    "/reports/traveler-completion": "an aggregate report (JSON or CSV)",
+    "/reports/labor-efficiency": "an aggregate report (JSON or CSV)",
+    "/reports/coating-status": "an aggregate report (JSON or CSV)",
+    "/reports/first-pass-yield": "an aggregate report (JSON or CSV)",
+}
 
-def _paged_get_routes(gw: httpx.Client, service: str) -> set[str]:
-    """Path templates of the service's GET routes whose 200 body is a page."""
-    spec = gw.get(f"/openapi/{service}.json").json()
-    schemas = spec.get("components", {}).get("schemas", {})
-    found = set()
-    for path, operations in spec["paths"].items():
-        op = operations.get("get")
-        if op is None:
-            continue
-        body = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
-        schema = body.get("schema", {})
-        assert schema.get("type") != "array", f"{service} GET {path} answers a bare array"
-        ref = schema.get("$ref")
-        if ref and set(schemas[ref.rsplit("/", 1)[1]].get("properties", {})) >= PAGE_KEYS:
-            found.add(path)
-    return found
+
+def _services(gw: httpx.Client) -> set[str]:
+    r = gw.get("/openapi")
+    assert r.status_code == 200, r.text
+    names = {s["name"] for s in r.json()["services"]}
+    assert names >= SERVICES, names  # the listing itself cannot go quietly empty
+    return names
+
+
+def _arrays(schema: dict[str, Any], schemas: dict[str, Any]) -> str | None:
+    """Why a 200 body may hold a collection, or None when it cannot."""
+
+    def resolve(s: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in s:
+            s = schemas[s["$ref"].rsplit("/", 1)[1]]
+        return s
+
+    def is_array(s: dict[str, Any]) -> bool:
+        s = resolve(s)
+        return s.get("type") == "array" or any(is_array(b) for k in ("anyOf", "oneOf", "allOf") for b in s.get(k, []))
+
+    def properties(s: dict[str, Any]) -> dict[str, Any]:
+        s = resolve(s)
+        merged = dict(s.get("properties", {}))
+        for branch in s.get("allOf", []):
+            merged.update(properties(branch))
+        return merged
+
+    if is_array(schema):
+        return "a bare array"
+    held = sorted(name for name, prop in properties(schema).items() if is_array(prop))
+    if held:
+        return f"array properties {held}"
+    body = resolve(schema)
+    extra = body.get("additionalProperties")
+    if isinstance(extra, dict) and extra and is_array(extra):
+        return "a map of arrays"
+    if not properties(body) and extra in (None, True, {}) and body.get("type") in (None, "object"):
+        # `dict[str, Any]`, `Any` or no model at all: nothing says it is not a list.
+        return "a free-form body" if body.get("type") == "object" else "an undescribed body"
+    return None
+
+
+def _list_like_get_routes(gw: httpx.Client) -> dict[str, tuple[str, str, bool]]:
+    """{path template: (service, why it may hold a collection, whether its body is a page)} of
+    every GET route behind the gateway whose 200 JSON body may hold a collection, less the
+    members of paged collections."""
+    found: dict[str, tuple[str, str, bool]] = {}
+    for service in sorted(_services(gw)):
+        spec = gw.get(f"/openapi/{service}.json").json()
+        schemas = spec.get("components", {}).get("schemas", {})
+        for path, operations in spec["paths"].items():
+            op = operations.get("get")
+            body = (op or {}).get("responses", {}).get("200", {}).get("content", {}).get("application/json")
+            if body is None:
+                continue  # no JSON answer (a file, a stream, an image, a PDF)
+            schema = body.get("schema", {})
+            why = _arrays(schema, schemas)
+            if why is None:
+                continue
+            ref = schema.get("$ref")
+            paged = bool(ref) and set(schemas[ref.rsplit("/", 1)[1]].get("properties", {})) >= PAGE_KEYS
+            found[path] = (service, why, paged)
+    paged_paths = {p.rstrip("/") for p, (_, _, paged) in found.items() if paged}
+    members = {
+        p
+        for p, (_, why, paged) in found.items()
+        if not paged and why != "a bare array" and p.endswith("}") and p.rsplit("/", 1)[0] in paged_paths
+    }
+    return {p: v for p, v in found.items() if p not in members}
 
 
 def _ok(r: httpx.Response, status: int = 201) -> dict:
@@ -144,6 +223,7 @@ def lists(stack) -> tuple[dict[str, tuple[str, dict]], dict]:
         "/ai/pipelines": ("/ai/pipelines", {}),
         "/ai/pipelines/{pipeline_id}/executions": (f"/ai/pipelines/{pipeline_id}/executions", {}),
         "/ai/files": ("/ai/files", {}),
+        "/ai/models": ("/ai/models", {}),
     }
     return paths, h
 
@@ -172,11 +252,24 @@ ROUTES = [
     "/ai/pipelines",
     "/ai/pipelines/{pipeline_id}/executions",
     "/ai/files",
+    "/ai/models",
 ]
 
 
 def test_every_list_route_is_covered(gw):
-    assert {p for s in SERVICES for p in _paged_get_routes(gw, s)} == set(ROUTES)
+    routes = _list_like_get_routes(gw)
+    bare = [f"{svc} GET {p}" for p, (svc, why, _) in sorted(routes.items()) if why == "a bare array"]
+    assert not bare, f"a list answers a page, never a bare array: {bare}"
+    stray = [
+        f"{svc} GET {p} ({why}): a page, or in NOT_PAGES with the reason"
+        for p, (svc, why, paged) in sorted(routes.items())
+        if not paged and p not in NOT_PAGES
+    ]
+    assert not stray, stray
+    # The exemptions stay true: each still exists and still is not a page.
+    stale = sorted(set(NOT_PAGES) - {p for p, (_, _, paged) in routes.items() if not paged})
+    assert not stale, f"NOT_PAGES names routes that are gone or are pages now: {stale}"
+    assert {p for p, (_, _, paged) in routes.items() if paged} == set(ROUTES)
 
 
 def _get(gw: httpx.Client, target: tuple[str, dict], h: dict, **params: object) -> httpx.Response:
