@@ -8,6 +8,7 @@ import asyncio
 from sqlalchemy import select
 
 from ampflux_auth.models import event_tables
+from ampflux_testing.event_listener import listen_for_events
 
 
 async def test_each_event_type_is_written_with_its_change(pg):
@@ -77,17 +78,7 @@ async def test_relay_publishes_the_outbox(pg):
 
 
 async def test_events_reach_rabbitmq_with_their_type_as_routing_key(service_factory, postgres_url, amqp_url):
-    import aio_pika
-
-    from ampflux_shared.events import EventEnvelope
-
-    connection = await aio_pika.connect_robust(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange("ampflux.events", aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key="auth.#")
-
+    async with listen_for_events(amqp_url, "auth.#") as events:
         async with service_factory(postgres_url, amqp_url=amqp_url) as svc:
             company_id = (await svc.register())["company"]["id"]
             await _wait_published(svc)
@@ -95,15 +86,8 @@ async def test_events_reach_rabbitmq_with_their_type_as_routing_key(service_fact
             assert ready["checks"] == {"database": "ok", "broker": "ok"}
 
         # Other tests share the broker: keep only this company's events.
-        received: dict[str, EventEnvelope] = {}
-        async with asyncio.timeout(10):
-            async with queue.iterator() as messages:
-                async for message in messages:
-                    async with message.process():
-                        envelope = EventEnvelope.from_json(message.body)
-                        if str(envelope.company_id) == company_id:
-                            assert message.routing_key == envelope.type
-                            received[envelope.type] = envelope
-                    if len(received) == 2:
-                        break
-        assert set(received) == {"auth.company.created", "auth.user.registered"}
+        received = await events.wait_for(lambda e: str(e.company_id) == company_id, count=2, timeout=10)
+    assert sorted(e.type for e in received) == ["auth.company.created", "auth.user.registered"]
+    for envelope in received:
+        assert events.routing_key(envelope) == envelope.type
+        assert envelope.producer == "auth"

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from ampflux_project.models import event_tables
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.events import EventEnvelope, PublishError, UserDeactivated, make_event
-from ampflux_shared.events.rabbitmq import DEFAULT_EXCHANGE, RabbitMQBus
+from ampflux_shared.events.rabbitmq import RabbitMQBus
+from ampflux_testing.event_listener import EventListener, listen_for_events
 from ampflux_testing.polling import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -40,22 +41,10 @@ async def rabbit_client(rabbit_settings, request):
 
 
 @pytest.fixture
-async def project_events(amqp_url) -> AsyncIterator[list[EventEnvelope]]:
+async def project_events(amqp_url) -> AsyncIterator[EventListener]:
     """Every `project.*` event the broker routes while the test runs, in arrival order."""
-    received: list[EventEnvelope] = []
-    connection = await aio_pika.connect(amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(DEFAULT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="project.#")
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        async with message.process():
-            received.append(EventEnvelope.from_json(message.body))
-
-    await queue.consume(on_message)
-    yield received
-    await connection.close()
+    async with listen_for_events(amqp_url, "project.#") as events:
+        yield events
 
 
 async def outbox_rows(client, event_type: str):
@@ -77,20 +66,12 @@ async def test_deleting_a_project_writes_its_event_once_and_it_is_delivered(rabb
     assert len(rows) == 1
     assert rows[0].payload == {"project_id": project_id, "company_id": str(company.id)}
 
-    async def delivered():
-        return [e for e in project_events if e.payload.get("project_id") == project_id]
-
-    await eventually(lambda: _all_types(delivered, 3))
-    events = await delivered()
+    events = await project_events.wait_for(lambda e: e.payload.get("project_id") == project_id, count=3)
     assert [e.type for e in events] == ["project.project.created", "project.member.added", "project.project.deleted"]
     deleted = events[-1]
     assert deleted.actor_id == owner.id and deleted.company_id == company.id and deleted.producer == "project"
     assert deleted.request_id and deleted.id == rows[0].id
     assert await eventually(lambda: _published(client, "project.project.deleted"))
-
-
-async def _all_types(delivered, count: int) -> bool:
-    return len(await delivered()) >= count
 
 
 async def _published(client, event_type: str) -> bool:
@@ -103,14 +84,9 @@ async def test_version_created_event_carries_the_content_hash(rabbit_client, pro
     project = await api.create_project(owner)
     circuit = await api.create_circuit(project, owner, api.tiny_circuit())
 
-    async def version_events():
-        return [
-            e
-            for e in project_events
-            if e.type == "project.circuit_version.created" and e.payload["project_id"] == project["id"]
-        ]
-
-    [event] = await eventually(version_events)
+    [event] = await project_events.wait_for(
+        lambda e: e.type == "project.circuit_version.created" and e.payload["project_id"] == project["id"]
+    )
     assert event.payload["circuit_id"] == circuit["id"] and event.payload["number"] == 1
     assert event.payload["content_sha256"] == circuit["version"]["content_hash"]
 
@@ -140,14 +116,10 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
     try:
         assert await publisher.publish(envelope)
 
-        async def removed_events():
-            return [
-                e
-                for e in project_events
-                if e.type == "project.member.removed" and e.payload["user_id"] == str(leaving.id)
-            ]
+        def removed(e: EventEnvelope) -> bool:
+            return e.type == "project.member.removed" and e.payload["user_id"] == str(leaving.id)
 
-        await eventually(lambda: _at_least(removed_events, 3))
+        await project_events.wait_for(removed, count=3)
 
         # The user is let back into one project; then the broker redelivers the old event.
         # Were it handled again, they would be removed again: the inbox must prevent that.
@@ -156,7 +128,7 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
         await eventually(lambda: _consumed(client, "auth.user.deactivated", 2))
     finally:
         await publisher.stop()
-    assert len(await removed_events()) == 3
+    assert len(project_events.matching(removed)) == 3
 
     admin = company.user("admin")
     roles = await _roles(client, only_owned, admin)
@@ -171,10 +143,6 @@ async def test_deactivated_user_leaves_every_project_once_even_when_redelivered(
     ).json()
     system = [(e["action"], e["details"].get("reason")) for e in audit["items"] if e["actor_id"] is None]
     assert sorted(system) == [("member.removed", "user_deactivated"), ("member.role_changed", "last_owner_deactivated")]
-
-
-async def _at_least(getter, count: int) -> bool:
-    return len(await getter()) >= count
 
 
 async def _roles(client, project: dict, user) -> dict[str, str]:
@@ -214,17 +182,17 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
         return row.attempts if row.last_error else 0
 
     # The relay tried, and failed, again and again: nothing went out, nothing was marked sent.
+    def of_the_project(e: EventEnvelope) -> bool:
+        return e.payload.get("project_id") == project_id
+
     await eventually(lambda: _at_least_value(failed_attempts, 3), what="three failed relay attempts")
-    assert not [e for e in project_events if e.payload.get("project_id") == project_id]
+    assert not project_events.matching(of_the_project)
     assert not await _published(client, "project.project.created")
     assert not await _published(client, "project.project.deleted")
 
     monkeypatch.undo()  # the broker is back
 
-    async def delivered():
-        return [e for e in project_events if e.payload.get("project_id") == project_id]
-
-    await eventually(lambda: _all_types(delivered, 3), timeout=40)
+    await project_events.wait_for(of_the_project, count=3, timeout=40)
     await eventually(lambda: _published(client, "project.project.deleted"))
     # Nothing more to come: a marker published on the relay's own channel after every event was
     # confirmed arrives after anything the relay sent (the broker keeps one channel's order).
@@ -232,8 +200,8 @@ async def test_events_written_while_the_broker_is_down_go_out_once_it_is_back(
         id=uuid.uuid4(), type="project.test.marker", version=1, time=datetime.now(UTC), producer="test", payload={}
     )
     assert await bus.publish(marker)
-    await eventually(lambda: any(e.id == marker.id for e in project_events), what="the marker")
-    assert [e.type for e in await delivered()] == [
+    await project_events.wait_for(lambda e: e.id == marker.id, what="the marker")
+    assert [e.type for e in project_events.matching(of_the_project)] == [
         "project.project.created",
         "project.member.added",
         "project.project.deleted",

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import time
 from datetime import UTC, datetime
 
-import aio_pika
 import httpx
 import pytest
 from e2e.flows import add_colleague, bearer, register_and_login
+
+from ampflux_testing.event_listener import listen_for_events
 
 ROUTING = [
     ("Kitting", 1.0, "operator"),
@@ -26,6 +26,14 @@ ROUTING = [
 ]
 SERIALS = ["SN-1", "SN-2", "SN-3", "SN-4"]
 FAILING = {"SN-2", "SN-3"}
+# What the story publishes about its traveler: its release, one completion per step execution
+# (four, then three of rework), one failure per failing serial, its completion.
+STORY_EVENTS = {
+    "traveler.traveler.released": 1,
+    "traveler.step.completed": 7,
+    "traveler.unit.failed": len(FAILING),
+    "traveler.traveler.completed": 1,
+}
 
 
 def ok(r: httpx.Response, status: int = 200) -> dict:
@@ -45,49 +53,24 @@ def crew(stack):
         return team
 
 
-def _listen(amqp_url: str, keys: list[str]):
-    """Start a temporary queue bound to `keys` on the events exchange; returns a reader."""
-    loop = asyncio.new_event_loop()
-    state: dict = {}
-
-    async def setup():
-        conn = await aio_pika.connect_robust(amqp_url)
-        ch = await conn.channel()
-        exchange = await ch.declare_exchange("ampflux.events", aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await ch.declare_queue(exclusive=True, auto_delete=True)
-        for key in keys:
-            await queue.bind(exchange, key)
-        state.update(conn=conn, queue=queue)
-
-    async def drain(until: float) -> list[dict]:
-        got: list[dict] = []
-        while time.monotonic() < until:
-            message = await state["queue"].get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                continue
-            await message.ack()
-            got.append(json.loads(message.body))
-        return got
-
-    loop.run_until_complete(setup())
-
-    def read(expect: int, timeout_s: float = 20) -> list[dict]:
-        events: list[dict] = []
-        deadline = time.monotonic() + timeout_s
-        while len(events) < expect and time.monotonic() < deadline:
-            events += loop.run_until_complete(drain(min(deadline, time.monotonic() + 0.5)))
-        loop.run_until_complete(state["conn"].close())
-        loop.close()
-        return events
-
-    return read
+async def test_a_po_becomes_a_completed_traveler_and_the_reports_add_up(stack, gw, crew):
+    async with listen_for_events(stack["amqp_url"], "traveler.#") as events:
+        # The story talks to the gateway synchronously: in a thread, so the listener keeps receiving.
+        tid = await asyncio.to_thread(_a_po_becomes_a_completed_traveler, gw, crew)
+        # Every event went through the outbox to RabbitMQ. Other tests share the broker: only this
+        # traveler's events count.
+        mine = await events.wait_for(
+            lambda e: e.payload.get("traveler_id") == tid and e.type in STORY_EVENTS,
+            count=sum(STORY_EVENTS.values()),
+            timeout=20,
+        )
+    types = [e.type for e in mine]
+    assert {t: types.count(t) for t in STORY_EVENTS} == STORY_EVENTS
+    assert sorted(e.payload["serial"] for e in mine if e.type == "traveler.unit.failed") == sorted(FAILING)
 
 
-def test_a_po_becomes_a_completed_traveler_and_the_reports_add_up(stack, gw, crew):
-    h = crew
-    read_events = _listen(stack["amqp_url"], ["traveler.#"])
-
+def _a_po_becomes_a_completed_traveler(gw: httpx.Client, h: dict) -> str:
+    """The story and its reports, through the gateway; answers the traveler's id."""
     # Managers set the routing; purchasing enters the PO; engineering makes the traveler.
     body = {"steps": [{"name": n, "standard_minutes": m, "signoff_role": r} for n, m, r in ROUTING]}
     ok(gw.put("/travelers/types/Parts", json=body, headers=h["manager"]))
@@ -273,13 +256,7 @@ def test_a_po_becomes_a_completed_traveler_and_the_reports_add_up(stack, gw, cre
     other_type = ok(gw.get("/reports/first-pass-yield", params={**window, "traveler_type": "PCB"}, headers=h["viewer"]))
     assert other_type["rows"] == []
 
-    # Every event went through the outbox to RabbitMQ.
-    events = read_events(expect=1 + 7 + 2 + 1)
-    types = [e["type"] for e in events if e["payload"].get("traveler_id") == tid]
-    assert types.count("traveler.traveler.released") == 1
-    assert types.count("traveler.step.completed") == 7
-    assert sorted(e["payload"]["serial"] for e in events if e["type"] == "traveler.unit.failed") == sorted(FAILING)
-    assert types.count("traveler.traveler.completed") == 1
+    return tid
 
 
 def test_a_deactivated_operator_is_clocked_out_through_rabbitmq(gw, crew):
