@@ -10,9 +10,12 @@ from fastapi import APIRouter
 from ampflux_shared.app import ServiceSpec, create_service_app
 from ampflux_shared.errors import (
     bad_gateway,
+    bad_request,
     conflict,
     forbidden,
     gateway_timeout,
+    not_found,
+    relayed,
     too_large,
     too_many_requests,
     unauthorized,
@@ -31,6 +34,12 @@ PROBLEMS = {
     "unavailable": unavailable("later", slug="project-service-unavailable", retry_after_s=5, message_id="m1"),
     "bad_gateway": bad_gateway("upstream said 500", slug="ai-provider-error", provider_status=500),
     "gateway_timeout": gateway_timeout("too slow", slug="ai-provider-timeout", message_id="m1"),
+    "bad_request": bad_request("dot segments", slug="bad-path"),
+    "not_found": not_found("service", detail="no service named 'x' behind this gateway"),
+    "relayed": relayed(403, "refused the WebSocket (403)"),
+    "rate_limited": too_many_requests(
+        "rate limit", retry_after_s=7, slug="rate-limited", headers={"RateLimit-Limit": "5", "Retry-After": "99"}
+    ),
 }
 
 router = APIRouter()
@@ -63,6 +72,10 @@ async def client():
         ("unavailable", 503, "project-service-unavailable", ("retry-after", "5")),
         ("bad_gateway", 502, "ai-provider-error", None),
         ("gateway_timeout", 504, "ai-provider-timeout", None),
+        ("bad_request", 400, "bad-path", None),
+        ("not_found", 404, "not-found", None),
+        ("relayed", 403, "forbidden", None),  # no slug: the status phrase names it
+        ("rate_limited", 429, "rate-limited", ("ratelimit-limit", "5")),
     ],
 )
 async def test_each_named_problem_renders_with_its_status_slug_and_headers(client, name, status, slug, header):
@@ -78,6 +91,10 @@ async def test_each_named_problem_renders_with_its_status_slug_and_headers(clien
         assert body["errors"][0]["path"] == "p"
     if name == "too_many":
         assert body["retry_after"] == 1 and body["budget"] == 15
+    if name == "not_found":
+        assert body["detail"] == "no service named 'x' behind this gateway"
+    if name == "rate_limited":  # the computed Retry-After wins over one among the extra headers
+        assert r.headers.get_list("retry-after") == ["7"] and body["retry_after"] == 7
     if name == "unavailable":
         assert body["message_id"] == "m1"
     if name == "bad_gateway":

@@ -10,18 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HOME = Path("shared/src/ampflux_shared/errors.py")
 
-# Modules that still construct ProblemError directly, with how many times: the allowance only
-# ever shrinks. Each is a named problem waiting (issue #8); lower or remove an entry when its
-# module moves to the named problems.
-PENDING: dict[str, int] = {
-    "gateway/src/ampflux_gateway/authn.py": 5,
-    "gateway/src/ampflux_gateway/dispatch.py": 3,
-    "gateway/src/ampflux_gateway/docs.py": 3,
-    "gateway/src/ampflux_gateway/proxy.py": 4,
-    "gateway/src/ampflux_gateway/websocket.py": 3,
-    "shared/src/ampflux_shared/security/principal.py": 1,
-    "shared/src/ampflux_shared/security/scopes.py": 1,
-}
+# Modules allowed to construct ProblemError directly, with how many times: none is left, and
+# an entry (a named problem waiting) would have to say why.
+PENDING: dict[str, int] = {}
 
 
 def _constructions(path: Path) -> list[int]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import httpx
 from cachetools import TLRUCache
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import bad_gateway, unauthorized, unavailable
 from ampflux_shared.security import JWKSVerifier, TokenError
 
 from .metrics import GatewayMetrics
@@ -29,7 +29,6 @@ from .upstreams import UpstreamRegistry
 log = logging.getLogger("ampflux.gateway.authn")
 
 EXCHANGE_PATH = "/auth/api-keys/exchange"
-_WWW_AUTH = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +41,6 @@ class Identity:
 
 
 ANONYMOUS = Identity("anonymous")
-
-
-def unauthorized(detail: str, slug: str = "unauthorized") -> ProblemError:
-    return ProblemError(401, detail, slug=slug, headers=dict(_WWW_AUTH))
 
 
 @dataclass(slots=True)
@@ -117,7 +112,7 @@ class ApiKeyExchanger:
         inst = pool.pick() if pool else None
         if pool is None or inst is None or self.client is None:
             self._metrics.api_key_exchanges.labels("error").inc()
-            raise ProblemError(503, "the auth service is unavailable to check the API key", slug="auth-unavailable")
+            raise unavailable("the auth service is unavailable to check the API key", slug="auth-unavailable")
         headers = {"X-API-Key": raw_key}
         if request_id:
             headers["X-Request-ID"] = request_id
@@ -127,16 +122,16 @@ class ApiKeyExchanger:
             if isinstance(exc, httpx.ConnectError):
                 pool.mark(inst, False, "connection refused")
             self._metrics.api_key_exchanges.labels("error").inc()
-            raise ProblemError(
-                503, f"the auth service could not check the API key ({type(exc).__name__})", slug="auth-unavailable"
+            raise unavailable(
+                f"the auth service could not check the API key ({type(exc).__name__})", slug="auth-unavailable"
             ) from None
         if resp.status_code in (400, 401, 403, 404, 422):
             self._metrics.api_key_exchanges.labels("rejected").inc()
             raise unauthorized("API key not accepted", slug="invalid-api-key")
         if resp.status_code != 200:
             self._metrics.api_key_exchanges.labels("error").inc()
-            raise ProblemError(
-                503, f"the auth service answered {resp.status_code} to the API-key check", slug="auth-unavailable"
+            raise unavailable(
+                f"the auth service answered {resp.status_code} to the API-key check", slug="auth-unavailable"
             )
         try:
             data = resp.json()
@@ -145,7 +140,7 @@ class ApiKeyExchanger:
             key_id = str(data["api_key_id"])
         except (ValueError, KeyError, TypeError):
             self._metrics.api_key_exchanges.labels("error").inc()
-            raise ProblemError(502, "the auth service gave an unreadable API-key answer", slug="bad-gateway") from None
+            raise bad_gateway("the auth service gave an unreadable API-key answer", slug="bad-gateway") from None
         self._metrics.api_key_exchanges.labels("exchanged").inc()
         # Never serve a token from cache in its last 30 s: upstreams must still accept it.
         ttl = min(self._ttl, expires_in - 30) if expires_in else 0

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from ampflux_shared.errors import ProblemError, problem_response
+from ampflux_shared.errors import ProblemError, bad_request, not_found, problem_response, too_many_requests
 
 from .authn import Identity, api_key_in_bearer, parse_bearer
 from .proxy import forwarded_headers
+from .ratelimit.policy import Decision
 from .routes import RouteEntry, has_dot_segments, path_matches
 from .websocket import forward_websocket, refuse
 
@@ -54,9 +55,9 @@ class GatewayRoute(BaseRoute):
         """Authenticate and rate-limit; raises a problem when the request may not go on."""
         gw, entry, path = self.gateway, self.entry, scope["path"]
         if has_dot_segments(path):
-            raise ProblemError(400, "dot segments are not allowed in the path", slug="bad-path")
+            raise bad_request("dot segments are not allowed in the path", slug="bad-path")
         if entry.is_internal(path):
-            raise ProblemError(404, "not found", slug="not-found")
+            raise not_found("", detail="not found")
         authorization = api_key = None
         for k, v in scope["headers"]:
             if k == b"authorization":
@@ -79,13 +80,13 @@ class GatewayRoute(BaseRoute):
             decision = await gw.limiter.check(entry.rate_limit, "ip:" + gw.client_ip(scope))
             refusal.headers = {**(refusal.headers or {}), **_as_dict(decision.headers())}
             if not decision.allowed:
-                raise _too_many(decision.headers()) from None
+                raise _too_many(decision) from None
             raise
         if entry.rate_limit is None:
             return [], identity
         decision = await gw.limiter.check(entry.rate_limit, gw.limiter_identity(entry.rate_limit, identity, scope))
         if not decision.allowed:
-            raise _too_many(decision.headers())
+            raise _too_many(decision)
         return decision.headers(), identity
 
     async def _forward(
@@ -127,12 +128,13 @@ class GatewayRoute(BaseRoute):
         await response(scope, receive, send)
 
 
-def _too_many(headers: list[tuple[bytes, bytes]]) -> ProblemError:
-    return ProblemError(
-        429,
+def _too_many(decision: Decision) -> ProblemError:
+    headers = {k: v for k, v in _as_dict(decision.headers()).items() if k != "retry-after"}
+    return too_many_requests(
         "rate limit exceeded; retry after the number of seconds in Retry-After",
+        retry_after_s=decision.retry_after_s,
         slug="rate-limited",
-        headers=_as_dict(headers),
+        headers=headers,
     )
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import bad_gateway, not_found, unavailable
 from ampflux_shared.openapi import add_problem_schemas, document_problem
 from ampflux_shared.security import public
 
@@ -34,7 +34,7 @@ def _gateway(request: Request) -> Gateway:
 
 def _known(gw: Gateway, service: str) -> None:
     if service not in gw.table.services:
-        raise ProblemError(404, f"no service named {service!r} behind this gateway", slug="not-found")
+        raise not_found("service", detail=f"no service named {service!r} behind this gateway")
 
 
 @router.get("/openapi", include_in_schema=False)
@@ -72,16 +72,14 @@ async def _fetch(gw: Gateway, service: str) -> dict[str, Any]:
     pool = gw.registry.pool(service)
     inst = pool.pick() if pool else None
     if inst is None or gw.client is None:
-        raise ProblemError(
-            503, f"no healthy instance of the {service} service is available", slug="upstream-unavailable"
-        )
+        raise unavailable(f"no healthy instance of the {service} service is available", slug="upstream-unavailable")
     try:
         resp = await gw.client.get(f"{inst.base_url}/openapi.json", timeout=5.0)
         resp.raise_for_status()
         return resp.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise ProblemError(
-            502, f"could not read the {service} service's OpenAPI document ({type(exc).__name__})", slug="bad-gateway"
+        raise bad_gateway(
+            f"could not read the {service} service's OpenAPI document ({type(exc).__name__})", slug="bad-gateway"
         ) from None
 
 

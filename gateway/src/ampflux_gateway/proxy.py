@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from ampflux_shared.errors import ProblemError
+from ampflux_shared.errors import ProblemError, bad_gateway, gateway_timeout, unavailable
 
 from .metrics import GatewayMetrics
 from .routes import RouteEntry
@@ -239,8 +239,8 @@ class HttpProxy:
                     raise _timed_out(entry)
                 if tried:
                     raise _unreachable(entry, tried)
-                raise ProblemError(
-                    503, f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
+                raise unavailable(
+                    f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
                 )
             request = httpx.Request(
                 method,
@@ -273,8 +273,8 @@ class HttpProxy:
                     retried_stale = True
                     log.info("resending %s %s: %s", method, entry.service, exc)
                     continue
-                raise ProblemError(
-                    502, f"the {entry.service} service closed the connection without an answer", slug="bad-gateway"
+                raise bad_gateway(
+                    f"the {entry.service} service closed the connection without an answer", slug="bad-gateway"
                 ) from None
         self._observe(inst, method, started, status=response.status_code)
         if not inst.healthy:
@@ -339,13 +339,13 @@ async def _wait_disconnect(receive: Receive) -> None:
 
 
 def _timed_out(entry: RouteEntry) -> ProblemError:
-    return ProblemError(
-        504, f"the {entry.service} service did not answer within {entry.timeout_s:g} s", slug="upstream-timeout"
+    return gateway_timeout(
+        f"the {entry.service} service did not answer within {entry.timeout_s:g} s", slug="upstream-timeout"
     )
 
 
 def _unreachable(entry: RouteEntry, tried: set[Instance]) -> ProblemError:
     where = ", ".join(sorted(i.address for i in tried))
-    return ProblemError(
-        502, f"the {entry.service} service is unreachable (connection refused at {where})", slug="upstream-unreachable"
+    return bad_gateway(
+        f"the {entry.service} service is unreachable (connection refused at {where})", slug="upstream-unreachable"
     )

@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from ampflux_shared.errors import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
+from ampflux_shared.errors import PROBLEM_MEDIA_TYPE, ProblemError, bad_gateway, problem_body, relayed, unavailable
 
 from .routes import RouteEntry
 from .upstreams import UpstreamPool
@@ -68,8 +68,8 @@ async def forward_websocket(
         await refuse(
             scope,
             send,
-            ProblemError(
-                503, f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
+            unavailable(
+                f"no healthy instance of the {entry.service} service is available", slug="upstream-unavailable"
             ),
         )
         return
@@ -95,9 +95,7 @@ async def forward_websocket(
         await refuse(
             scope,
             send,
-            ProblemError(
-                status if status >= 400 else 502, f"the {entry.service} service refused the WebSocket ({status})"
-            ),
+            relayed(status if status >= 400 else 502, f"the {entry.service} service refused the WebSocket ({status})"),
         )
         return
     except (OSError, TimeoutError, WebSocketException) as exc:
@@ -106,8 +104,7 @@ async def forward_websocket(
         await refuse(
             scope,
             send,
-            ProblemError(
-                502,
+            bad_gateway(
                 f"the {entry.service} service is unreachable for WebSockets ({type(exc).__name__})",
                 slug="upstream-unreachable",
             ),

@@ -76,8 +76,15 @@ class ProblemError(Exception):
 # problem (the `type` clients switch on); `extra` adds members to the problem document.
 
 
-def not_found(what: str) -> ProblemError:
-    return ProblemError(404, f"{what} not found", slug="not-found")
+def bad_request(detail: str, *, slug: str) -> ProblemError:
+    """400 for a request that cannot be understood as sent (not a field's value: for those
+    use `validation_failed`)."""
+    return ProblemError(400, detail, slug=slug)
+
+
+def not_found(what: str, *, detail: str | None = None) -> ProblemError:
+    """404 for `what`; `detail` replaces the "<what> not found" sentence when it says more."""
+    return ProblemError(404, detail or f"{what} not found", slug="not-found")
 
 
 def conflict(detail: str, *, slug: str = "conflict", **extra: Any) -> ProblemError:
@@ -112,13 +119,18 @@ def too_large(detail: str, *, slug: str = "too-large") -> ProblemError:
 
 
 def too_many_requests(
-    detail: str, *, retry_after_s: int, slug: str = "too-many-requests", **extra: Any
+    detail: str,
+    *,
+    retry_after_s: int,
+    slug: str = "too-many-requests",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> ProblemError:
-    """429 with `Retry-After` (whole seconds, at least 1) in the header and the body."""
+    """429 with `Retry-After` (whole seconds, at least 1) in the header and the body; `headers`
+    adds others (the gateway's `RateLimit-*`)."""
     retry_after_s = max(1, int(retry_after_s))
-    return ProblemError(
-        429, detail, slug=slug, headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s, **extra
-    )
+    headers = {**(headers or {}), "Retry-After": str(retry_after_s)}
+    return ProblemError(429, detail, slug=slug, headers=headers, retry_after=retry_after_s, **extra)
 
 
 def unavailable(
@@ -138,6 +150,12 @@ def bad_gateway(detail: str, *, slug: str = "bad-gateway", **extra: Any) -> Prob
 def gateway_timeout(detail: str, *, slug: str = "gateway-timeout", **extra: Any) -> ProblemError:
     """504: the upstream this request needed did not answer in time."""
     return ProblemError(504, detail, slug=slug, **extra)
+
+
+def relayed(status: int, detail: str, *, slug: str | None = None) -> ProblemError:
+    """A refusal another service answered, passed on with its own status (the gateway
+    relaying a WebSocket handshake it could not complete)."""
+    return ProblemError(status, detail, slug=slug)
 
 
 def field_error(path: str, message: str, code: str = "invalid") -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from ..errors import ProblemError, forbidden, unauthorized
+from ..errors import forbidden, unauthorized
 from .jwks import JWKSVerifier, TokenError
 
 # tokenUrl is relative so Swagger's Authorize button works both directly and through the
@@ -64,7 +64,7 @@ async def optional_principal(
         claims = await _verifier(request).verify(token)
         principal = Principal.from_claims(claims)
     except TokenError as exc:
-        raise ProblemError(401, str(exc), slug="invalid-token", headers={"WWW-Authenticate": "Bearer"}) from None
+        raise unauthorized(str(exc), slug="invalid-token") from None
     request.state.principal = principal
     return principal
 

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from ..errors import ProblemError
+from ..errors import forbidden
 from .principal import CurrentPrincipal, Principal
 
 LEVELS = ("read", "write", "admin")
@@ -87,8 +87,7 @@ def check_scope(principal: Principal, wanted: str) -> None:
     if principal.api_key_id is None:  # a signed-in person: roles decide, scopes do not narrow
         return
     if not scope_grants(principal.scopes, wanted):
-        raise ProblemError(
-            403,
+        raise forbidden(
             f"this API key lacks the scope {wanted!r}",
             slug="insufficient-scope",
             required_scope=wanted,
