@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,14 +48,19 @@ def process_env(bytecode_dir: Path) -> dict[str, str]:
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
-    """(wall s, CPU s, children's max RSS MB so far) of one run of `cmd`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall s, CPU s, max RSS MB) of one run of `cmd`, from that process's own rusage.
+
+    Not RUSAGE_CHILDREN: its max RSS is the largest of every child the test process ever
+    waited for, so one big process earlier in the session (a pandapower run at 8.7k buses
+    takes GBs) became every later process's figure."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024.0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def ours(doc_path: Path, out_path: Path, bytecode_dir: Path, repeats: int = 5) -> dict[str, float]:
