@@ -5,77 +5,65 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
+import re
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ampflux_testing.processes import free_port
+from ampflux_testing.processes import REPO, ServiceProcess, free_port
 
 MIB = 1024 * 1024
 SIZE = 200 * MIB
 HERE = Path(__file__).parent
-
-
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"{field} not in /proc/{pid}/status")
+# The token serve_for_memory_test prints on its first line: three base64url parts.
+JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
 
 
 @pytest.fixture
-def service(reusable_postgres_database, tmp_path):
-    """The service in its own process: (pid, base URL, a token)."""
+def service(reusable_postgres_database, tmp_path) -> Iterator[tuple[ServiceProcess, str]]:
+    """The service in its own process, and a token it trusts."""
     port = free_port()
-    env = {
-        **os.environ,
-        "AI_DATABASE_URL": reusable_postgres_database("ai"),
-        "AI_AMQP_URL": "",
-        "AI_DATA_DIR": str(tmp_path),
-        "AI_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1",
-        "AI_MODEL": "unused",
-        "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "tests"), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "serve_for_memory_test.py"), str(port), str(uuid.uuid4()), str(uuid.uuid4())],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+    process = ServiceProcess(
+        "ai",
+        # A script of this folder, run as a module: PYTHONPATH below finds it (and ampflux_testing).
+        "serve_for_memory_test",
+        port,
+        {
+            "AI_DATABASE_URL": reusable_postgres_database("ai"),
+            "AI_AMQP_URL": "",
+            "AI_DATA_DIR": str(tmp_path),
+            "AI_PROVIDER_BASE_URL": "http://127.0.0.1:9/v1",
+            "AI_MODEL": "unused",
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
+        },
+        tmp_path / "ai.log",
+        args=[str(port), str(uuid.uuid4()), str(uuid.uuid4())],
     )
     try:
-        assert proc.stdout is not None
-        token = proc.stdout.readline().strip()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "the service exited"
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.05)
-        yield proc.pid, f"http://127.0.0.1:{port}", token
+        # The token is printed before the app is built, so it is in the log once /health answers.
+        process.start(timeout_s=60)
+        output = process.log_path.read_text(errors="replace").splitlines()
+        token = next((line for line in output if JWT.match(line)), None)
+        assert token, f"no token in the service's output:\n{process.log_tail()}"
+        yield process, token
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        process.stop(timeout_s=30)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's memory from /proc")
 async def test_a_200_mb_upload_streams_with_flat_memory(service):
-    pid, base, token = service
-    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+    process, token = service
+    async with httpx.AsyncClient(base_url=process.url, timeout=300) as client:
         # Warm up the route once (imports, connections) so the figure is the upload's alone.
         headers = {"Authorization": f"Bearer {token}"}
         r = await client.post("/ai/files", files={"file": ("w.bin", b"\x00warm")}, headers=headers)
         assert r.status_code == 201, r.text
-        peak_before = _status_kib(pid, "VmHWM")
+        peak_before = process.peak_rss_kib()
 
         block = os.urandom(MIB)
         boundary = "memorytestboundary"
@@ -102,15 +90,15 @@ async def test_a_200_mb_upload_streams_with_flat_memory(service):
         assert r.status_code == 201, r.text
         item = r.json()["items"][0]
         assert item["size"] == SIZE and item["sha256"] == digest.hexdigest()
-        growth_mib = (_status_kib(pid, "VmHWM") - peak_before) / 1024
+        growth_mib = (process.peak_rss_kib() - peak_before) / 1024
         print(f"200 MiB upload: {elapsed:.1f} s, peak RSS growth {growth_mib:.1f} MiB")
         assert growth_mib < 40, f"peak resident memory grew by {growth_mib:.1f} MiB for a 200 MiB upload"
 
         # Downloading streams too.
-        peak_before = _status_kib(pid, "VmHWM")
+        peak_before = process.peak_rss_kib()
         check = hashlib.sha256()
         async with client.stream("GET", f"/ai/files/{item['id']}/content", headers=headers) as download:
             async for chunk in download.aiter_bytes():
                 check.update(chunk)
         assert check.hexdigest() == item["sha256"]
-        assert (_status_kib(pid, "VmHWM") - peak_before) / 1024 < 40
+        assert (process.peak_rss_kib() - peak_before) / 1024 < 40

@@ -1,4 +1,5 @@
-"""The one way tests start real processes: spawn, wait until ready, stop or kill, read the log.
+"""The one way tests start real processes: spawn, wait until ready, signal, stop or kill, read
+the log, and (Linux) read a process's peak memory and CPU time for tests and benchmarks that measure it.
 
 Services, test upstreams and solver workers all run as child processes of the test session
 (never in-process stand-ins where the test is about a process). Start several with
@@ -153,6 +154,28 @@ class ServiceProcess:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Signal the process if it still runs (e.g. SIGSTOP/SIGCONT to hold a worker and let it go)."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(sig)
+
+    def peak_rss_kib(self) -> int:
+        """The process's peak resident memory so far (VmHWM, Linux /proc), in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError(f"VmHWM not in /proc/{self.pid}/status")
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the process has used (Linux /proc), None where that cannot be read."""
+        try:
+            # The command name (field 2) may hold spaces and parentheses: count fields after its last ")".
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, n: int = 60) -> str:
         try:

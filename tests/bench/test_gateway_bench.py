@@ -28,9 +28,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,7 +36,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ampflux_testing.processes import free_port
+from ampflux_testing.processes import ServiceProcess, free_port
 
 REQUESTS = int(os.environ.get("AMPFLUX_BENCH_GW_REQUESTS", "5000"))
 CONCURRENCY = int(os.environ.get("AMPFLUX_BENCH_GW_CONCURRENCY", "32"))
@@ -49,15 +46,6 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "var" / "bench" / "gateway.md"
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _pin(pid: int, cpus: set[int]) -> None:
     os.sched_setaffinity(pid, cpus)
 
@@ -65,42 +53,12 @@ def _pin(pid: int, cpus: set[int]) -> None:
 CAN_PIN = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
-class Service:
-    def __init__(self, name: str, module: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.name = name
-        self.log = log
-        prefix = name.upper()
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "GATEWAY_")) and k != "REDIS_URL"}
-        full_env.update(
-            {f"{prefix}_PORT": str(self.port), f"{prefix}_HOST": "127.0.0.1", f"{prefix}_LOG_LEVEL": "WARNING"}
-        )
-        full_env.update(env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module], env=full_env, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def _service(name: str, module: str, env: dict[str, str], log: Path) -> ServiceProcess:
+    """`name`'s service on a port of its own, quiet; no AUTH_/GATEWAY_/REDIS_URL from the caller's shell."""
+    port = free_port()
+    prefix = name.upper()
+    settings = {f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1", f"{prefix}_LOG_LEVEL": "WARNING"}
+    return ServiceProcess(name, module, port, {**settings, **env}, log, scrub=("AUTH_", "GATEWAY_", "REDIS_URL"))
 
 
 @dataclass
@@ -178,9 +136,9 @@ def _register_and_login(base: str) -> str:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gateway-bench")
-    auth = Service(
+    auth = _service(
         "auth", "ampflux_auth", {"AUTH_DATA_DIR": str(tmp / "data"), "AUTH_ENVIRONMENT": "test"}, tmp / "auth.log"
-    )
+    ).start()
     routes = [
         {
             "prefix": "/auth",
@@ -192,7 +150,7 @@ def stack(tmp_path_factory):
         {"prefix": "/.well-known/jwks.json", "service": "auth", "upstreams": [auth.url], "public": True},
     ]
     try:
-        gateway = Service(
+        gateway = _service(
             "gateway",
             "ampflux_gateway",
             {
@@ -201,7 +159,7 @@ def stack(tmp_path_factory):
                 "GATEWAY_ENVIRONMENT": "test",
             },
             tmp / "gateway.log",
-        )
+        ).start()
     except Exception:
         auth.stop()
         raise
@@ -210,10 +168,10 @@ def stack(tmp_path_factory):
     auth.stop()
 
 
-async def _round(url: str, token: str, servers: dict[str, int]) -> Result:
-    before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+async def _round(url: str, token: str, servers: dict[str, ServiceProcess]) -> Result:
+    before = {name: svc.cpu_seconds() for name, svc in servers.items()}
     result = await _drive(url, token, REQUESTS, CONCURRENCY)
-    after = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+    after = {name: svc.cpu_seconds() for name, svc in servers.items()}
     if all(v is not None for v in (*before.values(), *after.values())):
         result.cpu_ms = {n: (after[n] - before[n]) / REQUESTS * 1000 for n in servers}  # type: ignore[operator]
     return result
@@ -230,7 +188,7 @@ def _cpu(r: Result, name: str) -> str:
 def test_gateway_overhead_on_authenticated_get(stack):
     auth, gateway = stack
     token = _register_and_login(gateway.url)
-    servers = {"auth": auth.proc.pid, "gateway": gateway.proc.pid}
+    servers = {"auth": auth, "gateway": gateway}
     all_cpus = os.sched_getaffinity(0) if CAN_PIN else set()
     placements = ["shared CPUs"] + (["own CPU"] if CAN_PIN else [])
 
@@ -241,11 +199,11 @@ def test_gateway_overhead_on_authenticated_get(stack):
                 first, second = sorted(all_cpus)[:2]
                 me = os.getpid()
                 if placement == "own CPU":
-                    _pin(auth.proc.pid, {first})
-                    _pin(gateway.proc.pid, {second})
+                    _pin(auth.pid, {first})
+                    _pin(gateway.pid, {second})
                     _pin(me, {second})
                 else:
-                    for pid in (auth.proc.pid, gateway.proc.pid, me):
+                    for pid in (auth.pid, gateway.pid, me):
                         _pin(pid, all_cpus)
             for url in (auth.url, gateway.url):
                 await _drive(url, token, WARMUP, CONCURRENCY)

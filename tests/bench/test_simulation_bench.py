@@ -32,8 +32,6 @@ import os
 import platform
 import signal
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,6 +49,7 @@ from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import RunStatus, StudyRun
+from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tokens import TestSigner
 
 RUNS = int(os.environ.get("AMPFLUX_BENCH_SIM_RUNS", "40"))
@@ -156,18 +155,15 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path, rou
     )
     migrate(settings)
     signer = Signer()
-    env = dict(os.environ)
-    env.update(
-        {
-            "SIMULATION_ENVIRONMENT": "test",
-            "SIMULATION_DATABASE_URL": database_url,
-            "SIMULATION_AMQP_URL": amqp_url,
-            "SIMULATION_JOBS_QUEUE": queue,
-            "SIMULATION_MIGRATE_ON_START": "false",
-            "SIMULATION_LOG_LEVEL": "WARNING",
-        }
-    )
-    procs: list[subprocess.Popen] = []
+    env = {
+        "SIMULATION_ENVIRONMENT": "test",
+        "SIMULATION_DATABASE_URL": database_url,
+        "SIMULATION_AMQP_URL": amqp_url,
+        "SIMULATION_JOBS_QUEUE": queue,
+        "SIMULATION_MIGRATE_ON_START": "false",
+        "SIMULATION_LOG_LEVEL": "WARNING",
+    }
+    procs: list[ServiceProcess] = []
     # Studies belong to projects: the real project service answers the access checks (in-process,
     # on SQLite; it is asked once per submission, as in production).
     project_app = create_project_app(
@@ -217,13 +213,8 @@ async def measure(workers: int, database_url: str, amqp_url: str, tmp: Path, rou
                 pickups = await wait_all(app, pickup, timeout=120)
     finally:
         for p in procs:
-            p.send_signal(signal.SIGCONT)
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            p.send_signal(signal.SIGCONT)  # a held worker would not act on SIGTERM
+        await asyncio.to_thread(stop_together, [p.proc for p in procs if p.proc is not None], 30)
         await delete_queues(amqp_url, queue)
 
     assert {r.status for r in runs + pickups} == {"succeeded"}
@@ -261,12 +252,9 @@ async def create_projects(
     return ids
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    # The child gets its own copy of the log's descriptor, so ours closes right away.
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "ampflux_simulation.worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+def start_worker(env: dict[str, str], log_path: Path) -> ServiceProcess:
+    """A solver worker, not waited for: the warm-up studies it solves are the wait."""
+    return ServiceProcess(log_path.stem, "ampflux_simulation.worker", 0, env, log_path).spawn()
 
 
 async def all_queued(app, runs: int, *, timeout: float) -> None:
