@@ -68,6 +68,12 @@ class Rows(Generic[T]):
         return {"items": list(items), "total": self.total, "page": self.page, "page_size": self.page_size}
 
 
+def page_of(items: Sequence[T], params: PageParams) -> Rows[T]:
+    """One page of a list already in memory (a provider's whole answer, a fixed set of kinds)."""
+    end = params.offset + params.page_size
+    return Rows(items=items[params.offset : end], total=len(items), page=params.page, page_size=params.page_size)
+
+
 async def paginate(session: AsyncSession, query: Select[Any], params: PageParams) -> Rows[Any]:
     """Rows of `query` (already ordered) for one page, and the total count. The items are the
     selected objects, or tuples of them when the query selects several (an entity and a

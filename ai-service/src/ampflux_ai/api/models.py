@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from ampflux_shared.db import utcnow
 from ampflux_shared.errors import field_error, validation_failed
+from ampflux_shared.pagination import page_of
 from ampflux_shared.security import CurrentPrincipal, require_roles, scoped
 
 from ..domain.model_catalog import ModelCatalog
@@ -43,14 +44,11 @@ async def list_models(
     # The provider answers the whole list at once (and the catalog caches it), so the page is a
     # slice of it rather than a query.
     views = await _catalog(request).for_company(session, config, principal.company_id)
-    wanted = views[paging.offset : paging.offset + paging.page_size]
+    rows = page_of(views, paging)
     return ModelList(
         provider_kind=config.kind,
         can_start=config.kind == "ollama",
-        items=[ModelRead(**vars(v)) for v in wanted],
-        total=len(views),
-        page=paging.page,
-        page_size=paging.page_size,
+        **rows.to_page([ModelRead(**vars(v)) for v in rows.items]),
     )
 
 

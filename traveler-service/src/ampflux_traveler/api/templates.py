@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ampflux_shared.pagination import page_of
 from ampflux_shared.security import CurrentPrincipal, scoped
 
 from ..domain import templates as service
@@ -24,9 +25,10 @@ def _read(template: RoutingTemplate, steps: list[TemplateStep]) -> TemplateRead:
 
 @router.get("", summary="The four traveler types with their routing templates")
 async def list_types(principal: CurrentPrincipal, session: SessionDep, paging: PageDep) -> Page[TemplateRead]:
-    wanted = service.TYPES[paging.offset : paging.offset + paging.page_size]
-    items = [_read(*await service.template_for(session, principal.company_id, t)) for t in wanted]
-    return Page(items=items, total=len(service.TYPES), page=paging.page, page_size=paging.page_size)
+    rows = page_of(service.TYPES, paging)
+    return Page(
+        **rows.to_page([_read(*await service.template_for(session, principal.company_id, t)) for t in rows.items])
+    )
 
 
 @router.get("/{traveler_type}", summary="One type's routing template")
