@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 
 import aio_pika
@@ -232,3 +233,8 @@ async def test_start_gives_up_after_its_timeout(rabbit, tcp_proxy):
     await tcp_proxy.close()
     with pytest.raises(BusUnavailableError):
         await rabbit.bus(url=tcp_proxy.url, reconnect_interval=0.05, startup_timeout=0.3)
+    # Each refused attempt's connection was closed, not left for the garbage collector (whose
+    # close from __del__ is never awaited outside a running loop).
+    gc.collect()
+    unclosed = [obj for obj in gc.get_objects() if isinstance(obj, aio_pika.RobustConnection) and not obj.is_closed]
+    assert unclosed == []

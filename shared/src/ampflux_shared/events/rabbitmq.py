@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -26,6 +27,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.connection import make_url
 from aiormq.abc import DeliveredMessage
 from prometheus_client import CollectorRegistry
 
@@ -108,7 +110,7 @@ class RabbitMQBus(EventBus):
         attempt = 0
         while True:
             try:
-                return await aio_pika.connect_robust(self.url, reconnect_interval=self.reconnect_interval)
+                return await open_robust_connection(self.url, reconnect_interval=self.reconnect_interval)
             except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
                 attempt += 1
                 delay = self._startup_backoff.delay(attempt)
@@ -233,6 +235,21 @@ class RabbitMQBus(EventBus):
 
 
 # --- primitives every consumer on this broker shares (the bus, the simulation job queue) ---
+
+
+async def open_robust_connection(url: str, **options: Any) -> AbstractRobustConnection:
+    """`aio_pika.connect_robust`, closing what a failed first connect leaves behind.
+
+    connect_robust drops the connection object when its first connect fails, unclosed; it is
+    closed later from its `__del__`, which cannot await outside a running loop (a "never
+    awaited" warning), and each attempt of a wait for the broker left one more."""
+    connection = aio_pika.RobustConnection(make_url(url, **options))
+    try:
+        await connection.connect()
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
 
 
 def dead_letter_exchange_name(exchange: str = DEFAULT_EXCHANGE) -> str:

@@ -36,13 +36,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from ..backoff import Backoff
 from .dead_letters import copy_message, declare_parking_queue, park
 from .envelope import EventEnvelope
-from .rabbitmq import DEFAULT_EXCHANGE, InflightTracker, declare_consumer_queue, delivery_count, settle
+from .rabbitmq import (
+    DEFAULT_EXCHANGE,
+    InflightTracker,
+    declare_consumer_queue,
+    delivery_count,
+    open_robust_connection,
+    settle,
+)
 
 log = logging.getLogger("ampflux.events.work_queue")
 
@@ -109,7 +115,7 @@ class WorkQueue(Generic[J]):
         self._dead_letter_backoff = Backoff(base_s=max(retry_delay_s, 0.05), max_s=MAX_RETRY_DELAY_S)
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.url)
+        self._connection = await open_robust_connection(self.url)
         channel = await self._connection.channel()
         await self._declare(channel)
         await channel.close()
