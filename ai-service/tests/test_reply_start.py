@@ -27,6 +27,7 @@ async def test_an_exchange_that_cannot_be_stored_ends_the_reply_in_a_503_error(h
     assert end["event"] == "error" and end["data"]["status"] == 503, end
     r = await h.send(user, conv, "hello again")
     assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/ai-reply-unavailable"), r.json()  # the provider did not fail
     monkeypatch.setattr(conversations, "store_exchange", store)
     fake._script.clear()  # the first reply may have been stopped before the provider was asked
     # Nothing of either exchange was stored, and the conversation still answers.

@@ -159,8 +159,8 @@ def failed_reply_problem(status: int, detail: str, **extra: Any) -> ProblemError
     if status == 504:
         return gateway_timeout(detail, slug="ai-provider-timeout", **extra)
     if status == 503:
-        # The slug these answers have always had; the detail says what happened.
-        return unavailable(detail, slug="ai-provider-error", **extra)
+        # Not the provider's failure: the reply could not be stored, or was abandoned.
+        return unavailable(detail, slug="ai-reply-unavailable", **extra)
     return bad_gateway(detail, slug="ai-provider-error", **extra)
 
 
