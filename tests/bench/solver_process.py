@@ -19,7 +19,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +46,33 @@ def process_env(bytecode_dir: Path) -> dict[str, str]:
     return env
 
 
+# Starts the timed command and reports its own rusage: see run_timed.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - t0
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": wall,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+"""
+
+
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """(wall s, CPU s, max RSS MB) of one run of `cmd`, from that process's own rusage.
 
-    Not RUSAGE_CHILDREN: its max RSS is the largest of every child the test process ever
-    waited for, so one big process earlier in the session (a pandapower run at 8.7k buses
-    takes GBs) became every later process's figure."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, cmd)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    Started from a small launcher process, not from this one: Linux carries the peak memory of
+    the address space a process was exec'd from (its parent's, as subprocess forks with vfork)
+    into the new program's max RSS, and this process holds gigabytes once pandapower has run in
+    it, which became every command's figure. Nor RUSAGE_CHILDREN: that is the largest child so far.
+    """
+    launched = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *cmd], check=True, capture_output=True, text=True, env=env
+    )
+    report = json.loads(launched.stdout)
+    if report["code"] != 0:
+        raise subprocess.CalledProcessError(report["code"], cmd, stderr=launched.stderr)
+    return report["wall"], report["cpu"], report["rss_kib"] / 1024.0
 
 
 def ours(doc_path: Path, out_path: Path, bytecode_dir: Path, repeats: int = 5) -> dict[str, float]:
