@@ -3,12 +3,11 @@ and the relay publishes it (in-process bus here, RabbitMQ in the last test)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
 from ampflux_auth.models import event_tables
 from ampflux_testing.event_listener import listen_for_events
+from ampflux_testing.polling import eventually
 
 
 async def test_each_event_type_is_written_with_its_change(pg):
@@ -62,14 +61,14 @@ async def test_no_event_when_the_change_fails(pg):
 
 async def _wait_published(svc, timeout: float = 10.0) -> None:
     t = event_tables.outbox
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    pending: list = []
+
+    async def none_pending() -> bool:
         async with svc.app.state.db.session() as session:
-            pending = (await session.execute(select(t.c.id).where(t.c.published_at.is_(None)))).all()
-        if not pending:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{len(pending)} events never published"
-        await asyncio.sleep(0.05)
+            pending[:] = (await session.execute(select(t.c.id).where(t.c.published_at.is_(None)))).all()
+        return not pending
+
+    await eventually(none_pending, timeout=timeout, what=lambda: f"{len(pending)} events never published")
 
 
 async def test_relay_publishes_the_outbox(pg):

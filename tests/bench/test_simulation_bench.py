@@ -32,7 +32,6 @@ import os
 import platform
 import signal
 import statistics
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from ampflux_simulation.config import Settings
 from ampflux_simulation.main import create_app
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import RunStatus, StudyRun
+from ampflux_testing.polling import eventually
 from ampflux_testing.processes import ServiceProcess, stop_together
 from ampflux_testing.tokens import TestSigner
 
@@ -259,40 +259,36 @@ def start_worker(env: dict[str, str], log_path: Path) -> ServiceProcess:
 
 async def all_queued(app, runs: int, *, timeout: float) -> None:
     """Until the relay has published every submitted job onto the queue."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if not await app.state.relay.pending() and (await app.state.job_queue.stats()).depth >= runs:
-            return
-        assert time.monotonic() < deadline, "the jobs did not reach the queue in time"
-        await asyncio.sleep(0.1)
+
+    async def queued() -> bool:
+        return not await app.state.relay.pending() and (await app.state.job_queue.stats()).depth >= runs
+
+    await eventually(queued, timeout=timeout, interval=0.1, what="the jobs to reach the queue")
 
 
 async def drained(app, company: uuid.UUID, *, timeout: float) -> None:
     """Until none of the company's runs is queued or running: a count every 0.2 s, which is
     all the API process does during a drain besides its relay and gauges."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def none_open() -> bool:
         async with app.state.db.session() as session:
             open_runs = await session.scalar(
                 select(func.count()).where(
                     StudyRun.company_id == company, StudyRun.status.in_([RunStatus.QUEUED, RunStatus.RUNNING])
                 )
             )
-        if not open_runs:
-            return
-        assert time.monotonic() < deadline, "the batch did not finish in time"
-        await asyncio.sleep(0.2)
+        return not open_runs
+
+    await eventually(none_open, timeout=timeout, interval=0.2, what="the batch to finish")
 
 
 async def wait_all(app, company: uuid.UUID, *, timeout: float) -> list[StudyRun]:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def all_terminal() -> list[StudyRun] | None:
         async with app.state.db.session() as session:
             runs = list(await session.scalars(select(StudyRun).where(StudyRun.company_id == company)))
-        if runs and all(r.run_status.is_terminal for r in runs):
-            return runs
-        assert time.monotonic() < deadline, "the batch did not finish in time"
-        await asyncio.sleep(0.2)
+        return runs if runs and all(r.run_status.is_terminal for r in runs) else None
+
+    return await eventually(all_terminal, timeout=timeout, interval=0.2, what="the batch to finish")
 
 
 async def delete_queues(amqp_url: str, queue: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from e2e.flows import add_colleague, bearer, register_and_login
 
 from ampflux_testing.event_listener import listen_for_events
+from ampflux_testing.polling import eventually_sync
 
 ROUTING = [
     ("Kitting", 1.0, "operator"),
@@ -270,12 +270,11 @@ def test_a_deactivated_operator_is_clocked_out_through_rabbitmq(gw, crew):
     ok(gw.post(f"/travelers/{t['id']}/steps/{t['steps'][0]['id']}/clock-in", headers=bearer(tokens)), 201)
     ok(gw.post(f"/auth/users/{user['id']}/deactivate", headers=h["admin"]))
 
-    deadline = time.monotonic() + 20
-    while True:
+    def clocked_out() -> dict | None:
         log = ok(gw.get("/travelers/labor/logs", params={"operator_id": user["id"]}, headers=h["viewer"]))["items"][0]
-        if log["clock_out"] is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return log if log["clock_out"] is not None else None
+
+    log = eventually_sync(clocked_out, timeout=20, interval=0.1, what="the operator's log to be clocked out")
     assert log["closed_reason"] == "user_deactivated"
 
 
