@@ -1,58 +1,52 @@
 """The blob store's contract, on the filesystem and on an S3-compatible server (moto's, started
-here as a process on a spare port and stopped by its pid), and the file routes on S3."""
+here as a process on a spare port through ampflux_testing.processes), and the file routes on S3."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+import importlib.util
 import os
-import socket
-import subprocess
-import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import boto3
 import pytest
 
 from ampflux_ai.domain.storage import FilesystemStore, S3Store
-from ampflux_testing.processes import free_port
+from ampflux_testing.polling import eventually
+from ampflux_testing.processes import ServiceProcess, free_port
 
 BUCKET = "ampflux-ai-test"
 S3_KEYS = {"access_key_id": "test", "secret_access_key": "test", "region": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
-def s3_url():
-    moto = Path(sys.executable).parent / "moto_server"
+def s3_url(tmp_path_factory):
     # A dev dependency (moto[server]): `make test` installs it, so its absence is a failure, not a skip.
-    assert moto.exists(), "moto_server is not installed (dev dependency moto[server]); run make install"
+    assert importlib.util.find_spec("moto"), "moto is not installed (dev dependency moto[server]); run make install"
     port = free_port()
-    proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    # moto's server has no /health; its own API's state answers once it serves.
+    moto = ServiceProcess(
+        "moto_server",
+        "moto.server",
+        port,
+        {},
+        tmp_path_factory.mktemp("moto") / "moto_server.log",
+        ready_path="/moto-api/data.json",
+        args=["-H", "127.0.0.1", "-p", str(port)],
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "moto_server exited"
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.1)
+        moto.start(timeout_s=30)
         boto3.client(
             "s3",
-            endpoint_url=url,
+            endpoint_url=moto.url,
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
         ).create_bucket(Bucket=BUCKET)
-        yield url
+        yield moto.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        moto.stop(timeout_s=10)
 
 
 def _s3(url: str) -> S3Store:
@@ -122,7 +116,8 @@ async def test_the_file_routes_on_s3(settings, s3_url, company, app_client, tmp_
         assert await blob.exists(item["sha256"])
         assert (await client.delete(f"/ai/files/{item['id']}", headers=user.headers)).status_code == 204
         # The blob goes after the commit, in the background.
-        deadline = time.monotonic() + 5
-        while await blob.exists(item["sha256"]):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await eventually(partial(_gone, blob, item["sha256"]), timeout=5, what="the deleted file's blob to go")
+
+
+async def _gone(store: S3Store, sha: str) -> bool:
+    return not await store.exists(sha)

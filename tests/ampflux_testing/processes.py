@@ -66,8 +66,9 @@ def free_port() -> int:
 class ServiceProcess:
     """`python -m <module> <args>` with `env` on top of this process's environment.
 
-    Ready when `GET /health` answers 200, or — for processes without HTTP (solver workers) —
-    once the log shows `ready_log`, or at once when neither applies (`port` 0, no `ready_log`).
+    Ready when `GET <ready_path>` (`/health`, or a path of a server that has none, such as
+    moto's) answers 200, or — for processes without HTTP (solver workers) — once the log shows
+    `ready_log`, or at once when neither applies (`port` 0, no `ready_log`).
     """
 
     name: str
@@ -76,6 +77,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     ready_log: str | None = None
+    ready_path: str = "/health"
     args: list[str] = field(default_factory=list)
     cwd: Path = REPO
     # Variables of this process's environment the child must not inherit (a developer's shell).
@@ -125,7 +127,7 @@ class ServiceProcess:
                 return self
             else:
                 try:
-                    if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    if httpx.get(f"{self.url}{self.ready_path}", timeout=1.0).status_code == 200:
                         return self
                 except httpx.HTTPError:
                     pass
