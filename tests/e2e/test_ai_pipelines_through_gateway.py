@@ -5,7 +5,6 @@ on the simulation service with the caller's own token; the event stream shows ev
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import httpx
@@ -14,6 +13,7 @@ from e2e.flows import bearer, register_and_login, sse_events
 
 from ampflux_testing.circuits import CASES_DIR
 from ampflux_testing.fake_provider import Reply
+from ampflux_testing.polling import eventually_sync
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,9 @@ def test_another_user_cannot_read_or_cancel_an_execution(gw, engineer, provider)
     stranger = bearer(tokens)
     assert gw.get(f"/ai/pipeline-executions/{execution['id']}", headers=stranger).status_code == 404
     assert gw.post(f"/ai/pipeline-executions/{execution['id']}/cancel", headers=stranger).status_code == 404
-    deadline = time.monotonic() + 30
-    while gw.get(f"/ai/pipeline-executions/{execution['id']}", headers=engineer).json()["status"] != "succeeded":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    eventually_sync(
+        lambda: gw.get(f"/ai/pipeline-executions/{execution['id']}", headers=engineer).json()["status"] == "succeeded",
+        timeout=30,
+        interval=0.1,
+        what="the owner's execution to succeed",
+    )

@@ -5,7 +5,6 @@ the real project and simulation services with the caller's own token."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import httpx
@@ -15,6 +14,7 @@ from e2e.flows import bearer, register_and_login, sse_events
 
 from ampflux_testing.circuits import CASES_DIR
 from ampflux_testing.fake_provider import Reply
+from ampflux_testing.polling import eventually_sync
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +30,13 @@ def tool_results(body: dict) -> list[dict]:
 
 
 def stored(gw: httpx.Client, h: dict, cid: str, mid: str, timeout_s: float = 20) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def settled() -> dict | None:
         messages = gw.get(f"/ai/conversations/{cid}", headers=h).json()["messages"]
         found = next((m for m in messages if m["id"] == mid), None)
-        if found and found["status"] != "streaming":
-            return found
-        assert time.monotonic() < deadline, f"message {mid} still streaming"
-        time.sleep(0.05)
+        return found if found and found["status"] != "streaming" else None
+
+    return eventually_sync(settled, timeout=timeout_s, what=f"message {mid} to stop streaming")
 
 
 def test_a_streamed_conversation_is_stored_whole(gw, engineer, provider):

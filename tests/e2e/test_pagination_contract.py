@@ -13,7 +13,6 @@ list: its arrays are its parts. A bare top-level array is never allowed.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -23,6 +22,7 @@ from e2e.flows import add_colleague, bearer, register_and_login
 
 from ampflux_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.polling import eventually_sync
 
 pytestmark = pytest.mark.slow
 
@@ -129,14 +129,16 @@ def _ok(r: httpx.Response, status: int = 201) -> dict:
 
 
 def _wait_succeeded(gw: httpx.Client, h: dict, run_id: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = gw.get(f"/simulations/{run_id}", headers=h).json()["status"]
-        if status in TERMINAL:
-            assert status == "succeeded", status
-            return
-        assert time.monotonic() < deadline, f"run {run_id} still {status} after {timeout_s} s"
-        time.sleep(0.2)
+    seen: list[str] = []
+
+    def terminal() -> str | None:
+        seen.append(gw.get(f"/simulations/{run_id}", headers=h).json()["status"])
+        return seen[-1] if seen[-1] in TERMINAL else None
+
+    status = eventually_sync(
+        terminal, timeout=timeout_s, interval=0.2, what=lambda: f"run {run_id} to finish (still {seen[-1]})"
+    )
+    assert status == "succeeded", status
 
 
 @pytest.fixture(scope="module")

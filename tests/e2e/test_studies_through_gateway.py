@@ -4,7 +4,6 @@ the project service's access rules, RabbitMQ and two solver worker processes."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from e2e.flows import all_items, bearer, register_and_login
 
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.polling import eventually_sync
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,15 @@ def save_circuit(gw: httpx.Client, h: dict, doc: dict) -> tuple[str, str]:
 
 
 def wait_for(gw: httpx.Client, h: dict, run_id: str, timeout_s: float = 90) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = gw.get(f"/simulations/{run_id}", headers=h).json()
-        if run["status"] in TERMINAL:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} did not finish in {timeout_s}s: {run}")
+    last: dict = {}
+
+    def finished() -> dict | None:
+        last["run"] = run = gw.get(f"/simulations/{run_id}", headers=h).json()
+        return run if run["status"] in TERMINAL else None
+
+    return eventually_sync(
+        finished, timeout=timeout_s, interval=0.2, what=lambda: f"run {run_id} to finish: {last.get('run')}"
+    )
 
 
 def rel_dev(ours, ref) -> float:
@@ -169,12 +171,10 @@ def test_the_frontend_simulate_route_starts_a_study(gw, engineer):
     assert run["status"] == "succeeded"
 
     # simulation.run.completed reaches the project service: the version shows its latest study.
-    deadline = time.monotonic() + 30
-    study = None
-    while time.monotonic() < deadline:
+    def latest_study() -> dict | None:
         study = gw.get(f"/projects/{pid}/circuits/{cid}/versions/1", headers=engineer).json()["latest_study"]
-        if study and study["run_id"] == run["id"]:
-            break
-        time.sleep(0.2)
+        return study if study and study["run_id"] == run["id"] else None
+
+    study = eventually_sync(latest_study, timeout=30, interval=0.2, what="the version's latest study to be this run")
     assert study and study["run_id"] == run["id"], study
     assert study["status"] == "succeeded"
