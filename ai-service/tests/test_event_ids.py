@@ -6,7 +6,6 @@ re-attaches anywhere with its Last-Event-ID gets exactly the rest."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import httpx
@@ -14,6 +13,7 @@ from sqlalchemy import select
 
 from ampflux_ai.domain.generation import Generation, stored_events
 from ampflux_ai.models import Message
+from ampflux_testing.polling import eventually
 from ampflux_testing.sse import parse_sse
 
 TEXT = "".join(f"w{i:02d} " for i in range(40))  # 160 characters
@@ -30,14 +30,13 @@ def _text(events) -> str:
 
 
 async def _stored_chars(app, message_id: str, at_least: int, timeout_s: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    async def stored() -> int | None:
         async with app.state.db.session() as session:
             message = await session.get(Message, uuid.UUID(message_id))
-        if message is not None and len(message.content) >= at_least:
-            return len(message.content)
-        assert time.monotonic() < deadline, "the reply's text was not stored in time"
-        await asyncio.sleep(0.02)
+        return len(message.content) if message is not None and len(message.content) >= at_least else None
+
+    return await eventually(stored, timeout=timeout_s, interval=0.02, what="the reply's text to be stored")
 
 
 async def test_tool_events_have_the_same_ids_live_and_from_the_store_from_any_last_event_id(
@@ -128,8 +127,8 @@ async def test_a_reply_written_by_one_instance_is_resumed_on_another_at_its_last
 
 
 async def _reply_id(app, conversation_id: str, timeout_s: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    async def stored() -> str | None:
         async with app.state.db.session() as session:
             ids = (
                 await session.scalars(
@@ -138,10 +137,9 @@ async def _reply_id(app, conversation_id: str, timeout_s: float = 10.0) -> str:
                     )
                 )
             ).all()
-        if ids:
-            return str(ids[0])
-        assert time.monotonic() < deadline, "the reply was not stored in time"
-        await asyncio.sleep(0.01)
+        return str(ids[0]) if ids else None
+
+    return await eventually(stored, timeout=timeout_s, interval=0.01, what="the reply to be stored")
 
 
 async def test_memory_and_store_agree_on_every_id_for_any_interleaving():

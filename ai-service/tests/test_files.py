@@ -6,7 +6,6 @@ cut to its window with a note."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from fpdf import FPDF
 from ampflux_shared.circuit import parse_circuit
 from ampflux_simulation.solver import solve_study
 from ampflux_testing.circuits import load_case
+from ampflux_testing.polling import eventually
 
 
 def _pdf(text: str) -> bytes:
@@ -78,10 +78,9 @@ async def test_upload_list_read_download_delete(client, company, settings):
     assert (await client.delete(f"/ai/files/{items[2]['id']}", headers=user.headers)).status_code == 204
     assert (await client.get(f"/ai/files/{items[2]['id']}", headers=user.headers)).status_code == 404
     # Removed after the commit, in the background.
-    deadline = asyncio.get_running_loop().time() + 10
-    while len(_blobs(root)) != 1:
-        assert asyncio.get_running_loop().time() < deadline, _blobs(root)
-        await asyncio.sleep(0.02)
+    await eventually(
+        lambda: len(_blobs(root)) == 1, timeout=10, interval=0.02, what=lambda: f"one blob left: {_blobs(root)}"
+    )
     metrics = (await client.get("/metrics")).text
     assert 'ampflux_ai_files_uploaded_total{media_type="text/markdown"} 2.0' in metrics
 

@@ -5,7 +5,6 @@ stop."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_ollama import FakeModel, FakeOllama
 
 from ampflux_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ampflux_testing.polling import eventually
 
 
 @pytest.fixture
@@ -35,14 +35,27 @@ def ollama_settings(settings, ollama):
 
 
 async def _wait_status(client, user, model, wanted, timeout_s=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+    seen: list[dict] = []
+
+    async def reached() -> dict | None:
         r = await client.get(f"/ai/models/{model}/status", headers=user.headers)
         assert r.status_code == 200, r.text
-        if r.json()["status"] == wanted:
-            return r.json()
-        assert asyncio.get_running_loop().time() < deadline, f"status stayed {r.json()}"
-        await asyncio.sleep(0.02)
+        seen.append(r.json())
+        return seen[-1] if seen[-1]["status"] == wanted else None
+
+    return await eventually(
+        reached, timeout=timeout_s, interval=0.02, what=lambda: f"{wanted}; status stayed {seen[-1]}"
+    )
+
+
+async def _wait_percent(client, user, model, percent, timeout_s):
+    seen: list[dict] = []
+
+    async def reached() -> dict | None:
+        seen.append((await client.get(f"/ai/models/{model}/status", headers=user.headers)).json())
+        return seen[-1] if seen[-1]["percent"] == percent else None
+
+    return await eventually(reached, timeout=timeout_s, interval=0.02, what=lambda: f"{percent} % pulled: {seen[-1]}")
 
 
 async def test_openai_style_provider_lists_models_and_refuses_start_and_stop(client, company):
@@ -185,11 +198,8 @@ async def test_starting_a_missing_model_pulls_it_with_progress_then_loads_it(
         assert r.status_code == 202
         pulling = await _wait_status(client, user, "qwen2.5:7b", "pulling")
         # Held at the second layer's first step: 1000 of 1000 bytes and 1000 of 4000 -> 40 %.
-        deadline = asyncio.get_running_loop().time() + 5
-        while pulling["percent"] != 40.0:
-            assert asyncio.get_running_loop().time() < deadline, pulling
-            await asyncio.sleep(0.02)
-            pulling = (await client.get("/ai/models/qwen2.5:7b/status", headers=user.headers)).json()
+        if pulling["percent"] != 40.0:
+            pulling = await _wait_percent(client, user, "qwen2.5:7b", 40.0, timeout_s=5)
         assert pulling["status"] == "pulling"
         ollama.pull_gate.set()
         await _wait_status(client, user, "qwen2.5:7b", "loaded")

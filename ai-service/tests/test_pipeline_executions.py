@@ -6,10 +6,10 @@ e2e test runs a real study through the gateway."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
@@ -38,13 +38,18 @@ async def execute(client: httpx.AsyncClient, user, pipeline: dict[str, Any], **i
 
 
 async def wait_for(client: httpx.AsyncClient, user, execution_id: str, *statuses: str, timeout_s: float = 20):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        body = (await client.get(f"/ai/pipeline-executions/{execution_id}", headers=user.headers)).json()
-        if body["status"] in statuses:
-            return body
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.05)
+    seen: list[dict] = []
+
+    async def reached() -> dict | None:
+        seen.append((await client.get(f"/ai/pipeline-executions/{execution_id}", headers=user.headers)).json())
+        return seen[-1] if seen[-1]["status"] in statuses else None
+
+    return await eventually(reached, timeout=timeout_s, what=lambda: f"{' or '.join(statuses)}: {seen[-1]}")
+
+
+async def _second_step_running(client: httpx.AsyncClient, user, execution_id: str) -> bool:
+    body = await wait_for(client, user, execution_id, "running")
+    return [s["status"] for s in body["steps"]][:2] == ["succeeded", "running"]
 
 
 @pytest.fixture
@@ -292,13 +297,9 @@ async def test_the_embedded_mode_takes_up_an_execution_left_open_by_a_restart(
             ],
         )
         started = await execute(client, user, pipeline)
-        deadline = time.monotonic() + 20
-        while [s["status"] for s in (await wait_for(client, user, started["id"], "running"))["steps"]][:2] != [
-            "succeeded",
-            "running",
-        ]:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await eventually(
+            partial(_second_step_running, client, user, started["id"]), timeout=20, what="the second step under way"
+        )
     # The process stopped mid-step; the next start takes the execution up at that step.
     async for client in app_client(settings):
         done = await wait_for(client, user, started["id"], "succeeded", "failed")

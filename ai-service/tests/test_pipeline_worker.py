@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ampflux_ai.config import Settings
 from ampflux_ai.models import PipelineExecution
 from ampflux_testing.dead_letters import delete_queue_topology
 from ampflux_testing.fake_provider import FakeProvider, Reply
+from ampflux_testing.polling import eventually
 from ampflux_testing.processes import ServiceProcess, start_together, stop_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
@@ -113,6 +113,26 @@ async def _status(client: httpx.AsyncClient, user, execution_id: str) -> dict[st
     return (await client.get(f"/ai/pipeline-executions/{execution_id}", headers=user.headers)).json()
 
 
+async def _wait_execution(
+    client: httpx.AsyncClient,
+    user,
+    execution_id: str,
+    until: Callable[[dict[str, Any]], bool],
+    workers: Workers,
+    *,
+    timeout_s: float,
+    interval: float,
+) -> dict[str, Any]:
+    """The execution's body once `until` holds; on the timeout, the last body and the workers' logs."""
+    seen: list[dict[str, Any]] = []
+
+    async def reached() -> dict[str, Any] | None:
+        seen.append(await _status(client, user, execution_id))
+        return seen[-1] if until(seen[-1]) else None
+
+    return await eventually(reached, timeout=timeout_s, interval=interval, what=lambda: f"{seen[-1]}\n{workers.logs()}")
+
+
 async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_finished_ones(
     worker_settings: Settings, fake: FakeProvider, company, app_client, tmp_path: Path
 ):
@@ -149,21 +169,28 @@ async def test_a_killed_worker_s_execution_resumes_at_its_step_without_redoing_f
             # its request held by the provider, not only the step marked running. Killed in
             # between (a loaded machine widens that gap), the first "slow" request the provider
             # saw was the resumed worker's, held for HELD_S, and the resume waited it out.
-            deadline = time.monotonic() + 30
-            while True:
-                body = await _status(client, user, execution_id)
-                if [s["status"] for s in body["steps"]] == ["succeeded", "running", "pending"] and held:
-                    break
-                assert time.monotonic() < deadline, f"{body}\n{workers.logs()}"
-                await asyncio.sleep(0.05)
+            await _wait_execution(
+                client,
+                user,
+                execution_id,
+                lambda body: [s["status"] for s in body["steps"]] == ["succeeded", "running", "pending"] and bool(held),
+                workers,
+                timeout_s=30,
+                interval=0.05,
+            )
             victim = await workers.holder(client, execution_id)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
 
-            deadline = time.monotonic() + 60
-            while (body := await _status(client, user, execution_id))["status"] not in ("succeeded", "failed"):
-                assert time.monotonic() < deadline, f"{body}\n{workers.logs()}"
-                await asyncio.sleep(0.1)
+            body = await _wait_execution(
+                client,
+                user,
+                execution_id,
+                lambda body: body["status"] in ("succeeded", "failed"),
+                workers,
+                timeout_s=60,
+                interval=0.1,
+            )
             assert body["status"] == "succeeded", f"{body}\n{workers.logs()}"
             assert body["attempts"] == 2
             assert [s["attempts"] for s in body["steps"]] == [1, 2, 1]
@@ -203,17 +230,21 @@ async def test_an_execution_whose_workers_keep_dying_is_dead_lettered_and_failed
             # takes the dead letter.
             await asyncio.to_thread(workers.start, 3)
             for attempt in (1, 2):
-                deadline = time.monotonic() + 30
-                while (await _status(client, user, execution_id))["steps"][0]["attempts"] < attempt:
-                    assert time.monotonic() < deadline, workers.logs()
-                    await asyncio.sleep(0.05)
+                await _wait_execution(
+                    client,
+                    user,
+                    execution_id,
+                    lambda body, attempt=attempt: body["steps"][0]["attempts"] >= attempt,
+                    workers,
+                    timeout_s=30,
+                    interval=0.05,
+                )
                 victim = await workers.holder(client, execution_id)
                 victim.send_signal(signal.SIGKILL)
                 victim.wait(timeout=10)
-            deadline = time.monotonic() + 30
-            while (body := await _status(client, user, execution_id))["status"] != "failed":
-                assert time.monotonic() < deadline, f"{body}\n{workers.logs()}"
-                await asyncio.sleep(0.1)
+            body = await _wait_execution(
+                client, user, execution_id, lambda body: body["status"] == "failed", workers, timeout_s=30, interval=0.1
+            )
             assert "given up after 2 attempt(s)" in body["error"], body
             assert body["steps"][0]["status"] == "failed" and body["steps"][0]["attempts"] == 2
     finally:

@@ -8,7 +8,6 @@ the other replica's sweep marks it — never complete and never streaming for ev
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from ampflux_ai.config import Settings
 from ampflux_shared.migrate import migrate
 from ampflux_testing.fake_provider import FakeProvider, Reply
+from ampflux_testing.polling import eventually_sync
 from ampflux_testing.processes import ServiceProcess, free_port, start_together, stop_together
 from ampflux_testing.tokens import TestSigner
 
@@ -92,6 +92,9 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
     with httpx.Client(timeout=60, headers=headers) as http:
         conv = http.post(f"{a.url}/ai/conversations", json={}).json()["id"]
 
+        def stored_text(replica: ServiceProcess) -> str:
+            return http.get(f"{replica.url}/ai/conversations/{conv}").json()["messages"][-1]["content"]
+
         # 1. Re-attach on the other replica mid-reply: the text so far, then the rest, then complete.
         # 1.8 s in all: the re-attach comes after the first flush (0.1 s), with most of it to go.
         fake.queue(Reply(text=TEXT, chunk_delay_s=0.03))
@@ -101,10 +104,7 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
         messages = http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"]
         reply_id = messages[-1]["id"]
         # A part of the text is written (and stored) before the re-attach.
-        deadline = time.monotonic() + 10
-        while not http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1]["content"]:
-            assert time.monotonic() < deadline, "nothing of the reply was stored while it streamed"
-            time.sleep(0.05)
+        eventually_sync(lambda: stored_text(b), timeout=10, what="some of the reply stored while it streamed")
         with http.stream("GET", f"{b.url}/ai/conversations/{conv}/messages/{reply_id}/stream") as r:
             events = list(_events(r.iter_lines()))
         tokens = [e["data"]["text"] for e in events if e["event"] == "token"]
@@ -124,15 +124,14 @@ def test_the_other_replica_streams_what_was_written_and_the_rest_and_a_killed_on
                     seen += event["data"]["text"]
                 if len(seen) >= 40:
                     break
-        deadline = time.monotonic() + 10
-        while not http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1]["content"]:
-            assert time.monotonic() < deadline, "nothing of the reply was stored while it streamed"
-            time.sleep(0.05)
+        eventually_sync(lambda: stored_text(b), timeout=10, what="some of the reply stored while it streamed")
         a.kill()
-        deadline = time.monotonic() + STALE_S * 4 + 10
-        while (last := http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1])["status"] == "streaming":
-            assert time.monotonic() < deadline, "the killed replica's reply stayed streaming"
-            time.sleep(0.05)
+
+        def ended() -> dict | None:
+            last = http.get(f"{b.url}/ai/conversations/{conv}").json()["messages"][-1]
+            return last if last["status"] != "streaming" else None
+
+        last = eventually_sync(ended, timeout=STALE_S * 4 + 10, what="the killed replica's reply to stop streaming")
         assert last["id"] == reply_id and last["status"] == "failed" and "stopped" in last["error"]
         assert last["content"] and TEXT.startswith(last["content"]) and len(last["content"]) < len(TEXT)
         # Re-attaching now ends in the error, with the partial text.

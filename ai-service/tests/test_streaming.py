@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from ampflux_ai.models import Message
+from ampflux_testing.polling import eventually
 
 
 async def _stored(
     client, message_id: str, *, until=lambda m: m.status != "streaming", timeout_s: float = 10.0
 ) -> Message:
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    async def reached() -> Message | None:
         async with client.app.state.db.session() as session:
             message = await session.get(Message, __import__("uuid").UUID(message_id))
-        if message is not None and until(message):
-            return message
-        assert time.monotonic() < deadline, "the message did not reach the expected state in time"
-        await asyncio.sleep(0.05)
+        return message if message is not None and until(message) else None
+
+    return await eventually(reached, timeout=timeout_s, what="the message to reach the expected state")
 
 
 async def test_sse_streams_tokens_then_complete_and_stores_the_whole_text(h, company, fake):
