@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ import pytest
 
 from ampflux_project.config import Settings
 from ampflux_shared.events import SimulationRunCancelled, make_event
+from ampflux_testing.polling import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -56,10 +56,10 @@ async def test_the_audit_says_who_cancelled_a_study(api, client, company):
         return float(match.group(1)) if match else 0.0
 
     # Both deliveries finished with (handled, then skipped by the inbox).
-    deadline = asyncio.get_running_loop().time() + 15
-    while await consumed() < 2:
-        assert asyncio.get_running_loop().time() < deadline, "the cancellation was not consumed"
-        await asyncio.sleep(0.05)
+    async def both_consumed() -> bool:
+        return await consumed() >= 2
+
+    await eventually(both_consumed, timeout=15, what="the cancellation to be consumed twice")
     entries = await cancellations()
     assert len(entries) == 1
     assert entries[0]["actor_id"] == str(canceller)

@@ -23,6 +23,7 @@ from ampflux_shared.db import new_metadata
 from ampflux_shared.deps import SessionDep
 from ampflux_shared.errors import DATABASE_RETRY_AFTER_S
 from ampflux_shared.settings import ServiceSettings
+from ampflux_testing.polling import eventually
 from ampflux_testing.tcp_proxy import TcpProxy
 
 PROBLEM = "application/problem+json"
@@ -107,9 +108,8 @@ async def test_an_unexpected_500_closes_the_connection(tmp_path, unused_tcp_port
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=unused_tcp_port, log_config=None))
     serving = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(30):
-            while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
-                await asyncio.sleep(0.05)
+        # uvicorn offers a flag, not an event.
+        await eventually(lambda: server.started, timeout=30, what="uvicorn to start")
         reader, writer = await asyncio.open_connection("127.0.0.1", unused_tcp_port)
         writer.write(b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")
         await writer.drain()

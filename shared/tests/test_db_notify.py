@@ -16,6 +16,7 @@ from sqlalchemy import make_url
 
 from ampflux_shared.backoff import Backoff
 from ampflux_shared.db_notify import ChangeListener, follow
+from ampflux_testing.polling import eventually
 
 
 def _dsn(url: str) -> str:
@@ -27,10 +28,9 @@ async def _notify(url: str, channel: str, payload: str) -> None:
         await connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
-async def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not check():  # noqa: ASYNC110  (the listener's state has no event of its own)
-            await asyncio.sleep(0.02)
+async def _listening(listener: ChangeListener) -> None:
+    # The listener's state has no event of its own: polled.
+    await eventually(lambda: listener.listening, timeout=10, interval=0.02, what="the listener to listen")
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ async def test_it_connects_at_the_first_watch_and_wakes_that_stream(listener, pg
 async def test_a_notification_wakes_only_the_streams_of_its_id(listener, pg_admin_url):
     mine, other = uuid.uuid4(), uuid.uuid4()
     with listener.watch(mine) as event, listener.watch(other) as unrelated:
-        await _until(lambda: listener.listening)
+        await _listening(listener)
         event.clear()
         unrelated.clear()
         await _notify(pg_admin_url, listener.channel, "not a uuid")  # ignored, the listener goes on
@@ -78,7 +78,7 @@ async def test_a_notification_wakes_only_the_streams_of_its_id(listener, pg_admi
 async def test_a_lost_connection_is_listened_again_and_wakes_every_stream(listener, pg_admin_url):
     key = uuid.uuid4()
     with listener.watch(key) as event:
-        await _until(lambda: listener.listening)
+        await _listening(listener)
         event.clear()
         async with await psycopg.AsyncConnection.connect(_dsn(pg_admin_url), autocommit=True) as admin:
             killed = await admin.execute(
@@ -87,7 +87,7 @@ async def test_a_lost_connection_is_listened_again_and_wakes_every_stream(listen
             )
             assert (await killed.fetchall()) == [(True,)]
         await asyncio.wait_for(event.wait(), timeout=10)  # woken: the stream re-reads
-        await _until(lambda: listener.listening)
+        await _listening(listener)
         event.clear()
         await _notify(pg_admin_url, listener.channel, str(key))
         await asyncio.wait_for(event.wait(), timeout=10)  # and notifications arrive again
@@ -114,7 +114,7 @@ async def test_a_follower_reads_at_once_then_on_each_notification(listener, pg_a
     reads = follow(listener, key, poll_s=0.05, keepalive_s=60.0)
     async with contextlib.aclosing(reads):
         await asyncio.wait_for(anext(reads), timeout=1)  # the first read is now
-        await _until(lambda: listener.listening)
+        await _listening(listener)
         await asyncio.wait_for(anext(reads), timeout=1)  # polled, or woken as it began listening
         began = time.monotonic()
         woken = asyncio.ensure_future(anext(reads))

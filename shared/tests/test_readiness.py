@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from urllib.parse import urlparse, urlunparse
 
 import httpx
@@ -14,6 +12,7 @@ from ampflux_shared.app import ServiceSpec, create_service_app
 from ampflux_shared.db import new_metadata
 from ampflux_shared.events import EventTables
 from ampflux_shared.settings import ServiceSettings
+from ampflux_testing.polling import eventually
 from ampflux_testing.tcp_proxy import TcpProxy
 
 
@@ -80,11 +79,16 @@ async def test_the_broker_down_leaves_a_service_ready_but_degraded(tmp_path, amq
                 "checks": {"database": "ok", "broker": "ok"},
             }
             await proxy.close()
-            deadline = time.monotonic() + 15
-            while (response := await _ready(app)).json().get("status") != "degraded":
+            seen: list[httpx.Response] = []
+
+            async def degraded() -> httpx.Response | None:
+                seen.append(response := await _ready(app))
+                if response.json().get("status") == "degraded":
+                    return response
                 assert response.status_code == 200, response.text
-                assert time.monotonic() < deadline, response.text
-                await asyncio.sleep(0.1)
+                return None
+
+            response = await eventually(degraded, timeout=15, interval=0.1, what=lambda: seen[-1].text)
             assert response.status_code == 200
             assert response.json()["degraded"] == ["broker"]
             assert response.json()["checks"]["database"] == "ok"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from pathlib import Path
 
 from ampflux_shared.db import Database
+from ampflux_testing.polling import eventually
 
 
 def _reader_locked_out(path: Path) -> bool:
@@ -30,15 +30,6 @@ def _reader_locked_out(path: Path) -> bool:
         probe.close()
 
 
-async def _until(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.005)
-    return True
-
-
 async def test_a_connection_cancelled_while_switching_to_wal_leaves_the_file_readable(tmp_path):
     path = tmp_path / "fresh.db"
     with sqlite3.connect(path) as setup:  # a fresh file, still in the rollback-journal mode
@@ -53,12 +44,22 @@ async def test_a_connection_cancelled_while_switching_to_wal_leaves_the_file_rea
     try:
         connecting = asyncio.create_task(db.ping())
         # The switch waiting for the EXCLUSIVE lock holds PENDING, which turns new readers away.
-        assert await _until(lambda: _reader_locked_out(path), 5.0), "the connection never reached the switch to WAL"
+        await eventually(
+            lambda: _reader_locked_out(path),
+            timeout=5.0,
+            interval=0.005,
+            what="the connection to reach the switch to WAL",
+        )
         connecting.cancel()
         reader.execute("COMMIT")
         await asyncio.gather(connecting, return_exceptions=True)
 
-        assert await _until(lambda: not _reader_locked_out(path), 1.0), "the cancelled connection still locks the file"
+        await eventually(
+            lambda: not _reader_locked_out(path),
+            timeout=1.0,
+            interval=0.005,
+            what="the cancelled connection to release the file",
+        )
         with sqlite3.connect(path, timeout=0) as after:
             assert after.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         after.close()

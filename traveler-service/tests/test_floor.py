@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ampflux_shared.events import make_event
 from ampflux_shared.events.catalog import UserDeactivated
+from ampflux_testing.polling import eventually
 from ampflux_traveler.consumers import on_user_deactivated
 from ampflux_traveler.models import event_tables
 
@@ -191,12 +192,11 @@ async def test_a_deactivated_user_s_open_log_is_closed_once(api, shop):
     await bus.publish(envelope)
     await bus.publish(envelope)  # a redelivery has no second effect
 
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
+    async def clocked_out() -> dict | None:
         logs = await api.ok("GET", "/travelers/labor/logs", shop.viewer, params={"operator_id": str(shop.operator.id)})
-        if logs["items"][0]["clock_out"] is not None or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.05)
+        return logs if logs["items"][0]["clock_out"] is not None else None
+
+    logs = await eventually(clocked_out, timeout=10, what="the operator's log to be clocked out")
     assert logs["items"][0]["closed_reason"] == "user_deactivated"
     assert logs["total"] == 1
     assert on_user_deactivated is not None
