@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import copy
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from fastapi import FastAPI
 from ampflux_project.config import Settings as ProjectSettings
 from ampflux_simulation.config import Settings
 from ampflux_testing.circuits import CASES_DIR
+from ampflux_testing.polling import eventually
 from ampflux_testing.tokens import TestSigner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -168,16 +168,17 @@ class Api:
             return await self._wait(run_id, statuses, timeout)
 
     async def _wait(self, run_id: str, statuses: set[str], timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
+        seen: list[dict[str, Any]] = []
+
+        async def reached() -> dict[str, Any] | None:
             response = await self.client.get(f"/simulations/{run_id}", headers=self.headers)
             assert response.status_code == 200, response.text
-            run = response.json()
-            if run["status"] in statuses:
-                return run
-            if time.monotonic() > deadline:
-                raise AssertionError(f"run {run_id} is still {run['status']} after {timeout} s")
-            await asyncio.sleep(0.05)
+            seen.append(response.json())
+            return seen[-1] if seen[-1]["status"] in statuses else None
+
+        return await eventually(
+            reached, timeout=timeout, what=lambda: f"run {run_id} to leave {seen[-1]['status']} for {sorted(statuses)}"
+        )
 
     async def all_results(self, run_id: str, **params: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

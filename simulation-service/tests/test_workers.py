@@ -70,12 +70,19 @@ class Stack:
         return process
 
     async def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (stats := await self.api.app.state.job_queue.stats(timeout_s=10)).consumers < count:
+        consumers: list[int] = []
+
+        async def all_up() -> bool:
+            consumers.append((await self.api.app.state.job_queue.stats(timeout_s=10)).consumers)
+            if consumers[-1] >= count:
+                return True
             for w in self.workers:
                 assert w.poll() is None, f"worker exited with {w.returncode}: {self.logs()}"
-            assert time.monotonic() < deadline, f"only {stats.consumers} of {count} workers came up"
-            await asyncio.sleep(0.2)
+            return False
+
+        await eventually(
+            all_up, timeout=timeout, interval=0.2, what=lambda: f"{count} workers (only {consumers[-1]} came up)"
+        )
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
@@ -297,10 +304,11 @@ async def test_a_redelivered_job_of_a_finished_run_does_nothing(one_worker, help
         [queued] = [r.id for r in rows if r.payload.get("run_id") == run["id"]]
         await session.execute(table.update().where(table.c.id == queued).values(published_at=None))
     api.app.state.relay.kick()
-    deadline = time.monotonic() + 30
-    while await api.app.state.relay.pending():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+
+    async def relayed() -> bool:
+        return not await api.app.state.relay.pending()
+
+    await eventually(relayed, timeout=30, interval=0.1, what="the relay to send the job again")
     # One worker takes jobs in order: once a later job is done, the duplicate was handled.
     later = (await api.submit(helpers.without_expected(case))).json()
     assert (await api.wait(later["id"], timeout=60))["status"] == "succeeded"
@@ -365,10 +373,12 @@ async def test_a_database_outage_mid_solve_is_waited_out_without_spending_the_de
             await proxy.close()
             # The outage lasts until the worker has met it (its solve may start late on a
             # loaded machine), then a few seconds more: it must wait, not give up.
-            deadline = time.monotonic() + 90
-            while not any(sign in stack.logs() for sign in OUTAGE_SIGNS):
-                assert time.monotonic() < deadline, f"the worker never met the outage: {stack.logs()}"
-                await asyncio.sleep(0.2)
+            await eventually(
+                lambda: any(sign in stack.logs() for sign in OUTAGE_SIGNS),
+                timeout=90,
+                interval=0.2,
+                what=lambda: f"the worker to meet the outage: {stack.logs()}",
+            )
             await asyncio.sleep(3.0)  # part of the outage, not a wait for a result
             await proxy.open()
 
