@@ -103,19 +103,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-# This xdist worker's virtual host, made while its tests are collected (see amqp_url).
+# This test process's virtual host, made while its tests are collected (see amqp_url).
 _vhost: Future[str | None] | None = None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Each rabbitmqctl call starts an Erlang VM (about half a second of CPU): the one that makes
-    # the worker's virtual host runs on a thread while collection imports the tests, not in the
-    # first test that asks for the broker.
+    # the process's virtual host runs on a thread while collection imports the tests, not in the
+    # first test that asks for the broker. Every process that runs tests gets one: an xdist
+    # worker, and a run without xdist (make bench, one file with -n 0), which would otherwise
+    # share the default host with whatever else runs tests on this broker at the same time.
     global _vhost
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker and _reachable(AMQP_URL, 5672):
+    xdist_controller = worker is None and bool(getattr(session.config.option, "numprocesses", None))
+    if not xdist_controller and _reachable(AMQP_URL, 5672):
         _vhost = ThreadPoolExecutor(1, thread_name_prefix="vhost").submit(
-            _make_vhost, f"ampflux-test-{worker}-{uuid.uuid4().hex[:6]}"
+            _make_vhost, f"ampflux-test-{worker or 'main'}-{uuid.uuid4().hex[:6]}"
         )
 
 
@@ -157,12 +160,13 @@ def _make_vhost(vhost: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
-    """The test broker; under xdist, a virtual host of this worker's own on it.
+    """The test broker, on a virtual host of this test process's own.
 
     A job queue is bound to the events exchange by its routing key, so two tests running at
-    once on two workers would each get a copy of the other's jobs (and dead letters). A
-    virtual host per worker keeps what one worker's tests publish among them. Where
-    `rabbitmqctl` cannot make one (a broker on another machine), the shared one is used.
+    once in two processes (two xdist workers, or a benchmark beside a test run) would each get
+    a copy of the other's jobs (and dead letters). A virtual host per process keeps what its
+    tests publish among them. Where `rabbitmqctl` cannot make one (a broker on another
+    machine), the shared one is used.
     """
     require(AMQP_URL, 5672, "RabbitMQ")
     vhost = _vhost.result() if _vhost is not None else None
