@@ -12,7 +12,6 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ampflux_shared.events import (
-    EventEnvelope,
     EventPublisher,
     SimulationRunCancelled,
     SimulationRunCompleted,
@@ -40,7 +39,7 @@ def version_id_of(run: StudyRun) -> uuid.UUID:
     return uuid.uuid5(INLINE_DOCUMENT_NAMESPACE, run.document_sha256)
 
 
-async def run_queued(session: AsyncSession, run: StudyRun) -> EventEnvelope:
+async def run_queued(session: AsyncSession, run: StudyRun) -> None:
     payload = SimulationRunQueued(
         run_id=run.id,
         company_id=run.company_id,
@@ -48,10 +47,10 @@ async def run_queued(session: AsyncSession, run: StudyRun) -> EventEnvelope:
         circuit_version_id=version_id_of(run),
         requested_by=run.requested_by,
     )
-    return await publisher.emit(session, RUN_QUEUED, payload, company_id=run.company_id, actor_id=run.requested_by)
+    await publisher.emit(session, RUN_QUEUED, payload, company_id=run.company_id, actor_id=run.requested_by)
 
 
-async def run_completed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
+async def run_completed(session: AsyncSession, run: StudyRun) -> None:
     assert run.finished_at is not None
     payload = SimulationRunCompleted(
         run_id=run.id,
@@ -63,10 +62,10 @@ async def run_completed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
         bus_count=run.bus_count,
     )
     # No actor: the system (a worker) finished it.
-    return await publisher.emit(session, RUN_COMPLETED, payload, company_id=run.company_id, actor_id=None)
+    await publisher.emit(session, RUN_COMPLETED, payload, company_id=run.company_id, actor_id=None)
 
 
-async def run_failed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
+async def run_failed(session: AsyncSession, run: StudyRun) -> None:
     assert run.finished_at is not None
     payload = SimulationRunFailed(
         run_id=run.id,
@@ -77,10 +76,10 @@ async def run_failed(session: AsyncSession, run: StudyRun) -> EventEnvelope:
         error_code=run.error_code or "failed",
         detail=run.error_detail or "",
     )
-    return await publisher.emit(session, RUN_FAILED, payload, company_id=run.company_id, actor_id=None)
+    await publisher.emit(session, RUN_FAILED, payload, company_id=run.company_id, actor_id=None)
 
 
-async def run_cancelled(session: AsyncSession, run: StudyRun, cancelled_by: uuid.UUID | None) -> EventEnvelope:
+async def run_cancelled(session: AsyncSession, run: StudyRun, cancelled_by: uuid.UUID | None) -> None:
     assert run.finished_at is not None
     payload = SimulationRunCancelled(
         run_id=run.id,
@@ -90,4 +89,4 @@ async def run_cancelled(session: AsyncSession, run: StudyRun, cancelled_by: uuid
         cancelled_at=run.finished_at,
         cancelled_by=cancelled_by,
     )
-    return await publisher.emit(session, RUN_CANCELLED, payload, company_id=run.company_id, actor_id=cancelled_by)
+    await publisher.emit(session, RUN_CANCELLED, payload, company_id=run.company_id, actor_id=cancelled_by)
