@@ -48,7 +48,6 @@ class _Protocol(asyncio.StreamReaderProtocol):
         super().__init__(reader)
         self._reader = reader
         self._fd = -1
-        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -56,7 +55,6 @@ class _Protocol(asyncio.StreamReaderProtocol):
         self._fd = sock.fileno() if sock is not None else -1
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
         if exc is not None and self._fd >= 0:
             rest = _unread(self._fd)
             if rest:
@@ -79,12 +77,11 @@ def _unread(fd: int) -> bytes:
 
 
 class _Connection:
-    __slots__ = ("h11", "idle_since", "protocol", "reader", "received", "reused", "writer")
+    __slots__ = ("h11", "idle_since", "reader", "received", "reused", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: _Protocol) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.protocol = protocol
         self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=64 * 1024)
         self.idle_since = 0.0
         self.reused = False
@@ -155,7 +152,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
                 except httpx.WriteError:
                     # The upstream may have answered before it read the whole body, and closed:
                     # that answer stands (RFC 9112, 9.3: the client stops sending and reads it).
-                    if not conn.protocol.lost:
+                    if not conn.writer.is_closing():
                         raise
                 response = await self._receive_head(conn, request, timeouts)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
@@ -200,21 +197,21 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout(f"connecting to {key[0]}:{key[1]} timed out", request=request) from None
         except OSError as exc:
             raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc}", request=request) from None
-        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol)
+        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
     async def _send(self, conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]) -> None:
         target = request.url.raw_path
         head = h11.Request(method=request.method, target=target, headers=request.headers.raw)
         try:
-            conn.writer.write(conn.h11.send(head))
+            _write(conn, conn.h11.send(head), request)
             if _has_body(request):
                 # An AsyncClient's request streams asynchronously (bytes bodies are both kinds).
                 assert isinstance(request.stream, httpx.AsyncByteStream)
                 async for chunk in request.stream:
                     if chunk:
-                        conn.writer.write(conn.h11.send(h11.Data(data=chunk)))
+                        _write(conn, conn.h11.send(h11.Data(data=chunk)), request)
                         await self._drain(conn, request, timeouts)
-            conn.writer.write(conn.h11.send(h11.EndOfMessage()))
+            _write(conn, conn.h11.send(h11.EndOfMessage()), request)
             await self._drain(conn, request, timeouts)
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc), request=request) from None
@@ -293,6 +290,15 @@ class _ResponseBody(httpx.AsyncByteStream):
         if not self._released:
             self._released = True
             self._transport._release(self._conn, self._origin, reusable=self._complete)
+
+
+def _write(conn: _Connection, data: bytes | None, request: httpx.Request) -> None:
+    # A closed transport cannot be written to: asyncio's drops the data, uvloop's (the
+    # gateway runs on it) raises a RuntimeError, which would have answered the client a 500.
+    if conn.writer.is_closing():
+        raise httpx.WriteError("the upstream closed the connection", request=request)
+    if data:
+        conn.writer.write(data)
 
 
 async def _next_event(conn: _Connection, request: httpx.Request, timeouts: dict[str, float | None]) -> object:
