@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 from ampflux_project.config import Settings as ProjectSettings
 from ampflux_project.main import create_app as create_project_app
 from ampflux_simulation.config import Settings
+from ampflux_simulation.events import RUN_QUEUED
 from ampflux_simulation.main import create_app
 from ampflux_simulation.migrate import migrate
 from ampflux_simulation.models import RunStatus, StudyRun
@@ -258,10 +259,20 @@ def start_worker(env: dict[str, str], log_path: Path) -> ServiceProcess:
 
 
 async def all_queued(app, runs: int, *, timeout: float) -> None:
-    """Until the relay has published every submitted job onto the queue."""
+    """Until the relay has published every submitted job onto the queue.
+
+    Only the jobs' rows are counted, not every unsent row of the outbox the workers share: a
+    worker held mid-relay keeps its own `run.completed` rows locked (its transaction waits
+    in the stopped process), the API's relay skips them, and they stay unsent until it is let
+    go. Waiting for those hung the benchmark now and then, with every job already queued."""
+    relay = app.state.relay
 
     async def queued() -> bool:
-        return not await app.state.relay.pending() and (await app.state.job_queue.stats()).depth >= runs
+        async with app.state.db.session() as session:
+            unsent = await session.scalar(
+                select(func.count()).where(relay.table.c.published_at.is_(None), relay.table.c.type == RUN_QUEUED)
+            )
+        return not unsent and (await app.state.job_queue.stats()).depth >= runs
 
     await eventually(queued, timeout=timeout, interval=0.1, what="the jobs to reach the queue")
 
