@@ -21,9 +21,9 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+from ampflux_testing.ci import cannot_run
 from ampflux_testing.group_resources import stop_unneeded
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -41,10 +41,7 @@ def _reachable(url: str, default_port: int) -> bool:
 def require(url: str, default_port: int, what: str) -> None:
     if _reachable(url, default_port):
         return
-    msg = f"{what} is not reachable at {url}; start it (see DEVELOPERS.md) to run this test"
-    if IN_CI:
-        pytest.fail(f"{msg} (CI must run it, not skip it)")
-    pytest.skip(msg)
+    cannot_run(f"{what} is not reachable at {url}; start it (see DEVELOPERS.md) to run this test")
 
 
 # Under `make test` the tests run on pytest-xdist workers (--dist loadgroup). Tests of these

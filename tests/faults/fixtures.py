@@ -3,7 +3,6 @@ per test, and the table of every scenario's accounting printed at the end."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +11,8 @@ from faults.load import Client
 from faults.stack import FaultStack, start_stack, stop_stack
 
 from ampflux_testing import instances
+from ampflux_testing.ci import cannot_run
 from ampflux_testing.group_resources import GroupResource
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +32,7 @@ def fault_stack() -> FaultStack:
     after its last (its tests run one after another on one worker)."""
     missing = instances.available()
     if missing:
-        if IN_CI:
-            pytest.fail(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
-        pytest.skip(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
+        cannot_run(f"the fault suite needs its own PostgreSQL and RabbitMQ: {missing}")
     return FAULT_STACK.get(_run_stack)
 
 
